@@ -1,0 +1,116 @@
+import http from 'node:http'
+import { repoPaths } from '../store/repo.js'
+import { ShoalError } from '../errors.js'
+
+/** No daemon answers on the repo's socket. */
+export class DaemonNotRunningError extends ShoalError {
+  static override readonly name = 'DaemonNotRunningError'
+  override name = 'DaemonNotRunningError'
+}
+
+/** An error the daemon reported, carrying the daemon's error name. */
+export class RemoteError extends ShoalError {
+  constructor (name: string, message: string) {
+    super(message)
+    this.name = name
+  }
+}
+
+/**
+ * The CLI's side of the control API: HTTP on the repo's Unix socket.
+ */
+export class ApiClient {
+  readonly repo: string
+  readonly socketPath: string
+
+  constructor (repo: string) {
+    this.repo = repo
+    this.socketPath = repoPaths(repo).apiSocket
+  }
+
+  /** A request whose answer is one JSON object. */
+  async json<T = any> (method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const res = await this.request(method, path, body, signal)
+    const text = await readAll(res)
+    let parsed: any
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      throw new ShoalError(`the daemon sent an unreadable answer (status ${res.statusCode})`)
+    }
+    if ((res.statusCode ?? 500) >= 400) {
+      throw new RemoteError(parsed?.error?.name ?? 'Error', parsed?.error?.message ?? `status ${res.statusCode}`)
+    }
+    return parsed
+  }
+
+  /**
+   * A request answered with NDJSON events: calls `onEvent` for each one and
+   * resolves with the final `result` event, or throws the `error` event.
+   */
+  async events<T = any> (path: string, body: unknown, onEvent: (event: any) => void, signal?: AbortSignal): Promise<T> {
+    const res = await this.request('POST', path, body, signal)
+    if ((res.statusCode ?? 500) >= 400) {
+      const parsed = JSON.parse(await readAll(res))
+      throw new RemoteError(parsed?.error?.name ?? 'Error', parsed?.error?.message ?? `status ${res.statusCode}`)
+    }
+    let buffer = ''
+    let result: T | undefined
+    for await (const chunk of res) {
+      buffer += chunk.toString('utf8')
+      let nl
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl)
+        buffer = buffer.slice(nl + 1)
+        if (line.trim() === '') continue
+        const event = JSON.parse(line)
+        if (event.type === 'error') {
+          throw new RemoteError(event.error?.name ?? 'Error', event.error?.message ?? 'failed')
+        }
+        if (event.type === 'result') result = event
+        onEvent(event)
+      }
+    }
+    if (result == null) {
+      throw new ShoalError('the daemon closed the connection before the operation finished')
+    }
+    return result
+  }
+
+  /** A request answered with raw bytes (cat). */
+  async stream (path: string, body: unknown, signal?: AbortSignal): Promise<http.IncomingMessage> {
+    const res = await this.request('POST', path, body, signal)
+    if ((res.statusCode ?? 500) >= 400) {
+      const parsed = JSON.parse(await readAll(res))
+      throw new RemoteError(parsed?.error?.name ?? 'Error', parsed?.error?.message ?? `status ${res.statusCode}`)
+    }
+    return res
+  }
+
+  private async request (method: string, path: string, body: unknown, signal?: AbortSignal): Promise<http.IncomingMessage> {
+    const payload = body == null ? undefined : JSON.stringify(body)
+    return await new Promise((resolve, reject) => {
+      const req = http.request({
+        socketPath: this.socketPath,
+        path,
+        method,
+        signal,
+        headers: payload == null ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
+      }, resolve)
+      req.on('error', (err: any) => {
+        if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
+          reject(new DaemonNotRunningError(`no Shoal daemon is running for repo ${this.repo} (start one with: shoal daemon --repo ${this.repo})`))
+        } else {
+          reject(err)
+        }
+      })
+      req.end(payload)
+    })
+  }
+}
+
+async function readAll (res: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of res) chunks.push(chunk)
+  return Buffer.concat(chunks).toString('utf8')
+}

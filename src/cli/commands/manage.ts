@@ -1,0 +1,151 @@
+import fs from 'node:fs/promises'
+import { parseCID } from '../../content/dag.js'
+import { checkMultiaddr } from '../../store/config.js'
+import { repoPaths } from '../../store/repo.js'
+import { clientOf } from '../context.js'
+import { formatBytes, out } from '../output.js'
+import type { GlobalArgs } from '../context.js'
+import type { CommandModule } from 'yargs'
+
+export const idCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'id',
+  describe: 'Show this peer\'s id and the full multiaddrs others can use to reach it',
+  builder: y => y.example('$0 id --json', ''),
+  handler: async args => {
+    const id = await clientOf(args).json('GET', '/v1/id')
+    if (args.json === true) {
+      out.json({ peerId: id.peerId, addresses: id.addresses })
+    } else {
+      out.line(id.peerId)
+      for (const a of id.addresses) out.line(`  ${a}`)
+    }
+  }
+}
+
+export const lsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'ls',
+  describe: 'List pinned roots with their sizes',
+  builder: y => y.example('$0 ls', ''),
+  handler: async args => {
+    const { pins } = await clientOf(args).json('GET', '/v1/ls')
+    if (args.json === true) {
+      out.json(pins)
+      return
+    }
+    for (const p of pins) out.line(`${p.cid}  ${formatBytes(p.size).padStart(10)}  ${p.kind === 'directory' ? p.name + '/' : p.name}`)
+  }
+}
+
+interface CidArgs extends GlobalArgs { cid: string }
+
+export const rmCommand: CommandModule<GlobalArgs, CidArgs> = {
+  command: 'rm <cid>',
+  describe: 'Unpin a root (its blocks are deleted by the next gc)',
+  builder: y => y.positional('cid', { type: 'string', demandOption: true }).example('$0 rm bafybei…', '') as any,
+  handler: async args => {
+    const cid = parseCID(args.cid)
+    const r = await clientOf(args).json('POST', '/v1/rm', { cid: cid.toString() })
+    if (args.json === true) out.json(r)
+    else out.line(`unpinned ${r.removed}`)
+  }
+}
+
+export const gcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'gc',
+  describe: 'Delete blocks not reachable from a pin or a download in progress',
+  builder: y => y.example('$0 gc', ''),
+  handler: async args => {
+    const r = await clientOf(args).json('POST', '/v1/gc')
+    if (args.json === true) out.json(r)
+    else out.line(`removed ${r.blocks} block(s), ${formatBytes(r.bytes)}`)
+  }
+}
+
+export const peersCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'peers',
+  describe: 'List connected peers',
+  builder: y => y.example('$0 peers', ''),
+  handler: async args => {
+    const { peers } = await clientOf(args).json('GET', '/v1/peers')
+    if (args.json === true) {
+      out.json(peers)
+      return
+    }
+    for (const p of peers) out.line(`${p.peerId}  ${p.addresses.join(' ')}`)
+  }
+}
+
+interface ConnectArgs extends GlobalArgs { address: string }
+
+export const connectCommand: CommandModule<GlobalArgs, ConnectArgs> = {
+  command: 'connect <address>',
+  describe: 'Connect to a peer by full multiaddr (with /p2p/<peer id>)',
+  builder: y => y.positional('address', { type: 'string', demandOption: true })
+    .example('$0 connect /ip4/192.0.2.7/tcp/4401/p2p/12D3Koo…', '') as any,
+  handler: async args => {
+    const address = checkMultiaddr(args.address, 'address')
+    const r = await clientOf(args).json('POST', '/v1/connect', { address })
+    if (args.json === true) out.json(r)
+    else out.line(`connected to ${r.peerId}`)
+  }
+}
+
+interface ProvidersArgs extends CidArgs { timeout: number }
+
+export const providersCommand: CommandModule<GlobalArgs, ProvidersArgs> = {
+  command: 'providers <cid>',
+  describe: 'Ask the DHT which peers hold a root',
+  builder: y => y.positional('cid', { type: 'string', demandOption: true })
+    .option('timeout', { type: 'number', default: 10, describe: 'seconds to search' })
+    .example('$0 providers bafybei…', '') as any,
+  handler: async args => {
+    const cid = parseCID(args.cid)
+    const { providers } = await clientOf(args).json('POST', '/v1/providers', { cid: cid.toString(), timeout: args.timeout * 1000 })
+    if (args.json === true) {
+      out.json(providers)
+      return
+    }
+    if (providers.length === 0) out.note(`no providers found for ${cid.toString()} within ${args.timeout}s`)
+    for (const p of providers) out.line(`${p.peerId}  ${p.addresses.join(' ')}`)
+  }
+}
+
+export const statCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'stat',
+  describe: 'Repo size, blocks, pins, peers and bytes moved',
+  builder: y => y.example('$0 stat', ''),
+  handler: async args => {
+    const s = await clientOf(args).json('GET', '/v1/stat')
+    if (args.json === true) {
+      out.json(s)
+      return
+    }
+    out.line(`repo        ${s.repo}`)
+    out.line(`blocks      ${s.blocks} (${formatBytes(s.bytes)})`)
+    out.line(`pins        ${s.pins}`)
+    out.line(`peers       ${s.peers}`)
+    out.line(`sent        ${formatBytes(s.bytesSent)}`)
+    out.line(`received    ${formatBytes(s.bytesReceived)}`)
+    out.line(`transfers   ${s.activeDownloads} down, ${s.activeUploads} up`)
+  }
+}
+
+export const stopCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'stop',
+  describe: 'Stop the daemon cleanly and wait until it has exited',
+  builder: y => y.example('$0 stop', ''),
+  handler: async args => {
+    const client = clientOf(args)
+    await client.json('POST', '/v1/stop')
+    // the daemon releases the repo lock as the last step of a clean stop
+    const lock = repoPaths(client.repo).lock
+    const deadline = Date.now() + 60_000
+    while (Date.now() < deadline) {
+      const gone = await fs.access(lock).then(() => false, () => true)
+      if (gone) break
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    if (args.json === true) out.json({ stopped: true })
+    else out.line('daemon stopped')
+  }
+}

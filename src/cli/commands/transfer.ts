@@ -1,0 +1,142 @@
+import path from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { parseCID } from '../../content/dag.js'
+import { chunkSize } from '../../store/config.js'
+import { clientOf, interruptSignal } from '../context.js'
+import { RateMeter, formatBytes, formatDuration, out, progressBar } from '../output.js'
+import type { GlobalArgs } from '../context.js'
+import type { CommandModule } from 'yargs'
+
+interface AddArgs extends GlobalArgs {
+  path: string
+  recursive?: boolean
+  pin?: boolean
+  'chunk-size'?: number
+  quiet?: boolean
+}
+
+export const addCommand: CommandModule<GlobalArgs, AddArgs> = {
+  command: 'add <path>',
+  describe: 'Share a file (or with -r a directory): store it, pin it, announce it; prints its root CID',
+  builder: y => y
+    .positional('path', { type: 'string', demandOption: true, describe: 'file or directory to share' })
+    .option('recursive', { alias: 'r', type: 'boolean', describe: 'add a directory and everything in it' })
+    .option('pin', { type: 'boolean', default: true, describe: 'keep it through gc (--no-pin to skip)' })
+    .option('chunk-size', { type: 'number', describe: 'chunk size in bytes (default from config: 1 MiB)' })
+    .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only the CID' })
+    .example('$0 add ./video.mp4', '')
+    .example('$0 add -r ./photos --json', '') as any,
+  handler: async args => {
+    const client = clientOf(args)
+    const size = args['chunk-size'] == null ? undefined : chunkSize(args['chunk-size'], '--chunk-size')
+    const bar = progressBar('adding  [{bar}] {percentage}% | {done} of {all} | {rate}/s', args.json !== true && args.quiet !== true)
+    const rate = new RateMeter()
+    try {
+      const result = await client.events('/v1/add', {
+        path: path.resolve(args.path),
+        recursive: args.recursive === true,
+        pin: args.pin !== false,
+        chunkSize: size
+      }, event => {
+        if (event.type === 'progress') {
+          bar.update(event.bytes, event.total, { done: formatBytes(event.bytes), all: formatBytes(event.total), rate: formatBytes(rate.add(event.bytes)) })
+        }
+      }, interruptSignal())
+      bar.stop()
+      if (args.json === true) {
+        out.json({ cid: result.cid, name: result.name, size: result.size, kind: result.kind, pinned: result.pinned })
+      } else {
+        out.line(result.cid)
+        if (args.quiet !== true) out.note(`added ${result.name} (${formatBytes(result.size)}${result.pinned === true ? ', pinned' : ''})`)
+      }
+    } finally {
+      bar.stop()
+    }
+  }
+}
+
+interface GetArgs extends GlobalArgs {
+  cid: string
+  output?: string
+  pin?: boolean
+  force?: boolean
+  timeout?: number
+}
+
+export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
+  command: 'get <cid>',
+  describe: 'Fetch a file or directory by CID from the swarm, verify every block, write it out',
+  builder: y => y
+    .positional('cid', { type: 'string', demandOption: true, describe: 'root CID' })
+    .option('output', { alias: 'o', type: 'string', describe: 'where to write it (default: ./<cid>)' })
+    .option('pin', { type: 'boolean', default: true, describe: 'pin it, so this peer keeps serving it (--no-pin to skip)' })
+    .option('force', { type: 'boolean', describe: 'replace the output if it exists' })
+    .option('timeout', { type: 'number', describe: 'seconds to wait with no reachable holder before failing (default from config: 60)' })
+    .example('$0 get bafybei… -o ./copy.mp4', '')
+    .example('$0 get bafybei… --json', 'NDJSON progress events, then a summary') as any,
+  handler: async args => {
+    const cid = parseCID(args.cid)
+    const client = clientOf(args)
+    const output = path.resolve(args.output ?? cid.toString())
+    const json = args.json === true
+    const bar = progressBar('fetching [{bar}] {percentage}% | {bytes} | {rate}/s | ETA {eta_h} | {peers} peers', !json)
+    const rate = new RateMeter()
+    try {
+      const result = await client.events('/v1/get', {
+        cid: cid.toString(),
+        output,
+        pin: args.pin !== false,
+        force: args.force === true,
+        providerTimeout: args.timeout == null ? undefined : args.timeout * 1000
+      }, event => {
+        if (event.type !== 'progress') return
+        if (json) {
+          out.json(event)
+          return
+        }
+        const r = rate.add(event.bytesFetched)
+        bar.update(event.blocksDone, event.blocksKnown, {
+          bytes: formatBytes(event.bytesFetched),
+          rate: formatBytes(r),
+          peers: String(event.peers)
+        })
+      }, interruptSignal())
+      bar.stop()
+      if (json) {
+        out.json({ type: 'summary', cid: result.cid, output: result.output, bytes: result.bytes, bytesFetched: result.bytesFetched, seconds: result.seconds, peers: result.peers })
+      } else {
+        const speed = result.seconds > 0 ? result.bytesFetched / result.seconds : 0
+        out.note(`fetched ${formatBytes(result.bytesFetched)} from ${result.peers.length} peer(s) in ${formatDuration(result.seconds)} (${formatBytes(speed)}/s)` +
+          (result.blocksAlreadyHeld > 0 ? `; ${result.blocksAlreadyHeld} block(s) were already here` : ''))
+        out.line(result.output)
+      }
+    } finally {
+      bar.stop()
+    }
+  }
+}
+
+interface CatArgs extends GlobalArgs {
+  cid: string
+  timeout?: number
+}
+
+export const catCommand: CommandModule<GlobalArgs, CatArgs> = {
+  command: 'cat <cid>',
+  describe: 'Fetch a file by CID and write its bytes to stdout',
+  builder: y => y
+    .positional('cid', { type: 'string', demandOption: true })
+    .option('timeout', { type: 'number', describe: 'seconds to wait with no reachable holder before failing' })
+    .example('$0 cat bafybei… > copy.txt', '') as any,
+  handler: async args => {
+    const cid = parseCID(args.cid)
+    const res = await clientOf(args).stream('/v1/cat', {
+      cid: cid.toString(),
+      providerTimeout: args.timeout == null ? undefined : args.timeout * 1000
+    }, interruptSignal())
+    await pipeline(res, process.stdout, { end: false })
+    if (!res.complete) {
+      throw new Error('the daemon stopped sending before the end of the file')
+    }
+  }
+}

@@ -1,0 +1,28 @@
+import path from 'node:path'
+import { defaultRepoPath } from '../store/repo.js'
+import { ApiClient } from './api-client.js'
+
+/** Options every command takes. */
+export interface GlobalArgs {
+  repo?: string
+  json?: boolean
+}
+
+export function repoOf (args: GlobalArgs): string {
+  return path.resolve(args.repo ?? defaultRepoPath())
+}
+
+export function clientOf (args: GlobalArgs): ApiClient {
+  return new ApiClient(repoOf(args))
+}
+
+/** An AbortSignal that fires on Ctrl-C, so the daemon cancels the operation. */
+export function interruptSignal (): AbortSignal {
+  const controller = new AbortController()
+  process.once('SIGINT', () => {
+    const err = new Error('interrupted')
+    err.name = 'InterruptedError'
+    controller.abort(err)
+  })
+  return controller.signal
+}

@@ -1,0 +1,33 @@
+/** Exit codes of the `shoal` command (documented in the README). */
+export const EXIT = {
+  OK: 0,
+  /** Anything not covered below. */
+  ERROR: 1,
+  /** Bad arguments or input: unknown option, malformed CID or multiaddr, missing file. */
+  USAGE: 2,
+  /** No daemon is running for the repo. */
+  NO_DAEMON: 3,
+  /** The content could not be found or fetched (no reachable holder in time). */
+  NOT_FOUND: 4,
+  /** Interrupted by Ctrl-C. */
+  INTERRUPTED: 130
+} as const
+
+/** The exit code for a typed error's name. */
+export function exitCodeFor (name: string): number {
+  switch (name) {
+    case 'InvalidCIDError':
+    case 'InputError':
+    case 'ConfigError':
+    case 'NotAFileError':
+    case 'UsageError':
+      return EXIT.USAGE
+    case 'DaemonNotRunningError':
+      return EXIT.NO_DAEMON
+    case 'NoProvidersError':
+    case 'BlockNotFoundError':
+      return EXIT.NOT_FOUND
+    default:
+      return EXIT.ERROR
+  }
+}

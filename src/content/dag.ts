@@ -1,0 +1,44 @@
+import * as dagPb from '@ipld/dag-pb'
+import * as raw from 'multiformats/codecs/raw'
+import { CID } from 'multiformats/cid'
+import { InvalidCIDError } from '../errors.js'
+
+/** Codecs that can appear in a UnixFS DAG. */
+export const DAG_PB_CODE = dagPb.code
+export const RAW_CODE = raw.code
+
+/** Parse a CID string given by a user or a peer; throws InvalidCIDError. */
+export function parseCID (text: string): CID {
+  try {
+    return CID.parse(text.trim())
+  } catch (err: any) {
+    throw new InvalidCIDError(`not a valid CID: ${JSON.stringify(text)}`)
+  }
+}
+
+/** Decode a CID received in binary form; throws InvalidCIDError. */
+export function decodeCID (bytes: Uint8Array): CID {
+  try {
+    return CID.decode(bytes)
+  } catch {
+    throw new InvalidCIDError('malformed binary CID')
+  }
+}
+
+/**
+ * The CIDs a block links to, in DAG order. Raw blocks are leaves. For
+ * dag-pb blocks the links are returned in order; anything else is a leaf as
+ * far as Shoal is concerned.
+ */
+export function childLinks (cid: CID, bytes: Uint8Array): CID[] {
+  if (cid.code !== DAG_PB_CODE) {
+    return []
+  }
+  const node = dagPb.decode(bytes)
+  return node.Links.map(link => link.Hash)
+}
+
+/** Whether a CID names an interior node (which must be fetched before its children are known). */
+export function isInterior (cid: CID): boolean {
+  return cid.code === DAG_PB_CODE
+}

@@ -1,0 +1,177 @@
+import path from 'node:path'
+import { parseCID } from '../content/dag.js'
+import { chunkSize as checkChunkSize } from '../store/config.js'
+import { InputError } from '../errors.js'
+import { HttpError, ndjson, readJson, sendJson, throttle } from './http-util.js'
+import type { ShoalNode } from '../node/shoal-node.js'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+
+export interface RouteContext {
+  node: ShoalNode
+  req: IncomingMessage
+  res: ServerResponse
+  /** Aborted when the client goes away. */
+  signal: AbortSignal
+  /** Ask the daemon to shut down (after the response is sent). */
+  requestStop(): void
+}
+
+export type Route = (ctx: RouteContext) => Promise<void>
+
+/** How often progress events are sent to a client. */
+const PROGRESS_INTERVAL = 200
+
+function str (body: Record<string, any>, name: string): string {
+  const v = body[name]
+  if (typeof v !== 'string' || v === '') throw new InputError(`missing "${name}"`)
+  return v
+}
+
+function absPath (body: Record<string, any>, name: string): string {
+  const p = str(body, name)
+  if (!path.isAbsolute(p)) throw new InputError(`"${name}" must be an absolute path`)
+  return p
+}
+
+function optNumber (body: Record<string, any>, name: string): number | undefined {
+  const v = body[name]
+  if (v == null) return undefined
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InputError(`"${name}" must be a positive number`)
+  return v
+}
+
+/**
+ * The control API, one handler per `METHOD /path`. Errors thrown here become
+ * a JSON `{ error: { name, message } }` with a status from the error's name;
+ * in NDJSON streams they become a final `{ type: "error" }` event.
+ */
+export const routes: Record<string, Route> = {
+  'GET /v1/id': async ({ node, res }) => {
+    sendJson(res, 200, { peerId: node.peerId.toString(), addresses: node.addresses() })
+  },
+
+  'POST /v1/add': async ({ node, req, res, signal }) => {
+    const body = await readJson(req)
+    const input = absPath(body, 'path')
+    const chunkSize = body.chunkSize == null ? undefined : checkChunkSize(body.chunkSize, 'chunk size')
+    const out = ndjson(res)
+    const progress = throttle<{ bytes: number, total: number }>(PROGRESS_INTERVAL, p => { void out.send({ type: 'progress', ...p }) })
+    try {
+      const result = await node.add(input, {
+        recursive: body.recursive === true,
+        pin: body.pin !== false,
+        chunkSize,
+        signal,
+        onProgress: (bytes, total) => { progress({ bytes, total }) }
+      })
+      progress.flush()
+      await out.send({ type: 'result', cid: result.cid.toString(), name: result.name, size: result.size, kind: result.type, pinned: result.pinned })
+    } catch (err: any) {
+      await out.send({ type: 'error', error: { name: err.name, message: err.message } })
+    }
+    out.end()
+  },
+
+  'POST /v1/get': async ({ node, req, res, signal }) => {
+    const body = await readJson(req)
+    const cid = parseCID(str(body, 'cid'))
+    const output = absPath(body, 'output')
+    const providerTimeout = optNumber(body, 'providerTimeout')
+    const out = ndjson(res)
+    const progress = throttle<object>(PROGRESS_INTERVAL, p => { void out.send({ type: 'progress', ...p }) })
+    try {
+      const result = await node.get(cid, output, {
+        pin: body.pin !== false,
+        force: body.force === true,
+        providerTimeout,
+        signal,
+        onProgress: p => { progress(p) }
+      })
+      progress.flush()
+      await out.send({
+        type: 'result',
+        cid: cid.toString(),
+        output: result.output,
+        kind: result.type,
+        bytes: result.size,
+        bytesFetched: result.bytesFetched,
+        blocksFetched: result.blocksFetched,
+        blocksAlreadyHeld: result.blocksAlreadyHeld,
+        seconds: result.seconds,
+        pinned: result.pinned,
+        peers: result.peers.map(p => ({ peerId: p.peerId, bytes: p.bytes, blocks: p.blocks }))
+      })
+    } catch (err: any) {
+      await out.send({ type: 'error', error: { name: err.name, message: err.message } })
+    }
+    out.end()
+  },
+
+  'POST /v1/cat': async ({ node, req, res, signal }) => {
+    const body = await readJson(req)
+    const cid = parseCID(str(body, 'cid'))
+    const providerTimeout = optNumber(body, 'providerTimeout')
+    const content = node.cat(cid, { signal, providerTimeout })
+    // the first chunk comes only after the whole DAG is fetched and verified,
+    // so an error before it is still a clean JSON error
+    const first = await content.next()
+    res.writeHead(200, { 'content-type': 'application/octet-stream' })
+    if (first.done !== true) {
+      if (!res.write(first.value)) await new Promise(resolve => res.once('drain', resolve))
+      for await (const chunk of content) {
+        if (!res.write(chunk)) await new Promise(resolve => res.once('drain', resolve))
+      }
+    }
+    res.end()
+  },
+
+  'GET /v1/ls': async ({ node, res }) => {
+    const pins = await node.ls()
+    sendJson(res, 200, { pins: pins.map(p => ({ cid: p.cid.toString(), name: p.name, size: p.size, kind: p.type, created: p.created })) })
+  },
+
+  'POST /v1/rm': async ({ node, req, res }) => {
+    const body = await readJson(req)
+    const cid = parseCID(str(body, 'cid'))
+    await node.rm(cid)
+    sendJson(res, 200, { removed: cid.toString() })
+  },
+
+  'POST /v1/gc': async ({ node, res, signal }) => {
+    const result = await node.gc({ signal })
+    sendJson(res, 200, result)
+  },
+
+  'GET /v1/peers': async ({ node, res }) => {
+    sendJson(res, 200, { peers: node.peers() })
+  },
+
+  'POST /v1/connect': async ({ node, req, res, signal }) => {
+    const body = await readJson(req)
+    const peerId = await node.connect(str(body, 'address'), { signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) })
+    sendJson(res, 200, { peerId })
+  },
+
+  'POST /v1/providers': async ({ node, req, res, signal }) => {
+    const body = await readJson(req)
+    const cid = parseCID(str(body, 'cid'))
+    const timeout = optNumber(body, 'timeout') ?? 10_000
+    sendJson(res, 200, { providers: await node.providers(cid, timeout, { signal }) })
+  },
+
+  'GET /v1/stat': async ({ node, res }) => {
+    sendJson(res, 200, await node.stat())
+  },
+
+  'POST /v1/stop': async ({ res, requestStop }) => {
+    sendJson(res, 200, { stopping: true })
+    requestStop()
+  }
+}
+
+export function routeFor (method: string | undefined, url: string | undefined): Route {
+  const pathname = new URL(url ?? '/', 'http://shoal').pathname
+  const route = routes[`${method ?? 'GET'} ${pathname}`]
+  if (route == null) throw new HttpError(404, `no such endpoint: ${method} ${pathname}`)
+  return route
+}

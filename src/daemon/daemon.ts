@@ -1,0 +1,84 @@
+import { ShoalNode } from '../node/shoal-node.js'
+import { initRepo } from '../store/repo.js'
+import { ApiServer } from './api-server.js'
+import type { ShoalNodeOptions } from '../node/shoal-node.js'
+import type { ShoalConfig } from '../store/config.js'
+
+export interface DaemonOptions extends ShoalNodeOptions {
+  repo: string
+  /** Where to report what the daemon is doing (stderr in the CLI). */
+  report(line: string): void
+  /** Resolves when the daemon should stop; SIGINT/SIGTERM are always honoured. */
+  stopSignal?: AbortSignal
+}
+
+export interface RunningDaemon {
+  node: ShoalNode
+  /** Resolves once the daemon has stopped cleanly. */
+  stopped: Promise<void>
+  stop(): Promise<void>
+}
+
+/**
+ * Start a daemon on `repo` (created with defaults if missing): open the
+ * repo, start the libp2p node and the exchange, then the control API.
+ * Stops cleanly on SIGINT/SIGTERM or an API stop request: the API closes
+ * first, then the node, then the repo (store and datastore).
+ */
+export async function startDaemon (options: DaemonOptions): Promise<RunningDaemon> {
+  const defaults: Partial<ShoalConfig> = options.config ?? {}
+  if (await initRepo(options.repo)) {
+    options.report(`initialised a new repo at ${options.repo}`)
+  }
+  const node = await ShoalNode.open(options.repo, { ...options, config: defaults })
+  const stopped = Promise.withResolvers<void>()
+  let stopping: Promise<void> | undefined
+  const api = new ApiServer({
+    node,
+    socketPath: node.repo.paths.apiSocket,
+    onStopRequested: () => { void stop() }
+  })
+
+  const onSignal = (sig: string): void => {
+    options.report(`received ${sig}, stopping`)
+    void stop()
+  }
+  const onInt = (): void => { onSignal('SIGINT') }
+  const onTerm = (): void => { onSignal('SIGTERM') }
+
+  async function stop (): Promise<void> {
+    stopping ??= (async () => {
+      process.off('SIGINT', onInt)
+      process.off('SIGTERM', onTerm)
+      try {
+        await api.stop().catch(() => {})
+        await node.stop()
+        options.report('stopped')
+        stopped.resolve()
+      } catch (err) {
+        stopped.reject(err)
+      }
+    })()
+    await stopping
+  }
+
+  try {
+    await node.start()
+    await api.start()
+  } catch (err) {
+    await api.stop().catch(() => {})
+    await node.stop().catch(() => {})
+    throw err
+  }
+  process.on('SIGINT', onInt)
+  process.on('SIGTERM', onTerm)
+  options.stopSignal?.addEventListener('abort', () => { void stop() }, { once: true })
+
+  options.report(`peer id ${node.peerId.toString()}`)
+  for (const addr of node.addresses()) {
+    options.report(`listening on ${addr}`)
+  }
+  options.report(`api on ${node.repo.paths.apiSocket}`)
+  options.report('ready')
+  return { node, stopped: stopped.promise, stop }
+}

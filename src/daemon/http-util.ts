@@ -1,0 +1,96 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+
+/** Largest control-API request body accepted. */
+export const MAX_BODY_SIZE = 64 * 1024
+
+export class HttpError extends Error {
+  constructor (readonly status: number, message: string, readonly errorName = 'HttpError') {
+    super(message)
+    this.name = errorName
+  }
+}
+
+/** Status code for a typed error's name. */
+export function statusFor (name: string): number {
+  switch (name) {
+    case 'InvalidCIDError':
+    case 'InputError':
+    case 'ConfigError':
+    case 'NotAFileError':
+      return 400
+    case 'NoProvidersError':
+    case 'BlockNotFoundError':
+      return 404
+    case 'AbortError':
+      return 499
+    default:
+      return 500
+  }
+}
+
+export function errorBody (err: any): { error: { name: string, message: string } } {
+  return { error: { name: String(err?.name ?? 'Error'), message: String(err?.message ?? err) } }
+}
+
+export async function readJson (req: IncomingMessage): Promise<Record<string, any>> {
+  let size = 0
+  const chunks: Buffer[] = []
+  for await (const chunk of req) {
+    size += chunk.length
+    if (size > MAX_BODY_SIZE) throw new HttpError(413, 'request body too large')
+    chunks.push(chunk)
+  }
+  if (size === 0) return {}
+  try {
+    const value = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not an object')
+    return value
+  } catch {
+    throw new HttpError(400, 'request body is not a JSON object')
+  }
+}
+
+export function sendJson (res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+/** A response of newline-delimited JSON events; `send` waits for the socket to drain. */
+export function ndjson (res: ServerResponse): { send(event: unknown): Promise<void>, end(): void } {
+  res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+  return {
+    async send (event) {
+      if (res.destroyed) return
+      if (!res.write(JSON.stringify(event) + '\n')) {
+        await new Promise<void>(resolve => {
+          const done = (): void => { res.off('drain', done); res.off('close', done); resolve() }
+          res.on('drain', done)
+          res.on('close', done)
+        })
+      }
+    },
+    end () { res.end() }
+  }
+}
+
+/** Calls `fn` at most once per `ms` (and lets the last call through with `flush`). */
+export function throttle<T> (ms: number, fn: (value: T) => void): { (value: T): void, flush(): void } {
+  let last = 0
+  let pending: { value: T } | undefined
+  const call = (value: T): void => {
+    const now = Date.now()
+    if (now - last >= ms) {
+      last = now
+      pending = undefined
+      fn(value)
+    } else {
+      pending = { value }
+    }
+  }
+  call.flush = () => {
+    if (pending != null) fn(pending.value)
+    pending = undefined
+  }
+  return call
+}

@@ -1,0 +1,69 @@
+/**
+ * Typed errors. Each has a stable `name` that callers (and the control API)
+ * match on; the message is for humans only.
+ */
+
+export class ShoalError extends Error {
+  static override readonly name: string = 'ShoalError'
+  override name = 'ShoalError'
+}
+
+/** A CID string that does not parse. */
+export class InvalidCIDError extends ShoalError {
+  static override readonly name = 'InvalidCIDError'
+  override name = 'InvalidCIDError'
+}
+
+/** Bytes that do not hash to the CID they were offered for. */
+export class BlockVerificationError extends ShoalError {
+  static override readonly name = 'BlockVerificationError'
+  override name = 'BlockVerificationError'
+}
+
+/** A CID whose hash function Shoal does not verify (only sha2-256 is accepted). */
+export class UnsupportedHashError extends ShoalError {
+  static override readonly name = 'UnsupportedHashError'
+  override name = 'UnsupportedHashError'
+}
+
+/** A block asked of the local store that it does not hold. */
+export class BlockNotFoundError extends ShoalError {
+  static override readonly name = 'BlockNotFoundError'
+  override name = 'BlockNotFoundError'
+}
+
+/** No peer could be found, or reached, that holds the content. */
+export class NoProvidersError extends ShoalError {
+  static override readonly name = 'NoProvidersError'
+  override name = 'NoProvidersError'
+}
+
+/** A peer broke the wire protocol (bad message, too many requests…). */
+export class ProtocolViolationError extends ShoalError {
+  static override readonly name = 'ProtocolViolationError'
+  override name = 'ProtocolViolationError'
+}
+
+/** The repo is missing, locked by another daemon, or malformed. */
+export class RepoError extends ShoalError {
+  static override readonly name = 'RepoError'
+  override name = 'RepoError'
+}
+
+/** A bad value in config.json or on the command line. */
+export class ConfigError extends ShoalError {
+  static override readonly name = 'ConfigError'
+  override name = 'ConfigError'
+}
+
+/** A local input (file to add, output path) that cannot be used. */
+export class InputError extends ShoalError {
+  static override readonly name = 'InputError'
+  override name = 'InputError'
+}
+
+/** The requested content is not a file/directory Shoal can export. */
+export class NotAFileError extends ShoalError {
+  static override readonly name = 'NotAFileError'
+  override name = 'NotAFileError'
+}

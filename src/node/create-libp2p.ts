@@ -1,0 +1,89 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { bootstrap } from '@libp2p/bootstrap'
+import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import { BlockNetwork } from '../protocol/block-network.js'
+import type { ShoalConfig } from '../store/config.js'
+import type { Identify } from '@libp2p/identify'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { PeerDiscovery, PrivateKey, Libp2p, ComponentLogger } from '@libp2p/interface'
+import type { Ping } from '@libp2p/ping'
+import type { Datastore } from 'interface-datastore'
+
+/** Shoal's DHT runs on its own protocol, apart from the public IPFS DHT. */
+export const DHT_PROTOCOL = '/shoal/kad/1.0.0'
+
+export type ShoalServices = {
+  identify: Identify
+  ping: Ping
+  dht: KadDHT
+  blocks: BlockNetwork
+}
+
+export type ShoalLibp2p = Libp2p<ShoalServices>
+
+export interface Libp2pOptions {
+  privateKey: PrivateKey
+  datastore: Datastore
+  config: ShoalConfig
+  /** DHT bucket size; small values make tests exercise multi-hop routing. */
+  kBucketSize?: number
+  logger?: ComponentLogger
+}
+
+/**
+ * The libp2p node of a Shoal peer: TCP, noise (always encrypted), yamux,
+ * identify, ping and Kademlia on `/shoal/kad/1.0.0` in server mode. The
+ * address mapper keeps private and loopback addresses, so a swarm on a LAN
+ * or one machine works; bootstrap peers and mDNS find the first neighbours.
+ */
+export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalLibp2p> {
+  const { config } = options
+  const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
+  if (config.bootstrap.length > 0) {
+    peerDiscovery.push(bootstrap({ list: config.bootstrap, timeout: 100 }))
+  }
+  if (config.mdns) {
+    peerDiscovery.push(mdns())
+  }
+
+  return await createLibp2p({
+    start: false,
+    privateKey: options.privateKey,
+    datastore: options.datastore,
+    logger: options.logger,
+    addresses: {
+      listen: config.listen,
+      announce: config.announce
+    },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery,
+    connectionManager: {
+      maxConnections: config.limits.maxConnections,
+      inboundConnectionThreshold: config.limits.inboundConnectionThreshold
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        clientMode: false,
+        peerInfoMapper: passthroughMapper,
+        kBucketSize: options.kBucketSize,
+        logPrefix: 'shoal:dht',
+        datastorePrefix: '/shoal/dht',
+        metricsPrefix: 'shoal_dht'
+      }),
+      blocks: (components: any) => new BlockNetwork(components, {
+        maxInboundStreams: config.limits.maxInboundStreamsPerPeer
+      })
+    }
+  })
+}

@@ -1,0 +1,87 @@
+import fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import path from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { exporter } from 'ipfs-unixfs-exporter'
+import { InputError, NotAFileError } from '../errors.js'
+import type { BlockStore } from '../store/block-store.js'
+import type { CID } from 'multiformats/cid'
+
+export interface ExportOptions {
+  /** Replace an existing output. */
+  force?: boolean
+  signal?: AbortSignal
+}
+
+export interface ExportResult {
+  type: 'file' | 'directory'
+  size: number
+}
+
+/**
+ * Write the file or directory under `cid` (every block already in the
+ * store) to `output`. It is written under a temporary name beside the
+ * output and renamed only when complete, so a partial output never carries
+ * the final name. Directory entry names that could escape the output folder
+ * are refused.
+ */
+export async function exportPath (blocks: BlockStore, cid: CID, output: string, options: ExportOptions = {}): Promise<ExportResult> {
+  const target = path.resolve(output)
+  const exists = await fsp.lstat(target).then(() => true, () => false)
+  if (exists && options.force !== true) {
+    throw new InputError(`${output} already exists (use --force to replace it)`)
+  }
+  const dir = path.dirname(target)
+  await fsp.access(dir, fs.constants.W_OK).catch((err: any) => {
+    throw new InputError(`cannot write to ${dir}: ${err.code}`)
+  })
+  const tmp = path.join(dir, `.${path.basename(target)}.shoal-${process.pid}-${Date.now().toString(36)}.part`)
+  try {
+    const result = await writeEntry(blocks, cid, tmp, options.signal)
+    if (exists) await fsp.rm(target, { recursive: true, force: true })
+    await fsp.rename(tmp, target)
+    return result
+  } catch (err) {
+    await fsp.rm(tmp, { recursive: true, force: true }).catch(() => {})
+    throw err
+  }
+}
+
+async function writeEntry (blocks: BlockStore, cid: CID, dest: string, signal?: AbortSignal): Promise<ExportResult> {
+  const store = blocks.exporterStore()
+  const entry = await exporter(cid, store, { signal })
+  if (entry.type === 'file' || entry.type === 'raw' || entry.type === 'identity') {
+    await writeFile(entry.content({ signal }), dest, signal)
+    return { type: 'file', size: Number(entry.size) }
+  }
+  if (entry.type !== 'directory') {
+    throw new NotAFileError(`${cid.toString()} is not a UnixFS file or directory`)
+  }
+  await fsp.mkdir(dest)
+  let size = 0
+  for await (const child of entry.entries({ signal })) {
+    checkEntryName(child.name)
+    const r = await writeEntry(blocks, child.cid, path.join(dest, child.name), signal)
+    size += r.size
+  }
+  return { type: 'directory', size }
+}
+
+async function writeFile (content: AsyncIterable<Uint8Array>, dest: string, signal?: AbortSignal): Promise<void> {
+  const out = fs.createWriteStream(dest, { flags: 'wx', mode: 0o644 })
+  await pipeline(content, out, { signal })
+  // the data is on disk before the rename makes it visible under its name
+  const fd = await fsp.open(dest, 'r+')
+  try {
+    await fd.sync()
+  } finally {
+    await fd.close()
+  }
+}
+
+/** A directory entry name from the network must be one plain path component. */
+export function checkEntryName (name: string): void {
+  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\\') || name.includes('\0')) {
+    throw new InputError(`refusing unsafe name in shared directory: ${JSON.stringify(name)}`)
+  }
+}

@@ -1,0 +1,305 @@
+import { defaultLogger } from '@libp2p/logger'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { exporter } from 'ipfs-unixfs-exporter'
+import { childLinks, isInterior } from '../content/dag.js'
+import { InputError, NotAFileError } from '../errors.js'
+import { Exchange } from '../exchange/exchange.js'
+import { Announcer } from '../routing/announcer.js'
+import { DhtDiscovery } from '../routing/dht-discovery.js'
+import { Repo } from '../store/repo.js'
+import { createShoalLibp2p } from './create-libp2p.js'
+import { exportPath } from './export-path.js'
+import { importPath } from './import-path.js'
+import type { ShoalLibp2p } from './create-libp2p.js'
+import type { ImportOptions, ImportResult } from './import-path.js'
+import type { BlockNetwork } from '../protocol/block-network.js'
+import type { FetchProgress, FetchResult } from '../exchange/fetch-session.js'
+import type { ContentDiscovery } from '../routing/content-discovery.js'
+import type { ShoalConfig } from '../store/config.js'
+import type { Pin } from '../store/pin-store.js'
+import type { AbortOptions, ComponentLogger, PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+export interface ShoalNodeOptions {
+  /** Replace parts of the repo's config for this run (command-line flags). */
+  config?: Partial<ShoalConfig>
+  /** DHT bucket size (tests use small ones to exercise routing). */
+  kBucketSize?: number
+  logger?: ComponentLogger
+}
+
+export interface GetOptions {
+  pin?: boolean
+  force?: boolean
+  signal?: AbortSignal
+  providerTimeout?: number
+  onProgress?(progress: FetchProgress): void
+}
+
+export interface GetResult extends FetchResult {
+  size: number
+  type: 'file' | 'directory'
+  output: string
+  pinned: boolean
+}
+
+export interface RepoStat {
+  repo: string
+  blocks: number
+  bytes: number
+  pins: number
+  peers: number
+  bytesSent: number
+  bytesReceived: number
+  activeDownloads: number
+  activeUploads: number
+}
+
+export interface PeerSummary {
+  peerId: string
+  addresses: string[]
+}
+
+/**
+ * One Shoal peer: its repo, its libp2p node, the block exchange and the
+ * announcer, started and stopped together. Every user operation (add, get,
+ * ls, gc…) is a method here; the daemon exposes them over the control API.
+ */
+export class ShoalNode {
+  readonly repo: Repo
+  readonly libp2p: ShoalLibp2p
+  readonly exchange: Exchange
+  readonly network: BlockNetwork
+  readonly announcer: Announcer
+  readonly discovery: ContentDiscovery
+  private started = false
+
+  private constructor (repo: Repo, libp2p: ShoalLibp2p, logger: ComponentLogger) {
+    this.repo = repo
+    this.libp2p = libp2p
+    this.network = libp2p.services.blocks
+    this.discovery = new DhtDiscovery({ contentRouting: libp2p.contentRouting, peerStore: libp2p.peerStore })
+    this.exchange = new Exchange({
+      network: this.network,
+      blocks: repo.blocks,
+      discovery: this.discovery,
+      logger,
+      peerId: libp2p.peerId
+    }, repo.config.limits)
+    this.announcer = new Announcer({ discovery: this.discovery, logger })
+  }
+
+  /** Open the repo at `root` and build (but not start) the node. */
+  static async open (root: string, options: ShoalNodeOptions = {}): Promise<ShoalNode> {
+    const repo = new Repo(root)
+    await repo.open()
+    try {
+      repo.config = { ...repo.config, ...options.config }
+      const logger = options.logger ?? defaultLogger()
+      const libp2p = await createShoalLibp2p({
+        privateKey: repo.privateKey,
+        datastore: repo.datastore,
+        config: repo.config,
+        kBucketSize: options.kBucketSize,
+        logger
+      })
+      return new ShoalNode(repo, libp2p, logger)
+    } catch (err) {
+      await repo.close()
+      throw err
+    }
+  }
+
+  get peerId (): PeerId {
+    return this.libp2p.peerId
+  }
+
+  /** Full multiaddrs (with /p2p/) other peers can use to reach this one. */
+  addresses (): string[] {
+    return this.libp2p.getMultiaddrs().map(ma => ma.toString())
+  }
+
+  async start (): Promise<void> {
+    await this.libp2p.start()
+    this.exchange.start()
+    this.announcer.start()
+    this.started = true
+    // after a restart our provider records may have expired elsewhere
+    for await (const pin of this.repo.pins.pins()) {
+      this.announcer.announce(pin.cid)
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (this.started) {
+      this.started = false
+      this.announcer.stop()
+      this.exchange.stop()
+      await this.libp2p.stop()
+    }
+    await this.repo.close()
+  }
+
+  /** Import a file or directory, pin it and announce it. */
+  async add (input: string, options: ImportOptions & { pin?: boolean } = {}): Promise<ImportResult & { pinned: boolean }> {
+    const result = await importPath(this.repo.blocks, input, {
+      chunkSize: this.repo.config.chunkSize,
+      ...options
+    })
+    const pinned = options.pin !== false
+    if (pinned) {
+      await this.repo.pins.pin({ cid: result.cid, name: result.name, size: result.size, type: result.type, created: Date.now() })
+    }
+    this.announcer.announce(result.cid)
+    return { ...result, pinned }
+  }
+
+  /**
+   * Fetch the DAG under `cid` from the swarm (resuming what the store already
+   * has), then write it to `output`. Pins it unless `pin` is false and
+   * announces it, so this peer serves it too.
+   */
+  async get (cid: CID, output: string, options: GetOptions = {}): Promise<GetResult> {
+    const fetched = await this.fetch(cid, options)
+    const exported = await exportPath(this.repo.blocks, cid, output, { force: options.force, signal: options.signal })
+    const pinned = await this.keep(cid, output, exported, options.pin !== false)
+    return { ...fetched, ...exported, output, pinned }
+  }
+
+  /** Fetch the DAG under `cid` into the store and stream the file's bytes. */
+  async * cat (cid: CID, options: GetOptions = {}): AsyncGenerator<Uint8Array> {
+    await this.fetch(cid, options)
+    const entry = await exporter(cid, this.repo.blocks.exporterStore(), { signal: options.signal })
+    if (entry.type !== 'file' && entry.type !== 'raw' && entry.type !== 'identity') {
+      throw new NotAFileError(`${cid.toString()} is a ${entry.type}, not a file (use get)`)
+    }
+    yield * entry.content({ signal: options.signal })
+  }
+
+  private async fetch (cid: CID, options: GetOptions): Promise<FetchResult> {
+    await this.repo.pins.markDownloading(cid)
+    const result = await this.exchange.fetch(cid, options)
+    return result
+  }
+
+  private async keep (cid: CID, output: string, exported: { type: 'file' | 'directory', size: number }, pin: boolean): Promise<boolean> {
+    if (pin) {
+      await this.repo.pins.pin({ cid, name: output.split('/').pop() ?? cid.toString(), size: exported.size, type: exported.type, created: Date.now() })
+    }
+    await this.repo.pins.clearDownloading(cid)
+    this.announcer.announce(cid)
+    return pin
+  }
+
+  async ls (): Promise<Pin[]> {
+    const pins: Pin[] = []
+    for await (const pin of this.repo.pins.pins()) pins.push(pin)
+    return pins.sort((a, b) => a.created - b.created)
+  }
+
+  /** Unpin a root; its blocks go at the next gc. */
+  async rm (cid: CID): Promise<void> {
+    const removed = await this.repo.pins.unpin(cid)
+    await this.repo.pins.clearDownloading(cid)
+    if (!removed) {
+      throw new InputError(`${cid.toString()} is not pinned`)
+    }
+    this.announcer.withdraw(cid)
+  }
+
+  /**
+   * Delete every block not reachable from a pin or from a download in
+   * progress. Returns what was removed.
+   */
+  async gc (options: AbortOptions = {}): Promise<{ blocks: number, bytes: number }> {
+    const keep = new Set<string>()
+    const roots: CID[] = []
+    for await (const pin of this.repo.pins.pins(options)) roots.push(pin.cid)
+    for await (const cid of this.repo.pins.downloads(options)) roots.push(cid)
+    const stack = [...roots]
+    while (stack.length > 0) {
+      const cid = stack.pop()!
+      const key = cid.toString()
+      if (keep.has(key)) continue
+      keep.add(key)
+      if (isInterior(cid)) {
+        try {
+          const block = await this.repo.blocks.get(cid, options)
+          stack.push(...childLinks(cid, block.bytes))
+        } catch {
+          // missing interior node (partial download): nothing below it is known
+        }
+      }
+    }
+    let blocks = 0
+    let bytes = 0
+    for await (const { cid, size } of this.repo.blocks.entries(options)) {
+      if (keep.has(cid.toString())) continue
+      await this.repo.blocks.delete(cid, options)
+      blocks++
+      bytes += size
+    }
+    return { blocks, bytes }
+  }
+
+  async stat (): Promise<RepoStat> {
+    const store = await this.repo.blocks.stats()
+    let pins = 0
+    for await (const _ of this.repo.pins.pins()) pins++
+    const total = this.exchange.ledger.total
+    return {
+      repo: this.repo.root,
+      blocks: store.blocks,
+      bytes: store.bytes,
+      pins,
+      peers: this.libp2p.getPeers().length,
+      bytesSent: total.bytesSent,
+      bytesReceived: total.bytesReceived,
+      activeDownloads: this.exchange.activeDownloads,
+      activeUploads: this.exchange.activeUploads
+    }
+  }
+
+  peers (): PeerSummary[] {
+    const byPeer = new Map<string, string[]>()
+    for (const conn of this.libp2p.getConnections()) {
+      const key = conn.remotePeer.toString()
+      const list = byPeer.get(key) ?? []
+      list.push(conn.remoteAddr.toString())
+      byPeer.set(key, list)
+    }
+    return [...byPeer.entries()].map(([peerId, addresses]) => ({ peerId, addresses }))
+  }
+
+  /** Dial a peer by full multiaddr (with /p2p/). */
+  async connect (address: string, options: AbortOptions = {}): Promise<string> {
+    let ma
+    try {
+      ma = multiaddr(address)
+    } catch {
+      throw new InputError(`not a valid multiaddr: ${JSON.stringify(address)}`)
+    }
+    const peer = ma.getComponents().find(c => c.name === 'p2p')?.value
+    if (peer == null) {
+      throw new InputError(`multiaddr has no /p2p/<peer id>: ${address}`)
+    }
+    peerIdFromString(peer)
+    const conn = await this.libp2p.dial(ma, options)
+    return conn.remotePeer.toString()
+  }
+
+  /** Peers the DHT names as holders of `cid`, found within `timeout` ms. */
+  async providers (cid: CID, timeout: number, options: AbortOptions = {}): Promise<PeerSummary[]> {
+    const found = new Map<string, PeerSummary>()
+    const signal = AbortSignal.any([AbortSignal.timeout(timeout), ...(options.signal != null ? [options.signal] : [])])
+    try {
+      for await (const p of this.discovery.findProviders(cid, { signal })) {
+        found.set(p.id.toString(), { peerId: p.id.toString(), addresses: p.multiaddrs.map(m => m.toString()) })
+      }
+    } catch (err) {
+      if (!signal.aborted || options.signal?.aborted === true) throw err
+    }
+    return [...found.values()]
+  }
+}

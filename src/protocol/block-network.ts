@@ -1,0 +1,207 @@
+import { decodeCID } from '../content/dag.js'
+import { verifyBlock } from '../content/verify.js'
+import { ProtocolViolationError } from '../errors.js'
+import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from './codec.js'
+import { BLOCK_PROTOCOL, MAX_CIDS_PER_REQUEST, MAX_INBOUND_STREAMS, MAX_MESSAGE_SIZE, MAX_OUTBOUND_STREAMS, STREAM_IDLE_TIMEOUT, STREAM_OPEN_TIMEOUT } from './constants.js'
+import { FramedStream } from './framed-stream.js'
+import type { VerifiedBlock } from '../content/verify.js'
+import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
+import type { CID } from 'multiformats/cid'
+
+export interface BlockNetworkComponents {
+  registrar: Registrar
+  connectionManager: ConnectionManager
+  logger: ComponentLogger
+}
+
+export interface BlockNetworkInit {
+  maxInboundStreams?: number
+  maxOutboundStreams?: number
+  maxMessageSize?: number
+  idleTimeout?: number
+}
+
+/** What a requester hears back on its channel. */
+export interface RequestChannelEvents {
+  /** A block that hashed to the CID it was sent as. */
+  onBlock(block: VerifiedBlock): void
+  /** A block whose bytes did not match its CID: the peer lied or is broken. */
+  onInvalidBlock(cid: CID | undefined, err: Error): void
+  onDontHave(cid: CID): void
+  /** The stream ended or failed; no more events follow. */
+  onClose(err?: Error): void
+}
+
+/** Our side of a stream we opened to ask a peer for blocks. */
+export class RequestChannel {
+  readonly peer: PeerId
+  private readonly framed: FramedStream<ReturnType<typeof decodeResponse>>
+
+  constructor (peer: PeerId, framed: FramedStream<ReturnType<typeof decodeResponse>>, events: RequestChannelEvents) {
+    this.peer = peer
+    this.framed = framed
+    let closed = false
+    framed.read(res => {
+      for (const entry of res.blocks) {
+        let cid: CID | undefined
+        try {
+          cid = decodeCID(entry.cid)
+          events.onBlock(verifyBlock(cid, entry.data))
+        } catch (err: any) {
+          events.onInvalidBlock(cid, err)
+        }
+      }
+      for (const bytes of res.dontHave) {
+        events.onDontHave(decodeCID(bytes))
+      }
+    }, err => {
+      if (closed) return
+      closed = true
+      events.onClose(err)
+    })
+  }
+
+  get isOpen (): boolean {
+    return this.framed.isOpen
+  }
+
+  async want (cids: CID[]): Promise<void> {
+    for (let i = 0; i < cids.length; i += MAX_CIDS_PER_REQUEST) {
+      await this.framed.write(encodeRequest({ want: cids.slice(i, i + MAX_CIDS_PER_REQUEST).map(c => c.bytes) }))
+    }
+  }
+
+  async cancel (cids: CID[]): Promise<void> {
+    for (let i = 0; i < cids.length; i += MAX_CIDS_PER_REQUEST) {
+      await this.framed.write(encodeRequest({ cancel: cids.slice(i, i + MAX_CIDS_PER_REQUEST).map(c => c.bytes) }))
+    }
+  }
+
+  async close (): Promise<void> {
+    await this.framed.close()
+  }
+
+  abort (err: Error): void {
+    this.framed.abort(err)
+  }
+}
+
+/** What a server hears on a stream a peer opened to us. */
+export interface ServeChannelEvents {
+  onRequest(want: CID[], cancel: CID[]): void
+  onClose(err?: Error): void
+}
+
+/** Our side of a stream a peer opened to ask us for blocks. */
+export class ServeChannel {
+  readonly peer: PeerId
+  private readonly framed: FramedStream<ReturnType<typeof decodeRequest>>
+
+  constructor (peer: PeerId, framed: FramedStream<ReturnType<typeof decodeRequest>>) {
+    this.peer = peer
+    this.framed = framed
+  }
+
+  /** Start reading requests; call once, after wiring up the handlers. */
+  listen (events: ServeChannelEvents): void {
+    this.framed.read(req => {
+      events.onRequest(req.want.map(decodeCID), req.cancel.map(decodeCID))
+    }, err => { events.onClose(err) })
+  }
+
+  get isOpen (): boolean {
+    return this.framed.isOpen
+  }
+
+  async sendBlock (block: VerifiedBlock): Promise<void> {
+    await this.framed.write(encodeResponse({ blocks: [{ cid: block.cid.bytes, data: block.bytes as Uint8Array<ArrayBuffer> }] }))
+  }
+
+  async sendDontHave (cids: CID[]): Promise<void> {
+    await this.framed.write(encodeResponse({ dontHave: cids.map(c => c.bytes) }))
+  }
+
+  /** Close the stream because the peer broke the protocol or a limit. */
+  abort (err: Error): void {
+    this.framed.abort(err)
+  }
+}
+
+/**
+ * The only module that touches `/shoal/blocks/1.0.0` streams. It registers
+ * the protocol, turns inbound streams into `ServeChannel`s for the block
+ * server, and opens `RequestChannel`s for download sessions.
+ */
+export class BlockNetwork implements Startable {
+  private readonly components: BlockNetworkComponents
+  private readonly log: Logger
+  private readonly maxInboundStreams: number
+  private readonly maxOutboundStreams: number
+  private readonly maxMessageSize: number
+  private readonly idleTimeout: number
+  private inboundHandler?: (channel: ServeChannel) => void
+  private started = false
+
+  constructor (components: BlockNetworkComponents, init: BlockNetworkInit = {}) {
+    this.components = components
+    this.log = components.logger.forComponent('shoal:network')
+    this.maxInboundStreams = init.maxInboundStreams ?? MAX_INBOUND_STREAMS
+    this.maxOutboundStreams = init.maxOutboundStreams ?? MAX_OUTBOUND_STREAMS
+    this.maxMessageSize = init.maxMessageSize ?? MAX_MESSAGE_SIZE
+    this.idleTimeout = init.idleTimeout ?? STREAM_IDLE_TIMEOUT
+  }
+
+  /** Set who serves inbound channels (the block server). */
+  onInbound (handler: (channel: ServeChannel) => void): void {
+    this.inboundHandler = handler
+  }
+
+  async start (): Promise<void> {
+    await this.components.registrar.handle(BLOCK_PROTOCOL, (stream, connection) => {
+      this.handleInbound(stream, connection)
+    }, {
+      maxInboundStreams: this.maxInboundStreams,
+      maxOutboundStreams: this.maxOutboundStreams
+    })
+    this.started = true
+  }
+
+  async stop (): Promise<void> {
+    await this.components.registrar.unhandle(BLOCK_PROTOCOL)
+    this.started = false
+  }
+
+  isStarted (): boolean {
+    return this.started
+  }
+
+  /** Open a stream to `peer` (dialling it if needed) for requesting blocks. */
+  async openRequestChannel (peer: PeerId, events: RequestChannelEvents, options: { signal?: AbortSignal } = {}): Promise<RequestChannel> {
+    const signal = AbortSignal.any([AbortSignal.timeout(STREAM_OPEN_TIMEOUT), ...(options.signal != null ? [options.signal] : [])])
+    const stream = await this.components.connectionManager.openStream(peer, BLOCK_PROTOCOL, { signal })
+    stream.inactivityTimeout = this.idleTimeout
+    const framed = new FramedStream({
+      stream,
+      decode: decodeResponse,
+      maxMessageSize: this.maxMessageSize,
+      log: this.log.newScope('request')
+    })
+    return new RequestChannel(peer, framed, events)
+  }
+
+  private handleInbound (stream: Stream, connection: Connection): void {
+    stream.inactivityTimeout = this.idleTimeout
+    const framed = new FramedStream({
+      stream,
+      decode: decodeRequest,
+      maxMessageSize: this.maxMessageSize,
+      log: this.log.newScope('serve')
+    })
+    if (this.inboundHandler == null) {
+      framed.abort(new ProtocolViolationError('not serving blocks'))
+      return
+    }
+    this.inboundHandler(new ServeChannel(connection.remotePeer, framed))
+  }
+}

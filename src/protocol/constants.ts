@@ -1,0 +1,26 @@
+import { MAX_CHUNK_SIZE } from '../content/profile.js'
+
+export const BLOCK_PROTOCOL = '/shoal/blocks/1.0.0'
+
+/** Bytes a block message may carry beyond the block itself (CID, framing). */
+const MESSAGE_OVERHEAD = 64 * 1024
+
+/** Largest message accepted on the block protocol; larger length prefixes close the stream. */
+export const MAX_MESSAGE_SIZE = MAX_CHUNK_SIZE + MESSAGE_OVERHEAD
+
+/** Most CIDs one Request may name (want + cancel each). */
+export const MAX_CIDS_PER_REQUEST = 512
+
+/** Most entries one Response may carry. */
+export const MAX_ENTRIES_PER_RESPONSE = 512
+
+/** Streams of the block protocol one peer may open to us, and we to it. */
+export const MAX_INBOUND_STREAMS = 32
+export const MAX_OUTBOUND_STREAMS = 64
+
+/** A block-protocol stream with no traffic for this long is closed (ms). */
+export const STREAM_IDLE_TIMEOUT = 120_000
+
+/** How long to wait for a stream to open, or to drain when its buffer is full (ms). */
+export const STREAM_OPEN_TIMEOUT = 10_000
+export const WRITE_TIMEOUT = 30_000

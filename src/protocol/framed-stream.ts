@@ -1,0 +1,96 @@
+import { LengthPrefixedDecoder } from '@libp2p/utils'
+import { ProtocolViolationError } from '../errors.js'
+import { WRITE_TIMEOUT } from './constants.js'
+import type { Logger, Stream } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+export interface FramedStreamInit<T> {
+  stream: Stream
+  decode(buf: Uint8ArrayList): T
+  maxMessageSize: number
+  log: Logger
+}
+
+/**
+ * Length-prefixed protobuf messages over one libp2p stream: a read loop that
+ * hands each decoded message to a callback, and writes that are serialised
+ * and wait for the stream to drain (so memory stays bounded). A malformed or
+ * oversized message aborts the stream.
+ */
+export class FramedStream<T> {
+  readonly stream: Stream
+  private readonly decode: (buf: Uint8ArrayList) => T
+  private readonly maxMessageSize: number
+  private readonly log: Logger
+  private writing: Promise<void> = Promise.resolve()
+  private closed = false
+
+  constructor (init: FramedStreamInit<T>) {
+    this.stream = init.stream
+    this.decode = init.decode
+    this.maxMessageSize = init.maxMessageSize
+    this.log = init.log
+  }
+
+  get isOpen (): boolean {
+    return !this.closed && this.stream.status === 'open'
+  }
+
+  /**
+   * Read messages until the remote closes its side or the stream fails.
+   * `onClose` is called exactly once, with the error if there was one.
+   */
+  read (onMessage: (msg: T) => void, onClose: (err?: Error) => void): void {
+    const decoder = new LengthPrefixedDecoder({
+      maxDataLength: this.maxMessageSize,
+      maxBufferSize: this.maxMessageSize * 2
+    })
+    void (async () => {
+      try {
+        for await (const chunk of this.stream) {
+          for (const buf of decoder.decode(chunk)) {
+            onMessage(this.decode(buf))
+          }
+        }
+        this.closed = true
+        onClose()
+      } catch (err: any) {
+        const error = err instanceof ProtocolViolationError ? err : new ProtocolViolationError(err.message ?? String(err))
+        this.abort(error)
+        onClose(error)
+      }
+    })()
+  }
+
+  /** Queue a framed message; resolves once the stream accepted it. */
+  async write (data: Uint8ArrayList): Promise<void> {
+    const next = this.writing.then(async () => {
+      if (!this.isOpen) {
+        throw new ProtocolViolationError('stream is closed')
+      }
+      if (!this.stream.send(data)) {
+        await this.stream.onDrain({ signal: AbortSignal.timeout(WRITE_TIMEOUT) })
+      }
+    })
+    // a failed write must not poison the ones queued after it
+    this.writing = next.catch(() => {})
+    await next
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    try {
+      await this.stream.close({ signal: AbortSignal.timeout(WRITE_TIMEOUT) })
+    } catch (err: any) {
+      this.stream.abort(err)
+    }
+  }
+
+  abort (err: Error): void {
+    if (this.closed && this.stream.status !== 'open') return
+    this.closed = true
+    this.log('aborting stream: %s', err.message)
+    this.stream.abort(err)
+  }
+}

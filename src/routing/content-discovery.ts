@@ -1,0 +1,13 @@
+import type { AbortOptions, PeerInfo } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+/**
+ * How a peer finds who holds a root, and tells others that it does. The
+ * daemon uses the DHT; tests may use a fixed list.
+ */
+export interface ContentDiscovery {
+  /** Peers that claim to hold `cid`, as they are found. */
+  findProviders(cid: CID, options?: AbortOptions): AsyncIterable<PeerInfo>
+  /** Announce that this peer holds `cid`. */
+  provide(cid: CID, options?: AbortOptions): Promise<void>
+}

@@ -1,0 +1,143 @@
+import fs from 'node:fs/promises'
+import { multiaddr } from '@multiformats/multiaddr'
+import { ConfigError } from '../errors.js'
+import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../content/profile.js'
+
+/** Default TCP port of a Shoal peer (IPFS uses 4001; Shoal keeps clear of it). */
+export const DEFAULT_PORT = 4401
+
+export interface LimitsConfig {
+  /** Most open libp2p connections. */
+  maxConnections: number
+  /** Inbound connections accepted per second from one host. */
+  inboundConnectionThreshold: number
+  /** Block requests one peer may have queued with us at once. */
+  maxRequestsPerPeer: number
+  /** Blocks being read and sent at once, across all peers. */
+  maxConcurrentUploads: number
+  /** Block-protocol streams one peer may open to us. */
+  maxInboundStreamsPerPeer: number
+  /** Blocks we keep requested from one peer at once. */
+  requestWindow: number
+  /** How long to wait for a requested block before asking someone else (ms). */
+  requestTimeout: number
+  /** How long a `get` waits with no reachable holder before it fails (ms). */
+  providerTimeout: number
+}
+
+export interface ShoalConfig {
+  /** Multiaddrs to listen on. */
+  listen: string[]
+  /** Multiaddrs to announce instead of the listen ones (e.g. a public address); empty: announce what we listen on. */
+  announce: string[]
+  /** Peers to connect to at start, as full multiaddrs with /p2p/. */
+  bootstrap: string[]
+  /** Find peers on the local network with mDNS. */
+  mdns: boolean
+  /** Chunk size for `add` in bytes. */
+  chunkSize: number
+  limits: LimitsConfig
+}
+
+export const DEFAULT_LIMITS: LimitsConfig = {
+  maxConnections: 300,
+  inboundConnectionThreshold: 50,
+  maxRequestsPerPeer: 256,
+  maxConcurrentUploads: 32,
+  maxInboundStreamsPerPeer: 32,
+  requestWindow: 16,
+  requestTimeout: 30_000,
+  providerTimeout: 60_000
+}
+
+export function defaultConfig (): ShoalConfig {
+  return {
+    listen: [`/ip4/0.0.0.0/tcp/${DEFAULT_PORT}`],
+    announce: [],
+    bootstrap: [],
+    mdns: false,
+    chunkSize: DEFAULT_CHUNK_SIZE,
+    limits: { ...DEFAULT_LIMITS }
+  }
+}
+
+/** Fill in defaults and check every field; throws ConfigError naming the bad field. */
+export function validateConfig (input: unknown, source = 'config'): ShoalConfig {
+  if (input == null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new ConfigError(`${source}: expected a JSON object`)
+  }
+  const raw = input as Record<string, any>
+  const defaults = defaultConfig()
+  const config: ShoalConfig = {
+    listen: multiaddrList(raw.listen ?? defaults.listen, `${source}: listen`),
+    announce: multiaddrList(raw.announce ?? defaults.announce, `${source}: announce`),
+    bootstrap: multiaddrList(raw.bootstrap ?? defaults.bootstrap, `${source}: bootstrap`),
+    mdns: bool(raw.mdns ?? defaults.mdns, `${source}: mdns`),
+    chunkSize: chunkSize(raw.chunkSize ?? defaults.chunkSize, `${source}: chunkSize`),
+    limits: { ...defaults.limits }
+  }
+  if (raw.limits != null) {
+    if (typeof raw.limits !== 'object') throw new ConfigError(`${source}: limits must be an object`)
+    for (const [name, value] of Object.entries(raw.limits)) {
+      if (!(name in defaults.limits)) throw new ConfigError(`${source}: unknown limit "${name}"`)
+      config.limits[name as keyof LimitsConfig] = positiveInt(value, `${source}: limits.${name}`)
+    }
+  }
+  return config
+}
+
+export function chunkSize (value: unknown, what = 'chunk size'): number {
+  const n = positiveInt(value, what)
+  if (n < MIN_CHUNK_SIZE || n > MAX_CHUNK_SIZE) {
+    throw new ConfigError(`${what} must be between ${MIN_CHUNK_SIZE} and ${MAX_CHUNK_SIZE} bytes, got ${n}`)
+  }
+  return n
+}
+
+export async function readConfig (file: string): Promise<ShoalConfig> {
+  let text: string
+  try {
+    text = await fs.readFile(file, 'utf8')
+  } catch (err: any) {
+    throw new ConfigError(`cannot read ${file}: ${err.code ?? err.message}`)
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (err: any) {
+    throw new ConfigError(`${file} is not valid JSON: ${err.message}`)
+  }
+  return validateConfig(json, file)
+}
+
+export async function writeConfig (file: string, config: ShoalConfig): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`
+  await fs.writeFile(tmp, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 })
+  await fs.rename(tmp, file)
+}
+
+function multiaddrList (value: unknown, what: string): string[] {
+  if (!Array.isArray(value)) throw new ConfigError(`${what} must be a list of multiaddrs`)
+  return value.map(v => checkMultiaddr(v, what))
+}
+
+export function checkMultiaddr (value: unknown, what = 'multiaddr'): string {
+  if (typeof value !== 'string') throw new ConfigError(`${what}: expected a multiaddr string`)
+  try {
+    return multiaddr(value).toString()
+  } catch {
+    throw new ConfigError(`${what}: not a valid multiaddr: ${JSON.stringify(value)}`)
+  }
+}
+
+function bool (value: unknown, what: string): boolean {
+  if (typeof value !== 'boolean') throw new ConfigError(`${what} must be true or false`)
+  return value
+}
+
+function positiveInt (value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new ConfigError(`${what} must be a positive integer`)
+  }
+  return value
+}

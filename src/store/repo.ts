@@ -1,0 +1,139 @@
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { LevelDatastore } from 'datastore-level'
+import { RepoError } from '../errors.js'
+import { BlockStore } from './block-store.js'
+import { defaultConfig, readConfig, writeConfig } from './config.js'
+import { loadOrCreateIdentity } from './identity.js'
+import { PinStore } from './pin-store.js'
+import type { ShoalConfig } from './config.js'
+import type { PrivateKey } from '@libp2p/interface'
+
+/** The repo used when neither `--repo` nor `SHOAL_REPO` is given. */
+export function defaultRepoPath (): string {
+  return process.env.SHOAL_REPO ?? path.join(os.homedir(), '.shoal')
+}
+
+/** File and folder names inside a repo. */
+export const REPO_LAYOUT = {
+  config: 'config.json',
+  identity: 'identity.key',
+  blocks: 'blocks',
+  datastore: 'datastore',
+  lock: 'repo.lock',
+  apiSocket: 'api.sock'
+} as const
+
+export function repoPaths (root: string): { [K in keyof typeof REPO_LAYOUT]: string } {
+  const abs = path.resolve(root)
+  return {
+    config: path.join(abs, REPO_LAYOUT.config),
+    identity: path.join(abs, REPO_LAYOUT.identity),
+    blocks: path.join(abs, REPO_LAYOUT.blocks),
+    datastore: path.join(abs, REPO_LAYOUT.datastore),
+    lock: path.join(abs, REPO_LAYOUT.lock),
+    apiSocket: path.join(abs, REPO_LAYOUT.apiSocket)
+  }
+}
+
+/**
+ * Create a repo folder (mode 0700) with a config file, unless one exists.
+ * Returns true when it created it.
+ */
+export async function initRepo (root: string, config: ShoalConfig = defaultConfig()): Promise<boolean> {
+  const paths = repoPaths(root)
+  await fs.mkdir(path.resolve(root), { recursive: true, mode: 0o700 })
+  await fs.chmod(path.resolve(root), 0o700)
+  try {
+    await fs.access(paths.config)
+    return false
+  } catch {}
+  await writeConfig(paths.config, config)
+  await loadOrCreateIdentity(paths.identity)
+  return true
+}
+
+/**
+ * An open repo: config, identity, blocks, pins and the datastore that also
+ * holds libp2p's peer store and the DHT's records. Only one process opens a
+ * repo at a time (a lock file names its pid).
+ */
+export class Repo {
+  readonly root: string
+  readonly paths: ReturnType<typeof repoPaths>
+  readonly blocks: BlockStore
+  readonly datastore: LevelDatastore
+  readonly pins: PinStore
+  config!: ShoalConfig
+  privateKey!: PrivateKey
+  private locked = false
+
+  constructor (root: string) {
+    this.root = path.resolve(root)
+    this.paths = repoPaths(root)
+    this.blocks = new BlockStore(this.paths.blocks)
+    this.datastore = new LevelDatastore(this.paths.datastore)
+    this.pins = new PinStore(this.datastore)
+  }
+
+  async open (): Promise<void> {
+    try {
+      await fs.access(this.paths.config)
+    } catch {
+      throw new RepoError(`no Shoal repo at ${this.root} (create one with: shoal init --repo ${this.root})`)
+    }
+    await this.lock()
+    try {
+      this.config = await readConfig(this.paths.config)
+      this.privateKey = await loadOrCreateIdentity(this.paths.identity)
+      await this.blocks.open()
+      await this.datastore.open()
+    } catch (err) {
+      await this.unlock()
+      throw err
+    }
+  }
+
+  async close (): Promise<void> {
+    await this.datastore.close().catch(() => {})
+    await this.blocks.close()
+    await this.unlock()
+  }
+
+  private async lock (): Promise<void> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await fs.writeFile(this.paths.lock, String(process.pid), { flag: 'wx', mode: 0o600 })
+        this.locked = true
+        return
+      } catch (err: any) {
+        if (err.code !== 'EEXIST') throw err
+      }
+      const pid = Number.parseInt(await fs.readFile(this.paths.lock, 'utf8').catch(() => ''), 10)
+      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+        throw new RepoError(`repo ${this.root} is in use by another Shoal daemon (pid ${pid})`)
+      }
+      // a stale lock left by a process that died
+      await fs.rm(this.paths.lock, { force: true })
+    }
+    throw new RepoError(`cannot lock repo ${this.root}`)
+  }
+
+  private async unlock (): Promise<void> {
+    if (this.locked) {
+      await fs.rm(this.paths.lock, { force: true })
+      this.locked = false
+    }
+  }
+}
+
+function isAlive (pid: number): boolean {
+  if (pid === process.pid) return true
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err: any) {
+    return err.code === 'EPERM'
+  }
+}
