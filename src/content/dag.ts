@@ -1,5 +1,6 @@
 import * as dagPb from '@ipld/dag-pb'
 import * as raw from 'multiformats/codecs/raw'
+import { base32 } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
 import { InvalidCIDError } from '../errors.js'
 
@@ -36,6 +37,14 @@ export function childLinks (cid: CID, bytes: Uint8Array): CID[] {
   }
   const node = dagPb.decode(bytes)
   return node.Links.map(link => link.Hash)
+}
+
+/**
+ * The identity of a block in the store: its multihash. Two CIDs with the same
+ * hash but different codecs name the same bytes, and the store keeps one copy.
+ */
+export function blockKey (cid: CID): string {
+  return base32.encode(cid.multihash.bytes)
 }
 
 /** Whether a CID names an interior node (which must be fetched before its children are known). */

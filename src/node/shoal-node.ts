@@ -2,7 +2,7 @@ import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { exporter } from 'ipfs-unixfs-exporter'
-import { childLinks, isInterior } from '../content/dag.js'
+import { blockKey, childLinks, isInterior } from '../content/dag.js'
 import { InputError, NotAFileError } from '../errors.js'
 import { Exchange } from '../exchange/exchange.js'
 import { Announcer } from '../routing/announcer.js'
@@ -220,7 +220,7 @@ export class ShoalNode {
     const stack = [...roots]
     while (stack.length > 0) {
       const cid = stack.pop()!
-      const key = cid.toString()
+      const key = blockKey(cid)
       if (keep.has(key)) continue
       keep.add(key)
       if (isInterior(cid)) {
@@ -235,7 +235,7 @@ export class ShoalNode {
     let blocks = 0
     let bytes = 0
     for await (const { cid, size } of this.repo.blocks.entries(options)) {
-      if (keep.has(cid.toString())) continue
+      if (keep.has(blockKey(cid))) continue
       await this.repo.blocks.delete(cid, options)
       blocks++
       bytes += size

@@ -75,7 +75,11 @@ export class BlockStore {
     await this.fs.delete(cid, options)
   }
 
-  /** Every block in the store with its size on disk (reads the directory tree, not the blocks). */
+  /**
+   * Every block in the store with its size on disk (reads the directory tree,
+   * not the blocks). Files are named by multihash, so the CIDs listed carry no
+   * codec: compare them with `blockKey`.
+   */
   async * entries (options?: AbortOptions): AsyncGenerator<{ cid: CID, size: number }> {
     for await (const file of this.files(options)) {
       let cid: CID

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { identity } from 'multiformats/hashes/identity'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { childLinks, parseCID } from '../../src/content/dag.js'
+import { verifyBlock } from '../../src/content/verify.js'
+
+describe('content: block verification', () => {
+  it('accepts bytes that hash to the CID', async () => {
+    const bytes = randomBytes(1000)
+    const cid = CID.createV1(raw.code, await sha256.digest(bytes))
+    const block = verifyBlock(cid, bytes)
+    assert.equal(block.verified, true)
+    assert.equal(block.cid, cid)
+  })
+
+  it('rejects bytes that do not, with a typed error', async () => {
+    const bytes = randomBytes(1000)
+    const cid = CID.createV1(raw.code, await sha256.digest(bytes))
+    const bad = Uint8Array.from(bytes)
+    bad[999] ^= 0xff
+    assert.throws(() => verifyBlock(cid, bad), { name: 'BlockVerificationError' })
+  })
+
+  it('rejects hash functions it cannot check', () => {
+    const cid = CID.createV1(raw.code, identity.digest(new Uint8Array([1, 2, 3])))
+    assert.throws(() => verifyBlock(cid, new Uint8Array([1, 2, 3])), { name: 'UnsupportedHashError' })
+  })
+
+  it('parses CIDs and names malformed ones clearly', () => {
+    assert.equal(parseCID(' bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy ').toString(), 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy')
+    assert.throws(() => parseCID('not-a-cid'), { name: 'InvalidCIDError' })
+    assert.throws(() => parseCID('bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s5'), { name: 'InvalidCIDError' })
+  })
+
+  it('raw blocks have no links', async () => {
+    const bytes = randomBytes(10)
+    assert.deepEqual(childLinks(CID.createV1(raw.code, await sha256.digest(bytes)), bytes), [])
+  })
+})

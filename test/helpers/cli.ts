@@ -1,0 +1,107 @@
+import { spawn } from 'node:child_process'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { ChildProcess } from 'node:child_process'
+
+/** The project's `shoal` entry point. */
+export const SHOAL_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/shoal.js')
+
+export interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Run `shoal ARGS` to completion under the same Node as the tests. */
+export async function shoal (args: string[], options: { timeout?: number, env?: Record<string, string> } = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [SHOAL_BIN, ...args], {
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', d => { stdout += d })
+  child.stderr.on('data', d => { stderr += d })
+  const timer = setTimeout(() => { child.kill('SIGKILL') }, options.timeout ?? 120_000)
+  const code = await new Promise<number | null>(resolve => child.on('close', resolve))
+  clearTimeout(timer)
+  return { code, stdout, stderr }
+}
+
+/** Like `shoal`, but fails the test unless the exit code is 0. */
+export async function shoalOk (args: string[], options?: { timeout?: number }): Promise<CliResult> {
+  const r = await shoal(args, options)
+  if (r.code !== 0) {
+    throw new Error(`shoal ${args.join(' ')} exited ${r.code}: ${r.stderr}`)
+  }
+  return r
+}
+
+export async function tempDir (prefix = 'shoal-test-'): Promise<string> {
+  return await fs.mkdtemp(path.join(os.tmpdir(), prefix))
+}
+
+let nextHost = 10
+
+/** A distinct loopback address per local peer, so libp2p's per-host inbound limits never trip. */
+export function loopbackHost (): string {
+  nextHost = nextHost >= 250 ? 10 : nextHost + 1
+  return `127.0.0.${nextHost}`
+}
+
+/**
+ * A `shoal daemon` child process. `ready` resolves when it printed "ready",
+ * with the full multiaddrs it listens on.
+ */
+export class DaemonProcess {
+  readonly repo: string
+  readonly child: ChildProcess
+  readonly addresses: string[] = []
+  peerId = ''
+  log = ''
+  readonly ready: Promise<void>
+  readonly exited: Promise<number | null>
+
+  constructor (repo: string, args: string[] = [], env: Record<string, string> = {}) {
+    this.repo = repo
+    this.child = spawn(process.execPath, [SHOAL_BIN, 'daemon', '--repo', repo, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe']
+    })
+    this.exited = new Promise(resolve => this.child.on('exit', code => { resolve(code) }))
+    this.ready = new Promise((resolve, reject) => {
+      let buffer = ''
+      this.child.stderr!.on('data', (d: Buffer) => {
+        this.log += d.toString()
+        buffer += d.toString()
+        let nl
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, nl)
+          buffer = buffer.slice(nl + 1)
+          const listen = /listening on (\S+)/.exec(line)
+          if (listen != null) this.addresses.push(listen[1])
+          const id = /peer id (\S+)/.exec(line)
+          if (id != null) this.peerId = id[1]
+          if (/: ready$/.test(line)) resolve()
+        }
+      })
+      void this.exited.then(code => { reject(new Error(`daemon exited with ${code} before it was ready:\n${this.log}`)) })
+    })
+  }
+
+  /** Start a daemon listening on its own loopback address and a port from the OS. */
+  static async start (repo: string, args: string[] = [], env: Record<string, string> = {}): Promise<DaemonProcess> {
+    const d = new DaemonProcess(repo, ['--listen', `/ip4/${loopbackHost()}/tcp/0`, ...args], env)
+    await d.ready
+    return d
+  }
+
+  async kill (signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
+    if (this.child.exitCode == null && this.child.signalCode == null) {
+      this.child.kill(signal)
+    }
+    return await this.exited
+  }
+}

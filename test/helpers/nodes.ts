@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { ShoalNode } from '../../src/node/shoal-node.js'
+import { defaultConfig } from '../../src/store/config.js'
+import { initRepo } from '../../src/store/repo.js'
+import { loopbackHost, tempDir } from './cli.js'
+import type { ShoalConfig } from '../../src/store/config.js'
+
+/**
+ * Real Shoal nodes in this process, each with its own repo and loopback
+ * address, ports from the OS. `stopAll` stops them and removes the repos.
+ */
+export class TestSwarm {
+  readonly nodes: ShoalNode[] = []
+  private dir?: string
+
+  async start (config: Partial<ShoalConfig> = {}, options: { bootstrapTo?: ShoalNode[] } = {}): Promise<ShoalNode> {
+    this.dir ??= await tempDir('shoal-swarm-')
+    const root = path.join(this.dir, `peer-${this.nodes.length}`)
+    await initRepo(root)
+    const bootstrap = (options.bootstrapTo ?? this.nodes.slice(-1)).flatMap(n => n.addresses())
+    const node = await ShoalNode.open(root, {
+      config: {
+        listen: [`/ip4/${loopbackHost()}/tcp/0`],
+        bootstrap,
+        ...config,
+        limits: { ...defaultConfig().limits, ...config.limits }
+      }
+    })
+    await node.start()
+    this.nodes.push(node)
+    return node
+  }
+
+  async stopAll (): Promise<void> {
+    await Promise.all(this.nodes.map(async n => { await n.stop().catch(() => {}) }))
+    this.nodes.length = 0
+    if (this.dir != null) await fs.rm(this.dir, { recursive: true, force: true })
+    this.dir = undefined
+  }
+
+  async writeRandomFile (name: string, size: number): Promise<string> {
+    this.dir ??= await tempDir('shoal-swarm-')
+    const file = path.join(this.dir, name)
+    await fs.writeFile(file, randomBytes(size))
+    return file
+  }
+
+  outputPath (name: string): string {
+    if (this.dir == null) throw new Error('no swarm directory yet')
+    return path.join(this.dir, name)
+  }
+}
+
+/** Resolves once `node` has at least `n` peers in its DHT routing table (on the table's own events). */
+export async function routingTableHas (node: ShoalNode, n: number, timeout = 20_000): Promise<void> {
+  const table = (node.libp2p.services.dht as any).routingTable
+  if (table.size >= n) return
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      table.removeEventListener('peer:add', onAdd)
+      reject(new Error(`routing table has ${table.size} peers, wanted ${n}`))
+    }, timeout)
+    function onAdd (): void {
+      if (table.size < n) return
+      clearTimeout(timer)
+      table.removeEventListener('peer:add', onAdd)
+      resolve()
+    }
+    table.addEventListener('peer:add', onAdd)
+  })
+}

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import { exporter } from 'ipfs-unixfs-exporter'
+import { childLinks } from '../../src/content/dag.js'
+import { TestSwarm, routingTableHas } from '../helpers/nodes.js'
+import type { ShoalNode } from '../../src/node/shoal-node.js'
+import type { CID } from 'multiformats/cid'
+
+async function sha256File (file: string): Promise<string> {
+  return createHash('sha256').update(await fs.readFile(file)).digest('hex')
+}
+
+async function leavesOf (node: ShoalNode, root: CID): Promise<CID[]> {
+  const block = await node.repo.blocks.get(root)
+  return childLinks(root, block.bytes)
+}
+
+describe('node: fetching between in-process peers', function () {
+  this.timeout(120_000)
+  const swarm = new TestSwarm()
+
+  afterEach(async () => {
+    await swarm.stopAll()
+  })
+
+  it('fetches a file by CID through the DHT, verifies it, pins it and serves it on', async () => {
+    const a = await swarm.start()
+    const b = await swarm.start({}, { bootstrapTo: [a] })
+    const c = await swarm.start({}, { bootstrapTo: [b] })
+    await routingTableHas(c, 1)
+    await routingTableHas(b, 2)
+
+    const file = await swarm.writeRandomFile('input', 6 * 1024 * 1024 + 999)
+    const added = await a.add(file)
+    // wait for the provide to land before asking for it
+    await a.discovery.provide(added.cid)
+
+    const out = swarm.outputPath('copy')
+    const result = await c.get(added.cid, out, { providerTimeout: 20_000 })
+    assert.equal(await sha256File(out), await sha256File(file))
+    assert.equal(result.size, 6 * 1024 * 1024 + 999)
+    assert.equal(result.peers.length, 1)
+    assert.equal(result.peers[0].peerId, a.peerId.toString())
+    assert.equal(result.blocksFetched, 8, 'root + 7 leaves')
+    assert.deepEqual((await c.ls()).map(p => p.cid.toString()), [added.cid.toString()])
+
+    // C now serves it: with A gone, B fetches from C
+    await a.stop()
+    swarm.nodes.splice(0, 1)
+    await c.discovery.provide(added.cid)
+    const out2 = swarm.outputPath('copy2')
+    const second = await b.get(added.cid, out2, { providerTimeout: 20_000 })
+    assert.equal(await sha256File(out2), await sha256File(file))
+    assert.deepEqual(second.peers.map(p => p.peerId), [c.peerId.toString()])
+  })
+
+  it('never serves a block that rotted on disk: the download completes from an honest copy', async () => {
+    const a = await swarm.start()
+    const b = await swarm.start({}, { bootstrapTo: [a] })
+    const c = await swarm.start({}, { bootstrapTo: [a] })
+    await routingTableHas(a, 2)
+
+    const file = await swarm.writeRandomFile('input', 3 * 1024 * 1024)
+    const added = await a.add(file)
+    // B gets a full copy, then one of A's leaves rots
+    await a.discovery.provide(added.cid)
+    await b.get(added.cid, swarm.outputPath('b-copy'))
+    await b.discovery.provide(added.cid)
+    const [leaf] = await leavesOf(a, added.cid)
+    const onDisk = a.repo.blocks.pathOf(leaf)
+    const bytes = await fs.readFile(onDisk)
+    bytes[0] ^= 0xff
+    await fs.writeFile(onDisk, bytes)
+
+    const out = swarm.outputPath('c-copy')
+    await c.get(added.cid, out, { providerTimeout: 20_000 })
+    assert.equal(await sha256File(out), await sha256File(file))
+    assert.equal(await a.repo.blocks.has(leaf), false, 'A noticed the rot and dropped its copy')
+  })
+
+  it('drops a peer that sends bytes not matching the CID and completes from an honest one', async () => {
+    const honest = await swarm.start()
+    const liar = await swarm.start({}, { bootstrapTo: [honest] })
+    const fetcher = await swarm.start({}, { bootstrapTo: [honest] })
+    await routingTableHas(honest, 2)
+
+    const file = await swarm.writeRandomFile('input', 4 * 1024 * 1024)
+    const added = await honest.add(file)
+    await honest.discovery.provide(added.cid)
+    // the liar claims the root and answers every request with random bytes
+    ;(liar.repo.blocks as any).get = async (cid: CID) => ({ cid, bytes: randomBytes(1024), verified: true })
+    await liar.discovery.provide(added.cid)
+
+    const out = swarm.outputPath('copy')
+    const result = await fetcher.get(added.cid, out, { providerTimeout: 20_000 })
+    assert.equal(await sha256File(out), await sha256File(file))
+    assert.ok(result.peers.every(p => p.peerId !== liar.peerId.toString()), 'nothing from the liar was kept')
+    for await (const { cid } of fetcher.repo.blocks.entries()) {
+      await fetcher.repo.blocks.get(cid) // every stored block verifies
+    }
+  })
+
+  it('resumes an interrupted download without fetching stored blocks again', async () => {
+    const a = await swarm.start()
+    const b = await swarm.start({}, { bootstrapTo: [a] })
+    await routingTableHas(b, 1)
+    const file = await swarm.writeRandomFile('input', 12 * 1024 * 1024)
+    const added = await a.add(file)
+    await a.discovery.provide(added.cid)
+
+    const controller = new AbortController()
+    await assert.rejects(b.get(added.cid, swarm.outputPath('partial'), {
+      signal: controller.signal,
+      onProgress: p => { if (p.blocksDone >= 5) controller.abort(new Error('stop halfway')) }
+    }), /stop halfway/)
+    await assert.rejects(fs.access(swarm.outputPath('partial')), 'no output under the final name')
+    const held = (await b.repo.blocks.stats()).blocks
+    assert.ok(held >= 5 && held < 13, `partly downloaded (${held} blocks)`)
+
+    const second = await b.get(added.cid, swarm.outputPath('full'))
+    assert.equal(await sha256File(swarm.outputPath('full')), await sha256File(file))
+    assert.equal(second.blocksAlreadyHeld, held)
+    assert.equal(second.blocksFetched + second.blocksAlreadyHeld, 13, 'root + 12 leaves, each fetched once')
+  })
+
+  it('gc keeps pinned content and removes unpinned content', async () => {
+    const a = await swarm.start()
+    const keep = await a.add(await swarm.writeRandomFile('keep', 2 * 1024 * 1024 + 1))
+    const drop = await a.add(await swarm.writeRandomFile('drop', 3 * 1024 * 1024 + 1))
+    await a.rm(drop.cid)
+    await assert.rejects(a.rm(drop.cid), { name: 'InputError' })
+    const removed = await a.gc()
+    assert.equal(removed.blocks, 5, 'the dropped root and its 4 leaves')
+    const entry = await exporter(keep.cid, a.repo.blocks.exporterStore())
+    assert.equal(entry.type, 'file')
+    assert.equal((await a.repo.blocks.stats()).blocks, 4)
+  })
+})

@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import * as varint from 'uint8-varint'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { Request, Response } from '../../src/protocol/blocks.js'
+import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from '../../src/protocol/codec.js'
+import { MAX_CIDS_PER_REQUEST } from '../../src/protocol/constants.js'
+
+function body (framed: Uint8ArrayList): Uint8Array {
+  const bytes = framed.subarray()
+  const len = varint.decode(bytes)
+  assert.equal(bytes.length, varint.encodingLength(len) + len, 'the length prefix covers the body exactly')
+  return bytes.subarray(varint.encodingLength(len))
+}
+
+describe('protocol: block messages', () => {
+  it('round-trips requests and responses', () => {
+    const want = [randomBytes(36), randomBytes(36)]
+    const req = decodeRequest(body(encodeRequest({ want, cancel: [want[0]] })))
+    assert.deepEqual(req.want.map(b => Buffer.from(b)), want)
+    assert.equal(req.cancel.length, 1)
+    const data = randomBytes(5000)
+    const res = decodeResponse(body(encodeResponse({ blocks: [{ cid: want[0], data }], dontHave: [want[1]] })))
+    assert.deepEqual(Buffer.from(res.blocks[0].data), data)
+    assert.deepEqual(Buffer.from(res.dontHave[0]), want[1])
+  })
+
+  it('refuses a request naming too many CIDs', () => {
+    const want = Array.from({ length: MAX_CIDS_PER_REQUEST + 1 }, () => randomBytes(36))
+    const bytes = Request.encode({ want, cancel: [] })
+    assert.throws(() => decodeRequest(bytes), { name: 'ProtocolViolationError' })
+  })
+
+  it('refuses garbage with a typed error', () => {
+    assert.throws(() => decodeRequest(Uint8Array.from([0x0a, 0xff, 0xff, 0xff, 0x0f])), { name: 'ProtocolViolationError' })
+    assert.throws(() => decodeResponse(Uint8Array.from([0x0a, 0x05, 0x01])), { name: 'ProtocolViolationError' })
+  })
+
+  it('ignores unknown fields (room for later versions)', () => {
+    const known = Response.encode({ blocks: [], dontHave: [randomBytes(4)] })
+    const withExtra = Uint8Array.from([...known, 0x78, 0x01]) // field 15, varint 1
+    assert.equal(decodeResponse(withExtra).dontHave.length, 1)
+  })
+})
