@@ -93,6 +93,7 @@ export class FetchSession {
   private blocksFetched = 0
   private lastProgress = Date.now()
   private timer?: ReturnType<typeof setInterval>
+  private readonly writes = new Set<Promise<void>>()
   /** Cuts the discovery loop's pause short (when the session runs out of peers). */
   private wakeDiscovery?: () => void
 
@@ -126,6 +127,8 @@ export class FetchSession {
     } finally {
       signal?.removeEventListener('abort', onAbort)
       this.finish()
+      // blocks already verified are written out before run() returns, even on abort
+      await Promise.allSettled(this.writes)
     }
     return {
       root: this.init.root,
@@ -296,7 +299,9 @@ export class FetchSession {
     this.blocksFetched++
     this.lastProgress = Date.now()
     this.fill(peer)
-    void this.store(block)
+    const write = this.store(block)
+    this.writes.add(write)
+    void write.finally(() => this.writes.delete(write))
   }
 
   private async store (block: VerifiedBlock): Promise<void> {
@@ -313,6 +318,7 @@ export class FetchSession {
     }
     this.wants.stored(block.cid)
     this.blocksDone++
+    if (this.finished) return
     this.progress()
     if (this.wants.isComplete()) {
       this.finish()

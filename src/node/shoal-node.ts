@@ -3,7 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { blockKey, childLinks, isInterior } from '../content/dag.js'
-import { InputError, NotAFileError } from '../errors.js'
+import { BlockVerificationError, InputError, NotAFileError } from '../errors.js'
 import { Exchange } from '../exchange/exchange.js'
 import { Announcer } from '../routing/announcer.js'
 import { DhtDiscovery } from '../routing/dht-discovery.js'
@@ -161,8 +161,17 @@ export class ShoalNode {
    * announces it, so this peer serves it too.
    */
   async get (cid: CID, output: string, options: GetOptions = {}): Promise<GetResult> {
-    const fetched = await this.fetch(cid, options)
-    const exported = await exportPath(this.repo.blocks, cid, output, { force: options.force, signal: options.signal })
+    let fetched = await this.fetch(cid, options)
+    let exported
+    try {
+      exported = await exportPath(this.repo.blocks, cid, output, { force: options.force, signal: options.signal })
+    } catch (err) {
+      if (!(err instanceof BlockVerificationError)) throw err
+      // a block rotted on disk since it was stored; the store dropped it, so fetch it again
+      const again = await this.fetch(cid, options)
+      fetched = { ...again, blocksAlreadyHeld: again.blocksAlreadyHeld, seconds: fetched.seconds + again.seconds }
+      exported = await exportPath(this.repo.blocks, cid, output, { force: options.force, signal: options.signal })
+    }
     const pinned = await this.keep(cid, output, exported, options.pin !== false)
     return { ...fetched, ...exported, output, pinned }
   }
