@@ -72,6 +72,7 @@ export function progressBar (format: string, enabled: boolean): ProgressView {
     },
     stop () {
       if (started) bar.stop()
+      started = false
     }
   }
 }

@@ -85,7 +85,11 @@ export const routes: Record<string, Route> = {
         force: body.force === true,
         providerTimeout,
         signal,
-        onProgress: p => { progress(p) }
+        onProgress: p => { progress(p) },
+        onWriting: () => {
+          progress.flush()
+          void out.send({ type: 'phase', phase: 'writing' })
+        }
       })
       progress.flush()
       await out.send({

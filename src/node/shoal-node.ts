@@ -35,6 +35,8 @@ export interface GetOptions {
   signal?: AbortSignal
   providerTimeout?: number
   onProgress?(progress: FetchProgress): void
+  /** Every block is on disk and verified; the output is being written. */
+  onWriting?(): void
 }
 
 export interface GetResult extends FetchResult {
@@ -162,6 +164,7 @@ export class ShoalNode {
    */
   async get (cid: CID, output: string, options: GetOptions = {}): Promise<GetResult> {
     let fetched = await this.fetch(cid, options)
+    options.onWriting?.()
     let exported
     try {
       exported = await exportPath(this.repo.blocks, cid, output, { force: options.force, signal: options.signal })

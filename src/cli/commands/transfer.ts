@@ -79,7 +79,7 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
     const client = clientOf(args)
     const output = path.resolve(args.output ?? cid.toString())
     const json = args.json === true
-    const bar = progressBar('fetching [{bar}] {percentage}% | {bytes} | {rate}/s | ETA {eta_h} | {peers} peers', !json)
+    const bar = progressBar('fetching [{bar}] {percentage}% | {bytes} | {rate}/s | ETA {eta_formatted} | {peers} peers', !json)
     const rate = new RateMeter()
     try {
       const result = await client.events('/v1/get', {
@@ -89,7 +89,12 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
         force: args.force === true,
         providerTimeout: args.timeout == null ? undefined : args.timeout * 1000
       }, event => {
-        if (event.type !== 'progress') return
+        if (event.type === 'phase' && event.phase === 'writing' && !json) {
+          bar.stop()
+          out.note(`all blocks fetched and verified; writing ${output}`)
+          return
+        }
+        if (event.type !== 'progress' && event.type !== 'phase') return
         if (json) {
           out.json(event)
           return
