@@ -27,14 +27,8 @@ export interface ExportResult {
  */
 export async function exportPath (blocks: BlockStore, cid: CID, output: string, options: ExportOptions = {}): Promise<ExportResult> {
   const target = path.resolve(output)
-  const exists = await fsp.lstat(target).then(() => true, () => false)
-  if (exists && options.force !== true) {
-    throw new InputError(`${output} already exists (use --force to replace it)`)
-  }
+  const exists = await checkOutput(output, options)
   const dir = path.dirname(target)
-  await fsp.access(dir, fs.constants.W_OK).catch((err: any) => {
-    throw new InputError(`cannot write to ${dir}: ${err.code}`)
-  })
   const tmp = path.join(dir, `.${path.basename(target)}.shoal-${process.pid}-${Date.now().toString(36)}.part`)
   try {
     const result = await writeEntry(blocks, cid, tmp, options.signal)
@@ -45,6 +39,24 @@ export async function exportPath (blocks: BlockStore, cid: CID, output: string, 
     await fsp.rm(tmp, { recursive: true, force: true }).catch(() => {})
     throw err
   }
+}
+
+/**
+ * Check that `output` can be written (its folder is writable, and it does not
+ * exist unless `force`), so a `get` fails before it downloads anything.
+ * Returns whether it exists.
+ */
+export async function checkOutput (output: string, options: { force?: boolean } = {}): Promise<boolean> {
+  const target = path.resolve(output)
+  const exists = await fsp.lstat(target).then(() => true, () => false)
+  if (exists && options.force !== true) {
+    throw new InputError(`${output} already exists (use --force to replace it)`)
+  }
+  const dir = path.dirname(target)
+  await fsp.access(dir, fs.constants.W_OK).catch((err: any) => {
+    throw new InputError(`cannot write to ${dir}: ${err.code}`)
+  })
+  return exists
 }
 
 async function writeEntry (blocks: BlockStore, cid: CID, dest: string, signal?: AbortSignal): Promise<ExportResult> {

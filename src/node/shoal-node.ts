@@ -9,7 +9,7 @@ import { Announcer } from '../routing/announcer.js'
 import { DhtDiscovery } from '../routing/dht-discovery.js'
 import { Repo } from '../store/repo.js'
 import { createShoalLibp2p } from './create-libp2p.js'
-import { exportPath } from './export-path.js'
+import { checkOutput, exportPath } from './export-path.js'
 import { importPath } from './import-path.js'
 import type { ShoalLibp2p } from './create-libp2p.js'
 import type { ImportOptions, ImportResult } from './import-path.js'
@@ -163,6 +163,7 @@ export class ShoalNode {
    * announces it, so this peer serves it too.
    */
   async get (cid: CID, output: string, options: GetOptions = {}): Promise<GetResult> {
+    await checkOutput(output, options)
     let fetched = await this.fetch(cid, options)
     options.onWriting?.()
     let exported

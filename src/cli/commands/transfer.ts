@@ -91,7 +91,7 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
       }, event => {
         if (event.type === 'phase' && event.phase === 'writing' && !json) {
           bar.stop()
-          out.note(`all blocks fetched and verified; writing ${output}`)
+          if (process.stderr.isTTY) out.note(`all blocks fetched and verified; writing ${output}`)
           return
         }
         if (event.type !== 'progress' && event.type !== 'phase') return
