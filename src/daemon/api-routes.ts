@@ -2,7 +2,7 @@ import path from 'node:path'
 import { parseCID } from '../content/dag.js'
 import { chunkSize as checkChunkSize } from '../store/config.js'
 import { InputError } from '../errors.js'
-import { HttpError, ndjson, readJson, sendJson, throttle } from './http-util.js'
+import { HttpError, errorBody, ndjson, readJson, sendJson, throttle } from './http-util.js'
 import type { ShoalNode } from '../node/shoal-node.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
@@ -116,15 +116,19 @@ export const routes: Record<string, Route> = {
     const cid = parseCID(str(body, 'cid'))
     const providerTimeout = optNumber(body, 'providerTimeout')
     const content = node.cat(cid, { signal, providerTimeout })
-    // the first chunk comes only after the whole DAG is fetched and verified,
-    // so an error before it is still a clean JSON error
+    // an error before the first byte is a plain JSON error; after it, the
+    // response ends with an `x-shoal-error` trailer instead
     const first = await content.next()
-    res.writeHead(200, { 'content-type': 'application/octet-stream' })
-    if (first.done !== true) {
-      if (!res.write(first.value)) await new Promise(resolve => res.once('drain', resolve))
-      for await (const chunk of content) {
-        if (!res.write(chunk)) await new Promise(resolve => res.once('drain', resolve))
+    res.writeHead(200, { 'content-type': 'application/octet-stream', trailer: 'x-shoal-error' })
+    try {
+      if (first.done !== true) {
+        if (!res.write(first.value)) await new Promise(resolve => res.once('drain', resolve))
+        for await (const chunk of content) {
+          if (!res.write(chunk)) await new Promise(resolve => res.once('drain', resolve))
+        }
       }
+    } catch (err: any) {
+      res.addTrailers({ 'x-shoal-error': JSON.stringify(errorBody(err).error) })
     }
     res.end()
   },

@@ -1,6 +1,7 @@
 import { ProtocolViolationError } from '../errors.js'
-import { UploadSlots } from './upload-slots.js'
+import type { BanList } from './ban-list.js'
 import type { Ledger } from './ledger.js'
+import type { TokenBucket } from './token-bucket.js'
 import type { BlockNetwork, ServeChannel } from '../protocol/block-network.js'
 import type { BlockStore } from '../store/block-store.js'
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
@@ -10,6 +11,9 @@ export interface BlockServerComponents {
   network: BlockNetwork
   blocks: BlockStore
   ledger: Ledger
+  bans: BanList
+  /** Shared upload limit (unlimited when its rate is 0). */
+  uploadBucket: TokenBucket
   logger: ComponentLogger
 }
 
@@ -18,120 +22,158 @@ export interface BlockServerInit {
   maxRequestsPerPeer: number
   /** Blocks read and sent at once across all peers. */
   maxConcurrentUploads: number
-  /** Blocks one stream may have being read and sent at once. */
-  readAhead?: number
+}
+
+/** One inbound stream's queue of wanted blocks. */
+interface Stream {
+  channel: ServeChannel
+  peer: string
+  queue: Map<string, CID>
+  open: boolean
 }
 
 /**
- * Answers other peers' block requests from the local store. Each inbound
- * stream has a bounded queue of wanted CIDs; a shared pool of upload slots,
- * granted in arrival order, bounds the work across peers. Blocks are
- * verified as they are read: a block that fails is answered "don't have".
+ * Answers other peers' block requests from the local store, whatever part
+ * of a DAG it holds (partial holders serve too). Each inbound stream has a
+ * bounded queue; upload slots (`maxConcurrentUploads`) are given to peers in
+ * turn, one block per turn, so a greedy peer cannot starve the others.
+ * Blocks are verified as they are read: a block that fails is answered
+ * "don't have". Banned peers are not served.
  */
 export class BlockServer implements Startable {
-  private readonly components: BlockServerComponents
+  private readonly c: BlockServerComponents
   private readonly log: Logger
-  private readonly slots: UploadSlots
   private readonly maxRequestsPerPeer: number
-  private readonly readAhead: number
+  private readonly maxUploads: number
   private readonly controller = new AbortController()
-  private readonly channels = new Set<ServeChannel>()
+  /** Peers with queued requests, in turn order; each with its streams. */
+  private readonly turns = new Map<string, Set<Stream>>()
+  private readonly streams = new Set<Stream>()
+  private active = 0
 
   constructor (components: BlockServerComponents, init: BlockServerInit) {
-    this.components = components
+    this.c = components
     this.log = components.logger.forComponent('shoal:block-server')
-    this.slots = new UploadSlots(init.maxConcurrentUploads)
     this.maxRequestsPerPeer = init.maxRequestsPerPeer
-    this.readAhead = init.readAhead ?? 2
+    this.maxUploads = init.maxConcurrentUploads
   }
 
   start (): void {
-    this.components.network.onInbound(channel => { this.serve(channel) })
+    this.c.network.onInbound(channel => { this.serve(channel) })
   }
 
   stop (): void {
     this.controller.abort()
-    for (const channel of this.channels) {
-      channel.abort(new Error('daemon stopping'))
+    for (const s of this.streams) {
+      s.open = false
+      s.channel.abort(new Error('daemon stopping'))
     }
-    this.channels.clear()
+    this.streams.clear()
+    this.turns.clear()
   }
 
   /** Blocks being uploaded right now. */
   get activeUploads (): number {
-    return this.slots.inUse
+    return this.active
   }
 
   private serve (channel: ServeChannel): void {
-    const queue = new Map<string, CID>()
-    let workers = 0
-    let open = true
-    this.channels.add(channel)
     const peer = channel.peer.toString()
-
-    const work = async (): Promise<void> => {
-      workers++
-      try {
-        while (open && queue.size > 0) {
-          const release = await this.slots.acquire(this.controller.signal)
-          try {
-            const next = queue.entries().next()
-            if (next.done === true) break
-            const [key, cid] = next.value
-            queue.delete(key)
-            await this.answer(channel, peer, cid)
-          } finally {
-            release()
-          }
-        }
-      } catch (err: any) {
-        if (open) {
-          this.log('serving %s stopped: %s', peer, err.message)
-          channel.abort(err)
-        }
-      } finally {
-        workers--
-      }
+    if (this.c.bans.isBanned(peer)) {
+      channel.abort(new ProtocolViolationError('banned'))
+      return
     }
-
+    const stream: Stream = { channel, peer, queue: new Map(), open: true }
+    this.streams.add(stream)
     channel.listen({
       onRequest: (want, cancel) => {
-        for (const cid of cancel) {
-          queue.delete(cid.toString())
-        }
-        for (const cid of want) {
-          queue.set(cid.toString(), cid)
-        }
-        if (queue.size > this.maxRequestsPerPeer) {
-          this.log('peer %s queued %d requests, more than %d; closing stream', peer, queue.size, this.maxRequestsPerPeer)
-          open = false
-          queue.clear()
+        for (const cid of cancel) stream.queue.delete(cid.toString())
+        for (const cid of want) stream.queue.set(cid.toString(), cid)
+        if (stream.queue.size > this.maxRequestsPerPeer) {
+          this.log('peer %s queued %d requests, more than %d; closing stream', peer, stream.queue.size, this.maxRequestsPerPeer)
+          this.close(stream)
           channel.abort(new ProtocolViolationError('too many requests in flight'))
           return
         }
-        while (workers < this.readAhead && queue.size > workers) {
-          void work()
-        }
+        if (stream.queue.size > 0) this.enqueue(stream)
+        this.pump()
       },
       onClose: (err) => {
-        open = false
-        queue.clear()
-        this.channels.delete(channel)
+        this.close(stream)
         if (err != null) this.log('stream from %s closed: %s', peer, err.message)
       }
     })
   }
 
-  private async answer (channel: ServeChannel, peer: string, cid: CID): Promise<void> {
+  private close (stream: Stream): void {
+    stream.open = false
+    stream.queue.clear()
+    this.streams.delete(stream)
+    const set = this.turns.get(stream.peer)
+    set?.delete(stream)
+    if (set?.size === 0) this.turns.delete(stream.peer)
+  }
+
+  private enqueue (stream: Stream): void {
+    let set = this.turns.get(stream.peer)
+    if (set == null) {
+      set = new Set()
+      this.turns.set(stream.peer, set)
+    }
+    set.add(stream)
+  }
+
+  /** The next request, from the peer whose turn it is; that peer goes to the back. */
+  private next (): { stream: Stream, cid: CID } | undefined {
+    for (const [peer, set] of this.turns) {
+      this.turns.delete(peer)
+      for (const stream of set) {
+        const first = stream.queue.entries().next()
+        if (first.done === true) {
+          set.delete(stream)
+          continue
+        }
+        const [key, cid] = first.value
+        stream.queue.delete(key)
+        if (stream.queue.size === 0) set.delete(stream)
+        if (set.size > 0) this.turns.set(peer, set)
+        return { stream, cid }
+      }
+    }
+    return undefined
+  }
+
+  private pump (): void {
+    while (this.active < this.maxUploads) {
+      const job = this.next()
+      if (job == null) return
+      this.active++
+      void this.answer(job.stream, job.cid).catch(err => {
+        if (job.stream.open) {
+          this.log('serving %s stopped: %s', job.stream.peer, err.message)
+          this.close(job.stream)
+          job.stream.channel.abort(err)
+        }
+      }).finally(() => {
+        this.active--
+        this.pump()
+      })
+    }
+  }
+
+  private async answer (stream: Stream, cid: CID): Promise<void> {
+    const signal = this.controller.signal
     let block
     try {
-      block = await this.components.blocks.get(cid, { signal: this.controller.signal })
+      block = await this.c.blocks.get(cid, { signal })
     } catch (err: any) {
-      this.log.trace('no usable copy of %s for %s: %s', cid, peer, err.message)
-      await channel.sendDontHave([cid])
+      this.log.trace('no usable copy of %s for %s: %s', cid, stream.peer, err.message)
+      if (stream.open) await stream.channel.sendDontHave([cid])
       return
     }
-    await channel.sendBlock(block)
-    this.components.ledger.sent(peer, block.bytes.byteLength)
+    await this.c.uploadBucket.take(block.bytes.byteLength, signal)
+    if (!stream.open) return
+    await stream.channel.sendBlock(block)
+    this.c.ledger.sent(stream.peer, block.bytes.byteLength)
   }
 }

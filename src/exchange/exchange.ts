@@ -1,56 +1,79 @@
 import { BlockServer } from './block-server.js'
 import { FetchSession } from './fetch-session.js'
 import { Ledger } from './ledger.js'
+import { SwarmRegistry } from './swarm-registry.js'
+import type { BanList } from './ban-list.js'
 import type { FetchProgress, FetchResult } from './fetch-session.js'
+import type { TokenBucket } from './token-bucket.js'
 import type { BlockNetwork } from '../protocol/block-network.js'
+import type { SwarmNetwork } from '../protocol/swarm-network.js'
 import type { ContentDiscovery } from '../routing/content-discovery.js'
 import type { BlockStore } from '../store/block-store.js'
 import type { LimitsConfig } from '../store/config.js'
-import type { ComponentLogger, PeerId, Startable } from '@libp2p/interface'
+import type { ComponentLogger, PeerId, PeerStore, Startable } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 export interface ExchangeComponents {
   network: BlockNetwork
+  swarmNetwork: SwarmNetwork
   blocks: BlockStore
   discovery: ContentDiscovery
+  peerStore: PeerStore
+  bans: BanList
+  uploadBucket: TokenBucket
   logger: ComponentLogger
   peerId: PeerId
+  /** Peers connected now. */
+  connectedPeers(): PeerId[]
+  /** Whether this peer holds the whole DAG under `root`. */
+  holdsComplete(root: CID): Promise<boolean>
 }
 
-export type ExchangeLimits = Pick<LimitsConfig, 'maxRequestsPerPeer' | 'maxConcurrentUploads' | 'requestWindow' | 'requestTimeout' | 'providerTimeout'>
+export type ExchangeLimits = Pick<LimitsConfig, 'maxRequestsPerPeer' | 'maxConcurrentUploads' | 'requestWindow' | 'requestTimeout' | 'providerTimeout' | 'banTime'>
 
 export interface FetchOptions {
   signal?: AbortSignal
   onProgress?(progress: FetchProgress): void
   /** Override the configured provider timeout (ms). */
   providerTimeout?: number
+  /** Fetch in file order (for streaming) instead of rarest first. */
+  sequential?: boolean
+  /** The first leaf is stored: this peer can serve part of the root. */
+  onServable?(): void
+  /** A block is verified and on disk. */
+  onStored?(cid: CID): void
 }
 
 /**
- * The block exchange: serves our blocks to peers (`BlockServer`) and runs one
+ * The block exchange: serves our blocks to peers (`BlockServer`), keeps the
+ * swarms of the roots we download or seed (`SwarmRegistry`), and runs one
  * `FetchSession` per download. Keeps the per-peer ledger of bytes moved.
  */
 export class Exchange implements Startable {
   readonly ledger = new Ledger()
-  private readonly components: ExchangeComponents
+  readonly swarms: SwarmRegistry
+  private readonly c: ExchangeComponents
   private readonly limits: ExchangeLimits
   private readonly server: BlockServer
   private readonly sessions = new Set<FetchSession>()
   private readonly controller = new AbortController()
 
   constructor (components: ExchangeComponents, limits: ExchangeLimits) {
-    this.components = components
+    this.c = components
     this.limits = limits
     this.server = new BlockServer({ ...components, ledger: this.ledger }, limits)
+    this.swarms = new SwarmRegistry({ ...components, network: components.swarmNetwork })
   }
 
   start (): void {
     this.server.start()
+    this.swarms.start()
   }
 
   stop (): void {
     this.controller.abort(new Error('daemon stopping'))
     this.server.stop()
+    this.swarms.stop()
   }
 
   get activeDownloads (): number {
@@ -64,15 +87,20 @@ export class Exchange implements Startable {
   /** Fetch every block of the DAG under `root` into the local store. */
   async fetch (root: CID, options: FetchOptions = {}): Promise<FetchResult> {
     const session = new FetchSession({
-      ...this.components,
-      self: this.components.peerId,
-      ledger: this.ledger
+      ...this.c,
+      self: this.c.peerId,
+      ledger: this.ledger,
+      swarms: this.swarms
     }, {
       root,
-      requestWindow: this.limits.requestWindow,
+      maxWindow: this.limits.requestWindow,
       requestTimeout: this.limits.requestTimeout,
       providerTimeout: options.providerTimeout ?? this.limits.providerTimeout,
-      onProgress: options.onProgress
+      banTime: this.limits.banTime,
+      sequential: options.sequential,
+      onProgress: options.onProgress,
+      onServable: options.onServable,
+      onStored: options.onStored
     })
     this.sessions.add(session)
     const signal = AbortSignal.any([this.controller.signal, ...(options.signal != null ? [options.signal] : [])])

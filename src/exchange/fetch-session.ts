@@ -1,9 +1,15 @@
 import { childLinks, isInterior } from '../content/dag.js'
 import { BlockNotFoundError, BlockVerificationError, NoProvidersError } from '../errors.js'
+import { Availability } from './availability.js'
+import { Bitfield } from './bitfield.js'
+import { LeafIndex } from './leaf-index.js'
 import { PeerState } from './peer-state.js'
-import { pickBlocks } from './piece-picker.js'
+import { pickBlocks, pickEndgame } from './piece-picker.js'
 import { WantList } from './want-list.js'
+import type { BanList } from './ban-list.js'
 import type { Ledger } from './ledger.js'
+import type { Swarm, RemotePeer } from './swarm.js'
+import type { SwarmRegistry } from './swarm-registry.js'
 import type { VerifiedBlock } from '../content/verify.js'
 import type { BlockNetwork } from '../protocol/block-network.js'
 import type { ContentDiscovery } from '../routing/content-discovery.js'
@@ -14,26 +20,38 @@ import type { CID } from 'multiformats/cid'
 export interface FetchSessionComponents {
   blocks: BlockStore
   network: BlockNetwork
+  swarms: SwarmRegistry
   discovery: ContentDiscovery
   ledger: Ledger
+  bans: BanList
   logger: ComponentLogger
   /** This peer, so it is never asked for its own blocks. */
   self: PeerId
+  /** Peers connected now: asked first whether they hold the root. */
+  connectedPeers(): PeerId[]
 }
 
 export interface FetchSessionInit {
   root: CID
-  /** Requests kept outstanding per peer. */
-  requestWindow: number
+  /** Most requests outstanding per peer. */
+  maxWindow: number
   /** A request unanswered for this long drops the peer (ms). */
   requestTimeout: number
   /** Fail when no block arrived and no holder could be reached for this long (ms). */
   providerTimeout: number
+  /** How long a peer that sent a bad block is banned (ms). */
+  banTime: number
+  /** Fetch leaves in file order within a window (for streaming), not rarest first. */
+  sequential?: boolean
   /** Longest one provider query may run (ms). */
   queryTimeout?: number
   /** How often to look for more holders while downloading (ms). */
   rediscoverInterval?: number
   onProgress?(progress: FetchProgress): void
+  /** The first leaf is stored: this peer can serve part of the root. */
+  onServable?(): void
+  /** A block is verified and on disk. */
+  onStored?(cid: CID): void
 }
 
 export interface FetchProgress {
@@ -43,7 +61,7 @@ export interface FetchProgress {
   blocksDone: number
   /** Bytes fetched from peers in this session. */
   bytesFetched: number
-  /** Peers currently in the session. */
+  /** Peers we are fetching from. */
   peers: number
 }
 
@@ -59,52 +77,69 @@ export interface FetchResult {
   bytesFetched: number
   /** Blocks that were already on disk (a resumed download). */
   blocksAlreadyHeld: number
+  /** Copies of blocks that arrived after another peer's copy (endgame duplicates). */
+  duplicateBlocks: number
   peers: PeerContribution[]
   seconds: number
 }
 
 const TICK = 250
+/** Connected peers asked whether they hold the root when a session starts. */
+const PROBE_CONNECTED = 32
+/** Window of leaves ahead of the first missing one in sequential mode. */
+const SEQUENTIAL_WINDOW = 32
+/** In endgame, a block is asked of at most this many peers at once. */
+const ENDGAME_MAX_ASKED = 2
+const INITIAL_WINDOW = 4
+const MIN_WINDOW = 2
 
 /**
- * One download of one DAG: asks every reachable holder for blocks the local
- * store lacks, verifies and stores what arrives, and follows interior nodes
- * to the rest of the DAG. What is already on disk is never fetched again, so
- * a new session for the same root resumes an interrupted one.
- *
- * The pieces: `WantList` (what is still needed), `PeerState` (per-peer
- * requests and window), `pickBlocks` (which block to ask whom) and the
- * `ContentDiscovery` that finds holders.
+ * One download of one DAG: a swarm session. It finds holders (the DHT,
+ * peers already connected, peer exchange in the root's swarm), learns what
+ * each holds (swarm bitfields and haves), asks each for blocks it lacks,
+ * rarest first, keeping a per-peer window of requests sized to that peer's
+ * rate × latency, and in the endgame asks idle peers for what is still in
+ * flight. Every block is verified before it is stored; a peer that lies is
+ * banned. What is already on disk is never fetched again, so a new session
+ * for the same root resumes an interrupted one; blocks stored so far are
+ * served to others while the download goes on.
  */
 export class FetchSession {
   private readonly c: FetchSessionComponents
-  private readonly init: Required<Omit<FetchSessionInit, 'onProgress'>> & Pick<FetchSessionInit, 'onProgress'>
+  private readonly init: FetchSessionInit & { queryTimeout: number, rediscoverInterval: number }
   private readonly log: Logger
   private readonly wants = new WantList()
   private readonly peers = new Map<string, PeerState>()
   private readonly connecting = new Set<string>()
-  private readonly excluded = new Set<string>()
   private readonly contributions = new Map<string, PeerContribution>()
   private readonly controller = new AbortController()
   private readonly done = Promise.withResolvers<void>()
+  private readonly writes = new Set<Promise<void>>()
+  private readonly swarm: Swarm
+  private readonly listeners: Array<() => void> = []
   private finished = false
   private blocksDone = 0
   private blocksAlreadyHeld = 0
   private bytesFetched = 0
   private blocksFetched = 0
+  private duplicateBlocks = 0
+  private interiorOutstanding = 0
   private lastProgress = Date.now()
   private timer?: ReturnType<typeof setInterval>
-  private readonly writes = new Set<Promise<void>>()
-  /** Cuts the discovery loop's pause short (when the session runs out of peers). */
   private wakeDiscovery?: () => void
+  private index?: LeafIndex
+  private indexing = false
+  private availability?: Availability
+  private tiebreak?: Uint32Array
+  private localLeaves?: Bitfield
+  private frontier = 0
+  private servable = false
 
   constructor (components: FetchSessionComponents, init: FetchSessionInit) {
     this.c = components
-    this.init = {
-      queryTimeout: 30_000,
-      rediscoverInterval: 30_000,
-      ...init
-    }
+    this.init = { queryTimeout: 30_000, rediscoverInterval: 30_000, ...init }
     this.log = components.logger.forComponent(`shoal:fetch:${init.root.toString().slice(-8)}`)
+    this.swarm = components.swarms.join(init.root)
     // run() awaits this; an early failure must not count as unhandled meanwhile
     this.done.promise.catch(() => {})
   }
@@ -114,13 +149,16 @@ export class FetchSession {
     const started = Date.now()
     const onAbort = (): void => { this.finish(signal?.reason ?? new Error('aborted')) }
     signal?.addEventListener('abort', onAbort, { once: true })
-    signal?.throwIfAborted()
     try {
+      signal?.throwIfAborted()
       await this.expand([this.init.root])
+      await this.maybeIndex()
       if (this.wants.isComplete()) {
         this.finish()
       } else {
+        this.listen()
         this.timer = setInterval(() => { this.tick() }, TICK)
+        for (const peer of this.c.connectedPeers().slice(0, PROBE_CONNECTED)) this.consider(peer)
         void this.discover()
       }
       await this.done.promise
@@ -129,20 +167,46 @@ export class FetchSession {
       this.finish()
       // blocks already verified are written out before run() returns, even on abort
       await Promise.allSettled(this.writes)
+      if (this.wants.isComplete()) this.swarm.setComplete()
+      this.c.swarms.release(this.swarm)
     }
     return {
       root: this.init.root,
       blocksFetched: this.blocksFetched,
       bytesFetched: this.bytesFetched,
       blocksAlreadyHeld: this.blocksAlreadyHeld,
+      duplicateBlocks: this.duplicateBlocks,
       peers: [...this.contributions.values()].filter(p => p.blocks > 0),
       seconds: (Date.now() - started) / 1000
     }
   }
 
-  /** Add a holder found by some other means (an explicit peer, a test). */
-  addPeer (peer: PeerId): void {
-    void this.connect(peer)
+  private on<T> (target: { addEventListener(type: string, fn: (e: any) => void): void, removeEventListener(type: string, fn: (e: any) => void): void }, type: string, fn: (detail: T) => void): void {
+    const handler = (e: CustomEvent<T>): void => { fn(e.detail) }
+    target.addEventListener(type, handler)
+    this.listeners.push(() => { target.removeEventListener(type, handler) })
+  }
+
+  private listen (): void {
+    this.on<RemotePeer>(this.swarm, 'peer:state', remote => {
+      this.availability?.setPeer(remote.key, remote.complete, remote.bitfield)
+      if (remote.holdsSomething) this.connectBlocks(remote.id)
+      const peer = this.peers.get(remote.key)
+      if (peer != null) this.fill(peer)
+    })
+    this.on<{ peer: RemotePeer, indices: number[] }>(this.swarm, 'peer:have', ({ peer: remote, indices }) => {
+      this.availability?.addHaves(remote.key, indices)
+      const peer = this.peers.get(remote.key)
+      if (peer != null) this.fill(peer)
+      else this.connectBlocks(remote.id)
+    })
+    this.on<RemotePeer>(this.swarm, 'peer:gone', remote => {
+      this.availability?.removePeer(remote.key)
+    })
+    this.on<PeerInfo>(this.swarm, 'discovered', info => { this.consider(info.id) })
+    this.on<{ peer: string }>(this.c.bans, 'ban', ({ peer }) => {
+      this.dropPeer(peer, 'banned')
+    })
   }
 
   private progress (): void {
@@ -171,16 +235,61 @@ export class FetchSession {
           } catch (err) {
             if (!(err instanceof BlockVerificationError || err instanceof BlockNotFoundError)) throw err
             // the store removed a rotten copy: fetch it again
-            this.wants.add(cid)
+            this.want(cid)
             continue
           }
         }
         this.blocksAlreadyHeld++
         this.blocksDone++
       } else {
-        this.wants.add(cid)
+        this.want(cid)
       }
     }
+  }
+
+  private want (cid: CID): void {
+    if (this.wants.has(cid.toString())) return
+    if (isInterior(cid)) this.interiorOutstanding++
+    this.wants.add(cid)
+  }
+
+  /** Once every interior node is on disk, number the leaves and tell the swarm what we hold. */
+  private async maybeIndex (): Promise<void> {
+    if (this.index != null || this.indexing || this.interiorOutstanding > 0 || !isInterior(this.init.root)) return
+    this.indexing = true
+    try {
+      const index = await LeafIndex.build(this.init.root, this.c.blocks)
+      const local = new Bitfield(index.size)
+      index.leaves.forEach((cid, i) => { if (!this.wants.has(cid.toString())) local.set(i) })
+      const availability = new Availability(index.size)
+      for (const remote of this.swarm.peers.values()) availability.setPeer(remote.key, remote.complete, remote.bitfield)
+      const tiebreak = new Uint32Array(index.size)
+      crypto.getRandomValues(tiebreak)
+      this.index = index
+      this.localLeaves = local
+      this.availability = availability
+      this.tiebreak = tiebreak
+      this.advanceFrontier()
+      this.swarm.setLeaves(local)
+      if (local.count > 0) this.markServable()
+      this.fillAll()
+    } catch (err: any) {
+      this.log('cannot number the leaves yet: %s', err.message)
+    } finally {
+      this.indexing = false
+    }
+  }
+
+  private advanceFrontier (): void {
+    const local = this.localLeaves
+    if (local == null) return
+    while (this.frontier < local.size && local.has(this.frontier)) this.frontier++
+  }
+
+  private markServable (): void {
+    if (this.servable) return
+    this.servable = true
+    this.init.onServable?.()
   }
 
   private async discover (): Promise<void> {
@@ -190,7 +299,7 @@ export class FetchSession {
         const query = AbortSignal.any([signal, AbortSignal.timeout(this.init.queryTimeout)])
         for await (const provider of this.c.discovery.findProviders(this.init.root, { signal: query })) {
           if (this.finished) return
-          this.consider(provider)
+          this.consider(provider.id)
         }
       } catch (err: any) {
         if (this.finished) return
@@ -212,44 +321,66 @@ export class FetchSession {
     }
   }
 
-  private consider (provider: PeerInfo): void {
-    if (provider.id.equals(this.c.self)) return
-    void this.connect(provider.id)
+  /** A possible holder: learn what it holds through the swarm (or, failing that, just ask it). */
+  private consider (id: PeerId): void {
+    const key = id.toString()
+    if (this.finished || id.equals(this.c.self) || this.c.bans.isBanned(key)) return
+    this.swarm.connect(id, this.controller.signal).catch(err => {
+      if (this.finished) return
+      this.log('no swarm stream to %s (%s); asking it for blocks directly', key, err.message)
+      this.connectBlocks(id)
+    })
   }
 
-  private async connect (id: PeerId): Promise<void> {
+  /** Open a block stream to a peer that holds something. */
+  private connectBlocks (id: PeerId): void {
     const key = id.toString()
-    if (this.finished || this.peers.has(key) || this.connecting.has(key) || this.excluded.has(key)) return
+    if (this.finished || this.peers.has(key) || this.connecting.has(key) || this.c.bans.isBanned(key)) return
     this.connecting.add(key)
-    try {
-      const channel = await this.c.network.openRequestChannel(id, {
-        onBlock: block => { this.onBlock(key, block) },
-        onInvalidBlock: (cid, err) => { this.onInvalidBlock(key, cid, err) },
-        onDontHave: cid => { this.onDontHave(key, cid) },
-        onClose: err => { this.dropPeer(key, err?.message ?? 'stream closed') }
-      }, { signal: this.controller.signal })
-      if (this.finished) {
-        await channel.close()
+    this.c.network.openRequestChannel(id, {
+      onBlock: block => { this.onBlock(key, block) },
+      onInvalidBlock: (cid, err) => { this.onInvalidBlock(key, cid, err) },
+      onDontHave: cid => { this.onDontHave(key, cid) },
+      onClose: err => { this.dropPeer(key, err?.message ?? 'stream closed') }
+    }, { signal: this.controller.signal }).then(channel => {
+      if (this.finished || this.c.bans.isBanned(key)) {
+        void channel.close().catch(() => {})
         return
       }
-      const peer = new PeerState(id, channel, this.init.requestWindow)
+      const peer = new PeerState(id, channel, { initial: INITIAL_WINDOW, min: MIN_WINDOW, max: this.init.maxWindow })
       this.peers.set(key, peer)
-      this.contributions.set(key, this.contributions.get(key) ?? { peerId: key, bytes: 0, blocks: 0 })
+      if (!this.contributions.has(key)) this.contributions.set(key, { peerId: key, bytes: 0, blocks: 0 })
       this.lastProgress = Date.now()
       this.log('fetching from %s', key)
       this.fill(peer)
       this.progress()
-    } catch (err: any) {
+    }, err => {
       this.log('cannot reach %s: %s', key, err.message)
-    } finally {
+    }).finally(() => {
       this.connecting.delete(key)
-    }
+    })
   }
 
   /** Top up a peer's requests to its window. */
   private fill (peer: PeerState): void {
     if (this.finished) return
-    const picked = pickBlocks(this.wants, peer, peer.room)
+    let room = peer.room
+    if (room === 0) return
+    const input = {
+      wants: this.wants,
+      peer,
+      holdings: this.swarm.peers.get(peer.key),
+      index: this.index,
+      availability: this.availability,
+      tiebreak: this.tiebreak,
+      sequential: this.init.sequential === true ? { frontier: this.frontier, window: SEQUENTIAL_WINDOW } : undefined,
+      max: room
+    }
+    const picked = pickBlocks(input)
+    room -= picked.length
+    if (room > 0 && this.wants.pendingCount === 0) {
+      picked.push(...pickEndgame(this.wants.inFlightEntries(), { ...input, max: room }, ENDGAME_MAX_ASKED))
+    }
     if (picked.length === 0) return
     const now = Date.now()
     for (const cid of picked) {
@@ -262,29 +393,30 @@ export class FetchSession {
   }
 
   private fillAll (): void {
-    for (const peer of this.peers.values()) {
-      this.fill(peer)
-    }
+    for (const peer of this.peers.values()) this.fill(peer)
   }
 
   private onBlock (peerKey: string, block: VerifiedBlock): void {
     const peer = this.peers.get(peerKey)
     const key = block.cid.toString()
-    if (peer == null || !peer.inFlight.delete(key)) {
+    const request = peer?.inFlight.get(key)
+    if (peer == null || request == null) {
       this.log.trace('ignoring unrequested block %s from %s', key, peerKey)
       return
     }
+    peer.inFlight.delete(key)
     const size = block.bytes.byteLength
-    peer.bytesReceived += size
-    peer.blocksReceived++
+    peer.received(size, request.sentAt)
     const contribution = this.contributions.get(peerKey)!
     contribution.bytes += size
     contribution.blocks++
     this.c.ledger.received(peerKey, size)
+    this.lastProgress = Date.now()
 
     const askedOthers = this.wants.received(block.cid)
     if (askedOthers == null) {
-      // a duplicate that lost the race
+      // a duplicate that lost the race (endgame)
+      this.duplicateBlocks++
       this.fill(peer)
       return
     }
@@ -297,7 +429,6 @@ export class FetchSession {
     }
     this.bytesFetched += size
     this.blocksFetched++
-    this.lastProgress = Date.now()
     this.fill(peer)
     const write = this.store(block)
     this.writes.add(write)
@@ -305,9 +436,10 @@ export class FetchSession {
   }
 
   private async store (block: VerifiedBlock): Promise<void> {
+    const interior = isInterior(block.cid)
     try {
       await this.c.blocks.put(block)
-      if (isInterior(block.cid)) {
+      if (interior) {
         await this.expand(childLinks(block.cid, block.bytes))
       }
     } catch (err: any) {
@@ -318,18 +450,27 @@ export class FetchSession {
     }
     this.wants.stored(block.cid)
     this.blocksDone++
+    this.init.onStored?.(block.cid)
+    if (interior) {
+      this.interiorOutstanding--
+      void this.maybeIndex()
+    } else if (this.index != null) {
+      for (const i of this.index.indicesOf(block.cid)) this.swarm.have(i)
+      this.advanceFrontier()
+      this.markServable()
+    }
     if (this.finished) return
     this.progress()
     if (this.wants.isComplete()) {
       this.finish()
-    } else {
+    } else if (interior) {
       this.fillAll()
     }
   }
 
   private onInvalidBlock (peerKey: string, cid: CID | undefined, err: Error): void {
-    this.log.error('peer %s sent a bad block %s: %s', peerKey, cid, err.message)
-    this.excluded.add(peerKey)
+    this.log.error('peer %s sent a bad block %s: %s; banning it', peerKey, cid, err.message)
+    this.c.bans.ban(peerKey, this.init.banTime, 'sent a block that failed verification')
     this.dropPeer(peerKey, 'sent a block that failed verification')
   }
 
@@ -372,6 +513,8 @@ export class FetchSession {
         this.dropPeer(peer.key, 'request timed out')
       }
     }
+    // windows follow measured rates
+    this.fillAll()
     if (now - this.lastProgress > this.init.providerTimeout) {
       const secs = Math.round(this.init.providerTimeout / 1000)
       this.finish(this.peers.size === 0
@@ -385,6 +528,7 @@ export class FetchSession {
     this.finished = true
     clearInterval(this.timer)
     this.controller.abort()
+    for (const off of this.listeners.splice(0)) off()
     for (const peer of this.peers.values()) {
       void peer.channel.close().catch(() => {})
     }

@@ -1,19 +1,103 @@
+import { isInterior } from '../content/dag.js'
+import type { Availability } from './availability.js'
+import type { LeafIndex } from './leaf-index.js'
 import type { PeerState } from './peer-state.js'
 import type { WantList } from './want-list.js'
 import type { CID } from 'multiformats/cid'
 
+/** What we know a peer holds: see `RemotePeer`. Undefined: the peer never told us (assume it holds the root's DAG). */
+export interface PeerHoldings {
+  complete: boolean
+  heard: boolean
+  hasLeaf(i: number): boolean | undefined
+  bitfield?: unknown
+}
+
+export interface PickInput {
+  wants: WantList
+  peer: PeerState
+  holdings?: PeerHoldings
+  /** Leaf order, once every interior node is known. */
+  index?: LeafIndex
+  availability?: Availability
+  /** A random rank per leaf: breaks ties between equally rare leaves. */
+  tiebreak?: Uint32Array
+  /** Sequential mode (cat, streaming): only leaves in [frontier, frontier + window). */
+  sequential?: { frontier: number, window: number }
+  max: number
+}
+
+/** Whether the peer can be asked for an interior node. */
+function mayHaveInterior (h: PeerHoldings | undefined): boolean {
+  // peers that sent a bitfield know the whole DAG, so they hold every interior node
+  return h == null || h.complete || h.bitfield != null || !h.heard
+}
+
+/** Whether the peer holds leaf `cid` (all of its indices are the same bytes). */
+function mayHaveLeaf (h: PeerHoldings | undefined, indices: number[] | undefined): boolean {
+  if (h == null || h.complete) return true
+  if (indices == null || indices.length === 0) return false
+  return indices.some(i => h.hasLeaf(i) === true)
+}
+
 /**
- * Choose which pending blocks to ask `peer` for: up to `max` blocks, best
- * first in the want list's order, skipping those the peer said it lacks.
- * Pure: it reads the want list and peer state and changes neither.
+ * Choose up to `max` pending blocks to ask `peer` for. Interior nodes first
+ * (they reveal the rest of the DAG); then leaves the peer holds, rarest
+ * first among reachable peers with random order among equals, or in file
+ * order within a window in sequential mode. Pure: changes nothing.
  */
-export function pickBlocks (wants: WantList, peer: PeerState, max: number): CID[] {
+export function pickBlocks (input: PickInput): CID[] {
+  const { wants, peer, holdings, index, availability, tiebreak, sequential, max } = input
+  if (max <= 0) return []
   const picked: CID[] = []
-  if (max <= 0) return picked
+  const leaves: Array<{ cid: CID, rank: number, tie: number }> = []
   for (const cid of wants.pending()) {
-    if (peer.lacks.has(cid.toString())) continue
-    picked.push(cid)
+    const key = cid.toString()
+    if (peer.lacks.has(key)) continue
+    if (isInterior(cid)) {
+      if (mayHaveInterior(holdings)) {
+        picked.push(cid)
+        if (picked.length >= max) return picked
+      }
+      continue
+    }
+    const indices = index?.indicesOf(cid)
+    if (!mayHaveLeaf(holdings, indices)) continue
+    if (index == null || indices == null || indices.length === 0) {
+      // order not known yet: take in want-list order
+      leaves.push({ cid, rank: leaves.length, tie: 0 })
+      continue
+    }
+    const first = indices[0]
+    if (sequential != null) {
+      if (first >= sequential.frontier + sequential.window) continue
+      leaves.push({ cid, rank: first, tie: 0 })
+    } else {
+      leaves.push({ cid, rank: availability?.of(first) ?? 0, tie: tiebreak?.[first] ?? first })
+    }
+  }
+  leaves.sort((a, b) => a.rank - b.rank || a.tie - b.tie)
+  for (const l of leaves) {
+    picked.push(l.cid)
     if (picked.length >= max) break
   }
   return picked
+}
+
+/**
+ * Endgame: every missing block is already requested. Give an idle peer
+ * duplicate requests for blocks it holds, those asked of the fewest peers
+ * (then the longest outstanding) first, each asked of at most `maxAsked`.
+ */
+export function pickEndgame (inFlight: Iterable<{ cid: CID, peers: Set<string>, since: number }>, input: Omit<PickInput, 'wants'>, maxAsked: number): CID[] {
+  const { peer, holdings, index, max } = input
+  if (max <= 0) return []
+  const candidates: Array<{ cid: CID, asked: number, since: number }> = []
+  for (const entry of inFlight) {
+    if (entry.peers.has(peer.key) || entry.peers.size >= maxAsked || peer.lacks.has(entry.cid.toString())) continue
+    const ok = isInterior(entry.cid) ? mayHaveInterior(holdings) : mayHaveLeaf(holdings, index?.indicesOf(entry.cid))
+    if (ok) candidates.push({ cid: entry.cid, asked: entry.peers.size, since: entry.since })
+  }
+  candidates.sort((a, b) => a.asked - b.asked || a.since - b.since)
+  return candidates.slice(0, max).map(c => c.cid)
 }

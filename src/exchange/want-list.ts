@@ -14,7 +14,7 @@ export class WantList {
   private readonly retry = new Map<string, CID>()
   private readonly interior = new Map<string, CID>()
   private readonly leaves = new Map<string, CID>()
-  private readonly inFlight = new Map<string, { cid: CID, peers: Set<string> }>()
+  private readonly inFlight = new Map<string, { cid: CID, peers: Set<string>, since: number }>()
   private readonly writing = new Set<string>()
   private known = 0
 
@@ -42,6 +42,11 @@ export class WantList {
     yield * this.leaves.values()
   }
 
+  /** Blocks asked of some peers and not yet received, with who was asked and since when. */
+  inFlightEntries (): Iterable<{ cid: CID, peers: Set<string>, since: number }> {
+    return this.inFlight.values()
+  }
+
   isPending (key: string): boolean {
     return this.retry.has(key) || this.interior.has(key) || this.leaves.has(key)
   }
@@ -56,7 +61,7 @@ export class WantList {
     if (entry != null) {
       entry.peers.add(peer)
     } else {
-      this.inFlight.set(key, { cid, peers: new Set([peer]) })
+      this.inFlight.set(key, { cid, peers: new Set([peer]), since: Date.now() })
     }
   }
 

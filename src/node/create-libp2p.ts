@@ -8,6 +8,7 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { BlockNetwork } from '../protocol/block-network.js'
+import { SwarmNetwork } from '../protocol/swarm-network.js'
 import type { ShoalConfig } from '../store/config.js'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
@@ -23,6 +24,7 @@ export type ShoalServices = {
   ping: Ping
   dht: KadDHT
   blocks: BlockNetwork
+  swarm: SwarmNetwork
 }
 
 export type ShoalLibp2p = Libp2p<ShoalServices>
@@ -33,6 +35,10 @@ export interface Libp2pOptions {
   config: ShoalConfig
   /** DHT bucket size; small values make tests exercise multi-hop routing. */
   kBucketSize?: number
+  /** Peers refused at the connection gater (banned for lying). */
+  isBanned?(peer: string): boolean
+  /** Paces reading of block data (the download rate limit). */
+  downloadThrottle?(bytes: number): Promise<void> | undefined
   logger?: ComponentLogger
 }
 
@@ -65,6 +71,10 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery,
+    connectionGater: {
+      denyDialPeer: peer => options.isBanned?.(peer.toString()) ?? false,
+      denyInboundEncryptedConnection: peer => options.isBanned?.(peer.toString()) ?? false
+    },
     connectionManager: {
       maxConnections: config.limits.maxConnections,
       inboundConnectionThreshold: config.limits.inboundConnectionThreshold
@@ -82,8 +92,10 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
         metricsPrefix: 'shoal_dht'
       }),
       blocks: (components: any) => new BlockNetwork(components, {
-        maxInboundStreams: config.limits.maxInboundStreamsPerPeer
-      })
+        maxInboundStreams: config.limits.maxInboundStreamsPerPeer,
+        downloadThrottle: options.downloadThrottle
+      }),
+      swarm: (components: any) => new SwarmNetwork(components)
     }
   })
 }

@@ -4,12 +4,15 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { blockKey, childLinks, isInterior } from '../content/dag.js'
 import { BlockVerificationError, InputError, NotAFileError } from '../errors.js'
+import { BanList } from '../exchange/ban-list.js'
 import { Exchange } from '../exchange/exchange.js'
+import { TokenBucket } from '../exchange/token-bucket.js'
 import { Announcer } from '../routing/announcer.js'
 import { DhtDiscovery } from '../routing/dht-discovery.js'
 import { Repo } from '../store/repo.js'
 import { createShoalLibp2p } from './create-libp2p.js'
 import { checkOutput, exportPath } from './export-path.js'
+import { BlockArrivals } from './block-arrivals.js'
 import { importPath } from './import-path.js'
 import type { ShoalLibp2p } from './create-libp2p.js'
 import type { ImportOptions, ImportResult } from './import-path.js'
@@ -75,21 +78,34 @@ export class ShoalNode {
   readonly network: BlockNetwork
   readonly announcer: Announcer
   readonly discovery: ContentDiscovery
+  readonly bans: BanList
   private started = false
 
-  private constructor (repo: Repo, libp2p: ShoalLibp2p, logger: ComponentLogger) {
+  private constructor (repo: Repo, libp2p: ShoalLibp2p, logger: ComponentLogger, bans: BanList, uploadBucket: TokenBucket) {
     this.repo = repo
     this.libp2p = libp2p
+    this.bans = bans
     this.network = libp2p.services.blocks
     this.discovery = new DhtDiscovery({ contentRouting: libp2p.contentRouting, peerStore: libp2p.peerStore })
     this.exchange = new Exchange({
       network: this.network,
+      swarmNetwork: libp2p.services.swarm,
       blocks: repo.blocks,
       discovery: this.discovery,
+      peerStore: libp2p.peerStore,
+      bans,
+      uploadBucket,
       logger,
-      peerId: libp2p.peerId
+      peerId: libp2p.peerId,
+      connectedPeers: () => libp2p.getPeers(),
+      holdsComplete: async root => await repo.pins.isPinned(root)
     }, repo.config.limits)
     this.announcer = new Announcer({ discovery: this.discovery, logger })
+    // a banned peer is cut off at once, not only refused next time
+    bans.addEventListener('ban', evt => {
+      const peer = libp2p.getPeers().find(p => p.toString() === evt.detail.peer)
+      if (peer != null) void libp2p.hangUp(peer).catch(() => {})
+    })
   }
 
   /** Open the repo at `root` and build (but not start) the node. */
@@ -99,14 +115,19 @@ export class ShoalNode {
     try {
       repo.config = { ...repo.config, ...options.config }
       const logger = options.logger ?? defaultLogger()
+      const bans = new BanList()
+      const downloadBucket = new TokenBucket(repo.config.maxDownloadRate)
+      const uploadBucket = new TokenBucket(repo.config.maxUploadRate)
       const libp2p = await createShoalLibp2p({
         privateKey: repo.privateKey,
         datastore: repo.datastore,
         config: repo.config,
         kBucketSize: options.kBucketSize,
-        logger
+        logger,
+        isBanned: peer => bans.isBanned(peer),
+        downloadThrottle: downloadBucket.unlimited ? undefined : async bytes => { await downloadBucket.take(bytes) }
       })
-      return new ShoalNode(repo, libp2p, logger)
+      return new ShoalNode(repo, libp2p, logger, bans, uploadBucket)
     } catch (err) {
       await repo.close()
       throw err
@@ -180,20 +201,38 @@ export class ShoalNode {
     return { ...fetched, ...exported, output, pinned }
   }
 
-  /** Fetch the DAG under `cid` into the store and stream the file's bytes. */
+  /**
+   * Stream a file's bytes while it downloads: the session fetches in file
+   * order and the exporter reads each block as soon as it is verified and
+   * stored. Nothing is pinned.
+   */
   async * cat (cid: CID, options: GetOptions = {}): AsyncGenerator<Uint8Array> {
-    await this.fetch(cid, options)
-    const entry = await exporter(cid, this.repo.blocks.exporterStore(), { signal: options.signal })
-    if (entry.type !== 'file' && entry.type !== 'raw' && entry.type !== 'identity') {
-      throw new NotAFileError(`${cid.toString()} is a ${entry.type}, not a file (use get)`)
+    const controller = new AbortController()
+    const signal = AbortSignal.any([controller.signal, ...(options.signal != null ? [options.signal] : [])])
+    const arrivals = new BlockArrivals(this.repo.blocks, signal)
+    const fetching = this.fetch(cid, { ...options, signal, sequential: true, onStored: c => { arrivals.stored(c) } })
+    fetching.then(() => { arrivals.complete() }, err => { arrivals.fail(err) })
+    try {
+      const entry = await exporter(cid, arrivals, { signal })
+      if (entry.type !== 'file' && entry.type !== 'raw' && entry.type !== 'identity') {
+        throw new NotAFileError(`${cid.toString()} is a ${entry.type}, not a file (use get)`)
+      }
+      yield * entry.content({ signal })
+      await fetching
+    } finally {
+      controller.abort(new Error('cat finished'))
+      await fetching.catch(() => {})
+      await this.repo.pins.clearDownloading(cid)
     }
-    yield * entry.content({ signal: options.signal })
   }
 
-  private async fetch (cid: CID, options: GetOptions): Promise<FetchResult> {
+  private async fetch (cid: CID, options: GetOptions & { sequential?: boolean, onStored?(cid: CID): void }): Promise<FetchResult> {
     await this.repo.pins.markDownloading(cid)
-    const result = await this.exchange.fetch(cid, options)
-    return result
+    return await this.exchange.fetch(cid, {
+      ...options,
+      // serve what we have as soon as we have some of it
+      onServable: () => { this.announcer.announce(cid) }
+    })
   }
 
   private async keep (cid: CID, output: string, exported: { type: 'file' | 'directory', size: number }, pin: boolean): Promise<boolean> {

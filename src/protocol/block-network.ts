@@ -16,6 +16,8 @@ export interface BlockNetworkComponents {
 }
 
 export interface BlockNetworkInit {
+  /** Limits how fast block data is read from peers (the download rate limit). */
+  downloadThrottle?(bytes: number): Promise<void> | undefined
   maxInboundStreams?: number
   maxOutboundStreams?: number
   maxMessageSize?: number
@@ -38,11 +40,11 @@ export class RequestChannel {
   readonly peer: PeerId
   private readonly framed: FramedStream<ReturnType<typeof decodeResponse>>
 
-  constructor (peer: PeerId, framed: FramedStream<ReturnType<typeof decodeResponse>>, events: RequestChannelEvents) {
+  constructor (peer: PeerId, framed: FramedStream<ReturnType<typeof decodeResponse>>, events: RequestChannelEvents, throttle?: (bytes: number) => Promise<void> | undefined) {
     this.peer = peer
     this.framed = framed
     let closed = false
-    framed.read(res => {
+    framed.read((res, size) => {
       for (const entry of res.blocks) {
         let cid: CID | undefined
         try {
@@ -55,6 +57,7 @@ export class RequestChannel {
       for (const bytes of res.dontHave) {
         events.onDontHave(decodeCID(bytes))
       }
+      return res.blocks.length > 0 ? throttle?.(size) : undefined
     }, err => {
       if (closed) return
       closed = true
@@ -140,6 +143,7 @@ export class BlockNetwork implements Startable {
   private readonly maxOutboundStreams: number
   private readonly maxMessageSize: number
   private readonly idleTimeout: number
+  private readonly downloadThrottle?: (bytes: number) => Promise<void> | undefined
   private inboundHandler?: (channel: ServeChannel) => void
   private started = false
 
@@ -150,6 +154,7 @@ export class BlockNetwork implements Startable {
     this.maxOutboundStreams = init.maxOutboundStreams ?? MAX_OUTBOUND_STREAMS
     this.maxMessageSize = init.maxMessageSize ?? MAX_MESSAGE_SIZE
     this.idleTimeout = init.idleTimeout ?? STREAM_IDLE_TIMEOUT
+    this.downloadThrottle = init.downloadThrottle
   }
 
   /** Set who serves inbound channels (the block server). */
@@ -187,7 +192,7 @@ export class BlockNetwork implements Startable {
       maxMessageSize: this.maxMessageSize,
       log: this.log.newScope('request')
     })
-    return new RequestChannel(peer, framed, events)
+    return new RequestChannel(peer, framed, events, this.downloadThrottle)
   }
 
   private handleInbound (stream: Stream, connection: Connection): void {

@@ -24,3 +24,16 @@ export const STREAM_IDLE_TIMEOUT = 120_000
 /** How long to wait for a stream to open, or to drain when its buffer is full (ms). */
 export const STREAM_OPEN_TIMEOUT = 10_000
 export const WRITE_TIMEOUT = 30_000
+
+export const SWARM_PROTOCOL = '/shoal/swarm/1.0.0'
+
+/** Largest swarm message: a bitfield for 1M leaves (1 TiB of 1 MiB chunks) plus peer records. */
+export const MAX_SWARM_MESSAGE_SIZE = 256 * 1024
+
+/** Most `have` indices and peer records in one swarm message. */
+export const MAX_HAVES_PER_MESSAGE = 8192
+export const MAX_PEERS_PER_MESSAGE = 50
+export const MAX_ADDRS_PER_PEER = 8
+
+/** Swarm streams one peer may open to us (one per root it shares with us). */
+export const MAX_SWARM_STREAMS = 64

@@ -40,7 +40,7 @@ export class FramedStream<T> {
    * Read messages until the remote closes its side or the stream fails.
    * `onClose` is called exactly once, with the error if there was one.
    */
-  read (onMessage: (msg: T) => void, onClose: (err?: Error) => void): void {
+  read (onMessage: (msg: T, size: number) => void | Promise<void>, onClose: (err?: Error) => void): void {
     const decoder = new LengthPrefixedDecoder({
       maxDataLength: this.maxMessageSize,
       maxBufferSize: this.maxMessageSize * 2
@@ -49,7 +49,9 @@ export class FramedStream<T> {
       try {
         for await (const chunk of this.stream) {
           for (const buf of decoder.decode(chunk)) {
-            onMessage(this.decode(buf))
+            // a returned promise (a rate limit) pauses reading until it settles
+            const wait = onMessage(this.decode(buf), buf.byteLength)
+            if (wait != null) await wait
           }
         }
         this.closed = true

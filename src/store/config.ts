@@ -23,6 +23,8 @@ export interface LimitsConfig {
   requestTimeout: number
   /** How long a `get` waits with no reachable holder before it fails (ms). */
   providerTimeout: number
+  /** How long a peer that sent a block failing verification is banned (ms). */
+  banTime: number
 }
 
 export interface ShoalConfig {
@@ -36,6 +38,9 @@ export interface ShoalConfig {
   mdns: boolean
   /** Chunk size for `add` in bytes. */
   chunkSize: number
+  /** Upload and download limits in bytes per second; 0: unlimited. */
+  maxUploadRate: number
+  maxDownloadRate: number
   limits: LimitsConfig
 }
 
@@ -45,9 +50,10 @@ export const DEFAULT_LIMITS: LimitsConfig = {
   maxRequestsPerPeer: 256,
   maxConcurrentUploads: 32,
   maxInboundStreamsPerPeer: 32,
-  requestWindow: 16,
+  requestWindow: 32,
   requestTimeout: 30_000,
-  providerTimeout: 60_000
+  providerTimeout: 60_000,
+  banTime: 3_600_000
 }
 
 export function defaultConfig (): ShoalConfig {
@@ -57,6 +63,8 @@ export function defaultConfig (): ShoalConfig {
     bootstrap: [],
     mdns: false,
     chunkSize: DEFAULT_CHUNK_SIZE,
+    maxUploadRate: 0,
+    maxDownloadRate: 0,
     limits: { ...DEFAULT_LIMITS }
   }
 }
@@ -74,6 +82,8 @@ export function validateConfig (input: unknown, source = 'config'): ShoalConfig 
     bootstrap: multiaddrList(raw.bootstrap ?? defaults.bootstrap, `${source}: bootstrap`),
     mdns: bool(raw.mdns ?? defaults.mdns, `${source}: mdns`),
     chunkSize: chunkSize(raw.chunkSize ?? defaults.chunkSize, `${source}: chunkSize`),
+    maxUploadRate: rate(raw.maxUploadRate ?? defaults.maxUploadRate, `${source}: maxUploadRate`),
+    maxDownloadRate: rate(raw.maxDownloadRate ?? defaults.maxDownloadRate, `${source}: maxDownloadRate`),
     limits: { ...defaults.limits }
   }
   if (raw.limits != null) {
@@ -128,6 +138,29 @@ export function checkMultiaddr (value: unknown, what = 'multiaddr'): string {
   } catch {
     throw new ConfigError(`${what}: not a valid multiaddr: ${JSON.stringify(value)}`)
   }
+}
+
+function rate (value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new ConfigError(`${what} must be a number of bytes per second (0: unlimited)`)
+  }
+  return value
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 }
+
+/**
+ * Parse a rate such as "10MB", "512KiB", "2.5m" or "0" (bytes per second;
+ * a trailing "/s" is allowed). Decimal units are powers of 1000, binary ones
+ * (KiB, MiB, GiB) of 1024.
+ */
+export function parseRate (text: string, what = 'rate'): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*(?:\/s)?\s*$/i.exec(text)
+  const unit = m?.[2].toLowerCase()
+  if (m == null || unit == null || !(unit in UNITS)) {
+    throw new ConfigError(`${what}: not a rate: ${JSON.stringify(text)} (try 10MB, 512KiB or 0 for unlimited)`)
+  }
+  return Math.round(Number(m[1]) * UNITS[unit])
 }
 
 function bool (value: unknown, what: string): boolean {

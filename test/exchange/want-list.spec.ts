@@ -13,7 +13,7 @@ async function cid (n: number, codec = raw.code): Promise<CID> {
 }
 
 function peer (name: string, window = 4): PeerState {
-  return new PeerState({ toString: () => name } as any, {} as any, window)
+  return new PeerState({ toString: () => name } as any, {} as any, { initial: window, min: 1, max: 64 })
 }
 
 describe('exchange: want list and piece picking', () => {
@@ -66,8 +66,8 @@ describe('exchange: want list and piece picking', () => {
     cids.forEach(c => { w.add(c) })
     const p = peer('p', 3)
     p.lacks.add(cids[0].toString())
-    assert.deepEqual(pickBlocks(w, p, p.room).map(String), cids.slice(1, 4).map(String))
-    assert.deepEqual(pickBlocks(w, p, 0), [])
+    assert.deepEqual(pickBlocks({ wants: w, peer: p, max: p.room }).map(String), cids.slice(1, 4).map(String))
+    assert.deepEqual(pickBlocks({ wants: w, peer: p, max: 0 }), [])
   })
 })
 

@@ -2,6 +2,7 @@ import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { parseCID } from '../../content/dag.js'
 import { chunkSize } from '../../store/config.js'
+import { RemoteError } from '../api-client.js'
 import { clientOf, interruptSignal } from '../context.js'
 import { RateMeter, formatBytes, formatDuration, out, progressBar } from '../output.js'
 import type { GlobalArgs } from '../context.js'
@@ -140,8 +141,13 @@ export const catCommand: CommandModule<GlobalArgs, CatArgs> = {
       providerTimeout: args.timeout == null ? undefined : args.timeout * 1000
     }, interruptSignal())
     await pipeline(res, process.stdout, { end: false })
+    const trailer = res.trailers['x-shoal-error']
+    if (trailer != null) {
+      const err = JSON.parse(trailer)
+      throw new RemoteError(err.name ?? 'Error', `${err.message ?? 'failed'} (output is incomplete)`)
+    }
     if (!res.complete) {
-      throw new Error('the daemon stopped sending before the end of the file')
+      throw new Error('the daemon stopped sending before the end of the file (output is incomplete)')
     }
   }
 }

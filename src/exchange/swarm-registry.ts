@@ -1,0 +1,108 @@
+import { Swarm } from './swarm.js'
+import type { SwarmChannel, SwarmNetwork } from '../protocol/swarm-network.js'
+import type { ComponentLogger, Logger, PeerId, PeerStore } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+export interface SwarmRegistryComponents {
+  network: SwarmNetwork
+  peerStore: PeerStore
+  peerId: PeerId
+  logger: ComponentLogger
+  /** Whether this peer holds the whole DAG under `root` (it may seed it). */
+  holdsComplete(root: CID): Promise<boolean>
+}
+
+/**
+ * The swarms this peer takes part in, one per root: those of its downloads,
+ * and short-lived seeding swarms created when a downloader opens a swarm
+ * stream for a root this peer holds. A stream for a root we hold nothing of
+ * is answered with an empty state and closed.
+ */
+export class SwarmRegistry {
+  private readonly c: SwarmRegistryComponents
+  private readonly log: Logger
+  private readonly swarms = new Map<string, { swarm: Swarm, users: number }>()
+
+  constructor (components: SwarmRegistryComponents) {
+    this.c = components
+    this.log = components.logger.forComponent('shoal:swarms')
+  }
+
+  start (): void {
+    this.c.network.onInbound(channel => { void this.inbound(channel) })
+  }
+
+  stop (): void {
+    for (const { swarm } of this.swarms.values()) swarm.close()
+    this.swarms.clear()
+  }
+
+  /** Join the swarm of `root` for a download; call `release` when done. */
+  join (root: CID): Swarm {
+    const key = root.toString()
+    let entry = this.swarms.get(key)
+    if (entry == null) {
+      entry = { swarm: this.create(root, false), users: 0 }
+      this.swarms.set(key, entry)
+    }
+    entry.users++
+    return entry.swarm
+  }
+
+  release (swarm: Swarm): void {
+    const key = swarm.root.toString()
+    const entry = this.swarms.get(key)
+    if (entry?.swarm !== swarm) return
+    entry.users--
+    if (entry.users > 0) return
+    if (swarm.isComplete && swarm.size > 0) {
+      // a finished download keeps seeding the peers it is talking to
+      this.retireWhenIdle(key, swarm)
+    } else {
+      this.swarms.delete(key)
+      swarm.close()
+    }
+  }
+
+  /** Close a seeding swarm once its last peer is gone and no download uses it. */
+  private retireWhenIdle (key: string, swarm: Swarm): void {
+    swarm.addEventListener('peer:gone', () => {
+      const current = this.swarms.get(key)
+      if (current?.swarm === swarm && current.users === 0 && swarm.size === 0) {
+        this.swarms.delete(key)
+        swarm.close()
+      }
+    })
+  }
+
+  get (root: CID): Swarm | undefined {
+    return this.swarms.get(root.toString())?.swarm
+  }
+
+  private create (root: CID, complete: boolean): Swarm {
+    return new Swarm(root, {
+      network: this.c.network,
+      peerStore: this.c.peerStore,
+      self: this.c.peerId,
+      log: this.log
+    }, complete)
+  }
+
+  private async inbound (channel: SwarmChannel): Promise<void> {
+    const key = channel.root.toString()
+    let entry = this.swarms.get(key)
+    if (entry == null) {
+      if (!(await this.c.holdsComplete(channel.root))) {
+        await channel.send({ root: channel.root.bytes as Uint8Array<ArrayBuffer> }).catch(() => {})
+        await channel.close().catch(() => {})
+        return
+      }
+      // seed: the swarm lives while downloaders talk to us
+      const swarm = this.create(channel.root, true)
+      entry = { swarm, users: 0 }
+      this.swarms.set(key, entry)
+      this.retireWhenIdle(key, swarm)
+    }
+    entry.swarm.attach(channel)
+  }
+}

@@ -1,0 +1,271 @@
+import { peerIdFromMultihash } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { TypedEventEmitter } from 'main-event'
+import * as Digest from 'multiformats/hashes/digest'
+import { MAX_PEERS_PER_MESSAGE, MAX_ADDRS_PER_PEER } from '../protocol/constants.js'
+import { Bitfield } from './bitfield.js'
+import type { SwarmChannel, SwarmMessage, SwarmNetwork } from '../protocol/swarm-network.js'
+import type { Logger, PeerId, PeerInfo, PeerStore } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+/** What we know a remote peer holds of this root. */
+export class RemotePeer {
+  readonly id: PeerId
+  readonly key: string
+  readonly channel: SwarmChannel
+  /** It said it holds every block. */
+  complete = false
+  /** Its bitfield over the leaves, once it told us. */
+  bitfield?: Bitfield
+  /** It has sent its first state message. */
+  heard = false
+
+  constructor (channel: SwarmChannel) {
+    this.id = channel.peer
+    this.key = channel.peer.toString()
+    this.channel = channel
+  }
+
+  /** Whether it holds leaf `i` (undefined: it has not said). */
+  hasLeaf (i: number): boolean | undefined {
+    if (this.complete) return true
+    if (this.bitfield == null) return undefined
+    return this.bitfield.has(i)
+  }
+
+  /** Whether it holds anything we could ask for. */
+  get holdsSomething (): boolean {
+    return this.complete || (this.bitfield?.count ?? 0) > 0
+  }
+}
+
+export interface SwarmEvents {
+  /** A peer's first state, or a change to complete. */
+  'peer:state': CustomEvent<RemotePeer>
+  /** A peer verified and stored new leaves. */
+  'peer:have': CustomEvent<{ peer: RemotePeer, indices: number[] }>
+  'peer:gone': CustomEvent<RemotePeer>
+  /** Peer exchange named a peer in this swarm we are not talking to. */
+  'discovered': CustomEvent<PeerInfo>
+}
+
+export interface SwarmComponents {
+  network: SwarmNetwork
+  peerStore: PeerStore
+  self: PeerId
+  log: Logger
+}
+
+/** How often batched `have` announcements go out (ms). */
+const HAVE_FLUSH_INTERVAL = 100
+
+/**
+ * Who has what for one root: one swarm stream per peer, our own state
+ * (complete, or a bitfield over the leaves plus incremental haves) sent to
+ * each, theirs received, and peer exchange so that peers sharing a root find
+ * each other. Used by a download session, and by a seeder answering
+ * downloaders of a root it holds.
+ */
+export class Swarm extends TypedEventEmitter<SwarmEvents> {
+  readonly root: CID
+  readonly peers = new Map<string, RemotePeer>()
+  private readonly c: SwarmComponents
+  private complete: boolean
+  private bitfield?: Bitfield
+  private pendingHaves: number[] = []
+  private flushTimer?: ReturnType<typeof setTimeout>
+  private readonly opening = new Set<string>()
+  private closed = false
+
+  constructor (root: CID, components: SwarmComponents, complete: boolean) {
+    super()
+    this.root = root
+    this.c = components
+    this.complete = complete
+  }
+
+  get size (): number {
+    return this.peers.size
+  }
+
+  get isComplete (): boolean {
+    return this.complete
+  }
+
+  /** We now know the DAG's leaves and which of them we hold. */
+  setLeaves (bitfield: Bitfield): void {
+    this.bitfield = bitfield
+    this.pendingHaves = []
+    this.broadcast(this.stateMessage())
+  }
+
+  /** We verified and stored leaf `index`. */
+  have (index: number): void {
+    if (this.bitfield == null || !this.bitfield.set(index)) return
+    this.pendingHaves.push(index)
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined
+      const have = this.pendingHaves.splice(0)
+      if (have.length > 0) this.broadcast({ have })
+    }, HAVE_FLUSH_INTERVAL)
+  }
+
+  /** We hold every block now. */
+  setComplete (): void {
+    if (this.complete) return
+    this.complete = true
+    this.broadcast({ complete: true })
+  }
+
+  /** Open a swarm stream to `peer` unless we have one; resolves when it is open. */
+  async connect (peer: PeerId, signal?: AbortSignal): Promise<void> {
+    const key = peer.toString()
+    if (this.closed || peer.equals(this.c.self) || this.peers.has(key) || this.opening.has(key)) return
+    this.opening.add(key)
+    try {
+      const channel = await this.c.network.open(peer, this.root, { signal })
+      if (this.closed || this.peers.has(key)) {
+        await channel.close()
+        return
+      }
+      this.attach(channel)
+    } finally {
+      this.opening.delete(key)
+    }
+  }
+
+  /** Take part in a stream (opened by us or by the peer). */
+  attach (channel: SwarmChannel): void {
+    const key = channel.peer.toString()
+    const existing = this.peers.get(key)
+    if (this.closed) {
+      void channel.close().catch(() => {})
+      return
+    }
+    if (existing != null) {
+      // both sides opened a stream at once: both keep the one opened by the
+      // peer whose id sorts first
+      const selfFirst = this.c.self.toString() < key
+      const keepNew = channel.outbound === selfFirst && existing.channel.outbound !== selfFirst
+      if (!keepNew) {
+        void channel.close().catch(() => {})
+        return
+      }
+      this.remove(existing)
+      void existing.channel.close().catch(() => {})
+    }
+    const remote = new RemotePeer(channel)
+    this.peers.set(key, remote)
+    channel.listen({
+      onMessage: msg => { this.onMessage(remote, msg) },
+      onClose: () => { this.remove(remote) }
+    })
+    void this.hello(remote)
+    this.introduce(remote)
+  }
+
+  /** Leave the swarm: tell every peer and close the streams. */
+  close (): void {
+    if (this.closed) return
+    this.closed = true
+    clearTimeout(this.flushTimer)
+    for (const remote of this.peers.values()) {
+      void remote.channel.send({ leaving: true }).catch(() => {}).finally(() => {
+        void remote.channel.close().catch(() => {})
+      })
+    }
+    this.peers.clear()
+  }
+
+  private stateMessage (): Partial<SwarmMessage> {
+    if (this.complete) return { complete: true }
+    if (this.bitfield != null) return { leafCount: this.bitfield.size, bitfield: this.bitfield.toBytes() as Uint8Array<ArrayBuffer> }
+    return {}
+  }
+
+  private async hello (remote: RemotePeer): Promise<void> {
+    const peers = await this.records([...this.peers.values()].filter(p => p !== remote).slice(0, MAX_PEERS_PER_MESSAGE))
+    await remote.channel.send({ root: this.root.bytes as Uint8Array<ArrayBuffer>, ...this.stateMessage(), peers }).catch(err => {
+      this.c.log('swarm hello to %s failed: %s', remote.key, err.message)
+    })
+  }
+
+  /** Tell the others about a newcomer (peer exchange). */
+  private introduce (newcomer: RemotePeer): void {
+    if (this.peers.size < 2) return
+    void this.records([newcomer]).then(peers => {
+      if (peers.length === 0) return
+      for (const other of this.peers.values()) {
+        if (other !== newcomer) void other.channel.send({ peers }).catch(() => {})
+      }
+    })
+  }
+
+  private async records (peers: RemotePeer[]): Promise<SwarmMessage['peers']> {
+    const out: SwarmMessage['peers'] = []
+    for (const p of peers) {
+      try {
+        const info = await this.c.peerStore.get(p.id)
+        const addrs = info.addresses.slice(0, MAX_ADDRS_PER_PEER).map(a => a.multiaddr.bytes as Uint8Array<ArrayBuffer>)
+        if (addrs.length > 0) out.push({ id: p.id.toMultihash().bytes as Uint8Array<ArrayBuffer>, addrs })
+      } catch {
+        // not in the peer store: nothing to share
+      }
+    }
+    return out
+  }
+
+  private broadcast (msg: Partial<SwarmMessage>): void {
+    for (const remote of this.peers.values()) {
+      void remote.channel.send(msg).catch(() => {})
+    }
+  }
+
+  private onMessage (remote: RemotePeer, msg: SwarmMessage): void {
+    if (msg.leaving) {
+      this.remove(remote)
+      void remote.channel.close().catch(() => {})
+      return
+    }
+    let stateChanged = !remote.heard
+    remote.heard = true
+    if (msg.complete && !remote.complete) {
+      remote.complete = true
+      stateChanged = true
+    }
+    if (msg.leafCount > 0) {
+      try {
+        remote.bitfield = new Bitfield(msg.leafCount, msg.bitfield)
+        stateChanged = true
+      } catch (err: any) {
+        remote.channel.abort(err)
+        return
+      }
+    }
+    if (stateChanged) this.safeDispatchEvent('peer:state', { detail: remote })
+    if (msg.have.length > 0 && remote.bitfield != null) {
+      const fresh = msg.have.filter(i => remote.bitfield!.set(i))
+      if (fresh.length > 0) this.safeDispatchEvent('peer:have', { detail: { peer: remote, indices: fresh } })
+    }
+    for (const record of msg.peers) {
+      let info: PeerInfo
+      try {
+        const id = peerIdFromMultihash(Digest.decode(record.id))
+        info = { id, multiaddrs: record.addrs.map(a => multiaddr(a)) }
+      } catch {
+        continue // a malformed record is ignored
+      }
+      if (info.id.equals(this.c.self) || this.peers.has(info.id.toString())) continue
+      // remember its addresses so it can be dialled by id
+      void this.c.peerStore.merge(info.id, { multiaddrs: info.multiaddrs })
+        .then(() => { this.safeDispatchEvent('discovered', { detail: info }) })
+        .catch(() => {})
+    }
+  }
+
+  private remove (remote: RemotePeer): void {
+    if (this.peers.get(remote.key) !== remote) return
+    this.peers.delete(remote.key)
+    this.safeDispatchEvent('peer:gone', { detail: remote })
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * A token bucket for bandwidth limits: `take(n)` resolves once `n` bytes may
+ * pass at `rate` bytes per second. Takers are served in order; a rate of 0
+ * means unlimited. The burst is one second's worth, at least one `take`.
+ */
+export class TokenBucket {
+  private tokens: number
+  private last = performance.now()
+  private queue: Promise<void> = Promise.resolve()
+
+  constructor (readonly rate: number, readonly burst = rate) {
+    this.tokens = burst
+  }
+
+  get unlimited (): boolean {
+    return this.rate <= 0
+  }
+
+  async take (n: number, signal?: AbortSignal): Promise<void> {
+    if (this.unlimited) return
+    const turn = this.queue.then(async () => { await this.wait(n, signal) })
+    this.queue = turn.catch(() => {})
+    await turn
+  }
+
+  private async wait (n: number, signal?: AbortSignal): Promise<void> {
+    this.refill()
+    // a request larger than the burst borrows: it waits for what it lacks
+    while (this.tokens < Math.min(n, this.burst)) {
+      const ms = Math.ceil((Math.min(n, this.burst) - this.tokens) / this.rate * 1000)
+      await sleep(ms, signal)
+      this.refill()
+    }
+    this.tokens -= n
+  }
+
+  private refill (): void {
+    const now = performance.now()
+    this.tokens = Math.min(this.burst, this.tokens + (now - this.last) / 1000 * this.rate)
+    this.last = now
+  }
+}
+
+async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted()
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = (): void => {
+      clearTimeout(t)
+      reject(signal?.reason)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}

@@ -1,0 +1,177 @@
+import { ProtocolViolationError } from '../errors.js'
+import { decodeCID } from '../content/dag.js'
+import { frame } from './codec.js'
+import { MAX_ADDRS_PER_PEER, MAX_HAVES_PER_MESSAGE, MAX_PEERS_PER_MESSAGE, MAX_SWARM_MESSAGE_SIZE, MAX_SWARM_STREAMS, STREAM_IDLE_TIMEOUT, STREAM_OPEN_TIMEOUT, SWARM_PROTOCOL } from './constants.js'
+import { FramedStream } from './framed-stream.js'
+import { SwarmMessage } from './swarm.js'
+import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
+import type { CID } from 'multiformats/cid'
+
+export interface SwarmNetworkComponents {
+  registrar: Registrar
+  connectionManager: ConnectionManager
+  logger: ComponentLogger
+}
+
+export type { SwarmMessage }
+
+export function decodeSwarmMessage (buf: Uint8Array | import('uint8arraylist').Uint8ArrayList): SwarmMessage {
+  try {
+    return SwarmMessage.decode(buf, {
+      limits: {
+        have: MAX_HAVES_PER_MESSAGE,
+        peers: MAX_PEERS_PER_MESSAGE,
+        peers$: { addrs: MAX_ADDRS_PER_PEER }
+      }
+    })
+  } catch (err: any) {
+    throw new ProtocolViolationError(`malformed swarm message: ${err.message}`)
+  }
+}
+
+export interface SwarmChannelEvents {
+  onMessage(msg: SwarmMessage): void
+  onClose(err?: Error): void
+}
+
+/** One stream of `/shoal/swarm/1.0.0` with one peer about one root. */
+export class SwarmChannel {
+  readonly peer: PeerId
+  readonly root: CID
+  /** We opened this stream. */
+  readonly outbound: boolean
+  private readonly framed: FramedStream<SwarmMessage>
+  private events?: SwarmChannelEvents
+  private readonly early: SwarmMessage[] = []
+  private closed?: { err?: Error }
+
+  constructor (peer: PeerId, root: CID, framed: FramedStream<SwarmMessage>, outbound: boolean, first?: SwarmMessage) {
+    this.peer = peer
+    this.root = root
+    this.outbound = outbound
+    this.framed = framed
+    if (first != null) this.early.push(first)
+  }
+
+  /** Start delivering messages (including any that arrived before this call). */
+  listen (events: SwarmChannelEvents): void {
+    this.events = events
+    for (const msg of this.early.splice(0)) events.onMessage(msg)
+    if (this.closed != null) events.onClose(this.closed.err)
+  }
+
+  /** Called by the network for each message and at the end. */
+  deliver (msg: SwarmMessage): void {
+    if (this.events != null) this.events.onMessage(msg)
+    else this.early.push(msg)
+  }
+
+  ended (err?: Error): void {
+    if (this.closed != null) return
+    this.closed = { err }
+    this.events?.onClose(err)
+  }
+
+  get isOpen (): boolean {
+    return this.framed.isOpen
+  }
+
+  async send (msg: Partial<SwarmMessage>): Promise<void> {
+    await this.framed.write(frame(SwarmMessage.encode({
+      root: msg.root ?? new Uint8Array(0),
+      complete: msg.complete ?? false,
+      leafCount: msg.leafCount ?? 0,
+      bitfield: msg.bitfield ?? new Uint8Array(0),
+      have: msg.have ?? [],
+      peers: msg.peers ?? [],
+      leaving: msg.leaving ?? false
+    } as SwarmMessage)))
+  }
+
+  async close (): Promise<void> {
+    await this.framed.close()
+  }
+
+  abort (err: Error): void {
+    this.framed.abort(err)
+  }
+}
+
+/**
+ * The only module that touches `/shoal/swarm/1.0.0` streams: inbound streams
+ * are handed to the swarm registry once their first message names a root;
+ * outbound ones are opened for a peer and a root.
+ */
+export class SwarmNetwork implements Startable {
+  private readonly components: SwarmNetworkComponents
+  private readonly log: Logger
+  private inboundHandler?: (channel: SwarmChannel) => void
+  private started = false
+
+  constructor (components: SwarmNetworkComponents) {
+    this.components = components
+    this.log = components.logger.forComponent('shoal:swarm-network')
+  }
+
+  onInbound (handler: (channel: SwarmChannel) => void): void {
+    this.inboundHandler = handler
+  }
+
+  async start (): Promise<void> {
+    await this.components.registrar.handle(SWARM_PROTOCOL, (stream, connection) => {
+      this.handleInbound(stream, connection)
+    }, {
+      maxInboundStreams: MAX_SWARM_STREAMS,
+      maxOutboundStreams: MAX_SWARM_STREAMS
+    })
+    this.started = true
+  }
+
+  async stop (): Promise<void> {
+    await this.components.registrar.unhandle(SWARM_PROTOCOL)
+    this.started = false
+  }
+
+  isStarted (): boolean {
+    return this.started
+  }
+
+  async open (peer: PeerId, root: CID, options: { signal?: AbortSignal } = {}): Promise<SwarmChannel> {
+    const signal = AbortSignal.any([AbortSignal.timeout(STREAM_OPEN_TIMEOUT), ...(options.signal != null ? [options.signal] : [])])
+    const stream = await this.components.connectionManager.openStream(peer, SWARM_PROTOCOL, { signal })
+    const framed = this.framed(stream)
+    const channel = new SwarmChannel(peer, root, framed, true)
+    framed.read(msg => { channel.deliver(msg) }, err => { channel.ended(err) })
+    return channel
+  }
+
+  private framed (stream: Stream): FramedStream<SwarmMessage> {
+    stream.inactivityTimeout = STREAM_IDLE_TIMEOUT
+    return new FramedStream({
+      stream,
+      decode: decodeSwarmMessage,
+      maxMessageSize: MAX_SWARM_MESSAGE_SIZE,
+      log: this.log
+    })
+  }
+
+  private handleInbound (stream: Stream, connection: Connection): void {
+    const framed = this.framed(stream)
+    let channel: SwarmChannel | undefined
+    framed.read(msg => {
+      if (channel != null) {
+        channel.deliver(msg)
+        return
+      }
+      // the first message must name the root
+      const root = decodeCID(msg.root)
+      channel = new SwarmChannel(connection.remotePeer, root, framed, false, msg)
+      if (this.inboundHandler == null) {
+        framed.abort(new ProtocolViolationError('not taking part in swarms'))
+        return
+      }
+      this.inboundHandler(channel)
+    }, err => { channel?.ended(err) })
+  }
+}

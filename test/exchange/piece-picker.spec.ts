@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict'
+import * as dagPb from '@ipld/dag-pb'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { Availability } from '../../src/exchange/availability.js'
+import { Bitfield } from '../../src/exchange/bitfield.js'
+import { PeerState } from '../../src/exchange/peer-state.js'
+import { pickBlocks, pickEndgame } from '../../src/exchange/piece-picker.js'
+import { WantList } from '../../src/exchange/want-list.js'
+import type { LeafIndex } from '../../src/exchange/leaf-index.js'
+import type { PeerHoldings } from '../../src/exchange/piece-picker.js'
+
+async function leaf (n: number): Promise<CID> {
+  return CID.createV1(raw.code, await sha256.digest(new Uint8Array([n, n >> 8, 7])))
+}
+
+function peer (name: string): PeerState {
+  return new PeerState({ toString: () => name } as any, {} as any, { initial: 4, min: 1, max: 64 })
+}
+
+function indexOf (leaves: CID[]): LeafIndex {
+  return { size: leaves.length, leaves, indicesOf: (c: CID) => { const i = leaves.findIndex(l => l.equals(c)); return i < 0 ? [] : [i] } } as any
+}
+
+function holding (bits: number[], size: number): PeerHoldings {
+  const bf = new Bitfield(size)
+  bits.forEach(i => bf.set(i))
+  return { complete: false, heard: true, bitfield: bf, hasLeaf: i => bf.has(i) }
+}
+
+describe('exchange: bitfield and availability', () => {
+  it('packs bits most significant first and ignores spare bits', () => {
+    const bf = new Bitfield(10)
+    assert.equal(bf.set(0), true)
+    assert.equal(bf.set(9), true)
+    assert.equal(bf.set(9), false)
+    assert.equal(bf.set(10), false)
+    assert.deepEqual([...bf.toBytes()], [0x80, 0x40])
+    const back = new Bitfield(10, Uint8Array.from([0x80, 0x7f]))
+    assert.equal(back.count, 2, 'bits past the end are cleared')
+    assert.throws(() => new Bitfield(10, new Uint8Array(3)), RangeError)
+  })
+
+  it('counts holders per leaf, complete peers for every leaf', () => {
+    const a = new Availability(4)
+    const bf = new Bitfield(4)
+    bf.set(1)
+    a.setPeer('p', false, bf)
+    a.setPeer('seed', true)
+    assert.deepEqual([0, 1, 2, 3].map(i => a.of(i)), [1, 2, 1, 1])
+    bf.set(3)
+    a.addHaves('p', [3])
+    assert.equal(a.of(3), 2)
+    a.removePeer('p')
+    assert.deepEqual([0, 1, 2, 3].map(i => a.of(i)), [1, 1, 1, 1])
+    a.setPeer('wrong-size', false, new Bitfield(7))
+    assert.equal(a.of(0), 1, 'a bitfield of another size is not counted')
+  })
+})
+
+describe('exchange: piece picking', () => {
+  it('picks the rarest leaves the peer holds first, interior nodes before all', async () => {
+    const leaves = await Promise.all([0, 1, 2, 3, 4, 5].map(leaf))
+    const interior = CID.createV1(dagPb.code, await sha256.digest(new Uint8Array([99])))
+    const wants = new WantList()
+    leaves.forEach(l => { wants.add(l) })
+    wants.add(interior)
+    const availability = new Availability(6)
+    availability.setPeer('x', false, (holding([0, 1, 2, 3], 6) as any).bitfield)
+    availability.setPeer('y', false, (holding([0, 1], 6) as any).bitfield)
+    // availability: leaves 0,1 → 2; 2,3 → 1; 4,5 → 0
+    const p = peer('p')
+    const picked = pickBlocks({ wants, peer: p, holdings: holding([0, 1, 2, 4], 6), index: indexOf(leaves), availability, tiebreak: new Uint32Array(6), max: 3 })
+    assert.deepEqual(picked.map(String), [interior, leaves[4], leaves[2]].map(String))
+  })
+
+  it('breaks ties between equally rare leaves by the random rank', async () => {
+    const leaves = await Promise.all([0, 1, 2, 3].map(leaf))
+    const wants = new WantList()
+    leaves.forEach(l => { wants.add(l) })
+    const picked = pickBlocks({ wants, peer: peer('p'), index: indexOf(leaves), availability: new Availability(4), tiebreak: Uint32Array.from([30, 10, 40, 20]), max: 4 })
+    assert.deepEqual(picked.map(String), [1, 3, 0, 2].map(i => leaves[i].toString()))
+  })
+
+  it('sequential mode takes leaves in file order within the window', async () => {
+    const leaves = await Promise.all([0, 1, 2, 3, 4, 5].map(leaf))
+    const wants = new WantList()
+    for (const i of [5, 3, 1, 2]) wants.add(leaves[i])
+    const picked = pickBlocks({ wants, peer: peer('p'), index: indexOf(leaves), sequential: { frontier: 1, window: 3 }, max: 10 })
+    assert.deepEqual(picked.map(String), [1, 2, 3].map(i => leaves[i].toString()))
+  })
+
+  it('asks a peer that said nothing only for what a complete holder would have', async () => {
+    const leaves = await Promise.all([0, 1].map(leaf))
+    const wants = new WantList()
+    leaves.forEach(l => { wants.add(l) })
+    const empty: PeerHoldings = { complete: false, heard: true, hasLeaf: () => undefined }
+    assert.deepEqual(pickBlocks({ wants, peer: peer('p'), holdings: empty, index: indexOf(leaves), max: 5 }), [])
+    const seed: PeerHoldings = { complete: true, heard: true, hasLeaf: () => true }
+    assert.equal(pickBlocks({ wants, peer: peer('p'), holdings: seed, index: indexOf(leaves), max: 5 }).length, 2)
+  })
+
+  it('endgame duplicates in-flight blocks asked of the fewest peers, never twice to one peer', async () => {
+    const leaves = await Promise.all([0, 1, 2].map(leaf))
+    const wants = new WantList()
+    leaves.forEach(l => { wants.add(l) })
+    wants.requested(leaves[0], 'a')
+    wants.requested(leaves[0], 'b')
+    wants.requested(leaves[1], 'a')
+    wants.requested(leaves[2], 'p')
+    const picked = pickEndgame(wants.inFlightEntries(), { peer: peer('p'), index: indexOf(leaves), max: 5 }, 2)
+    assert.deepEqual(picked.map(String), [leaves[1].toString()], 'leaf 0 is asked of two already; leaf 2 of p itself')
+  })
+})
+
+describe('exchange: peer request window', () => {
+  it('starts at the initial window and follows rate × latency within bounds', () => {
+    const p = new PeerState({ toString: () => 'p' } as any, {} as any, { initial: 4, min: 2, max: 16 })
+    assert.equal(p.window, 4)
+    const t0 = 1_000_000
+    // 1 MiB blocks arriving every 10 ms (≈ 100 MiB/s) with 100 ms latency
+    for (let i = 0; i < 50; i++) p.received(1 << 20, t0 + i * 10 - 100, t0 + i * 10)
+    const w = p.window
+    assert.ok(w > 4 && w <= 16, `window grew with rate × latency (${w})`)
+    const slow = new PeerState({ toString: () => 's' } as any, {} as any, { initial: 4, min: 2, max: 16 })
+    for (let i = 0; i < 5; i++) slow.received(1 << 20, t0 + i * 1000 - 20, t0 + i * 1000)
+    assert.equal(slow.window, 3, 'a slow peer gets a short queue')
+  })
+})
