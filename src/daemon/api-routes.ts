@@ -101,6 +101,7 @@ export const routes: Record<string, Route> = {
         bytesFetched: result.bytesFetched,
         blocksFetched: result.blocksFetched,
         blocksAlreadyHeld: result.blocksAlreadyHeld,
+        duplicateBlocks: result.duplicateBlocks,
         seconds: result.seconds,
         pinned: result.pinned,
         peers: result.peers.map(p => ({ peerId: p.peerId, bytes: p.bytes, blocks: p.blocks }))

@@ -59,6 +59,8 @@ export interface RepoStat {
   bytesReceived: number
   activeDownloads: number
   activeUploads: number
+  /** Peers banned for sending blocks that failed verification. */
+  banned: Array<{ peer: string, until: number, reason: string }>
 }
 
 export interface PeerSummary {
@@ -309,7 +311,8 @@ export class ShoalNode {
       bytesSent: total.bytesSent,
       bytesReceived: total.bytesReceived,
       activeDownloads: this.exchange.activeDownloads,
-      activeUploads: this.exchange.activeUploads
+      activeUploads: this.exchange.activeUploads,
+      banned: this.bans.list()
     }
   }
 

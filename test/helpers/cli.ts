@@ -30,6 +30,37 @@ export async function shoal (args: string[], options: { timeout?: number, env?: 
   return { code, stdout, stderr }
 }
 
+/**
+ * Run `shoal ARGS` and call `onLine` with each stdout line as it arrives (for
+ * NDJSON progress); resolves with the whole result.
+ */
+export async function shoalStreaming (args: string[], onLine: (line: string) => void, options: { timeout?: number } = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [SHOAL_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  let buffer = ''
+  child.stdout.on('data', d => {
+    stdout += d
+    buffer += d
+    let nl
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl)
+      buffer = buffer.slice(nl + 1)
+      onLine(line)
+    }
+  })
+  child.stderr.on('data', d => { stderr += d })
+  const timer = setTimeout(() => { child.kill('SIGKILL') }, options.timeout ?? 120_000)
+  const code = await new Promise<number | null>(resolve => child.on('close', resolve))
+  clearTimeout(timer)
+  return { code, stdout, stderr }
+}
+
+/** The last NDJSON line of a `--json` get: its summary. */
+export function summaryOf (result: CliResult): any {
+  return JSON.parse(result.stdout.trim().split('\n').pop()!)
+}
+
 /** Like `shoal`, but fails the test unless the exit code is 0. */
 export async function shoalOk (args: string[], options?: { timeout?: number }): Promise<CliResult> {
   const r = await shoal(args, options)
@@ -64,9 +95,9 @@ export class DaemonProcess {
   readonly ready: Promise<void>
   readonly exited: Promise<number | null>
 
-  constructor (repo: string, args: string[] = [], env: Record<string, string> = {}) {
+  constructor (repo: string, args: string[] = [], env: Record<string, string> = {}, entry = SHOAL_BIN) {
     this.repo = repo
-    this.child = spawn(process.execPath, [SHOAL_BIN, 'daemon', '--repo', repo, ...args], {
+    this.child = spawn(process.execPath, [entry, 'daemon', '--repo', repo, ...args], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'ignore', 'pipe']
     })
@@ -92,10 +123,15 @@ export class DaemonProcess {
   }
 
   /** Start a daemon listening on its own loopback address and a port from the OS. */
-  static async start (repo: string, args: string[] = [], env: Record<string, string> = {}): Promise<DaemonProcess> {
-    const d = new DaemonProcess(repo, ['--listen', `/ip4/${loopbackHost()}/tcp/0`, ...args], env)
+  static async start (repo: string, args: string[] = [], env: Record<string, string> = {}, entry = SHOAL_BIN): Promise<DaemonProcess> {
+    const d = new DaemonProcess(repo, ['--listen', `/ip4/${loopbackHost()}/tcp/0`, ...args], env, entry)
     await d.ready
     return d
+  }
+
+  /** Start a daemon that corrupts every leaf it serves (`corrupt-peer.ts`). */
+  static async startCorrupt (repo: string, args: string[] = []): Promise<DaemonProcess> {
+    return await DaemonProcess.start(repo, args, {}, path.join(path.dirname(fileURLToPath(import.meta.url)), 'corrupt-peer.js'))
   }
 
   async kill (signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {

@@ -1,5 +1,5 @@
 import { startDaemon } from '../../daemon/daemon.js'
-import { checkMultiaddr } from '../../store/config.js'
+import { checkMultiaddr, parseRate } from '../../store/config.js'
 import { initRepo } from '../../store/repo.js'
 import { defaultConfig } from '../../store/config.js'
 import { out } from '../output.js'
@@ -13,6 +13,8 @@ interface NetworkArgs extends GlobalArgs {
   bootstrap?: string[]
   announce?: string[]
   mdns?: boolean
+  'max-upload-rate'?: string
+  'max-download-rate'?: string
 }
 
 function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
@@ -20,7 +22,9 @@ function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
     .option('listen', { type: 'string', array: true, describe: 'multiaddr to listen on (repeatable)' })
     .option('bootstrap', { type: 'string', array: true, describe: 'peer to join through, a full multiaddr with /p2p/ (repeatable)' })
     .option('announce', { type: 'string', array: true, describe: 'multiaddr to announce instead of the listen addresses (repeatable)' })
-    .option('mdns', { type: 'boolean', describe: 'find peers on the local network with mDNS' }) as any
+    .option('mdns', { type: 'boolean', describe: 'find peers on the local network with mDNS' })
+    .option('max-upload-rate', { type: 'string', describe: 'upload limit, e.g. 10MB or 512KiB per second (0: unlimited)' })
+    .option('max-download-rate', { type: 'string', describe: 'download limit, e.g. 50MB per second (0: unlimited)' }) as any
 }
 
 /** Config fields given on the command line. */
@@ -30,6 +34,8 @@ function overrides (args: NetworkArgs): Partial<ShoalConfig> {
   if (args.bootstrap != null) o.bootstrap = args.bootstrap.map(a => checkMultiaddr(a, '--bootstrap'))
   if (args.announce != null) o.announce = args.announce.map(a => checkMultiaddr(a, '--announce'))
   if (args.mdns != null) o.mdns = args.mdns
+  if (args['max-upload-rate'] != null) o.maxUploadRate = parseRate(args['max-upload-rate'], '--max-upload-rate')
+  if (args['max-download-rate'] != null) o.maxDownloadRate = parseRate(args['max-download-rate'], '--max-download-rate')
   return o
 }
 

@@ -127,6 +127,7 @@ export const statCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     out.line(`sent        ${formatBytes(s.bytesSent)}`)
     out.line(`received    ${formatBytes(s.bytesReceived)}`)
     out.line(`transfers   ${s.activeDownloads} down, ${s.activeUploads} up`)
+    for (const b of s.banned) out.line(`banned      ${b.peer} until ${new Date(b.until).toISOString()} (${b.reason})`)
   }
 }
 

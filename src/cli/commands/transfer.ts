@@ -109,7 +109,18 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
       }, interruptSignal())
       bar.stop()
       if (json) {
-        out.json({ type: 'summary', cid: result.cid, output: result.output, bytes: result.bytes, bytesFetched: result.bytesFetched, seconds: result.seconds, peers: result.peers })
+        out.json({
+          type: 'summary',
+          cid: result.cid,
+          output: result.output,
+          bytes: result.bytes,
+          bytesFetched: result.bytesFetched,
+          blocksFetched: result.blocksFetched,
+          blocksAlreadyHeld: result.blocksAlreadyHeld,
+          duplicateBlocks: result.duplicateBlocks,
+          seconds: result.seconds,
+          peers: result.peers
+        })
       } else {
         const speed = result.seconds > 0 ? result.bytesFetched / result.seconds : 0
         out.note(`fetched ${formatBytes(result.bytesFetched)} from ${result.peers.length} peer(s) in ${formatDuration(result.seconds)} (${formatBytes(speed)}/s)` +

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { DaemonProcess, shoalOk, shoalStreaming, summaryOf, tempDir } from '../helpers/cli.js'
+
+const MiB = 1024 * 1024
+
+async function sha256File (file: string): Promise<string> {
+  return createHash('sha256').update(await fs.readFile(file)).digest('hex')
+}
+
+async function stat (repo: string): Promise<any> {
+  return JSON.parse((await shoalOk(['stat', '--repo', repo, '--json'])).stdout)
+}
+
+/**
+ * Swarming downloads with real daemons: many sources at once, sources that
+ * die or lie, a downloader killed and restarted, downloaders that feed each
+ * other.
+ */
+describe('cli: swarming downloads', function () {
+  this.timeout(180_000)
+  let dir: string
+  let daemons: DaemonProcess[] = []
+  const repo = (name: string): string => path.join(dir, name)
+
+  beforeEach(async () => { dir = await tempDir() })
+  afterEach(async () => {
+    await Promise.all(daemons.map(async d => await d.kill('SIGKILL')))
+    daemons = []
+    await fs.rm(dir, { recursive: true, force: true })
+  })
+
+  async function start (name: string, args: string[] = []): Promise<DaemonProcess> {
+    const d = await DaemonProcess.start(repo(name), args)
+    daemons.push(d)
+    return d
+  }
+
+  async function writeInput (size: number): Promise<string> {
+    const file = path.join(dir, 'input')
+    await fs.writeFile(file, randomBytes(size))
+    return file
+  }
+
+  it('four seeders, one killed mid-transfer and one serving corrupt blocks: the get completes and the liar is banned', async () => {
+    const input = await writeInput(40 * MiB)
+    const limit = ['--max-upload-rate', '8MB']
+    const s1 = await start('s1', limit)
+    const s2 = await start('s2', [...limit, '--bootstrap', s1.addresses[0]])
+    const s3 = await start('s3', [...limit, '--bootstrap', s1.addresses[0]])
+    const liar = await DaemonProcess.startCorrupt(repo('liar'), ['--bootstrap', s1.addresses[0]])
+    daemons.push(liar)
+    let cid = ''
+    for (const name of ['s1', 's2', 's3', 'liar']) {
+      cid = JSON.parse((await shoalOk(['add', '--repo', repo(name), input, '--json'])).stdout).cid
+    }
+    const d = await start('d', ['--bootstrap', s1.addresses[0]])
+
+    const out = path.join(dir, 'out')
+    let killed = false
+    const got = await shoalStreaming(['get', '--repo', repo('d'), cid, '-o', out, '--json', '--timeout', '60'], line => {
+      const event = JSON.parse(line)
+      if (!killed && event.type === 'progress' && event.blocksDone >= 10) {
+        killed = true
+        void s2.kill('SIGKILL')
+      }
+    })
+    assert.equal(got.code, 0, got.stderr)
+    assert.ok(killed, 'a seeder was killed mid-transfer')
+    assert.equal(await sha256File(out), await sha256File(input))
+
+    const summary = summaryOf(got)
+    const from = new Map<string, number>(summary.peers.map((p: any) => [p.peerId, p.bytes]))
+    assert.equal(from.get(liar.peerId), undefined, 'nothing from the liar was kept')
+    assert.ok((from.get(s1.peerId) ?? 0) > 0 && (from.get(s3.peerId) ?? 0) > 0, `pulled from several seeders: ${JSON.stringify(summary.peers)}`)
+    const banned = (await stat(repo('d'))).banned.map((b: any) => b.peer)
+    assert.deepEqual(banned, [liar.peerId])
+    const peers = JSON.parse((await shoalOk(['peers', '--repo', repo('d'), '--json'])).stdout).map((p: any) => p.peerId)
+    assert.ok(!peers.includes(liar.peerId), 'the liar was disconnected')
+  })
+
+  it('a downloader killed with SIGKILL halfway resumes after restart without refetching stored blocks', async () => {
+    const input = await writeInput(30 * MiB)
+    const s = await start('s', ['--max-upload-rate', '10MB'])
+    const { cid } = JSON.parse((await shoalOk(['add', '--repo', repo('s'), input, '--json'])).stdout)
+    const d1 = await start('d', ['--bootstrap', s.addresses[0]])
+
+    let killed = false
+    const first = await shoalStreaming(['get', '--repo', repo('d'), cid, '-o', path.join(dir, 'out'), '--json'], line => {
+      const event = JSON.parse(line)
+      if (!killed && event.type === 'progress' && event.blocksDone >= 12) {
+        killed = true
+        void d1.kill('SIGKILL')
+      }
+    })
+    assert.ok(killed)
+    assert.notEqual(first.code, 0, 'the interrupted get failed')
+    await assert.rejects(fs.access(path.join(dir, 'out')), 'no output under the final name')
+
+    await start('d', ['--bootstrap', s.addresses[0]])
+    const held = (await stat(repo('d'))).blocks
+    assert.ok(held >= 12 && held < 31, `blocks kept across the kill: ${held}`)
+
+    const second = summaryOf(await shoalOk(['get', '--repo', repo('d'), cid, '-o', path.join(dir, 'out'), '--json']))
+    assert.equal(await sha256File(path.join(dir, 'out')), await sha256File(input))
+    assert.equal(second.blocksAlreadyHeld, held, 'every stored block was used')
+    assert.equal(second.blocksFetched, 31 - held, 'only the missing blocks were fetched')
+    const third = summaryOf(await shoalOk(['get', '--repo', repo('d'), cid, '-o', path.join(dir, 'again'), '--json']))
+    assert.equal(third.bytesFetched, 0, 'a third get fetches nothing')
+  })
+
+  it('two downloaders of the same file exchange chunks with each other', async () => {
+    const input = await writeInput(12 * MiB)
+    const s = await start('s', ['--max-upload-rate', '3MB'])
+    const { cid } = JSON.parse((await shoalOk(['add', '--repo', repo('s'), input, '--json'])).stdout)
+    const d1 = await start('d1', ['--bootstrap', s.addresses[0]])
+    const d2 = await start('d2', ['--bootstrap', s.addresses[0]])
+
+    const [g1, g2] = await Promise.all(['d1', 'd2'].map(async name => await shoalOk(['get', '--repo', repo(name), cid, '-o', path.join(dir, `out-${name}`), '--json'], { timeout: 120_000 })))
+    for (const name of ['d1', 'd2']) assert.equal(await sha256File(path.join(dir, `out-${name}`)), await sha256File(input))
+    const from1 = new Map<string, number>(summaryOf(g1).peers.map((p: any) => [p.peerId, p.bytes]))
+    const from2 = new Map<string, number>(summaryOf(g2).peers.map((p: any) => [p.peerId, p.bytes]))
+    assert.ok((from1.get(d2.peerId) ?? 0) > 0, `d1 got bytes from d2: ${JSON.stringify([...from1])}`)
+    assert.ok((from2.get(d1.peerId) ?? 0) > 0, `d2 got bytes from d1: ${JSON.stringify([...from2])}`)
+    const seederSent = (await stat(repo('s'))).bytesSent
+    assert.ok(seederSent < 2 * 12 * MiB, `the seeder sent less than two full copies (${seederSent} bytes)`)
+  })
+})
