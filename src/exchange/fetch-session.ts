@@ -347,7 +347,7 @@ export class FetchSession {
         void channel.close().catch(() => {})
         return
       }
-      const peer = new PeerState(id, channel, { initial: INITIAL_WINDOW, min: MIN_WINDOW, max: this.init.maxWindow })
+      const peer = new PeerState(id, channel, { initial: INITIAL_WINDOW, min: MIN_WINDOW, max: this.init.maxWindow }, () => this.c.network.rttOf(id))
       this.peers.set(key, peer)
       if (!this.contributions.has(key)) this.contributions.set(key, { peerId: key, bytes: 0, blocks: 0 })
       this.lastProgress = Date.now()
@@ -382,6 +382,7 @@ export class FetchSession {
       picked.push(...pickEndgame(this.wants.inFlightEntries(), { ...input, max: room }, ENDGAME_MAX_ASKED))
     }
     if (picked.length === 0) return
+    this.log.trace('asking %s for %d block(s); window %d, %d pending', peer.key, picked.length, peer.window, this.wants.pendingCount)
     const now = Date.now()
     for (const cid of picked) {
       this.wants.requested(cid, peer.key)
@@ -406,7 +407,7 @@ export class FetchSession {
     }
     peer.inFlight.delete(key)
     const size = block.bytes.byteLength
-    peer.received(size, request.sentAt)
+    peer.received(size)
     const contribution = this.contributions.get(peerKey)!
     contribution.bytes += size
     contribution.blocks++

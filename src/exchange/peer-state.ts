@@ -9,11 +9,19 @@ export interface WindowLimits {
   max: number
 }
 
-/** How long a rate sample covers (ms), and how often the latency floor is re-measured. */
+/** How long a rate sample covers (ms), and the least span a rate is measured over (a burst is not a rate). */
 const RATE_WINDOW = 2_000
-const LATENCY_RESET = 5_000
-/** The latency floor never counts for less than this (ms): timers and scheduling are coarse. */
-const MIN_LATENCY = 20
+const MIN_RATE_SPAN = 1_000
+/**
+ * Time the peer should have queued work for beyond one round trip (ms): it
+ * covers its disk read and our next request's flight. Measured from the
+ * connection, not from our own requests, so a peer's queue never inflates
+ * its window (a slow peer's requests wait in its queue, and that wait must
+ * not look like latency).
+ */
+const QUEUE_TIME = 300
+/** Round trip assumed until the connection has measured one (ms). */
+const DEFAULT_RTT = 50
 
 /**
  * One download's view of one peer: what we asked it, what it lacks, what it
@@ -32,45 +40,41 @@ export class PeerState {
   blocksReceived = 0
   private readonly limits: WindowLimits
   private readonly samples: Array<{ t: number, bytes: number }> = []
-  private latencyFloor = Infinity
-  private latencySince = 0
+  private readonly rtt: () => number | undefined
   private avgBlock = 0
 
-  constructor (id: PeerId, channel: RequestChannel, limits: WindowLimits) {
+  /** `rtt` gives the connection's measured round trip in ms, if known. */
+  constructor (id: PeerId, channel: RequestChannel, limits: WindowLimits, rtt: () => number | undefined = () => undefined) {
     this.id = id
     this.key = id.toString()
     this.channel = channel
     this.limits = limits
+    this.rtt = rtt
   }
 
-  /** A block arrived for a request sent at `sentAt`. */
-  received (bytes: number, sentAt: number, now = Date.now()): void {
+  /** A block of `bytes` arrived. */
+  received (bytes: number, now = Date.now()): void {
     this.bytesReceived += bytes
     this.blocksReceived++
     this.avgBlock = this.avgBlock === 0 ? bytes : this.avgBlock * 0.9 + bytes * 0.1
     this.samples.push({ t: now, bytes })
     while (this.samples.length > 1 && now - this.samples[0].t > RATE_WINDOW) this.samples.shift()
-    if (now - this.latencySince > LATENCY_RESET) {
-      this.latencyFloor = Infinity
-      this.latencySince = now
-    }
-    this.latencyFloor = Math.min(this.latencyFloor, Math.max(MIN_LATENCY, now - sentAt))
   }
 
   /** Bytes per second over the last couple of seconds of arrivals (0 until two blocks arrived). */
   rate (): number {
     if (this.samples.length < 2) return 0
-    const span = Math.max(this.samples[this.samples.length - 1].t - this.samples[0].t, 1)
+    const span = Math.max(this.samples[this.samples.length - 1].t - this.samples[0].t, MIN_RATE_SPAN)
     const bytes = this.samples.reduce((n, s) => n + s.bytes, 0) - this.samples[0].bytes
     return bytes / span * 1000
   }
 
-  /** Requests to keep outstanding. */
+  /** Requests to keep outstanding: bytes in flight ≈ rate × (RTT + queue time), bounded. */
   get window (): number {
     const rate = this.rate()
-    if (rate === 0 || !Number.isFinite(this.latencyFloor) || this.avgBlock === 0) return this.limits.initial
-    const inFlightBytes = rate * (2 * this.latencyFloor / 1000)
-    const blocks = Math.ceil(inFlightBytes / this.avgBlock) + 2
+    if (rate === 0 || this.avgBlock === 0) return this.limits.initial
+    const seconds = ((this.rtt() ?? DEFAULT_RTT) + QUEUE_TIME) / 1000
+    const blocks = Math.ceil(rate * seconds / this.avgBlock) + 1
     return Math.max(this.limits.min, Math.min(this.limits.max, blocks))
   }
 

@@ -156,6 +156,7 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
     }
     const remote = new RemotePeer(channel)
     this.peers.set(key, remote)
+    this.c.log('%s: joined by %s (%s)', this.root, key, channel.outbound ? 'we opened' : 'it opened')
     channel.listen({
       onMessage: msg => { this.onMessage(remote, msg) },
       onClose: () => { this.remove(remote) }
@@ -242,7 +243,10 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
         return
       }
     }
-    if (stateChanged) this.safeDispatchEvent('peer:state', { detail: remote })
+    if (stateChanged) {
+      this.c.log('%s: %s is %s', this.root, remote.key, remote.complete ? 'complete' : `holding ${remote.bitfield?.count ?? 0}/${remote.bitfield?.size ?? '?'}`)
+      this.safeDispatchEvent('peer:state', { detail: remote })
+    }
     if (msg.have.length > 0 && remote.bitfield != null) {
       const fresh = msg.have.filter(i => remote.bitfield!.set(i))
       if (fresh.length > 0) this.safeDispatchEvent('peer:have', { detail: { peer: remote, indices: fresh } })

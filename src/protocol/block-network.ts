@@ -195,6 +195,14 @@ export class BlockNetwork implements Startable {
     return new RequestChannel(peer, framed, events, this.downloadThrottle)
   }
 
+  /** The round trip to `peer` in ms as measured on its connection, if known. */
+  rttOf (peer: PeerId): number | undefined {
+    for (const conn of this.components.connectionManager.getConnections(peer)) {
+      if (conn.rtt != null) return conn.rtt
+    }
+    return undefined
+  }
+
   private handleInbound (stream: Stream, connection: Connection): void {
     stream.inactivityTimeout = this.idleTimeout
     const framed = new FramedStream({

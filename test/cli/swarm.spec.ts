@@ -57,6 +57,8 @@ describe('cli: swarming downloads', function () {
       cid = JSON.parse((await shoalOk(['add', '--repo', repo(name), input, '--json'])).stdout).cid
     }
     const d = await start('d', ['--bootstrap', s1.addresses[0]])
+    // connected to every seeder before the get starts, so each is asked for blocks
+    for (const s of [s1, s2, s3, liar]) await shoalOk(['connect', '--repo', repo('d'), s.addresses[0]])
 
     const out = path.join(dir, 'out')
     let killed = false
@@ -73,7 +75,8 @@ describe('cli: swarming downloads', function () {
 
     const summary = summaryOf(got)
     const from = new Map<string, number>(summary.peers.map((p: any) => [p.peerId, p.bytes]))
-    assert.equal(from.get(liar.peerId), undefined, 'nothing from the liar was kept')
+    // the liar serves interior nodes honestly and corrupts every leaf: no leaf of it was kept
+    assert.ok((from.get(liar.peerId) ?? 0) < MiB, `no leaf from the liar was kept (${from.get(liar.peerId)} bytes)`)
     assert.ok((from.get(s1.peerId) ?? 0) > 0 && (from.get(s3.peerId) ?? 0) > 0, `pulled from several seeders: ${JSON.stringify(summary.peers)}`)
     const banned = (await stat(repo('d'))).banned.map((b: any) => b.peer)
     assert.deepEqual(banned, [liar.peerId])
@@ -112,8 +115,8 @@ describe('cli: swarming downloads', function () {
   })
 
   it('two downloaders of the same file exchange chunks with each other', async () => {
-    const input = await writeInput(12 * MiB)
-    const s = await start('s', ['--max-upload-rate', '3MB'])
+    const input = await writeInput(24 * MiB)
+    const s = await start('s', ['--max-upload-rate', '4MB'])
     const { cid } = JSON.parse((await shoalOk(['add', '--repo', repo('s'), input, '--json'])).stdout)
     const d1 = await start('d1', ['--bootstrap', s.addresses[0]])
     const d2 = await start('d2', ['--bootstrap', s.addresses[0]])
@@ -125,6 +128,6 @@ describe('cli: swarming downloads', function () {
     assert.ok((from1.get(d2.peerId) ?? 0) > 0, `d1 got bytes from d2: ${JSON.stringify([...from1])}`)
     assert.ok((from2.get(d1.peerId) ?? 0) > 0, `d2 got bytes from d1: ${JSON.stringify([...from2])}`)
     const seederSent = (await stat(repo('s'))).bytesSent
-    assert.ok(seederSent < 2 * 12 * MiB, `the seeder sent less than two full copies (${seederSent} bytes)`)
+    assert.ok(seederSent < 2 * 24 * MiB, `the seeder sent less than two full copies (${seederSent} bytes)`)
   })
 })

@@ -115,16 +115,23 @@ describe('exchange: piece picking', () => {
 })
 
 describe('exchange: peer request window', () => {
-  it('starts at the initial window and follows rate × latency within bounds', () => {
-    const p = new PeerState({ toString: () => 'p' } as any, {} as any, { initial: 4, min: 2, max: 16 })
-    assert.equal(p.window, 4)
+  it('starts at the initial window and follows rate × (RTT + queue time) within bounds', () => {
+    const fast = new PeerState({ toString: () => 'p' } as any, {} as any, { initial: 4, min: 2, max: 16 }, () => 100)
+    assert.equal(fast.window, 4)
     const t0 = 1_000_000
-    // 1 MiB blocks arriving every 10 ms (≈ 100 MiB/s) with 100 ms latency
-    for (let i = 0; i < 50; i++) p.received(1 << 20, t0 + i * 10 - 100, t0 + i * 10)
-    const w = p.window
-    assert.ok(w > 4 && w <= 16, `window grew with rate × latency (${w})`)
+    // 1 MiB blocks every 10 ms: ≈ 100 MiB/s × 0.4 s ≈ 40 blocks, capped at 16
+    for (let i = 0; i < 50; i++) fast.received(1 << 20, t0 + i * 10)
+    assert.equal(fast.window, 16)
+    const medium = new PeerState({ toString: () => 'm' } as any, {} as any, { initial: 4, min: 2, max: 16 }, () => 100)
+    // 1 MiB every 50 ms: 20 MiB/s × 0.4 s = 8 blocks + 1
+    for (let i = 0; i < 30; i++) medium.received(1 << 20, t0 + i * 50)
+    assert.equal(medium.window, 9)
     const slow = new PeerState({ toString: () => 's' } as any, {} as any, { initial: 4, min: 2, max: 16 })
-    for (let i = 0; i < 5; i++) slow.received(1 << 20, t0 + i * 1000 - 20, t0 + i * 1000)
-    assert.equal(slow.window, 3, 'a slow peer gets a short queue')
+    for (let i = 0; i < 5; i++) slow.received(1 << 20, t0 + i * 1000)
+    assert.equal(slow.window, 2, 'a slow peer gets a short queue')
+    const burst = new PeerState({ toString: () => 'b' } as any, {} as any, { initial: 4, min: 2, max: 16 })
+    burst.received(1 << 20, t0)
+    burst.received(1 << 20, t0 + 1)
+    assert.equal(burst.window, 2, 'two blocks at once are not a rate of 1 GiB/s')
   })
 })
