@@ -1,6 +1,6 @@
-import { LengthPrefixedDecoder } from '@libp2p/utils'
 import { ProtocolViolationError } from '../errors.js'
 import { WRITE_TIMEOUT } from './constants.js'
+import { FrameDecoder } from './frame-decoder.js'
 import type { Logger, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -41,10 +41,7 @@ export class FramedStream<T> {
    * `onClose` is called exactly once, with the error if there was one.
    */
   read (onMessage: (msg: T, size: number) => void | Promise<void>, onClose: (err?: Error) => void): void {
-    const decoder = new LengthPrefixedDecoder({
-      maxDataLength: this.maxMessageSize,
-      maxBufferSize: this.maxMessageSize * 2
-    })
+    const decoder = new FrameDecoder(this.maxMessageSize)
     void (async () => {
       try {
         for await (const chunk of this.stream) {

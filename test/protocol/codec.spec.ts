@@ -42,3 +42,26 @@ describe('protocol: block messages', () => {
     assert.equal(decodeResponse(withExtra).dontHave.length, 1)
   })
 })
+
+describe('protocol: frame decoder', () => {
+  it('splits frames across and within chunks, however large the chunk', async () => {
+    const { FrameDecoder } = await import('../../src/protocol/frame-decoder.js')
+    const bodies = [randomBytes(300), randomBytes(1), randomBytes(70_000), randomBytes(5)]
+    const stream = Buffer.concat(bodies.flatMap(b => [Buffer.from(varint.encode(b.length)), b]))
+    const d = new FrameDecoder(100_000)
+    const out: Buffer[] = []
+    // one chunk far larger than the frame limit (many frames at once) …
+    for (const f of d.decode(Buffer.concat([stream, stream, stream]))) out.push(Buffer.from(f.subarray()))
+    // … and byte by byte
+    for (const byte of stream) for (const f of d.decode(Uint8Array.of(byte))) out.push(Buffer.from(f.subarray()))
+    assert.deepEqual(out, [...bodies, ...bodies, ...bodies, ...bodies])
+  })
+
+  it('refuses a length prefix claiming more than the limit, before the body arrives', async () => {
+    const { FrameDecoder } = await import('../../src/protocol/frame-decoder.js')
+    const d = new FrameDecoder(1000)
+    assert.throws(() => [...d.decode(varint.encode(4 * 1024 ** 3))], { name: 'ProtocolViolationError' })
+    const bad = new FrameDecoder(1000)
+    assert.throws(() => [...bad.decode(new Uint8Array(12).fill(0xff))], { name: 'ProtocolViolationError' })
+  })
+})
