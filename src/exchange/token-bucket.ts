@@ -1,14 +1,18 @@
+/** A quarter of a second's worth may pass at once (but always at least one large block). */
+const BURST_SECONDS = 0.25
+const MIN_BURST = 1024 * 1024 + 64 * 1024
+
 /**
  * A token bucket for bandwidth limits: `take(n)` resolves once `n` bytes may
  * pass at `rate` bytes per second. Takers are served in order; a rate of 0
- * means unlimited. The burst is one second's worth, at least one `take`.
+ * means unlimited. A take larger than the burst waits for what it lacks.
  */
 export class TokenBucket {
   private tokens: number
   private last = performance.now()
   private queue: Promise<void> = Promise.resolve()
 
-  constructor (readonly rate: number, readonly burst = rate) {
+  constructor (readonly rate: number, readonly burst = Math.max(rate * BURST_SECONDS, MIN_BURST)) {
     this.tokens = burst
   }
 
