@@ -3,7 +3,7 @@ import { FetchSession } from './fetch-session.js'
 import { Ledger } from './ledger.js'
 import { SwarmRegistry } from './swarm-registry.js'
 import type { BanList } from './ban-list.js'
-import type { FetchProgress, FetchResult } from './fetch-session.js'
+import type { FetchProgress, FetchResult, FetchSessionComponents } from './fetch-session.js'
 import type { TokenBucket } from './token-bucket.js'
 import type { BlockNetwork } from '../protocol/block-network.js'
 import type { SwarmNetwork } from '../protocol/swarm-network.js'
@@ -25,6 +25,8 @@ export interface ExchangeComponents {
   peerId: PeerId
   /** Peers connected now. */
   connectedPeers(): PeerId[]
+  /** Source of `peer:connect` events (the libp2p node). */
+  events: FetchSessionComponents['events']
   /** Whether this peer holds the whole DAG under `root`. */
   holdsComplete(root: CID): Promise<boolean>
 }

@@ -29,6 +29,8 @@ export interface FetchSessionComponents {
   self: PeerId
   /** Peers connected now: asked first whether they hold the root. */
   connectedPeers(): PeerId[]
+  /** Emits `peer:connect` for each new connection (libp2p's event target): newcomers are asked too. */
+  events: { addEventListener(type: 'peer:connect', fn: (e: CustomEvent<PeerId>) => void): void, removeEventListener(type: 'peer:connect', fn: (e: CustomEvent<PeerId>) => void): void }
 }
 
 export interface FetchSessionInit {
@@ -204,6 +206,7 @@ export class FetchSession {
       this.availability?.removePeer(remote.key)
     })
     this.on<PeerInfo>(this.swarm, 'discovered', info => { this.consider(info.id) })
+    this.on<PeerId>(this.c.events as any, 'peer:connect', peer => { this.consider(peer) })
     this.on<{ peer: string }>(this.c.bans, 'ban', ({ peer }) => {
       this.dropPeer(peer, 'banned')
     })
@@ -294,6 +297,7 @@ export class FetchSession {
 
   private async discover (): Promise<void> {
     const signal = this.controller.signal
+    let round = 0
     while (!this.finished) {
       try {
         const query = AbortSignal.any([signal, AbortSignal.timeout(this.init.queryTimeout)])
@@ -305,8 +309,10 @@ export class FetchSession {
         if (this.finished) return
         this.log('provider query ended: %s', err.message)
       }
-      // with nobody to fetch from, look again soon; otherwise now and then for more holders
-      const wait = this.peers.size === 0 && this.connecting.size === 0 ? 1_000 : this.init.rediscoverInterval
+      // with nobody to fetch from, look again soon; otherwise for more holders, more and more rarely
+      const wait = this.peers.size === 0 && this.connecting.size === 0
+        ? 1_000
+        : Math.min(this.init.rediscoverInterval, 2_000 * 2 ** round++)
       await new Promise<void>(resolve => {
         const t = setTimeout(wake, wait)
         function wake (): void {

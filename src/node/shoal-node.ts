@@ -100,6 +100,7 @@ export class ShoalNode {
       logger,
       peerId: libp2p.peerId,
       connectedPeers: () => libp2p.getPeers(),
+      events: libp2p,
       holdsComplete: async root => await repo.pins.isPinned(root)
     }, repo.config.limits)
     this.announcer = new Announcer({ discovery: this.discovery, logger })
