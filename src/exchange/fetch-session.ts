@@ -94,6 +94,11 @@ const SEQUENTIAL_WINDOW = 32
 const ENDGAME_MAX_ASKED = 2
 const INITIAL_WINDOW = 4
 const MIN_WINDOW = 2
+/**
+ * Verified blocks waiting to be written before no more are requested: the
+ * network may outrun the disk, and memory must not grow with the file.
+ */
+const MAX_PENDING_WRITES = 32
 
 /**
  * One download of one DAG: a swarm session. It finds holders (the DHT,
@@ -369,7 +374,7 @@ export class FetchSession {
 
   /** Top up a peer's requests to its window. */
   private fill (peer: PeerState): void {
-    if (this.finished) return
+    if (this.finished || this.writes.size >= MAX_PENDING_WRITES) return
     let room = peer.room
     if (room === 0) return
     const input = {
@@ -439,7 +444,11 @@ export class FetchSession {
     this.fill(peer)
     const write = this.store(block)
     this.writes.add(write)
-    void write.finally(() => this.writes.delete(write))
+    void write.finally(() => {
+      const wasFull = this.writes.size >= MAX_PENDING_WRITES
+      this.writes.delete(write)
+      if (wasFull) this.fillAll()
+    })
   }
 
   private async store (block: VerifiedBlock): Promise<void> {

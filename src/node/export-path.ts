@@ -3,6 +3,7 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { exporter } from 'ipfs-unixfs-exporter'
+import { readFileContent } from '../content/file-reader.js'
 import { InputError, NotAFileError } from '../errors.js'
 import type { BlockStore } from '../store/block-store.js'
 import type { CID } from 'multiformats/cid'
@@ -63,7 +64,7 @@ async function writeEntry (blocks: BlockStore, cid: CID, dest: string, signal?: 
   const store = blocks.exporterStore()
   const entry = await exporter(cid, store, { signal })
   if (entry.type === 'file' || entry.type === 'raw' || entry.type === 'identity') {
-    await writeFile(entry.content({ signal }), dest, signal)
+    await writeFile(readFileContent(cid, async c => (await blocks.get(c, { signal })).bytes, { signal }), dest, signal)
     return { type: 'file', size: Number(entry.size) }
   }
   if (entry.type !== 'directory') {

@@ -3,6 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { blockKey, childLinks, isInterior } from '../content/dag.js'
+import { readFileContent } from '../content/file-reader.js'
 import { BlockVerificationError, InputError, NotAFileError } from '../errors.js'
 import { BanList } from '../exchange/ban-list.js'
 import { Exchange } from '../exchange/exchange.js'
@@ -66,6 +67,11 @@ export interface RepoStat {
 export interface PeerSummary {
   peerId: string
   addresses: string[]
+}
+
+async function toBytes (chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  for await (const chunk of chunks) return chunk
+  throw new Error('empty block')
 }
 
 /**
@@ -220,7 +226,7 @@ export class ShoalNode {
       if (entry.type !== 'file' && entry.type !== 'raw' && entry.type !== 'identity') {
         throw new NotAFileError(`${cid.toString()} is a ${entry.type}, not a file (use get)`)
       }
-      yield * entry.content({ signal })
+      yield * readFileContent(cid, async c => await toBytes(arrivals.get(c, { signal })), { signal })
       await fetching
     } finally {
       controller.abort(new Error('cat finished'))
