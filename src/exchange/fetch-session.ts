@@ -92,7 +92,7 @@ const PROBE_CONNECTED = 32
 const SEQUENTIAL_WINDOW = 32
 /** In endgame, a block is asked of at most this many peers at once. */
 const ENDGAME_MAX_ASKED = 2
-const INITIAL_WINDOW = 4
+const INITIAL_WINDOW = 8
 const MIN_WINDOW = 2
 /**
  * Verified blocks waiting to be written before no more are requested: the
