@@ -31,16 +31,8 @@ export class ApiClient {
   /** A request whose answer is one JSON object. */
   async json<T = any> (method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     const res = await this.request(method, path, body, signal)
-    const text = await readAll(res)
-    let parsed: any
-    try {
-      parsed = JSON.parse(text)
-    } catch {
-      throw new ShoalError(`the daemon sent an unreadable answer (status ${res.statusCode})`)
-    }
-    if ((res.statusCode ?? 500) >= 400) {
-      throw new RemoteError(parsed?.error?.name ?? 'Error', parsed?.error?.message ?? `status ${res.statusCode}`)
-    }
+    const parsed = await readJson(res)
+    if ((res.statusCode ?? 500) >= 400) throw remoteError(res, parsed)
     return parsed
   }
 
@@ -50,10 +42,7 @@ export class ApiClient {
    */
   async events<T = any> (path: string, body: unknown, onEvent: (event: any) => void, signal?: AbortSignal): Promise<T> {
     const res = await this.request('POST', path, body, signal)
-    if ((res.statusCode ?? 500) >= 400) {
-      const parsed = JSON.parse(await readAll(res))
-      throw new RemoteError(parsed?.error?.name ?? 'Error', parsed?.error?.message ?? `status ${res.statusCode}`)
-    }
+    if ((res.statusCode ?? 500) >= 400) throw remoteError(res, await readJson(res))
     let buffer = ''
     let result: T | undefined
     for await (const chunk of res) {
@@ -80,10 +69,7 @@ export class ApiClient {
   /** A request answered with raw bytes (cat). */
   async stream (path: string, body: unknown, signal?: AbortSignal): Promise<http.IncomingMessage> {
     const res = await this.request('POST', path, body, signal)
-    if ((res.statusCode ?? 500) >= 400) {
-      const parsed = JSON.parse(await readAll(res))
-      throw new RemoteError(parsed?.error?.name ?? 'Error', parsed?.error?.message ?? `status ${res.statusCode}`)
-    }
+    if ((res.statusCode ?? 500) >= 400) throw remoteError(res, await readJson(res))
     return res
   }
 
@@ -109,8 +95,17 @@ export class ApiClient {
   }
 }
 
-async function readAll (res: http.IncomingMessage): Promise<string> {
+async function readJson (res: http.IncomingMessage): Promise<any> {
   const chunks: Buffer[] = []
   for await (const chunk of res) chunks.push(chunk)
-  return Buffer.concat(chunks).toString('utf8')
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  } catch {
+    throw new ShoalError(`the daemon sent an unreadable answer (status ${res.statusCode})`)
+  }
+}
+
+/** The typed error a failed request carries in its `{ error: { name, message } }` body. */
+function remoteError (res: http.IncomingMessage, body: any): RemoteError {
+  return new RemoteError(body?.error?.name ?? 'Error', body?.error?.message ?? `status ${res.statusCode}`)
 }

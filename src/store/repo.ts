@@ -63,8 +63,9 @@ export class Repo {
   readonly root: string
   readonly paths: ReturnType<typeof repoPaths>
   readonly blocks: BlockStore
-  readonly datastore: LevelDatastore
-  readonly pins: PinStore
+  /** Opened by `open()`, after the repo is found: nothing is created in a folder that is not a repo. */
+  datastore!: LevelDatastore
+  pins!: PinStore
   config!: ShoalConfig
   privateKey!: PrivateKey
   private locked = false
@@ -73,8 +74,6 @@ export class Repo {
     this.root = path.resolve(root)
     this.paths = repoPaths(root)
     this.blocks = new BlockStore(this.paths.blocks)
-    this.datastore = new LevelDatastore(this.paths.datastore)
-    this.pins = new PinStore(this.datastore)
   }
 
   async open (): Promise<void> {
@@ -88,7 +87,9 @@ export class Repo {
       this.config = await readConfig(this.paths.config)
       this.privateKey = await loadOrCreateIdentity(this.paths.identity)
       await this.blocks.open()
+      this.datastore = new LevelDatastore(this.paths.datastore)
       await this.datastore.open()
+      this.pins = new PinStore(this.datastore)
     } catch (err) {
       await this.unlock()
       throw err
@@ -96,7 +97,7 @@ export class Repo {
   }
 
   async close (): Promise<void> {
-    await this.datastore.close().catch(() => {})
+    await this.datastore?.close().catch(() => {})
     await this.blocks.close()
     await this.unlock()
   }

@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { DaemonProcess, shoalOk, tempDir } from '../helpers/cli.js'
-
-async function sha256File (file: string): Promise<string> {
-  return createHash('sha256').update(await fs.readFile(file)).digest('hex')
-}
+import { DaemonProcess, sha256File, shoalOk, tempDir } from '../helpers/cli.js'
 
 /**
  * The user's story, through the CLI, with three daemons as child processes:

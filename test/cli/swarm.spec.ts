@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { DaemonProcess, shoalOk, shoalStreaming, summaryOf, tempDir } from '../helpers/cli.js'
+import { DaemonProcess, sha256File, shoalOk, shoalStreaming, summaryOf, tempDir } from '../helpers/cli.js'
 
 const MiB = 1024 * 1024
-
-async function sha256File (file: string): Promise<string> {
-  return createHash('sha256').update(await fs.readFile(file)).digest('hex')
-}
 
 async function stat (repo: string): Promise<any> {
   return JSON.parse((await shoalOk(['stat', '--repo', repo, '--json'])).stdout)

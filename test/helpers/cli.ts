@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -68,6 +69,10 @@ export async function shoalOk (args: string[], options?: { timeout?: number }): 
     throw new Error(`shoal ${args.join(' ')} exited ${r.code}: ${r.stderr}`)
   }
   return r
+}
+
+export async function sha256File (file: string): Promise<string> {
+  return createHash('sha256').update(await fs.readFile(file)).digest('hex')
 }
 
 export async function tempDir (prefix = 'shoal-test-'): Promise<string> {

@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { childLinks } from '../../src/content/dag.js'
+import { sha256File } from '../helpers/cli.js'
 import { TestSwarm, routingTableHas } from '../helpers/nodes.js'
 import type { ShoalNode } from '../../src/node/shoal-node.js'
 import type { CID } from 'multiformats/cid'
-
-async function sha256File (file: string): Promise<string> {
-  return createHash('sha256').update(await fs.readFile(file)).digest('hex')
-}
 
 async function leavesOf (node: ShoalNode, root: CID): Promise<CID[]> {
   const block = await node.repo.blocks.get(root)

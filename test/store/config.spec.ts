@@ -50,9 +50,10 @@ describe('store: config and repo', () => {
     await fs.rm(dir, { recursive: true })
   })
 
-  it('explains a missing repo', async () => {
+  it('explains a missing repo and creates nothing', async () => {
     const dir = await tempDir()
     await assert.rejects(new Repo(path.join(dir, 'none')).open(), /no Shoal repo at .* shoal init/)
+    assert.deepEqual(await fs.readdir(dir), [])
     await fs.rm(dir, { recursive: true })
   })
 })
