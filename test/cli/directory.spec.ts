@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { DaemonProcess, sha256File, shoalOk, tempDir } from '../helpers/cli.js'
+import { referenceRootCID } from '../helpers/reference-dag.js'
+
+const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../fixtures')
+
+async function files (root: string, rel = ''): Promise<string[]> {
+  const out: string[] = []
+  for (const e of await fs.readdir(path.join(root, rel), { withFileTypes: true })) {
+    const r = path.join(rel, e.name)
+    if (e.isDirectory()) out.push(r + '/', ...await files(root, r))
+    else out.push(r)
+  }
+  return out.sort()
+}
+
+describe('cli: files and directories from the fixtures', function () {
+  this.timeout(120_000)
+  let dir: string
+  const daemons: DaemonProcess[] = []
+
+  before(async () => { dir = await tempDir() })
+  after(async () => {
+    await Promise.all(daemons.map(async d => await d.kill('SIGKILL')))
+    await fs.rm(dir, { recursive: true, force: true })
+  })
+
+  it('adds a file and a directory tree on one peer and gets them whole on another', async () => {
+    const a = await DaemonProcess.start(path.join(dir, 'a'))
+    daemons.push(a)
+    const b = await DaemonProcess.start(path.join(dir, 'b'), ['--bootstrap', a.addresses[0]])
+    daemons.push(b)
+
+    const hello = path.join(FIXTURES, 'hello.txt')
+    const file = JSON.parse((await shoalOk(['add', '--repo', path.join(dir, 'a'), hello, '--json'])).stdout)
+    assert.equal(file.cid, referenceRootCID(await fs.readFile(hello), 1024 * 1024).toString())
+
+    const tree = JSON.parse((await shoalOk(['add', '--repo', path.join(dir, 'a'), '-r', path.join(FIXTURES, 'tree'), '--json'])).stdout)
+    assert.equal(tree.kind, 'directory')
+
+    const out = path.join(dir, 'tree-copy')
+    await shoalOk(['get', '--repo', path.join(dir, 'b'), tree.cid, '-o', out, '--timeout', '30'])
+    assert.deepEqual(await files(out), await files(path.join(FIXTURES, 'tree')))
+    for (const f of (await files(out)).filter(f => !f.endsWith('/'))) {
+      assert.equal(await sha256File(path.join(out, f)), await sha256File(path.join(FIXTURES, 'tree', f)), f)
+    }
+  })
+})
