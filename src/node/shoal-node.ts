@@ -293,6 +293,10 @@ export class ShoalNode {
         }
       }
     }
+    // stop announcing roots that are going (fetched with --no-pin, or unpinned)
+    for (const root of this.announcer.roots()) {
+      if (!roots.some(r => r.equals(root))) this.announcer.withdraw(root)
+    }
     let blocks = 0
     let bytes = 0
     for await (const { cid, size } of this.repo.blocks.entries(options)) {

@@ -34,6 +34,7 @@ export class Announcer implements Startable {
   private readonly queue = new Map<string, { cid: CID, attempt: number }>()
   private readonly retryTimers = new Map<string, ReturnType<typeof setTimeout>>()
   private readonly announced = new Set<string>()
+  private readonly rootsByKey = new Map<string, CID>()
   private running = 0
   private controller = new AbortController()
   private started = false
@@ -65,17 +66,27 @@ export class Announcer implements Startable {
     const key = cid.toString()
     clearTimeout(this.retryTimers.get(key))
     this.retryTimers.delete(key)
+    this.rootsByKey.set(key, cid)
     this.queue.set(key, { cid, attempt: 0 })
     this.pump()
   }
 
-  /** Stop trying to announce `cid`. */
+  /** Stop announcing `cid`: no retries, and the DHT no longer renews our record. */
   withdraw (cid: CID): void {
     const key = cid.toString()
     this.queue.delete(key)
     clearTimeout(this.retryTimers.get(key))
     this.retryTimers.delete(key)
     this.announced.delete(key)
+    this.rootsByKey.delete(key)
+    this.discovery.withdraw(cid).catch(err => {
+      this.log('withdrawing %s failed: %s', key, err.message)
+    })
+  }
+
+  /** Roots announced (or being announced) since the daemon started. */
+  roots (): CID[] {
+    return [...this.rootsByKey.values()]
   }
 
   /** Whether the last provide of `cid` succeeded. */
@@ -99,10 +110,15 @@ export class Announcer implements Startable {
     const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(this.provideTimeout)])
     try {
       await this.discovery.provide(job.cid, { signal })
+      if (!this.rootsByKey.has(key)) {
+        // withdrawn while the provide ran: undo the record it made
+        await this.discovery.withdraw(job.cid).catch(() => {})
+        return
+      }
       this.announced.add(key)
       this.log('announced %s', key)
     } catch (err: any) {
-      if (!this.started) return
+      if (!this.started || !this.rootsByKey.has(key)) return
       const wait = Math.min(this.retryMax, this.retryMin * 2 ** job.attempt)
       this.log('announcing %s failed (%s); retrying in %dms', key, err.message, wait)
       this.retryTimers.set(key, setTimeout(() => {

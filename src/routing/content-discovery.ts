@@ -10,4 +10,6 @@ export interface ContentDiscovery {
   findProviders(cid: CID, options?: AbortOptions): AsyncIterable<PeerInfo>
   /** Announce that this peer holds `cid`. */
   provide(cid: CID, options?: AbortOptions): Promise<void>
+  /** Stop announcing `cid` (it is no longer held); records already out expire on their own. */
+  withdraw(cid: CID, options?: AbortOptions): Promise<void>
 }

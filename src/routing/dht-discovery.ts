@@ -27,4 +27,9 @@ export class DhtDiscovery implements ContentDiscovery {
   async provide (cid: CID, options?: AbortOptions): Promise<void> {
     await this.components.contentRouting.provide(cid, options)
   }
+
+  async withdraw (cid: CID, options?: AbortOptions): Promise<void> {
+    // stops the DHT's reprovider from renewing our record
+    await this.components.contentRouting.cancelReprovide(cid, options)
+  }
 }
