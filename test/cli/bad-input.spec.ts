@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { DaemonProcess, shoal, shoalOk, tempDir } from '../helpers/cli.js'
+import { shoal, shoalOk, useDaemons } from '../helpers/cli.js'
 
 /** Every failure is one clear line on stderr and a documented exit code. */
 function oneLine (stderr: string): string {
@@ -14,23 +14,17 @@ function oneLine (stderr: string): string {
 
 describe('cli: bad input gets a clear error and loses nothing', function () {
   this.timeout(120_000)
+  const scope = useDaemons()
   let dir: string
   let repoA: string
   let repoB: string
-  const daemons: DaemonProcess[] = []
 
   before(async () => {
-    dir = await tempDir()
-    repoA = path.join(dir, 'a')
-    repoB = path.join(dir, 'b')
-    const a = await DaemonProcess.start(repoA)
-    daemons.push(a)
-    daemons.push(await DaemonProcess.start(repoB, ['--bootstrap', a.addresses[0]]))
-  })
-
-  after(async () => {
-    await Promise.all(daemons.map(async d => await d.kill('SIGKILL')))
-    await fs.rm(dir, { recursive: true, force: true })
+    dir = scope.dir
+    repoA = scope.repo('a')
+    repoB = scope.repo('b')
+    const a = await scope.start('a')
+    await scope.start('b', ['--bootstrap', a.addresses[0]])
   })
 
   it('no daemon running: exit 3, naming the repo and how to start one', async () => {

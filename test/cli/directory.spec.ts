@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { DaemonProcess, sha256File, shoalOk, tempDir } from '../helpers/cli.js'
+import { sha256File, shoalOk, useDaemons } from '../helpers/cli.js'
 import { referenceRootCID } from '../helpers/reference-dag.js'
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../fixtures')
@@ -19,20 +19,12 @@ async function files (root: string, rel = ''): Promise<string[]> {
 
 describe('cli: files and directories from the fixtures', function () {
   this.timeout(120_000)
-  let dir: string
-  const daemons: DaemonProcess[] = []
-
-  before(async () => { dir = await tempDir() })
-  after(async () => {
-    await Promise.all(daemons.map(async d => await d.kill('SIGKILL')))
-    await fs.rm(dir, { recursive: true, force: true })
-  })
+  const scope = useDaemons()
 
   it('adds a file and a directory tree on one peer and gets them whole on another', async () => {
-    const a = await DaemonProcess.start(path.join(dir, 'a'))
-    daemons.push(a)
-    const b = await DaemonProcess.start(path.join(dir, 'b'), ['--bootstrap', a.addresses[0]])
-    daemons.push(b)
+    const dir = scope.dir
+    const a = await scope.start('a')
+    await scope.start('b', ['--bootstrap', a.addresses[0]])
 
     const hello = path.join(FIXTURES, 'hello.txt')
     const file = JSON.parse((await shoalOk(['add', '--repo', path.join(dir, 'a'), hello, '--json'])).stdout)

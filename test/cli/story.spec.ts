@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { DaemonProcess, sha256File, shoalOk, tempDir } from '../helpers/cli.js'
+import { sha256File, shoalOk, useDaemons } from '../helpers/cli.js'
 
 /**
  * The user's story, through the CLI, with three daemons as child processes:
@@ -11,26 +11,14 @@ import { DaemonProcess, sha256File, shoalOk, tempDir } from '../helpers/cli.js'
  */
 describe('cli: share on one peer, fetch on another by CID', function () {
   this.timeout(180_000)
-  let dir: string
-  const daemons: DaemonProcess[] = []
-
-  before(async () => {
-    dir = await tempDir()
-  })
-
-  after(async () => {
-    await Promise.all(daemons.map(async d => await d.kill('SIGKILL')))
-    await fs.rm(dir, { recursive: true, force: true })
-  })
+  const scope = useDaemons()
 
   it('A adds, C gets through the DHT via B, bytes identical, C then serves it', async () => {
-    const repo = (name: string): string => path.join(dir, name)
-    const a = await DaemonProcess.start(repo('peer-a'))
-    daemons.push(a)
-    const b = await DaemonProcess.start(repo('peer-b'), ['--bootstrap', a.addresses[0]])
-    daemons.push(b)
-    const c = await DaemonProcess.start(repo('peer-c'), ['--bootstrap', b.addresses[0]])
-    daemons.push(c)
+    const dir = scope.dir
+    const repo = scope.repo
+    const a = await scope.start('peer-a')
+    const b = await scope.start('peer-b', ['--bootstrap', a.addresses[0]])
+    const c = await scope.start('peer-c', ['--bootstrap', b.addresses[0]])
 
     const input = path.join(dir, 'video.bin')
     await fs.writeFile(input, randomBytes(20 * 1024 * 1024))

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { DaemonProcess, sha256File, shoalOk, shoalStreaming, summaryOf, tempDir } from '../helpers/cli.js'
+import { DaemonProcess, sha256File, shoalOk, shoalStreaming, summaryOf, useDaemons } from '../helpers/cli.js'
 
 const MiB = 1024 * 1024
 
@@ -17,25 +17,12 @@ async function stat (repo: string): Promise<any> {
  */
 describe('cli: swarming downloads', function () {
   this.timeout(180_000)
-  let dir: string
-  let daemons: DaemonProcess[] = []
-  const repo = (name: string): string => path.join(dir, name)
-
-  beforeEach(async () => { dir = await tempDir() })
-  afterEach(async () => {
-    await Promise.all(daemons.map(async d => await d.kill('SIGKILL')))
-    daemons = []
-    await fs.rm(dir, { recursive: true, force: true })
-  })
-
-  async function start (name: string, args: string[] = []): Promise<DaemonProcess> {
-    const d = await DaemonProcess.start(repo(name), args)
-    daemons.push(d)
-    return d
-  }
+  const scope = useDaemons({ perTest: true })
+  const repo = (name: string): string => scope.repo(name)
+  const start = scope.start
 
   async function writeInput (size: number): Promise<string> {
-    const file = path.join(dir, 'input')
+    const file = path.join(scope.dir, 'input')
     await fs.writeFile(file, randomBytes(size))
     return file
   }
@@ -46,17 +33,16 @@ describe('cli: swarming downloads', function () {
     const s1 = await start('s1', limit)
     const s2 = await start('s2', [...limit, '--bootstrap', s1.addresses[0]])
     const s3 = await start('s3', [...limit, '--bootstrap', s1.addresses[0]])
-    const liar = await DaemonProcess.startCorrupt(repo('liar'), ['--bootstrap', s1.addresses[0]])
-    daemons.push(liar)
+    const liar = scope.track(await DaemonProcess.startCorrupt(repo('liar'), ['--bootstrap', s1.addresses[0]]))
     let cid = ''
     for (const name of ['s1', 's2', 's3', 'liar']) {
       cid = JSON.parse((await shoalOk(['add', '--repo', repo(name), input, '--json'])).stdout).cid
     }
-    const d = await start('d', ['--bootstrap', s1.addresses[0]])
+    await start('d', ['--bootstrap', s1.addresses[0]])
     // connected to every seeder before the get starts, so each is asked for blocks
     for (const s of [s1, s2, s3, liar]) await shoalOk(['connect', '--repo', repo('d'), s.addresses[0]])
 
-    const out = path.join(dir, 'out')
+    const out = path.join(scope.dir, 'out')
     let killed = false
     const got = await shoalStreaming(['get', '--repo', repo('d'), cid, '-o', out, '--json', '--timeout', '60'], line => {
       const event = JSON.parse(line)
@@ -87,7 +73,7 @@ describe('cli: swarming downloads', function () {
     const d1 = await start('d', ['--bootstrap', s.addresses[0]])
 
     let killed = false
-    const first = await shoalStreaming(['get', '--repo', repo('d'), cid, '-o', path.join(dir, 'out'), '--json'], line => {
+    const first = await shoalStreaming(['get', '--repo', repo('d'), cid, '-o', path.join(scope.dir, 'out'), '--json'], line => {
       const event = JSON.parse(line)
       if (!killed && event.type === 'progress' && event.blocksDone >= 12) {
         killed = true
@@ -96,17 +82,17 @@ describe('cli: swarming downloads', function () {
     })
     assert.ok(killed)
     assert.notEqual(first.code, 0, 'the interrupted get failed')
-    await assert.rejects(fs.access(path.join(dir, 'out')), 'no output under the final name')
+    await assert.rejects(fs.access(path.join(scope.dir, 'out')), 'no output under the final name')
 
     await start('d', ['--bootstrap', s.addresses[0]])
     const held = (await stat(repo('d'))).blocks
     assert.ok(held >= 12 && held < 31, `blocks kept across the kill: ${held}`)
 
-    const second = summaryOf(await shoalOk(['get', '--repo', repo('d'), cid, '-o', path.join(dir, 'out'), '--json']))
-    assert.equal(await sha256File(path.join(dir, 'out')), await sha256File(input))
+    const second = summaryOf(await shoalOk(['get', '--repo', repo('d'), cid, '-o', path.join(scope.dir, 'out'), '--json']))
+    assert.equal(await sha256File(path.join(scope.dir, 'out')), await sha256File(input))
     assert.equal(second.blocksAlreadyHeld, held, 'every stored block was used')
     assert.equal(second.blocksFetched, 31 - held, 'only the missing blocks were fetched')
-    const third = summaryOf(await shoalOk(['get', '--repo', repo('d'), cid, '-o', path.join(dir, 'again'), '--json']))
+    const third = summaryOf(await shoalOk(['get', '--repo', repo('d'), cid, '-o', path.join(scope.dir, 'again'), '--json']))
     assert.equal(third.bytesFetched, 0, 'a third get fetches nothing')
   })
 
@@ -117,8 +103,8 @@ describe('cli: swarming downloads', function () {
     const d1 = await start('d1', ['--bootstrap', s.addresses[0]])
     const d2 = await start('d2', ['--bootstrap', s.addresses[0]])
 
-    const [g1, g2] = await Promise.all(['d1', 'd2'].map(async name => await shoalOk(['get', '--repo', repo(name), cid, '-o', path.join(dir, `out-${name}`), '--json'], { timeout: 120_000 })))
-    for (const name of ['d1', 'd2']) assert.equal(await sha256File(path.join(dir, `out-${name}`)), await sha256File(input))
+    const [g1, g2] = await Promise.all(['d1', 'd2'].map(async name => await shoalOk(['get', '--repo', repo(name), cid, '-o', path.join(scope.dir, `out-${name}`), '--json'], { timeout: 120_000 })))
+    for (const name of ['d1', 'd2']) assert.equal(await sha256File(path.join(scope.dir, `out-${name}`)), await sha256File(input))
     const from1 = new Map<string, number>(summaryOf(g1).peers.map((p: any) => [p.peerId, p.bytes]))
     const from2 = new Map<string, number>(summaryOf(g2).peers.map((p: any) => [p.peerId, p.bytes]))
     assert.ok((from1.get(d2.peerId) ?? 0) > 0, `d1 got bytes from d2: ${JSON.stringify([...from1])}`)

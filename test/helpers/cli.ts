@@ -146,3 +146,42 @@ export class DaemonProcess {
     return await this.exited
   }
 }
+
+export interface DaemonScope {
+  /** The scope's temporary folder (set once its `before` hook ran). */
+  readonly dir: string
+  repo(name: string): string
+  /** Kill this daemon when the scope ends. */
+  track(d: DaemonProcess): DaemonProcess
+  /** Start a daemon with a repo named `name` in the scope's folder. */
+  start(name: string, args?: string[]): Promise<DaemonProcess>
+}
+
+/**
+ * For a mocha suite: a temporary folder and the daemons started in it, all
+ * killed (SIGKILL) and removed when the suite ends, or after each test with
+ * `perTest`. Call at the top of a `describe`.
+ */
+export function useDaemons (options: { perTest?: boolean } = {}): DaemonScope {
+  let dir = ''
+  const daemons: DaemonProcess[] = []
+  const setup = async (): Promise<void> => { dir = await tempDir() }
+  const teardown = async (): Promise<void> => {
+    await Promise.all(daemons.splice(0).map(async d => await d.kill('SIGKILL')))
+    await fs.rm(dir, { recursive: true, force: true })
+  }
+  if (options.perTest === true) {
+    beforeEach(setup)
+    afterEach(teardown)
+  } else {
+    before(setup)
+    after(teardown)
+  }
+  const scope: DaemonScope = {
+    get dir () { return dir },
+    repo: name => path.join(dir, name),
+    track: d => { daemons.push(d); return d },
+    start: async (name, args = []) => scope.track(await DaemonProcess.start(path.join(dir, name), args))
+  }
+  return scope
+}
