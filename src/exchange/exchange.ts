@@ -2,6 +2,7 @@ import { BlockServer } from './block-server.js'
 import { FetchSession } from './fetch-session.js'
 import { Ledger } from './ledger.js'
 import { SwarmRegistry } from './swarm-registry.js'
+import { anySignal } from '../signals.js'
 import type { BanList } from './ban-list.js'
 import type { FetchProgress, FetchResult, FetchSessionComponents } from './fetch-session.js'
 import type { TokenBucket } from './token-bucket.js'
@@ -105,7 +106,7 @@ export class Exchange implements Startable {
       onStored: options.onStored
     })
     this.sessions.add(session)
-    const signal = AbortSignal.any([this.controller.signal, ...(options.signal != null ? [options.signal] : [])])
+    const signal = anySignal(this.controller.signal, options.signal)
     try {
       return await session.run(signal)
     } finally {

@@ -15,6 +15,7 @@ import { createShoalLibp2p } from './create-libp2p.js'
 import { checkOutput, exportPath } from './export-path.js'
 import { BlockArrivals } from './block-arrivals.js'
 import { importPath } from './import-path.js'
+import { anySignal } from '../signals.js'
 import type { ShoalLibp2p } from './create-libp2p.js'
 import type { ImportOptions, ImportResult } from './import-path.js'
 import type { BlockNetwork } from '../protocol/block-network.js'
@@ -217,7 +218,7 @@ export class ShoalNode {
    */
   async * cat (cid: CID, options: GetOptions = {}): AsyncGenerator<Uint8Array> {
     const controller = new AbortController()
-    const signal = AbortSignal.any([controller.signal, ...(options.signal != null ? [options.signal] : [])])
+    const signal = anySignal(controller.signal, options.signal)
     const arrivals = new BlockArrivals(this.repo.blocks, signal)
     const fetching = this.fetch(cid, { ...options, signal, sequential: true, onStored: c => { arrivals.stored(c) } })
     fetching.then(() => { arrivals.complete() }, err => { arrivals.fail(err) })
@@ -358,7 +359,7 @@ export class ShoalNode {
   /** Peers the DHT names as holders of `cid`, found within `timeout` ms. */
   async providers (cid: CID, timeout: number, options: AbortOptions = {}): Promise<PeerSummary[]> {
     const found = new Map<string, PeerSummary>()
-    const signal = AbortSignal.any([AbortSignal.timeout(timeout), ...(options.signal != null ? [options.signal] : [])])
+    const signal = anySignal(AbortSignal.timeout(timeout), options.signal)
     try {
       for await (const p of this.discovery.findProviders(cid, { signal })) {
         found.set(p.id.toString(), { peerId: p.id.toString(), addresses: p.multiaddrs.map(m => m.toString()) })

@@ -4,6 +4,7 @@ import { ProtocolViolationError } from '../errors.js'
 import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from './codec.js'
 import { BLOCK_PROTOCOL, MAX_CIDS_PER_REQUEST, MAX_INBOUND_STREAMS, MAX_MESSAGE_SIZE, MAX_OUTBOUND_STREAMS, STREAM_IDLE_TIMEOUT, STREAM_OPEN_TIMEOUT } from './constants.js'
 import { FramedStream } from './framed-stream.js'
+import { anySignal } from '../signals.js'
 import type { VerifiedBlock } from '../content/verify.js'
 import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
@@ -183,7 +184,7 @@ export class BlockNetwork implements Startable {
 
   /** Open a stream to `peer` (dialling it if needed) for requesting blocks. */
   async openRequestChannel (peer: PeerId, events: RequestChannelEvents, options: { signal?: AbortSignal } = {}): Promise<RequestChannel> {
-    const signal = AbortSignal.any([AbortSignal.timeout(STREAM_OPEN_TIMEOUT), ...(options.signal != null ? [options.signal] : [])])
+    const signal = anySignal(AbortSignal.timeout(STREAM_OPEN_TIMEOUT), options.signal)
     const stream = await this.components.connectionManager.openStream(peer, BLOCK_PROTOCOL, { signal })
     stream.inactivityTimeout = this.idleTimeout
     const framed = new FramedStream({

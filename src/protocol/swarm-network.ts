@@ -4,6 +4,7 @@ import { frame } from './codec.js'
 import { MAX_ADDRS_PER_PEER, MAX_HAVES_PER_MESSAGE, MAX_PEERS_PER_MESSAGE, MAX_SWARM_MESSAGE_SIZE, MAX_SWARM_STREAMS, STREAM_IDLE_TIMEOUT, STREAM_OPEN_TIMEOUT, SWARM_PROTOCOL } from './constants.js'
 import { FramedStream } from './framed-stream.js'
 import { SwarmMessage } from './swarm.js'
+import { anySignal } from '../signals.js'
 import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { CID } from 'multiformats/cid'
@@ -138,7 +139,7 @@ export class SwarmNetwork implements Startable {
   }
 
   async open (peer: PeerId, root: CID, options: { signal?: AbortSignal } = {}): Promise<SwarmChannel> {
-    const signal = AbortSignal.any([AbortSignal.timeout(STREAM_OPEN_TIMEOUT), ...(options.signal != null ? [options.signal] : [])])
+    const signal = anySignal(AbortSignal.timeout(STREAM_OPEN_TIMEOUT), options.signal)
     const stream = await this.components.connectionManager.openStream(peer, SWARM_PROTOCOL, { signal })
     const framed = this.framed(stream)
     const channel = new SwarmChannel(peer, root, framed, true)
