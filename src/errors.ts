@@ -67,3 +67,15 @@ export class NotAFileError extends ShoalError {
   static override readonly name = 'NotAFileError'
   override name = 'NotAFileError'
 }
+
+/** Nothing holding the content (or its replicas) answered. */
+export class NotFoundError extends ShoalError {
+  static override readonly name = 'NotFoundError'
+  override name = 'NotFoundError'
+}
+
+/** A replication request that cannot be honoured (bad replica counts…). */
+export class ReplicationError extends ShoalError {
+  static override readonly name = 'ReplicationError'
+  override name = 'ReplicationError'
+}

@@ -21,9 +21,11 @@ export function exitCodeFor (name: string): number {
     case 'ConfigError':
     case 'NotAFileError':
     case 'UsageError':
+    case 'ReplicationError':
       return EXIT.USAGE
     case 'DaemonNotRunningError':
       return EXIT.NO_DAEMON
+    case 'NotFoundError':
     case 'NoProvidersError':
     case 'BlockNotFoundError':
       return EXIT.NOT_FOUND

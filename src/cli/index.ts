@@ -2,6 +2,7 @@ import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { daemonCommand, initCommand } from './commands/daemon.js'
 import { connectCommand, gcCommand, idCommand, lsCommand, peersCommand, providersCommand, rmCommand, statCommand, stopCommand } from './commands/manage.js'
+import { replicasCommand, statusCommand } from './commands/replication.js'
 import { addCommand, catCommand, getCommand } from './commands/transfer.js'
 import { EXIT, exitCodeFor } from './exit-codes.js'
 import { out } from './output.js'
@@ -28,6 +29,8 @@ export async function main (argv: string[] = hideBin(process.argv)): Promise<voi
     .command(peersCommand)
     .command(connectCommand)
     .command(providersCommand)
+    .command(statusCommand)
+    .command(replicasCommand)
     .command(statCommand)
     .command(stopCommand)
     .demandCommand(1, 'name a command (shoal --help lists them)')

@@ -40,6 +40,12 @@ function optNumber (body: Record<string, any>, name: string): number | undefined
   return v
 }
 
+function optInt (body: Record<string, any>, name: string): number | undefined {
+  const v = optNumber(body, name)
+  if (v != null && !Number.isSafeInteger(v)) throw new InputError(`"${name}" must be a whole number`)
+  return v
+}
+
 /**
  * The control API, one handler per `METHOD /path`. Errors thrown here become
  * a JSON `{ error: { name, message } }` with a status from the error's name;
@@ -61,11 +67,13 @@ export const routes: Record<string, Route> = {
         recursive: body.recursive === true,
         pin: body.pin !== false,
         chunkSize,
+        replicas: optInt(body, 'replicas'),
+        replicasMax: optInt(body, 'replicasMax'),
         signal,
         onProgress: (bytes, total) => { progress({ bytes, total }) }
       })
       progress.flush()
-      await out.send({ type: 'result', cid: result.cid.toString(), name: result.name, size: result.size, kind: result.type, pinned: result.pinned })
+      await out.send({ type: 'result', cid: result.cid.toString(), name: result.name, size: result.size, kind: result.type, pinned: result.pinned, replication: result.replication })
     } catch (err: any) {
       await out.send({ type: 'error', error: { name: err.name, message: err.message } })
     }
@@ -166,6 +174,16 @@ export const routes: Record<string, Route> = {
     const cid = parseCID(str(body, 'cid'))
     const timeout = optNumber(body, 'timeout') ?? 10_000
     sendJson(res, 200, { providers: await node.providers(cid, timeout, { signal }) })
+  },
+
+  'POST /v1/status': async ({ node, req, res, signal }) => {
+    const body = await readJson(req)
+    const cid = parseCID(str(body, 'cid'))
+    sendJson(res, 200, await node.status(cid, { signal }))
+  },
+
+  'GET /v1/replicas': async ({ node, res }) => {
+    sendJson(res, 200, { replicas: node.replicas.list() })
   },
 
   'GET /v1/stat': async ({ node, res }) => {

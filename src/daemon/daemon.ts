@@ -22,8 +22,9 @@ export interface RunningDaemon {
 /**
  * Start a daemon on `repo` (created with defaults if missing): open the
  * repo, start the libp2p node and the exchange, then the control API.
- * Stops cleanly on SIGINT/SIGTERM or an API stop request: the API closes
- * first, then the node, then the repo (store and datastore).
+ * Stops cleanly on SIGINT/SIGTERM or an API stop request: replicas are
+ * handed over first (a second signal skips that), then the API closes, then
+ * the node, then the repo (store and datastore).
  */
 export async function startDaemon (options: DaemonOptions): Promise<RunningDaemon> {
   const defaults: Partial<ShoalConfig> = options.config ?? {}
@@ -39,7 +40,14 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
     onStopRequested: () => { void stop() }
   })
 
+  // a second signal skips the hand-over of replicas
+  const force = new AbortController()
   const onSignal = (sig: string): void => {
+    if (stopping != null) {
+      options.report(`received ${sig} again, stopping without waiting for the hand-over`)
+      force.abort()
+      return
+    }
     options.report(`received ${sig}, stopping`)
     void stop()
   }
@@ -48,6 +56,14 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
 
   async function stop (): Promise<void> {
     stopping ??= (async () => {
+      try {
+        const { handedOver, unfinished } = await node.leave({ signal: force.signal })
+        if (handedOver + unfinished > 0) {
+          options.report(`handed over ${handedOver} replica(s)${unfinished > 0 ? `; ${unfinished} still short of copies` : ''}`)
+        }
+      } catch (err: any) {
+        options.report(`hand-over failed: ${err.message}`)
+      }
       process.off('SIGINT', onInt)
       process.off('SIGTERM', onTerm)
       try {

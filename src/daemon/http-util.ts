@@ -17,7 +17,9 @@ export function statusFor (name: string): number {
     case 'InputError':
     case 'ConfigError':
     case 'NotAFileError':
+    case 'ReplicationError':
       return 400
+    case 'NotFoundError':
     case 'NoProvidersError':
     case 'BlockNotFoundError':
       return 404

@@ -45,6 +45,8 @@ export interface FetchOptions {
   onServable?(): void
   /** A block is verified and on disk. */
   onStored?(cid: CID): void
+  /** Paces the download (replica repairs share one bucket). */
+  rateLimit?: TokenBucket
 }
 
 /**
@@ -103,7 +105,8 @@ export class Exchange implements Startable {
       sequential: options.sequential,
       onProgress: options.onProgress,
       onServable: options.onServable,
-      onStored: options.onStored
+      onStored: options.onStored,
+      rateLimit: options.rateLimit
     })
     this.sessions.add(session)
     const signal = anySignal(this.controller.signal, options.signal)

@@ -15,6 +15,7 @@ import type { BlockNetwork } from '../protocol/block-network.js'
 import type { ContentDiscovery } from '../routing/content-discovery.js'
 import type { BlockStore } from '../store/block-store.js'
 import type { ComponentLogger, Logger, PeerId, PeerInfo } from '@libp2p/interface'
+import type { TokenBucket } from './token-bucket.js'
 import type { CID } from 'multiformats/cid'
 
 export interface FetchSessionComponents {
@@ -54,6 +55,8 @@ export interface FetchSessionInit {
   onServable?(): void
   /** A block is verified and on disk. */
   onStored?(cid: CID): void
+  /** Paces this session's requests (replica repairs share one bucket). */
+  rateLimit?: TokenBucket
 }
 
 export interface FetchProgress {
@@ -99,6 +102,9 @@ const MIN_WINDOW = 2
  * network may outrun the disk, and memory must not grow with the file.
  */
 const MAX_PENDING_WRITES = 32
+/** Requests a rate-limited session may have paid for in advance, and the block size assumed before any arrived. */
+const PACED_CREDITS = 4
+const PACED_FIRST_BLOCK = 256 * 1024
 
 /**
  * One download of one DAG: a swarm session. It finds holders (the DHT,
@@ -138,6 +144,9 @@ export class FetchSession {
   private indexing = false
   private availability?: Availability
   private tiebreak?: Uint32Array
+  /** Requests the rate limit allows now (unlimited without one). */
+  private credits = Infinity
+  private creditUsed?: PromiseWithResolvers<void>
   private localLeaves?: Bitfield
   private frontier = 0
   private servable = false
@@ -164,6 +173,10 @@ export class FetchSession {
         this.finish()
       } else {
         this.listen()
+        if (this.init.rateLimit != null && !this.init.rateLimit.unlimited) {
+          this.credits = 0
+          void this.pace(this.init.rateLimit)
+        }
         this.timer = setInterval(() => { this.tick() }, TICK)
         for (const peer of this.c.connectedPeers().slice(0, PROBE_CONNECTED)) this.consider(peer)
         void this.discover()
@@ -375,7 +388,7 @@ export class FetchSession {
   /** Top up a peer's requests to its window. */
   private fill (peer: PeerState): void {
     if (this.finished || this.writes.size >= MAX_PENDING_WRITES) return
-    let room = peer.room
+    let room = Math.min(peer.room, this.credits)
     if (room === 0) return
     const input = {
       wants: this.wants,
@@ -395,6 +408,10 @@ export class FetchSession {
     if (picked.length === 0) return
     this.log.trace('asking %s for %d block(s); window %d, %d pending', peer.key, picked.length, peer.window, this.wants.pendingCount)
     const now = Date.now()
+    if (Number.isFinite(this.credits)) {
+      this.credits -= picked.length
+      this.creditUsed?.resolve()
+    }
     for (const cid of picked) {
       this.wants.requested(cid, peer.key)
       peer.inFlight.set(cid.toString(), { cid, sentAt: now })
@@ -402,6 +419,30 @@ export class FetchSession {
     peer.channel.want(picked).catch(err => {
       this.dropPeer(peer.key, `request failed: ${err.message}`)
     })
+  }
+
+  /**
+   * With a rate limit, requests are paid for in advance: each credit is one
+   * block's worth of tokens (the average block so far), and at most
+   * PACED_CREDITS are banked, so an idle session takes nothing from others.
+   */
+  private async pace (limit: TokenBucket): Promise<void> {
+    const signal = this.controller.signal
+    while (!this.finished) {
+      if (this.credits >= PACED_CREDITS) {
+        this.creditUsed = Promise.withResolvers<void>()
+        await this.creditUsed.promise
+        continue
+      }
+      const blockSize = this.blocksFetched > 0 ? this.bytesFetched / this.blocksFetched : PACED_FIRST_BLOCK
+      try {
+        await limit.take(Math.ceil(blockSize), signal)
+      } catch {
+        return
+      }
+      this.credits++
+      this.fillAll()
+    }
   }
 
   private fillAll (): void {
@@ -544,6 +585,7 @@ export class FetchSession {
     this.finished = true
     clearInterval(this.timer)
     this.controller.abort()
+    this.creditUsed?.resolve()
     for (const off of this.listeners.splice(0)) off()
     for (const peer of this.peers.values()) {
       void peer.channel.close().catch(() => {})

@@ -8,6 +8,7 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { BlockNetwork } from '../protocol/block-network.js'
+import { ReplicaNetwork } from '../protocol/replica-network.js'
 import { SwarmNetwork } from '../protocol/swarm-network.js'
 import type { ShoalConfig } from '../store/config.js'
 import type { Identify } from '@libp2p/identify'
@@ -25,6 +26,7 @@ export type ShoalServices = {
   dht: KadDHT
   blocks: BlockNetwork
   swarm: SwarmNetwork
+  replicas: ReplicaNetwork
 }
 
 export type ShoalLibp2p = Libp2p<ShoalServices>
@@ -95,7 +97,8 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
         maxInboundStreams: config.limits.maxInboundStreamsPerPeer,
         downloadThrottle: options.downloadThrottle
       }),
-      swarm: (components: any) => new SwarmNetwork(components)
+      swarm: (components: any) => new SwarmNetwork(components),
+      replicas: (components: any) => new ReplicaNetwork(components)
     }
   })
 }

@@ -4,10 +4,12 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { blockKey, childLinks, isInterior } from '../content/dag.js'
 import { readFileContent } from '../content/file-reader.js'
-import { BlockVerificationError, InputError, NotAFileError } from '../errors.js'
+import { BlockVerificationError, InputError, NotAFileError, ReplicationError } from '../errors.js'
 import { BanList } from '../exchange/ban-list.js'
 import { Exchange } from '../exchange/exchange.js'
 import { TokenBucket } from '../exchange/token-bucket.js'
+import { REPLICA_PROTOCOL } from '../protocol/constants.js'
+import { ReplicaManager } from '../replication/replica-manager.js'
 import { Announcer } from '../routing/announcer.js'
 import { DhtDiscovery } from '../routing/dht-discovery.js'
 import { Repo } from '../store/repo.js'
@@ -22,6 +24,7 @@ import type { BlockNetwork } from '../protocol/block-network.js'
 import type { FetchProgress, FetchResult } from '../exchange/fetch-session.js'
 import type { ContentDiscovery } from '../routing/content-discovery.js'
 import type { ShoalConfig } from '../store/config.js'
+import type { ReplicaStatus } from '../replication/replica-manager.js'
 import type { Pin } from '../store/pin-store.js'
 import type { AbortOptions, ComponentLogger, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -63,7 +66,22 @@ export interface RepoStat {
   activeUploads: number
   /** Peers banned for sending blocks that failed verification. */
   banned: Array<{ peer: string, until: number, reason: string }>
+  /** Roots held as replicas, and replica downloads running. */
+  replicas: number
+  activeRepairs: number
 }
+
+export interface AddOptions extends ImportOptions {
+  pin?: boolean
+  /** Keep this many copies in the swarm (K); 1 keeps only this peer's. */
+  replicas?: number
+  /** Copies above this are trimmed (default: replicas). */
+  replicasMax?: number
+}
+
+/** Candidates for a replica found in the local peer store before a DHT query is worth it. */
+const LOCAL_CANDIDATES = 20
+const CANDIDATE_QUERY_TIMEOUT = 5_000
 
 export interface PeerSummary {
   peerId: string
@@ -88,6 +106,8 @@ export class ShoalNode {
   readonly announcer: Announcer
   readonly discovery: ContentDiscovery
   readonly bans: BanList
+  readonly replicas: ReplicaManager
+  private readonly repairBucket: TokenBucket
   private started = false
 
   private constructor (repo: Repo, libp2p: ShoalLibp2p, logger: ComponentLogger, bans: BanList, uploadBucket: TokenBucket) {
@@ -111,6 +131,24 @@ export class ShoalNode {
       holdsComplete: async root => await repo.pins.isPinned(root)
     }, repo.config.limits)
     this.announcer = new Announcer({ discovery: this.discovery, logger })
+    this.repairBucket = new TokenBucket(repo.config.replication.repairRate)
+    this.replicas = new ReplicaManager({
+      peerId: libp2p.peerId,
+      network: libp2p.services.replicas,
+      store: repo.replicas,
+      logger,
+      candidates: async (root, options) => await this.replicaCandidates(root, options),
+      isPinned: async root => await repo.pins.isPinned(root),
+      fetchReplica: async (root, options) => { await this.fetchReplica(root, options) },
+      releaseReplica: async (root, replicaPin) => {
+        if (replicaPin) {
+          await repo.pins.unpin(root)
+          await repo.pins.clearDownloading(root)
+          this.announcer.withdraw(root)
+        }
+      },
+      usedStorage: async () => (await repo.blocks.stats()).bytes
+    }, { ...repo.config.replication, maxStorage: repo.config.maxStorage })
     // a banned peer is cut off at once, not only refused next time
     bans.addEventListener('ban', evt => {
       const peer = libp2p.getPeers().find(p => p.toString() === evt.detail.peer)
@@ -123,7 +161,12 @@ export class ShoalNode {
     const repo = new Repo(root)
     await repo.open()
     try {
-      repo.config = { ...repo.config, ...options.config }
+      repo.config = {
+        ...repo.config,
+        ...options.config,
+        limits: { ...repo.config.limits, ...options.config?.limits },
+        replication: { ...repo.config.replication, ...options.config?.replication }
+      }
       const logger = options.logger ?? defaultLogger()
       const bans = new BanList()
       const downloadBucket = new TokenBucket(repo.config.maxDownloadRate)
@@ -157,6 +200,7 @@ export class ShoalNode {
     await this.libp2p.start()
     this.exchange.start()
     this.announcer.start()
+    await this.replicas.start()
     this.started = true
     // after a restart our provider records may have expired elsewhere
     for await (const pin of this.repo.pins.pins()) {
@@ -167,6 +211,7 @@ export class ShoalNode {
   async stop (): Promise<void> {
     if (this.started) {
       this.started = false
+      await this.replicas.stop()
       this.announcer.stop()
       this.exchange.stop()
       await this.libp2p.stop()
@@ -174,8 +219,28 @@ export class ShoalNode {
     await this.repo.close()
   }
 
-  /** Import a file or directory, pin it and announce it. */
-  async add (input: string, options: ImportOptions & { pin?: boolean } = {}): Promise<ImportResult & { pinned: boolean }> {
+  /**
+   * Graceful leave: hand the replicas we hold over to other peers (bounded
+   * by the configured leave timeout), then tell their holders we go.
+   */
+  async leave (options: AbortOptions = {}): Promise<{ handedOver: number, unfinished: number }> {
+    if (!this.started) return { handedOver: 0, unfinished: 0 }
+    return await this.replicas.leave(options)
+  }
+
+  /**
+   * Import a file or directory, pin it and announce it; with `replicas` > 1,
+   * also place that many copies on the peers closest to the root.
+   */
+  async add (input: string, options: AddOptions = {}): Promise<ImportResult & { pinned: boolean, replication?: ReplicaStatus }> {
+    const replicas = options.replicas ?? this.repo.config.replication.replicas
+    const replicasMax = options.replicasMax ?? replicas
+    if (replicas > 1 && options.pin === false) {
+      throw new ReplicationError('--replicas needs the file pinned here until the copies are made (drop --no-pin)')
+    }
+    if (replicasMax < replicas) {
+      throw new ReplicationError(`--replicas-max (${replicasMax}) must be at least --replicas (${replicas})`)
+    }
     const result = await importPath(this.repo.blocks, input, {
       chunkSize: this.repo.config.chunkSize,
       ...options
@@ -185,7 +250,58 @@ export class ShoalNode {
       await this.repo.pins.pin({ cid: result.cid, name: result.name, size: result.size, type: result.type, created: Date.now() })
     }
     this.announcer.announce(result.cid)
+    if (replicas > 1) {
+      const replication = await this.replicas.replicate(result.cid, { min: replicas, max: replicasMax, size: result.size }, options)
+      return { ...result, pinned, replication }
+    }
     return { ...result, pinned }
+  }
+
+  /** Where the copies of a replicated root are, and whether there are enough. */
+  async status (cid: CID, options: AbortOptions = {}): Promise<ReplicaStatus> {
+    return await this.replicas.status(cid, {
+      ...options,
+      providers: async (root, opts) => {
+        const found: PeerId[] = []
+        for await (const p of this.discovery.findProviders(root, opts)) found.push(p.id)
+        return found
+      }
+    })
+  }
+
+  /** Peers that might take a replica of `root` (the replica manager orders them by distance). */
+  private async replicaCandidates (root: CID, options: AbortOptions): Promise<PeerId[]> {
+    const found = new Map<string, PeerId>()
+    for (const peer of this.libp2p.getPeers()) found.set(peer.toString(), peer)
+    for (const peer of await this.libp2p.peerStore.all({ filters: [p => p.protocols.includes(REPLICA_PROTOCOL)] })) {
+      found.set(peer.id.toString(), peer.id)
+    }
+    if (found.size < LOCAL_CANDIDATES) {
+      const signal = anySignal(AbortSignal.timeout(CANDIDATE_QUERY_TIMEOUT), options.signal)
+      try {
+        for await (const peer of this.libp2p.peerRouting.getClosestPeers(root.multihash.bytes, { signal })) {
+          found.set(peer.id.toString(), peer.id)
+        }
+      } catch {
+        // a slow or failed query leaves the peers we already know
+      }
+    }
+    found.delete(this.peerId.toString())
+    for (const banned of this.bans.list()) found.delete(banned.peer)
+    return [...found.values()]
+  }
+
+  /** Download a replica we accepted (at the repair rate), pin it and announce it. */
+  private async fetchReplica (root: CID, options: AbortOptions): Promise<void> {
+    await this.fetch(root, { signal: options.signal, rateLimit: this.repairBucket })
+    if (!(await this.repo.pins.isPinned(root))) {
+      const entry = await exporter(root, this.repo.blocks.exporterStore(), { signal: options.signal })
+      const type = entry.type === 'directory' ? 'directory' : 'file'
+      const size = entry.type === 'directory' ? 0 : Number(entry.size)
+      await this.repo.pins.pin({ cid: root, name: root.toString(), size, type, created: Date.now() })
+    }
+    await this.repo.pins.clearDownloading(root)
+    this.announcer.announce(root)
   }
 
   /**
@@ -236,7 +352,7 @@ export class ShoalNode {
     }
   }
 
-  private async fetch (cid: CID, options: GetOptions & { sequential?: boolean, onStored?(cid: CID): void }): Promise<FetchResult> {
+  private async fetch (cid: CID, options: GetOptions & { sequential?: boolean, onStored?(cid: CID): void, rateLimit?: TokenBucket }): Promise<FetchResult> {
     await this.repo.pins.markDownloading(cid)
     return await this.exchange.fetch(cid, {
       ...options,
@@ -262,7 +378,9 @@ export class ShoalNode {
 
   /** Unpin a root; its blocks go at the next gc. */
   async rm (cid: CID): Promise<void> {
-    const removed = await this.repo.pins.unpin(cid)
+    // a replica we hold goes too: the other holders see it and repair
+    const wasReplica = await this.replicas.drop(cid)
+    const removed = await this.repo.pins.unpin(cid) || wasReplica
     await this.repo.pins.clearDownloading(cid)
     if (!removed) {
       throw new InputError(`${cid.toString()} is not pinned`)
@@ -324,7 +442,9 @@ export class ShoalNode {
       bytesReceived: total.bytesReceived,
       activeDownloads: this.exchange.activeDownloads,
       activeUploads: this.exchange.activeUploads,
-      banned: this.bans.list()
+      banned: this.bans.list(),
+      replicas: this.replicas.list().filter(r => r.local).length,
+      activeRepairs: this.replicas.activeRepairs
     }
   }
 

@@ -37,3 +37,18 @@ export const MAX_ADDRS_PER_PEER = 8
 
 /** Swarm streams one peer may open to us (one per root it shares with us). */
 export const MAX_SWARM_STREAMS = 64
+
+export const REPLICA_PROTOCOL = '/shoal/replica/1.0.0'
+
+/** Largest replica message: thousands of roots with their holders. */
+export const MAX_REPLICA_MESSAGE_SIZE = 1024 * 1024
+
+/** Most roots in one replica message, and holders named per root. */
+export const MAX_REPLICA_ROOTS = 4096
+export const MAX_HOLDERS_PER_ROOT = 64
+
+/** Replica streams one peer may have open with us at once. */
+export const MAX_REPLICA_STREAMS = 16
+
+/** How long one replica request may take, stream opening included (ms). */
+export const REPLICA_REQUEST_TIMEOUT = 10_000

@@ -27,6 +27,23 @@ export interface LimitsConfig {
   banTime: number
 }
 
+export interface ReplicationConfig {
+  /** Copies `add` asks for when no --replicas is given (1: only this peer's own). */
+  replicas: number
+  /** How often holders of a root probe each other (ms). */
+  checkInterval: number
+  /** A probe unanswered for this long is a failure (ms). */
+  probeTimeout: number
+  /** A holder down this long is replaced; a surplus copy this long is trimmed (ms). */
+  gracePeriod: number
+  /** Bytes per second all replica downloads of this peer may use together (0: unlimited). */
+  repairRate: number
+  /** Replica downloads running at once. */
+  maxConcurrentRepairs: number
+  /** How long a graceful stop waits for its replicas to be handed over (ms). */
+  leaveTimeout: number
+}
+
 export interface ShoalConfig {
   /** Multiaddrs to listen on. */
   listen: string[]
@@ -41,7 +58,10 @@ export interface ShoalConfig {
   /** Upload and download limits in bytes per second; 0: unlimited. */
   maxUploadRate: number
   maxDownloadRate: number
+  /** Bytes this peer may store; replicas that would exceed it are declined (0: unlimited). */
+  maxStorage: number
   limits: LimitsConfig
+  replication: ReplicationConfig
 }
 
 export const DEFAULT_LIMITS: LimitsConfig = {
@@ -56,6 +76,16 @@ export const DEFAULT_LIMITS: LimitsConfig = {
   banTime: 3_600_000
 }
 
+export const DEFAULT_REPLICATION: ReplicationConfig = {
+  replicas: 1,
+  checkInterval: 5_000,
+  probeTimeout: 5_000,
+  gracePeriod: 60_000,
+  repairRate: 8 * 1024 * 1024,
+  maxConcurrentRepairs: 2,
+  leaveTimeout: 60_000
+}
+
 export function defaultConfig (): ShoalConfig {
   return {
     listen: [`/ip4/0.0.0.0/tcp/${DEFAULT_PORT}`],
@@ -65,7 +95,9 @@ export function defaultConfig (): ShoalConfig {
     chunkSize: DEFAULT_CHUNK_SIZE,
     maxUploadRate: 0,
     maxDownloadRate: 0,
-    limits: { ...DEFAULT_LIMITS }
+    maxStorage: 0,
+    limits: { ...DEFAULT_LIMITS },
+    replication: { ...DEFAULT_REPLICATION }
   }
 }
 
@@ -84,7 +116,9 @@ export function validateConfig (input: unknown, source = 'config'): ShoalConfig 
     chunkSize: chunkSize(raw.chunkSize ?? defaults.chunkSize, `${source}: chunkSize`),
     maxUploadRate: rate(raw.maxUploadRate ?? defaults.maxUploadRate, `${source}: maxUploadRate`),
     maxDownloadRate: rate(raw.maxDownloadRate ?? defaults.maxDownloadRate, `${source}: maxDownloadRate`),
-    limits: { ...defaults.limits }
+    maxStorage: rate(raw.maxStorage ?? defaults.maxStorage, `${source}: maxStorage`, 'bytes (0: unlimited)'),
+    limits: { ...defaults.limits },
+    replication: { ...defaults.replication }
   }
   if (raw.limits != null) {
     if (typeof raw.limits !== 'object') throw new ConfigError(`${source}: limits must be an object`)
@@ -93,8 +127,20 @@ export function validateConfig (input: unknown, source = 'config'): ShoalConfig 
       config.limits[name as keyof LimitsConfig] = positiveInt(value, `${source}: limits.${name}`)
     }
   }
+  if (raw.replication != null) {
+    if (typeof raw.replication !== 'object') throw new ConfigError(`${source}: replication must be an object`)
+    for (const [name, value] of Object.entries(raw.replication)) {
+      if (!(name in defaults.replication)) throw new ConfigError(`${source}: unknown replication setting "${name}"`)
+      const what = `${source}: replication.${name}`
+      config.replication[name as keyof ReplicationConfig] = name === 'repairRate' ? rate(value, what) : positiveInt(value, what)
+    }
+    if (config.replication.replicas > MAX_REPLICAS) throw new ConfigError(`${source}: replication.replicas must be at most ${MAX_REPLICAS}`)
+  }
   return config
 }
+
+/** Most copies of one root the swarm keeps (and holders a replica message may name). */
+export const MAX_REPLICAS = 64
 
 export function chunkSize (value: unknown, what = 'chunk size'): number {
   const n = positiveInt(value, what)
@@ -140,9 +186,9 @@ export function checkMultiaddr (value: unknown, what = 'multiaddr'): string {
   }
 }
 
-function rate (value: unknown, what: string): number {
+function rate (value: unknown, what: string, unit = 'bytes per second (0: unlimited)'): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new ConfigError(`${what} must be a number of bytes per second (0: unlimited)`)
+    throw new ConfigError(`${what} must be a number of ${unit}`)
   }
   return value
 }

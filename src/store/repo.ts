@@ -7,6 +7,7 @@ import { BlockStore } from './block-store.js'
 import { defaultConfig, readConfig, writeConfig } from './config.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { PinStore } from './pin-store.js'
+import { ReplicaStore } from './replica-store.js'
 import type { ShoalConfig } from './config.js'
 import type { PrivateKey } from '@libp2p/interface'
 
@@ -66,6 +67,7 @@ export class Repo {
   /** Opened by `open()`, after the repo is found: nothing is created in a folder that is not a repo. */
   datastore!: LevelDatastore
   pins!: PinStore
+  replicas!: ReplicaStore
   config!: ShoalConfig
   privateKey!: PrivateKey
   private locked = false
@@ -90,6 +92,7 @@ export class Repo {
       this.datastore = new LevelDatastore(this.paths.datastore)
       await this.datastore.open()
       this.pins = new PinStore(this.datastore)
+      this.replicas = new ReplicaStore(this.datastore)
     } catch (err) {
       await this.unlock()
       throw err

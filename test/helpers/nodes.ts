@@ -14,6 +14,7 @@ import type { ShoalConfig } from '../../src/store/config.js'
 export class TestSwarm {
   readonly nodes: ShoalNode[] = []
   private dir?: string
+  private readonly configs = new Map<string, Partial<ShoalConfig>>()
 
   async start (config: Partial<ShoalConfig> = {}, options: { bootstrapTo?: ShoalNode[] } = {}): Promise<ShoalNode> {
     this.dir ??= await tempDir('shoal-swarm-')
@@ -30,7 +31,32 @@ export class TestSwarm {
     })
     await node.start()
     this.nodes.push(node)
+    this.configs.set(root, config)
     return node
+  }
+
+  /** Stop a node as a crash would look to its peers: no hand-over, no goodbye. */
+  async kill (node: ShoalNode): Promise<void> {
+    const i = this.nodes.indexOf(node)
+    if (i >= 0) this.nodes.splice(i, 1)
+    await node.stop()
+  }
+
+  /** Start a stopped node again on its repo (same identity, new port), joining through the running ones. */
+  async restart (node: ShoalNode): Promise<ShoalNode> {
+    const root = node.repo.root
+    const config = this.configs.get(root) ?? {}
+    const again = await ShoalNode.open(root, {
+      config: {
+        listen: [`/ip4/${loopbackHost()}/tcp/0`],
+        bootstrap: this.nodes.flatMap(n => n.addresses()),
+        ...config,
+        limits: { ...defaultConfig().limits, ...config.limits }
+      }
+    })
+    await again.start()
+    this.nodes.push(again)
+    return again
   }
 
   async stopAll (): Promise<void> {

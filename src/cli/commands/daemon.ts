@@ -1,11 +1,12 @@
 import { startDaemon } from '../../daemon/daemon.js'
+import { ConfigError } from '../../errors.js'
 import { checkMultiaddr, parseRate } from '../../store/config.js'
 import { initRepo } from '../../store/repo.js'
 import { defaultConfig } from '../../store/config.js'
 import { out } from '../output.js'
 import { repoOf } from '../context.js'
 import type { GlobalArgs } from '../context.js'
-import type { ShoalConfig } from '../../store/config.js'
+import type { ReplicationConfig, ShoalConfig } from '../../store/config.js'
 import type { Argv, CommandModule } from 'yargs'
 
 interface NetworkArgs extends GlobalArgs {
@@ -15,6 +16,11 @@ interface NetworkArgs extends GlobalArgs {
   mdns?: boolean
   'max-upload-rate'?: string
   'max-download-rate'?: string
+  'max-storage'?: string
+  'grace-period'?: number
+  'check-interval'?: number
+  'repair-rate'?: string
+  'leave-timeout'?: number
 }
 
 function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
@@ -24,7 +30,12 @@ function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
     .option('announce', { type: 'string', array: true, describe: 'multiaddr to announce instead of the listen addresses (repeatable)' })
     .option('mdns', { type: 'boolean', describe: 'find peers on the local network with mDNS' })
     .option('max-upload-rate', { type: 'string', describe: 'upload limit, e.g. 10MB or 512KiB per second (0: unlimited)' })
-    .option('max-download-rate', { type: 'string', describe: 'download limit, e.g. 50MB per second (0: unlimited)' }) as any
+    .option('max-download-rate', { type: 'string', describe: 'download limit, e.g. 50MB per second (0: unlimited)' })
+    .option('max-storage', { type: 'string', describe: 'bytes this peer may store, e.g. 20GB; replicas beyond it are declined (0: unlimited)' })
+    .option('check-interval', { type: 'number', describe: 'seconds between liveness probes of other replica holders (default 5)' })
+    .option('grace-period', { type: 'number', describe: 'seconds a holder may be down before its copies are replaced, and a surplus lasts before it is trimmed (default 60)' })
+    .option('repair-rate', { type: 'string', describe: 'bandwidth for downloading replicas, e.g. 8MiB per second (0: unlimited)' })
+    .option('leave-timeout', { type: 'number', describe: 'seconds a graceful stop waits to hand replicas over (default 60)' }) as any
 }
 
 /** Config fields given on the command line. */
@@ -36,7 +47,19 @@ function overrides (args: NetworkArgs): Partial<ShoalConfig> {
   if (args.mdns != null) o.mdns = args.mdns
   if (args['max-upload-rate'] != null) o.maxUploadRate = parseRate(args['max-upload-rate'], '--max-upload-rate')
   if (args['max-download-rate'] != null) o.maxDownloadRate = parseRate(args['max-download-rate'], '--max-download-rate')
+  if (args['max-storage'] != null) o.maxStorage = parseRate(args['max-storage'], '--max-storage')
+  const replication: Partial<ReplicationConfig> = {}
+  if (args['check-interval'] != null) replication.checkInterval = seconds(args['check-interval'], '--check-interval')
+  if (args['grace-period'] != null) replication.gracePeriod = seconds(args['grace-period'], '--grace-period')
+  if (args['leave-timeout'] != null) replication.leaveTimeout = seconds(args['leave-timeout'], '--leave-timeout')
+  if (args['repair-rate'] != null) replication.repairRate = parseRate(args['repair-rate'], '--repair-rate')
+  if (Object.keys(replication).length > 0) o.replication = replication as ReplicationConfig
   return o
+}
+
+function seconds (value: number, what: string): number {
+  if (!Number.isFinite(value) || value <= 0) throw new ConfigError(`${what} must be a positive number of seconds`)
+  return Math.round(value * 1000)
 }
 
 export const initCommand: CommandModule<GlobalArgs, NetworkArgs> = {
@@ -45,7 +68,9 @@ export const initCommand: CommandModule<GlobalArgs, NetworkArgs> = {
   builder: y => networkOptions(y).example('$0 init --repo ./peer-a --listen /ip4/0.0.0.0/tcp/4401', ''),
   handler: async args => {
     const repo = repoOf(args)
-    const created = await initRepo(repo, { ...defaultConfig(), ...overrides(args) })
+    const defaults = defaultConfig()
+    const o = overrides(args)
+    const created = await initRepo(repo, { ...defaults, ...o, replication: { ...defaults.replication, ...o.replication } })
     if (args.json === true) {
       out.json({ repo, created })
     } else {

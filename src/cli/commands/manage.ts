@@ -127,6 +127,7 @@ export const statCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     out.line(`sent        ${formatBytes(s.bytesSent)}`)
     out.line(`received    ${formatBytes(s.bytesReceived)}`)
     out.line(`transfers   ${s.activeDownloads} down, ${s.activeUploads} up`)
+    out.line(`replicas    ${s.replicas} held, ${s.activeRepairs} downloading`)
     for (const b of s.banned) out.line(`banned      ${b.peer} until ${new Date(b.until).toISOString()} (${b.reason})`)
   }
 }
@@ -138,9 +139,10 @@ export const stopCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   handler: async args => {
     const client = clientOf(args)
     await client.json('POST', '/v1/stop')
-    // the daemon releases the repo lock as the last step of a clean stop
+    // the daemon hands its replicas over (bounded by replication.leaveTimeout),
+    // then releases the repo lock as the last step of a clean stop
     const lock = repoPaths(client.repo).lock
-    const deadline = Date.now() + 60_000
+    const deadline = Date.now() + 180_000
     while (Date.now() < deadline) {
       const gone = await fs.access(lock).then(() => false, () => true)
       if (gone) break

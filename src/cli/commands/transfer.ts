@@ -1,6 +1,7 @@
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { parseCID } from '../../content/dag.js'
+import { InputError } from '../../errors.js'
 import { chunkSize } from '../../store/config.js'
 import { RemoteError } from '../api-client.js'
 import { clientOf, interruptSignal } from '../context.js'
@@ -14,6 +15,8 @@ interface AddArgs extends GlobalArgs {
   pin?: boolean
   'chunk-size'?: number
   quiet?: boolean
+  replicas?: number
+  'replicas-max'?: number
 }
 
 export const addCommand: CommandModule<GlobalArgs, AddArgs> = {
@@ -25,7 +28,10 @@ export const addCommand: CommandModule<GlobalArgs, AddArgs> = {
     .option('pin', { type: 'boolean', default: true, describe: 'keep it through gc (--no-pin to skip)' })
     .option('chunk-size', { type: 'number', describe: 'chunk size in bytes (default from config: 1 MiB)' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only the CID' })
+    .option('replicas', { alias: 'k', type: 'number', describe: 'keep this many copies in the swarm, repaired when holders leave (default from config: 1)' })
+    .option('replicas-max', { type: 'number', describe: 'copies above this are trimmed (default: --replicas)' })
     .example('$0 add ./video.mp4', '')
+    .example('$0 add ./video.mp4 --replicas 3', 'three peers keep a copy; see `shoal status`')
     .example('$0 add -r ./photos --json', '') as any,
   handler: async args => {
     const client = clientOf(args)
@@ -37,7 +43,9 @@ export const addCommand: CommandModule<GlobalArgs, AddArgs> = {
         path: path.resolve(args.path),
         recursive: args.recursive === true,
         pin: args.pin !== false,
-        chunkSize: size
+        chunkSize: size,
+        replicas: positiveInt(args.replicas, '--replicas'),
+        replicasMax: positiveInt(args['replicas-max'], '--replicas-max')
       }, event => {
         if (event.type === 'progress') {
           bar.update(event.bytes, event.total, { done: formatBytes(event.bytes), all: formatBytes(event.total), rate: formatBytes(rate.add(event.bytes)) })
@@ -45,15 +53,26 @@ export const addCommand: CommandModule<GlobalArgs, AddArgs> = {
       }, interruptSignal())
       bar.stop()
       if (args.json === true) {
-        out.json({ cid: result.cid, name: result.name, size: result.size, kind: result.kind, pinned: result.pinned })
+        out.json({ cid: result.cid, name: result.name, size: result.size, kind: result.kind, pinned: result.pinned, replication: result.replication })
       } else {
         out.line(result.cid)
         if (args.quiet !== true) out.note(`added ${result.name} (${formatBytes(result.size)}${result.pinned === true ? ', pinned' : ''})`)
+        if (args.quiet !== true && result.replication != null) {
+          const r = result.replication
+          const placed = r.holders.length
+          out.note(`replicas: ${placed} of ${r.wanted} placed${placed < r.wanted ? ' (the rest are placed as peers appear)' : ''}; \`shoal status ${result.cid}\` shows progress`)
+        }
       }
     } finally {
       bar.stop()
     }
   }
+}
+
+function positiveInt (value: number | undefined, what: string): number | undefined {
+  if (value == null) return undefined
+  if (!Number.isSafeInteger(value) || value < 1) throw new InputError(`${what} must be a whole number of at least 1, got ${value}`)
+  return value
 }
 
 interface GetArgs extends GlobalArgs {

@@ -1,0 +1,132 @@
+import { ProtocolViolationError } from '../errors.js'
+import { frame } from './codec.js'
+import { MAX_HOLDERS_PER_ROOT, MAX_REPLICA_MESSAGE_SIZE, MAX_REPLICA_ROOTS, MAX_REPLICA_STREAMS, REPLICA_PROTOCOL, REPLICA_REQUEST_TIMEOUT } from './constants.js'
+import { FramedStream } from './framed-stream.js'
+import { ReplicaMessage, ReplicaOp, ReplicaState } from './replica.js'
+import { anySignal } from '../signals.js'
+import type { RootReplicas } from './replica.js'
+import type { ComponentLogger, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+export { ReplicaOp, ReplicaState }
+export type { ReplicaMessage, RootReplicas }
+
+export interface ReplicaNetworkComponents {
+  registrar: Registrar
+  connectionManager: ConnectionManager
+  logger: ComponentLogger
+}
+
+/** Answers one request from `peer`; a thrown error closes the stream unanswered. */
+export type ReplicaHandler = (peer: PeerId, request: ReplicaMessage, signal: AbortSignal) => Promise<ReplicaMessage>
+
+export function decodeReplicaMessage (buf: Uint8Array | Uint8ArrayList): ReplicaMessage {
+  try {
+    return ReplicaMessage.decode(buf, {
+      limits: { roots: MAX_REPLICA_ROOTS, roots$: { holders: MAX_HOLDERS_PER_ROOT } }
+    })
+  } catch (err: any) {
+    throw new ProtocolViolationError(`malformed replica message: ${err.message}`)
+  }
+}
+
+export function encodeReplicaMessage (msg: ReplicaMessage): Uint8ArrayList {
+  return frame(ReplicaMessage.encode(msg))
+}
+
+/**
+ * The only module that touches `/shoal/replica/1.0.0` streams: one request
+ * and one response per stream, each bounded in size and time.
+ */
+export class ReplicaNetwork implements Startable {
+  private readonly components: ReplicaNetworkComponents
+  private readonly log: Logger
+  private handler?: ReplicaHandler
+  private started = false
+
+  constructor (components: ReplicaNetworkComponents) {
+    this.components = components
+    this.log = components.logger.forComponent('shoal:replica-network')
+  }
+
+  onRequest (handler: ReplicaHandler): void {
+    this.handler = handler
+  }
+
+  async start (): Promise<void> {
+    await this.components.registrar.handle(REPLICA_PROTOCOL, (stream, connection) => {
+      this.handleInbound(stream, connection.remotePeer)
+    }, {
+      maxInboundStreams: MAX_REPLICA_STREAMS,
+      maxOutboundStreams: MAX_REPLICA_STREAMS
+    })
+    this.started = true
+  }
+
+  async stop (): Promise<void> {
+    await this.components.registrar.unhandle(REPLICA_PROTOCOL)
+    this.started = false
+  }
+
+  isStarted (): boolean {
+    return this.started
+  }
+
+  /** Send `request` to `peer` and wait for its answer (bounded by REPLICA_REQUEST_TIMEOUT). */
+  async request (peer: PeerId, request: ReplicaMessage, options: { signal?: AbortSignal, timeout?: number } = {}): Promise<ReplicaMessage> {
+    const signal = anySignal(AbortSignal.timeout(options.timeout ?? REPLICA_REQUEST_TIMEOUT), options.signal)
+    const stream = await this.components.connectionManager.openStream(peer, REPLICA_PROTOCOL, { signal })
+    const framed = this.framed(stream)
+    const answer = Promise.withResolvers<ReplicaMessage>()
+    const onAbort = (): void => { framed.abort(signal.reason); answer.reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      framed.read(msg => { answer.resolve(msg) }, err => {
+        answer.reject(err ?? new ProtocolViolationError('replica stream closed without an answer'))
+      })
+      await framed.write(encodeReplicaMessage(request))
+      const response = await answer.promise
+      await framed.close()
+      return response
+    } catch (err) {
+      framed.abort(err as Error)
+      throw err
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  private framed (stream: Stream): FramedStream<ReplicaMessage> {
+    return new FramedStream({
+      stream,
+      decode: decodeReplicaMessage,
+      maxMessageSize: MAX_REPLICA_MESSAGE_SIZE,
+      log: this.log
+    })
+  }
+
+  private handleInbound (stream: Stream, peer: PeerId): void {
+    const framed = this.framed(stream)
+    const signal = AbortSignal.timeout(REPLICA_REQUEST_TIMEOUT)
+    const onAbort = (): void => { framed.abort(new ProtocolViolationError('replica request timed out')) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    let answered = false
+    framed.read(async msg => {
+      if (answered) throw new ProtocolViolationError('one request per replica stream')
+      answered = true
+      const handler = this.handler
+      if (handler == null) throw new ProtocolViolationError('not keeping replicas')
+      try {
+        const response = await handler(peer, msg, signal)
+        await framed.write(encodeReplicaMessage(response))
+        await framed.close()
+      } catch (err: any) {
+        this.log('replica request from %p failed: %s', peer, err.message)
+        framed.abort(err)
+      } finally {
+        signal.removeEventListener('abort', onAbort)
+      }
+    }, () => { signal.removeEventListener('abort', onAbort) })
+  }
+}

@@ -1,0 +1,462 @@
+import { decodeMessage, encodeMessage, enumeration, MaxLengthError, message, streamMessage } from 'protons-runtime'
+import { alloc as uint8ArrayAlloc } from 'uint8arrays/alloc'
+import type { Codec, DecodeOptions } from 'protons-runtime'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+export enum ReplicaOp {
+  STATUS = 'STATUS',
+  REPLICATE = 'REPLICATE',
+  RELEASE = 'RELEASE',
+  LEAVING = 'LEAVING'
+}
+
+enum __ReplicaOpValues {
+  STATUS = 0,
+  REPLICATE = 1,
+  RELEASE = 2,
+  LEAVING = 3
+}
+
+export namespace ReplicaOp {
+  export const codec = (): Codec<ReplicaOp> => {
+    return enumeration<ReplicaOp>(__ReplicaOpValues)
+  }
+}
+
+export enum ReplicaState {
+  NONE = 'NONE',
+  FETCHING = 'FETCHING',
+  COMPLETE = 'COMPLETE',
+  DECLINED = 'DECLINED'
+}
+
+enum __ReplicaStateValues {
+  NONE = 0,
+  FETCHING = 1,
+  COMPLETE = 2,
+  DECLINED = 3
+}
+
+export namespace ReplicaState {
+  export const codec = (): Codec<ReplicaState> => {
+    return enumeration<ReplicaState>(__ReplicaStateValues)
+  }
+}
+
+export interface RootReplicas {
+  root: Uint8Array<ArrayBuffer>
+  min: number
+  max: number
+  size: bigint
+  state: ReplicaState
+  holders: Uint8Array<ArrayBuffer>[]
+  reason: string
+}
+
+export namespace RootReplicas {
+  let _codec: Codec<RootReplicas>
+
+  export const codec = (): Codec<RootReplicas> => {
+    if (_codec == null) {
+      _codec = message<RootReplicas>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.root != null && obj.root.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.root)
+        }
+
+        if ((obj.min != null && obj.min !== 0)) {
+          w.uint32(16)
+          w.uint32(obj.min)
+        }
+
+        if ((obj.max != null && obj.max !== 0)) {
+          w.uint32(24)
+          w.uint32(obj.max)
+        }
+
+        if ((obj.size != null && obj.size !== 0n)) {
+          w.uint32(32)
+          w.uint64(obj.size)
+        }
+
+        if (obj.state != null && __ReplicaStateValues[obj.state] !== 0) {
+          w.uint32(40)
+          ReplicaState.codec().encode(obj.state, w)
+        }
+
+        if (obj.holders != null && obj.holders.length > 0) {
+          for (const value of obj.holders) {
+            w.uint32(50)
+            w.bytes(value)
+          }
+        }
+
+        if ((obj.reason != null && obj.reason !== '')) {
+          w.uint32(58)
+          w.string(obj.reason)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          root: uint8ArrayAlloc(0),
+          min: 0,
+          max: 0,
+          size: 0n,
+          state: ReplicaState.NONE,
+          holders: [],
+          reason: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.root = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.min = reader.uint32()
+              break
+            }
+            case 3: {
+              obj.max = reader.uint32()
+              break
+            }
+            case 4: {
+              obj.size = reader.uint64()
+              break
+            }
+            case 5: {
+              obj.state = ReplicaState.codec().decode(reader)
+              break
+            }
+            case 6: {
+              if (opts.limits?.holders != null && obj.holders.length === opts.limits.holders) {
+                throw new MaxLengthError('Decode error - repeated field "holders" had too many elements')
+              }
+
+              obj.holders.push(reader.bytes())
+              break
+            }
+            case 7: {
+              obj.reason = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          holders: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.root`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.min`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.max`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.size`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.state`,
+                value: ReplicaState.codec().decode(reader)
+              }
+              break
+            }
+            case 6: {
+              if (opts.limits?.holders != null && obj.holders === opts.limits.holders) {
+                throw new MaxLengthError('Streaming decode error - repeated field "holders" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.holders[]`,
+                index: obj.holders,
+                value: reader.bytes()
+              }
+
+              obj.holders++
+
+              break
+            }
+            case 7: {
+              yield {
+                field: `${prefix}.reason`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface RootReplicasRootFieldEvent {
+    field: '$.root'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RootReplicasMinFieldEvent {
+    field: '$.min'
+    value: number
+  }
+
+  export interface RootReplicasMaxFieldEvent {
+    field: '$.max'
+    value: number
+  }
+
+  export interface RootReplicasSizeFieldEvent {
+    field: '$.size'
+    value: bigint
+  }
+
+  export interface RootReplicasStateFieldEvent {
+    field: '$.state'
+    value: ReplicaState
+  }
+
+  export interface RootReplicasHoldersFieldEvent {
+    field: '$.holders[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RootReplicasReasonFieldEvent {
+    field: '$.reason'
+    value: string
+  }
+
+  export function encode (obj: Partial<RootReplicas>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, RootReplicas.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RootReplicas>): RootReplicas {
+    return decodeMessage(buf, RootReplicas.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RootReplicas>): Generator<RootReplicasRootFieldEvent | RootReplicasMinFieldEvent | RootReplicasMaxFieldEvent | RootReplicasSizeFieldEvent | RootReplicasStateFieldEvent | RootReplicasHoldersFieldEvent | RootReplicasReasonFieldEvent> {
+    return streamMessage(buf, RootReplicas.codec(), opts)
+  }
+}
+
+export interface ReplicaMessage {
+  op: ReplicaOp
+  roots: RootReplicas[]
+}
+
+export namespace ReplicaMessage {
+  let _codec: Codec<ReplicaMessage>
+
+  export const codec = (): Codec<ReplicaMessage> => {
+    if (_codec == null) {
+      _codec = message<ReplicaMessage>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.op != null && __ReplicaOpValues[obj.op] !== 0) {
+          w.uint32(8)
+          ReplicaOp.codec().encode(obj.op, w)
+        }
+
+        if (obj.roots != null && obj.roots.length > 0) {
+          for (const value of obj.roots) {
+            w.uint32(18)
+            RootReplicas.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          op: ReplicaOp.STATUS,
+          roots: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.op = ReplicaOp.codec().decode(reader)
+              break
+            }
+            case 2: {
+              if (opts.limits?.roots != null && obj.roots.length === opts.limits.roots) {
+                throw new MaxLengthError('Decode error - repeated field "roots" had too many elements')
+              }
+
+              obj.roots.push(RootReplicas.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.roots$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          roots: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.op`,
+                value: ReplicaOp.codec().decode(reader)
+              }
+              break
+            }
+            case 2: {
+              if (opts.limits?.roots != null && obj.roots === opts.limits.roots) {
+                throw new MaxLengthError('Streaming decode error - repeated field "roots" had too many elements')
+              }
+
+              for (const evt of RootReplicas.codec().stream(reader, reader.uint32(), `${prefix}.roots[]`, {
+                limits: opts.limits?.roots$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.roots
+                }
+              }
+
+              obj.roots++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ReplicaMessageOpFieldEvent {
+    field: '$.op'
+    value: ReplicaOp
+  }
+
+  export interface ReplicaMessageRootsRootFieldEvent {
+    field: '$.roots[].root'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ReplicaMessageRootsMinFieldEvent {
+    field: '$.roots[].min'
+    value: number
+    index: number
+  }
+
+  export interface ReplicaMessageRootsMaxFieldEvent {
+    field: '$.roots[].max'
+    value: number
+    index: number
+  }
+
+  export interface ReplicaMessageRootsSizeFieldEvent {
+    field: '$.roots[].size'
+    value: bigint
+    index: number
+  }
+
+  export interface ReplicaMessageRootsStateFieldEvent {
+    field: '$.roots[].state'
+    value: ReplicaState
+    index: number
+  }
+
+  export interface ReplicaMessageRootsHoldersFieldEvent {
+    field: '$.roots[].holders[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ReplicaMessageRootsReasonFieldEvent {
+    field: '$.roots[].reason'
+    value: string
+    index: number
+  }
+
+  export function encode (obj: Partial<ReplicaMessage>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ReplicaMessage.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ReplicaMessage>): ReplicaMessage {
+    return decodeMessage(buf, ReplicaMessage.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ReplicaMessage>): Generator<ReplicaMessageOpFieldEvent | ReplicaMessageRootsRootFieldEvent | ReplicaMessageRootsMinFieldEvent | ReplicaMessageRootsMaxFieldEvent | ReplicaMessageRootsSizeFieldEvent | ReplicaMessageRootsStateFieldEvent | ReplicaMessageRootsHoldersFieldEvent | ReplicaMessageRootsReasonFieldEvent> {
+    return streamMessage(buf, ReplicaMessage.codec(), opts)
+  }
+}

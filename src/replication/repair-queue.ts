@@ -1,0 +1,83 @@
+import type { Logger } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+const FIRST_RETRY = 5_000
+const MAX_RETRY = 300_000
+
+interface Job {
+  root: CID
+  controller: AbortController
+  retry?: ReturnType<typeof setTimeout>
+  attempt: number
+}
+
+/**
+ * Downloads of replicas this peer accepted: at most `concurrency` at once,
+ * each retried with exponential backoff until it succeeds or is cancelled
+ * (a root whose every holder is gone keeps waiting for one to return).
+ */
+export class RepairQueue {
+  private readonly jobs = new Map<string, Job>()
+  private readonly waiting: Job[] = []
+  private running = 0
+  private stopped = false
+
+  constructor (
+    private readonly run: (root: CID, signal: AbortSignal) => Promise<void>,
+    private readonly concurrency: number,
+    private readonly log: Logger
+  ) {}
+
+  get active (): number {
+    return this.running
+  }
+
+  has (root: CID): boolean {
+    return this.jobs.has(root.toString())
+  }
+
+  enqueue (root: CID): void {
+    if (this.stopped || this.jobs.has(root.toString())) return
+    const job: Job = { root, controller: new AbortController(), attempt: 0 }
+    this.jobs.set(root.toString(), job)
+    this.waiting.push(job)
+    this.next()
+  }
+
+  cancel (root: CID): void {
+    const job = this.jobs.get(root.toString())
+    if (job == null) return
+    this.jobs.delete(root.toString())
+    clearTimeout(job.retry)
+    job.controller.abort(new Error('replica released'))
+    const i = this.waiting.indexOf(job)
+    if (i >= 0) this.waiting.splice(i, 1)
+  }
+
+  stop (): void {
+    this.stopped = true
+    for (const root of [...this.jobs.values()].map(j => j.root)) this.cancel(root)
+  }
+
+  private next (): void {
+    while (this.running < this.concurrency && this.waiting.length > 0) {
+      const job = this.waiting.shift()!
+      this.running++
+      void this.run(job.root, job.controller.signal).then(() => {
+        this.jobs.delete(job.root.toString())
+      }, err => {
+        if (job.controller.signal.aborted || this.stopped) return
+        const delay = Math.min(MAX_RETRY, FIRST_RETRY * 2 ** job.attempt++)
+        this.log('replica download of %s failed (%s); retrying in %d s', job.root, err.message, delay / 1000)
+        job.retry = setTimeout(() => {
+          if (this.jobs.get(job.root.toString()) !== job) return
+          this.waiting.push(job)
+          this.next()
+        }, delay)
+      }).finally(() => {
+        this.running--
+        this.next()
+      })
+    }
+  }
+}
