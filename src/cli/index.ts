@@ -2,6 +2,7 @@ import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { daemonCommand, initCommand } from './commands/daemon.js'
 import { connectCommand, gcCommand, idCommand, lsCommand, peersCommand, providersCommand, rmCommand, statCommand, stopCommand } from './commands/manage.js'
+import { churnCommand } from './commands/churn.js'
 import { replicasCommand, statusCommand } from './commands/replication.js'
 import { addCommand, catCommand, getCommand } from './commands/transfer.js'
 import { EXIT, exitCodeFor } from './exit-codes.js'
@@ -33,6 +34,7 @@ export async function main (argv: string[] = hideBin(process.argv)): Promise<voi
     .command(replicasCommand)
     .command(statCommand)
     .command(stopCommand)
+    .command(churnCommand)
     .demandCommand(1, 'name a command (shoal --help lists them)')
     .strict()
     .recommendCommands()

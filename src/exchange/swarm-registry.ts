@@ -75,6 +75,15 @@ export class SwarmRegistry {
     })
   }
 
+  /** Leave the swarms no download uses whose root we no longer keep (after gc or rm). */
+  retireUnless (keep: (root: CID) => boolean): void {
+    for (const [key, entry] of [...this.swarms]) {
+      if (entry.users > 0 || keep(entry.swarm.root)) continue
+      this.swarms.delete(key)
+      entry.swarm.close()
+    }
+  }
+
   get (root: CID): Swarm | undefined {
     return this.swarms.get(root.toString())?.swarm
   }

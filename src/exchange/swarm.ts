@@ -115,6 +115,10 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
     if (this.complete) return
     this.complete = true
     this.broadcast({ complete: true })
+    // two complete peers have nothing to trade: free the stream
+    for (const remote of [...this.peers.values()]) {
+      if (remote.complete) this.drop(remote)
+    }
   }
 
   /** Open a swarm stream to `peer` unless we have one; resolves when it is open. */
@@ -159,7 +163,8 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
     this.c.log('%s: joined by %s (%s)', this.root, key, channel.outbound ? 'we opened' : 'it opened')
     channel.listen({
       onMessage: msg => { this.onMessage(remote, msg) },
-      onClose: () => { this.remove(remote) }
+      // the peer closed its side: close ours too, or the stream lingers half-open
+      onClose: () => { this.drop(remote) }
     })
     void this.hello(remote)
     this.introduce(remote)
@@ -224,8 +229,7 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
 
   private onMessage (remote: RemotePeer, msg: SwarmMessage): void {
     if (msg.leaving) {
-      this.remove(remote)
-      void remote.channel.close().catch(() => {})
+      this.drop(remote)
       return
     }
     let stateChanged = !remote.heard
@@ -245,6 +249,10 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
     }
     if (stateChanged) {
       this.c.log('%s: %s is %s', this.root, remote.key, remote.complete ? 'complete' : `holding ${remote.bitfield?.count ?? 0}/${remote.bitfield?.size ?? '?'}`)
+      if (this.complete && remote.complete) {
+        this.drop(remote)
+        return
+      }
       this.safeDispatchEvent('peer:state', { detail: remote })
     }
     if (msg.have.length > 0 && remote.bitfield != null) {
@@ -265,6 +273,12 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
         .then(() => { this.safeDispatchEvent('discovered', { detail: info }) })
         .catch(() => {})
     }
+  }
+
+  /** Stop talking to a peer: forget it and close our side of its stream. */
+  private drop (remote: RemotePeer): void {
+    this.remove(remote)
+    void remote.channel.close().catch(() => {})
   }
 
   private remove (remote: RemotePeer): void {

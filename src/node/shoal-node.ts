@@ -108,6 +108,7 @@ export class ShoalNode {
   readonly bans: BanList
   readonly replicas: ReplicaManager
   private readonly repairBucket: TokenBucket
+  private readonly inUse = new Map<string, { cid: CID, users: number }>()
   private started = false
 
   private constructor (repo: Repo, libp2p: ShoalLibp2p, logger: ComponentLogger, bans: BanList, uploadBucket: TokenBucket) {
@@ -293,6 +294,15 @@ export class ShoalNode {
 
   /** Download a replica we accepted (at the repair rate), pin it and announce it. */
   private async fetchReplica (root: CID, options: AbortOptions): Promise<void> {
+    const done = this.use(root)
+    try {
+      await this.fetchReplicaInUse(root, options)
+    } finally {
+      done()
+    }
+  }
+
+  private async fetchReplicaInUse (root: CID, options: AbortOptions): Promise<void> {
     await this.fetch(root, { signal: options.signal, rateLimit: this.repairBucket })
     if (!(await this.repo.pins.isPinned(root))) {
       const entry = await exporter(root, this.repo.blocks.exporterStore(), { signal: options.signal })
@@ -311,6 +321,15 @@ export class ShoalNode {
    */
   async get (cid: CID, output: string, options: GetOptions = {}): Promise<GetResult> {
     await checkOutput(output, options)
+    const done = this.use(cid)
+    try {
+      return await this.fetchAndExport(cid, output, options)
+    } finally {
+      done()
+    }
+  }
+
+  private async fetchAndExport (cid: CID, output: string, options: GetOptions): Promise<GetResult> {
     let fetched = await this.fetch(cid, options)
     options.onWriting?.()
     let exported
@@ -335,6 +354,7 @@ export class ShoalNode {
   async * cat (cid: CID, options: GetOptions = {}): AsyncGenerator<Uint8Array> {
     const controller = new AbortController()
     const signal = anySignal(controller.signal, options.signal)
+    const done = this.use(cid)
     const arrivals = new BlockArrivals(this.repo.blocks, signal)
     const fetching = this.fetch(cid, { ...options, signal, sequential: true, onStored: c => { arrivals.stored(c) } })
     fetching.then(() => { arrivals.complete() }, err => { arrivals.fail(err) })
@@ -349,6 +369,7 @@ export class ShoalNode {
       controller.abort(new Error('cat finished'))
       await fetching.catch(() => {})
       await this.repo.pins.clearDownloading(cid)
+      done()
     }
   }
 
@@ -359,6 +380,24 @@ export class ShoalNode {
       // serve what we have as soon as we have some of it
       onServable: () => { this.announcer.announce(cid) }
     })
+  }
+
+  /**
+   * Mark a root in use until the returned function is called: gc keeps its
+   * blocks even when another operation on the same root has finished and
+   * cleared its download marker.
+   */
+  private use (cid: CID): () => void {
+    const key = cid.toString()
+    const entry = this.inUse.get(key) ?? { cid, users: 0 }
+    entry.users++
+    this.inUse.set(key, entry)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      if (--entry.users === 0) this.inUse.delete(key)
+    }
   }
 
   private async keep (cid: CID, output: string, exported: { type: 'file' | 'directory', size: number }, pin: boolean): Promise<boolean> {
@@ -397,6 +436,7 @@ export class ShoalNode {
     const roots: CID[] = []
     for await (const pin of this.repo.pins.pins(options)) roots.push(pin.cid)
     for await (const cid of this.repo.pins.downloads(options)) roots.push(cid)
+    for (const { cid } of this.inUse.values()) roots.push(cid)
     const stack = [...roots]
     while (stack.length > 0) {
       const cid = stack.pop()!
@@ -412,10 +452,12 @@ export class ShoalNode {
         }
       }
     }
-    // stop announcing roots that are going (fetched with --no-pin, or unpinned)
+    // stop announcing roots that are going (fetched with --no-pin, or unpinned), and leave their swarms
+    const kept = (root: CID): boolean => roots.some(r => r.equals(root))
     for (const root of this.announcer.roots()) {
-      if (!roots.some(r => r.equals(root))) this.announcer.withdraw(root)
+      if (!kept(root)) this.announcer.withdraw(root)
     }
+    this.exchange.swarms.retireUnless(kept)
     let blocks = 0
     let bytes = 0
     for await (const { cid, size } of this.repo.blocks.entries(options)) {

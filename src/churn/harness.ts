@@ -1,0 +1,476 @@
+import { createCipheriv, createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { defaultConfig } from '../store/config.js'
+import { initRepo } from '../store/repo.js'
+import { ChurnModel, Random } from './model.js'
+import { ReplicaObserver } from './observer.js'
+import { PeerProcess } from './peer-process.js'
+import { summarize } from './stats.js'
+import type { ChurnModelName } from './model.js'
+import type { Episode, Sample, TrackedFile } from './observer.js'
+import type { Summary } from './stats.js'
+
+export interface ChurnOptions {
+  peers: number
+  files: number
+  fileSize: number
+  replicas: number
+  /** Seconds of churn. */
+  duration: number
+  model: ChurnModelName
+  /** fixed model: seconds between stops. */
+  interval: number
+  /** exponential/weibull: median session (seconds); weibull shape. */
+  median: number
+  shape: number
+  /** Median seconds a stopped peer stays down. */
+  downtime: number
+  maxDown: number
+  /** Share of stops that are SIGKILL (the rest are graceful: SIGTERM, hand-over). */
+  killRatio: number
+  /** Share of restarts that bring a brand-new peer (new identity, empty repo) instead. */
+  newRatio: number
+  seed: number
+  /** Daemon settings (seconds): liveness probe interval and grace period. */
+  checkInterval: number
+  gracePeriod: number
+  /** Fetch loops running at once. */
+  fetchers: number
+  /** Where the repos, logs, report.json and chart.svg go (a new temp dir if unset). */
+  dir?: string
+  /** Keep the repos afterwards. */
+  keep: boolean
+  log(line: string): void
+  signal?: AbortSignal
+}
+
+export interface ChurnEvent {
+  t: number
+  kind: 'kill' | 'graceful' | 'restart' | 'new-peer'
+  peer: string
+}
+
+export interface FetchRecord {
+  t: number
+  cid: string
+  peer: string
+  outcome: 'ok' | 'failed' | 'corrupt' | 'interrupted'
+  seconds: number
+  error?: string
+}
+
+export interface ChurnReport {
+  options: Omit<ChurnOptions, 'log' | 'signal' | 'dir' | 'keep'>
+  dir: string
+  seconds: number
+  setupSeconds: number
+  peersStarted: number
+  events: { kills: number, gracefulStops: number, restarts: number, newPeers: number, skipped: number, list: ChurnEvent[] }
+  fetches: {
+    attempts: number
+    ok: number
+    failed: number
+    interrupted: number
+    corrupt: number
+    latency: Summary
+    failures: FetchRecord[]
+  }
+  successRate: number
+  lost: number
+  corrupt: number
+  repair: Summary & { episodes: number, withDataMoved: number, unresolved: number }
+  files: Array<{ cid: string, belowKSeconds: number, noCopySeconds: number, minCopies: number, finalCopies: number }>
+  bytesMovedByRepair: number
+  timeline: Sample[]
+  fetchLog: FetchRecord[]
+}
+
+const SAMPLE_INTERVAL = 1_000
+const SCHEDULER_TICK = 250
+const SETTLE_TIMEOUT = 120_000
+/** How long a graceful stop may take before the harness kills the peer (ms). */
+const GRACEFUL_TIMEOUT = 60_000
+/** Pause of a fetch loop between two fetches (ms). */
+const FETCH_PAUSE = 250
+const FETCH_PROVIDER_TIMEOUT = 30_000
+
+/**
+ * The churn test: N real daemons on loopback, F files added with
+ * replication K, then D seconds of peers stopping (SIGKILL or graceful) and
+ * coming back (or being replaced by new peers) per a churn model, never
+ * more than `maxDown` at once, while fetch loops get random files from
+ * random live peers and check every byte. Reports fetch success and
+ * latency, time below K, repair times, lost files and corrupt reads.
+ */
+export async function runChurn (options: ChurnOptions): Promise<ChurnReport> {
+  const run = new ChurnRun(options)
+  return await run.run()
+}
+
+class ChurnRun {
+  private readonly o: ChurnOptions
+  /** Separate streams, so that fetch timing does not change the churn schedule of a seed. */
+  private readonly random: Random
+  private readonly fetchRandom: Random
+  private readonly setupRandom: Random
+  private readonly model: ChurnModel
+  private readonly peers: PeerProcess[] = []
+  private readonly events: ChurnEvent[] = []
+  private readonly fetchLog: FetchRecord[] = []
+  private readonly upAt = new Map<PeerProcess, number>()
+  private readonly stopAt = new Map<PeerProcess, number>()
+  private readonly pending = new Set<Promise<void>>()
+  private readonly controller = new AbortController()
+  private files: Array<TrackedFile & { path: string, sha256: string }> = []
+  private dir = ''
+  private t0 = 0
+  private nextStop = 0
+  private skipped = 0
+  private hostCounter = 0
+
+  constructor (options: ChurnOptions) {
+    this.o = options
+    this.random = new Random(options.seed)
+    this.fetchRandom = new Random(options.seed ^ 0x5bd1e995)
+    this.setupRandom = new Random(options.seed ^ 0x27d4eb2f)
+    this.model = new ChurnModel(options, this.random)
+    options.signal?.addEventListener('abort', () => { this.controller.abort(options.signal?.reason) }, { once: true })
+  }
+
+  private get signal (): AbortSignal {
+    return this.controller.signal
+  }
+
+  private now (): number {
+    return (Date.now() - this.t0) / 1000
+  }
+
+  async run (): Promise<ChurnReport> {
+    const o = this.o
+    this.dir = o.dir ?? await fs.mkdtemp(path.join(os.tmpdir(), 'shoal-churn-'))
+    await fs.mkdir(this.dir, { recursive: true })
+    const killAll = (): void => { for (const p of this.peers) p.killNow() }
+    process.once('exit', killAll)
+    const started = Date.now()
+    this.t0 = Date.now()
+    try {
+      o.log(`starting ${o.peers} peers in ${this.dir}`)
+      const first = await this.newPeer([])
+      await Promise.all(Array.from({ length: o.peers - 1 }, async () => { await this.newPeer(first.addresses) }))
+      await this.makeFiles()
+      const adders: PeerProcess[] = []
+      for (const file of this.files) {
+        const peer = this.setupRandom.pick(this.livePeers())
+        const result = await peer.client.events('/v1/add', { path: file.path, replicas: o.replicas }, () => {}, this.signal)
+        file.cid = result.cid
+        adders.push(peer)
+      }
+      const observer = new ReplicaObserver(this.files, o.replicas)
+      o.log(`added ${o.files} files of ${o.fileSize} bytes with ${o.replicas} replicas; waiting for every copy`)
+      await this.settle(observer, -1)
+      // an adder that is not among the holders drops its own copy: only replicas remain
+      const holders = await observer.holders(this.peers)
+      await Promise.all(this.files.map(async (file, i) => {
+        if (holders[i].has(adders[i].peerId ?? '')) return
+        await adders[i].client.json('POST', '/v1/rm', { cid: file.cid }, this.signal)
+        await adders[i].client.json('POST', '/v1/gc', undefined, this.signal)
+      }))
+      const setupSeconds = (Date.now() - started) / 1000
+
+      // the churn itself
+      this.t0 = Date.now()
+      observer.startCounting()
+      o.log(`churn for ${o.duration} s (${o.model} model, at most ${o.maxDown} down, ${Math.round(o.killRatio * 100)} % SIGKILL)`)
+      this.nextStop = o.interval
+      for (const p of this.livePeers()) this.scheduleSession(p)
+      const churnEnd = o.duration
+      const fetchers = Array.from({ length: o.fetchers }, async () => { await this.fetchLoop(churnEnd) })
+      let lastSample = 0
+      while (this.now() < churnEnd) {
+        this.signal.throwIfAborted()
+        this.schedule()
+        if (Date.now() - lastSample >= SAMPLE_INTERVAL) {
+          lastSample = Date.now()
+          const s = await observer.sample(this.now(), this.peers)
+          o.log(`t=${s.t.toFixed(0)}s live ${s.live} down ${s.down} copies [${s.copies.join(' ')}]`)
+        }
+        await sleep(SCHEDULER_TICK, this.signal)
+      }
+      await Promise.all(fetchers)
+      await Promise.all(this.pending)
+
+      // bring every stopped peer back, let the swarm settle, then read every file once more
+      o.log('churn over; restarting stopped peers and letting replicas settle')
+      await Promise.all(this.peers.filter(p => p.state === 'down').map(async p => { await this.restart(p) }))
+      await this.settle(observer, this.now())
+      observer.finish(this.now())
+      const finalHolders = await observer.holders(this.peers)
+      for (const file of this.files) {
+        await this.fetchOnce(file, this.fetchRandom.pick(this.livePeers()))
+      }
+      const seconds = (Date.now() - started) / 1000
+      return this.report(observer, finalHolders.map(s => s.size), seconds, setupSeconds)
+    } finally {
+      killAll()
+      await Promise.all(this.peers.map(async p => { await p.kill().catch(() => {}); p.closeLog() }))
+      process.off('exit', killAll)
+      if (!o.keep) {
+        await Promise.all(this.peers.map(async p => { await fs.rm(p.repo, { recursive: true, force: true }) }))
+        await fs.rm(path.join(this.dir, 'files'), { recursive: true, force: true })
+        await fs.rm(path.join(this.dir, 'out'), { recursive: true, force: true })
+      }
+    }
+  }
+
+  private livePeers (): PeerProcess[] {
+    return this.peers.filter(p => p.isUp)
+  }
+
+  private downCount (): number {
+    return this.peers.filter(p => p.state === 'down' || p.state === 'stopping').length
+  }
+
+  /** A peer with a new repo (new identity) on its own loopback address. */
+  private async newPeer (bootstrap: string[]): Promise<PeerProcess> {
+    const i = this.hostCounter++
+    const name = `peer-${String(i).padStart(2, '0')}`
+    const repo = path.join(this.dir, name)
+    const config = defaultConfig()
+    config.replication = {
+      ...config.replication,
+      checkInterval: Math.round(this.o.checkInterval * 1000),
+      probeTimeout: Math.round(Math.max(this.o.checkInterval * 2, 2) * 1000),
+      gracePeriod: Math.round(this.o.gracePeriod * 1000),
+      leaveTimeout: 30_000
+    }
+    await initRepo(repo, config)
+    const host = `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`
+    const peer = new PeerProcess(name, repo, host, path.join(this.dir, `${name}.log`))
+    this.peers.push(peer)
+    await peer.start(bootstrap, this.signal)
+    return peer
+  }
+
+  private bootstrapFor (peer: PeerProcess): string[] {
+    const others = this.livePeers().filter(p => p !== peer)
+    const chosen: string[] = []
+    for (let i = 0; i < 3 && others.length > 0; i++) {
+      const [p] = others.splice(this.setupRandom.int(others.length), 1)
+      chosen.push(...p.addresses)
+    }
+    return chosen
+  }
+
+  private async restart (peer: PeerProcess): Promise<void> {
+    try {
+      await peer.start(this.bootstrapFor(peer), this.signal)
+    } catch (err: any) {
+      if (this.signal.aborted) throw err
+      // the old port may be taken: take any
+      peer.port = 0
+      await peer.start(this.bootstrapFor(peer), this.signal)
+    }
+    this.events.push({ t: this.now(), kind: 'restart', peer: peer.name })
+    this.o.log(`t=${this.now().toFixed(0)}s restarted ${peer.name}`)
+    this.scheduleSession(peer)
+  }
+
+  private scheduleSession (peer: PeerProcess): void {
+    const session = this.model.session()
+    if (session != null) this.stopAt.set(peer, this.now() + session)
+  }
+
+  /** One scheduler step: due restarts, then due stops (within the max-down limit). */
+  private schedule (): void {
+    const now = this.now()
+    for (const [peer, at] of [...this.upAt]) {
+      if (at > now || peer.state !== 'down') continue
+      this.upAt.delete(peer)
+      this.track(this.comeBack(peer))
+    }
+    const due: PeerProcess[] = []
+    if (this.o.model === 'fixed') {
+      if (now >= this.nextStop) {
+        this.nextStop += this.o.interval
+        const up = this.livePeers()
+        if (up.length > 0) due.push(this.random.pick(up))
+      }
+    } else {
+      for (const [peer, at] of this.stopAt) if (at <= now && peer.isUp) due.push(peer)
+    }
+    for (const peer of due) {
+      if (this.downCount() >= this.o.maxDown) {
+        this.skipped++
+        if (this.o.model !== 'fixed') this.stopAt.set(peer, now + 1)
+        continue
+      }
+      this.stopAt.delete(peer)
+      this.track(this.stopPeer(peer))
+    }
+  }
+
+  private async stopPeer (peer: PeerProcess): Promise<void> {
+    const kill = this.random.chance(this.o.killRatio)
+    const downtime = this.model.downtime()
+    this.events.push({ t: this.now(), kind: kill ? 'kill' : 'graceful', peer: peer.name })
+    this.o.log(`t=${this.now().toFixed(0)}s ${kill ? 'SIGKILL' : 'graceful stop of'} ${peer.name}; back in ${downtime.toFixed(0)} s`)
+    if (kill) await peer.kill()
+    else await peer.stop(GRACEFUL_TIMEOUT)
+    this.upAt.set(peer, this.now() + downtime)
+  }
+
+  private async comeBack (peer: PeerProcess): Promise<void> {
+    if (this.random.chance(this.o.newRatio)) {
+      peer.setState('retired')
+      const fresh = await this.newPeer(this.bootstrapFor(peer))
+      this.events.push({ t: this.now(), kind: 'new-peer', peer: fresh.name })
+      this.o.log(`t=${this.now().toFixed(0)}s ${peer.name} retired; new peer ${fresh.name}`)
+      this.scheduleSession(fresh)
+      return
+    }
+    await this.restart(peer)
+  }
+
+  private track (work: Promise<void>): void {
+    const p = work.catch(err => {
+      if (!this.signal.aborted) this.o.log(`churn step failed: ${err.message}`)
+    }).finally(() => { this.pending.delete(p) })
+    this.pending.add(p)
+  }
+
+  /** Wait until every file has K complete copies on live peers (sampling as we go). */
+  private async settle (observer: ReplicaObserver, t: number): Promise<void> {
+    const deadline = Date.now() + SETTLE_TIMEOUT
+    while (Date.now() < deadline) {
+      const s = await observer.sample(t < 0 ? -1 : this.now(), this.peers)
+      if (s.copies.every(c => c >= this.o.replicas)) return
+      await sleep(SAMPLE_INTERVAL, this.signal)
+    }
+    this.o.log('not every file reached K copies in time')
+  }
+
+  private async makeFiles (): Promise<void> {
+    const dir = path.join(this.dir, 'files')
+    await fs.mkdir(dir, { recursive: true })
+    for (let i = 0; i < this.o.files; i++) {
+      const file = path.join(dir, `file-${i}.bin`)
+      // deterministic bytes from the seed: AES-CTR keystream
+      const key = createHash('sha256').update(`shoal-churn:${this.o.seed}:${i}`).digest()
+      const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16))
+      const handle = await fs.open(file, 'w')
+      const piece = Buffer.alloc(1024 * 1024)
+      for (let done = 0; done < this.o.fileSize; done += piece.length) {
+        await handle.write(cipher.update(piece.subarray(0, Math.min(piece.length, this.o.fileSize - done))))
+      }
+      await handle.close()
+      this.files.push({ cid: '', size: this.o.fileSize, path: file, sha256: await sha256File(file) })
+    }
+  }
+
+  private async fetchLoop (end: number): Promise<void> {
+    while (this.now() < end && !this.signal.aborted) {
+      const up = this.livePeers()
+      if (up.length > 0) await this.fetchOnce(this.fetchRandom.pick(this.files), this.fetchRandom.pick(up))
+      await sleep(FETCH_PAUSE, this.signal).catch(() => {})
+    }
+  }
+
+  /** Fetch a file through one peer, check its bytes, and drop the copy again (gc). */
+  private async fetchOnce (file: TrackedFile & { sha256: string }, peer: PeerProcess): Promise<void> {
+    const outDir = path.join(this.dir, 'out')
+    await fs.mkdir(outDir, { recursive: true })
+    const output = path.join(outDir, `${peer.name}-${Date.now()}-${this.fetchRandom.int(1e9)}`)
+    const t = this.now()
+    const started = performance.now()
+    const record: FetchRecord = { t, cid: file.cid, peer: peer.name, outcome: 'ok', seconds: 0 }
+    try {
+      await peer.client.events('/v1/get', { cid: file.cid, output, pin: false, force: true, providerTimeout: FETCH_PROVIDER_TIMEOUT }, () => {}, this.signal)
+      record.seconds = (performance.now() - started) / 1000
+      if (await sha256File(output) !== file.sha256) {
+        record.outcome = 'corrupt'
+        this.o.log(`CORRUPT read of ${file.cid} through ${peer.name}`)
+      }
+      await peer.client.json('POST', '/v1/gc', undefined, this.signal).catch(() => {})
+    } catch (err: any) {
+      record.seconds = (performance.now() - started) / 1000
+      // the harness stopped this peer while it was fetching: not the swarm's failure
+      record.outcome = peer.isUp ? 'failed' : 'interrupted'
+      record.error = err.message
+      if (record.outcome === 'failed') this.o.log(`fetch of ${file.cid} through ${peer.name} failed: ${err.message}`)
+    } finally {
+      await fs.rm(output, { force: true })
+    }
+    this.fetchLog.push(record)
+  }
+
+  private report (observer: ReplicaObserver, finalCopies: number[], seconds: number, setupSeconds: number): ChurnReport {
+    const { log: _log, signal: _signal, dir: _dir, keep: _keep, ...options } = this.o
+    const counted = this.fetchLog.filter(f => f.outcome !== 'interrupted')
+    const ok = counted.filter(f => f.outcome === 'ok')
+    const corrupt = this.fetchLog.filter(f => f.outcome === 'corrupt').length
+    const episodes: Episode[] = observer.episodes
+    const lastFetchFailed = new Set(this.fetchLog.slice(-this.files.length).filter(f => f.outcome !== 'ok').map(f => f.cid))
+    return {
+      options,
+      dir: this.dir,
+      seconds,
+      setupSeconds,
+      peersStarted: this.peers.length,
+      events: {
+        kills: this.events.filter(e => e.kind === 'kill').length,
+        gracefulStops: this.events.filter(e => e.kind === 'graceful').length,
+        restarts: this.events.filter(e => e.kind === 'restart').length,
+        newPeers: this.events.filter(e => e.kind === 'new-peer').length,
+        skipped: this.skipped,
+        list: this.events
+      },
+      fetches: {
+        attempts: this.fetchLog.length,
+        ok: ok.length,
+        failed: counted.filter(f => f.outcome === 'failed').length,
+        interrupted: this.fetchLog.length - counted.length,
+        corrupt,
+        latency: summarize(ok.map(f => f.seconds)),
+        failures: counted.filter(f => f.outcome !== 'ok').slice(0, 20)
+      },
+      successRate: counted.length === 0 ? 0 : ok.length / counted.length,
+      // lost: no complete copy on any live peer at the end, and the final read failed
+      lost: this.files.filter((f, i) => finalCopies[i] === 0 && lastFetchFailed.has(f.cid)).length,
+      corrupt,
+      repair: {
+        ...summarize(episodes.map(e => e.seconds)),
+        episodes: episodes.length,
+        withDataMoved: episodes.filter(e => e.repaired).length,
+        unresolved: episodes.filter(e => e.unresolved).length
+      },
+      files: this.files.map((f, i) => ({
+        cid: f.cid,
+        belowKSeconds: Math.round(observer.belowK[i] * 10) / 10,
+        noCopySeconds: Math.round(observer.noCopy[i] * 10) / 10,
+        minCopies: Number.isFinite(observer.minCopies[i]) ? observer.minCopies[i] : finalCopies[i],
+        finalCopies: finalCopies[i]
+      })),
+      bytesMovedByRepair: observer.bytesMovedByRepair,
+      timeline: observer.samples,
+      fetchLog: this.fetchLog
+    }
+  }
+}
+
+async function sha256File (file: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(file)) hash.update(chunk)
+  return hash.digest('hex')
+}
+
+async function sleep (ms: number, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted()
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, ms)
+    const onAbort = (): void => { clearTimeout(t); reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}

@@ -1,0 +1,126 @@
+import type { PeerProcess } from './peer-process.js'
+
+export interface TrackedFile {
+  cid: string
+  size: number
+}
+
+export interface Sample {
+  /** Seconds since the churn began (negative while setting up). */
+  t: number
+  live: number
+  down: number
+  /** Complete copies on running peers, per file, in file order. */
+  copies: number[]
+}
+
+export interface Episode {
+  cid: string
+  /** When the file dropped below K, and how long it stayed there (seconds). */
+  start: number
+  seconds: number
+  /** Copies were made on peers that never held the file (data moved), rather than a holder coming back. */
+  repaired: boolean
+  /** Still below K when the run ended. */
+  unresolved: boolean
+}
+
+const QUERY_TIMEOUT = 3_000
+
+/**
+ * The harness' ground truth: every second it asks every live peer which
+ * replicas it holds complete, and from that tracks per file the copies on
+ * live peers, the episodes spent below K (and whether data moved to end
+ * them), time with no live copy, and the bytes repair moved.
+ */
+export class ReplicaObserver {
+  readonly samples: Sample[] = []
+  readonly episodes: Episode[] = []
+  /** Per file: seconds below K, and with no live copy at all. */
+  readonly belowK: number[]
+  readonly noCopy: number[]
+  readonly minCopies: number[]
+  bytesMovedByRepair = 0
+  private readonly below: Array<{ start: number, before: Set<string>, repaired: boolean } | undefined>
+  private readonly everHeld: Array<Set<string>>
+  private last?: Sample
+  private counting = false
+
+  constructor (readonly files: TrackedFile[], readonly k: number) {
+    this.belowK = files.map(() => 0)
+    this.noCopy = files.map(() => 0)
+    this.minCopies = files.map(() => Infinity)
+    this.below = files.map(() => undefined)
+    this.everHeld = files.map(() => new Set())
+  }
+
+  /** From now on, drops below K are episodes and new holders count as moved data. */
+  startCounting (): void {
+    this.counting = true
+  }
+
+  /** Complete holders of each file among the live peers, by peer id. */
+  async holders (peers: PeerProcess[]): Promise<Array<Set<string>>> {
+    const sets = this.files.map(() => new Set<string>())
+    const index = new Map(this.files.map((f, i) => [f.cid, i]))
+    // a peer stopping gracefully still holds and serves its copies until it exits
+    await Promise.all(peers.filter(p => p.isRunning).map(async peer => {
+      try {
+        const { replicas } = await peer.client.json('GET', '/v1/replicas', undefined, AbortSignal.timeout(QUERY_TIMEOUT))
+        for (const r of replicas as Array<{ cid: string, self?: string }>) {
+          const i = index.get(r.cid)
+          if (i != null && r.self === 'complete' && peer.peerId != null) sets[i].add(peer.peerId)
+        }
+      } catch {
+        // a peer that cannot answer (stopping, overloaded) counts as holding nothing this round
+      }
+    }))
+    return sets
+  }
+
+  async sample (t: number, peers: PeerProcess[]): Promise<Sample> {
+    const sets = await this.holders(peers)
+    const sample: Sample = {
+      t,
+      live: peers.filter(p => p.isUp).length,
+      down: peers.filter(p => p.state === 'down' || p.state === 'stopping').length,
+      copies: sets.map(s => s.size)
+    }
+    const dt = this.last == null ? 0 : t - this.last.t
+    sets.forEach((holders, i) => {
+      const copies = holders.size
+      if (this.counting) {
+        this.minCopies[i] = Math.min(this.minCopies[i], copies)
+        if (copies < this.k) this.belowK[i] += dt
+        if (copies === 0) this.noCopy[i] += dt
+        for (const peer of holders) {
+          if (!this.everHeld[i].has(peer)) {
+            this.bytesMovedByRepair += this.files[i].size
+            const open = this.below[i]
+            if (open != null) open.repaired = true
+          }
+        }
+        const open = this.below[i]
+        if (copies < this.k && open == null) {
+          this.below[i] = { start: t, before: new Set(holders), repaired: false }
+        } else if (copies >= this.k && open != null) {
+          this.episodes.push({ cid: this.files[i].cid, start: open.start, seconds: t - open.start, repaired: open.repaired, unresolved: false })
+          this.below[i] = undefined
+        }
+      }
+      for (const peer of holders) this.everHeld[i].add(peer)
+    })
+    this.samples.push(sample)
+    this.last = sample
+    return sample
+  }
+
+  /** Close episodes still open at the end of the run. */
+  finish (t: number): void {
+    this.below.forEach((open, i) => {
+      if (open == null) return
+      this.episodes.push({ cid: this.files[i].cid, start: open.start, seconds: t - open.start, repaired: open.repaired, unresolved: true })
+      this.below[i] = undefined
+    })
+  }
+}

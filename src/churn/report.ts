@@ -1,0 +1,34 @@
+import type { ChurnReport } from './harness.js'
+
+function secs (v: number | undefined): string {
+  return v == null ? '–' : `${v.toFixed(1)} s`
+}
+
+function mib (bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`
+}
+
+/** The report as a table for people. */
+export function formatReport (r: ChurnReport): string {
+  const o = r.options
+  const model = o.model === 'fixed' ? `fixed, one stop every ${o.interval} s` : `${o.model}, median session ${o.median} s${o.model === 'weibull' ? `, shape ${o.shape}` : ''}`
+  const rows: Array<[string, string]> = [
+    ['peers', `${o.peers} (${r.peersStarted} started in all)`],
+    ['files', `${o.files} × ${mib(o.fileSize)}, K = ${o.replicas}`],
+    ['churn', `${o.duration} s, ${model}; down ${o.downtime} s (median), at most ${o.maxDown} down, seed ${o.seed}`],
+    ['stops', `${r.events.kills} SIGKILL, ${r.events.gracefulStops} graceful; ${r.events.restarts} restarts, ${r.events.newPeers} new peers; ${r.events.skipped} skipped (max down)`],
+    ['fetches', `${r.fetches.ok} ok / ${r.fetches.ok + r.fetches.failed + r.fetches.corrupt} (${r.fetches.interrupted} interrupted by the harness stopping the peer)`],
+    ['success rate', `${(r.successRate * 100).toFixed(1)} %`],
+    ['fetch latency', `p50 ${secs(r.fetches.latency.p50)}, p95 ${secs(r.fetches.latency.p95)}, max ${secs(r.fetches.latency.max)}`],
+    ['below K', `${r.repair.episodes} episodes (${r.repair.withDataMoved} repaired by copying, ${r.repair.unresolved} unresolved)`],
+    ['repair time', `p50 ${secs(r.repair.p50)}, p95 ${secs(r.repair.p95)}, max ${secs(r.repair.max)}`],
+    ['time below K', r.files.map(f => f.belowKSeconds.toFixed(0)).join(' ') + ' s per file'],
+    ['no live copy', r.files.map(f => f.noCopySeconds.toFixed(0)).join(' ') + ' s per file'],
+    ['repair traffic', mib(r.bytesMovedByRepair)],
+    ['lost files', String(r.lost)],
+    ['corrupt reads', String(r.corrupt)],
+    ['run', `${r.seconds.toFixed(0)} s (${r.setupSeconds.toFixed(0)} s setup); files in ${r.dir}`]
+  ]
+  const width = Math.max(...rows.map(([k]) => k.length))
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')
+}
