@@ -91,6 +91,8 @@ export interface ChurnReport {
 const SAMPLE_INTERVAL = 1_000
 const SCHEDULER_TICK = 250
 const SETTLE_TIMEOUT = 120_000
+/** Connections every peer should have before files are added. */
+const MESH_PEERS = 5
 /** How long a graceful stop may take before the harness kills the peer (ms). */
 const GRACEFUL_TIMEOUT = 60_000
 /** Pause of a fetch loop between two fetches (ms). */
@@ -161,13 +163,15 @@ class ChurnRun {
       const first = await this.newPeer([])
       await Promise.all(Array.from({ length: o.peers - 1 }, async () => { await this.newPeer(first.addresses) }))
       await this.makeFiles()
-      const adders: PeerProcess[] = []
-      for (const file of this.files) {
-        const peer = this.setupRandom.pick(this.livePeers())
-        const result = await peer.client.events('/v1/add', { path: file.path, replicas: o.replicas }, () => {}, this.signal)
+      await this.waitForMesh()
+      o.log(`${o.peers} peers up after ${((Date.now() - started) / 1000).toFixed(1)} s; adding ${o.files} files`)
+      const adders = this.files.map(() => this.setupRandom.pick(this.livePeers()))
+      await Promise.all(this.files.map(async (file, i) => {
+        const t = Date.now()
+        const result = await adders[i].client.events('/v1/add', { path: file.path, replicas: o.replicas }, () => {}, this.signal)
         file.cid = result.cid
-        adders.push(peer)
-      }
+        o.log(`added file ${i} through ${adders[i].name} in ${((Date.now() - t) / 1000).toFixed(1)} s`)
+      }))
       const observer = new ReplicaObserver(this.files, o.replicas)
       o.log(`added ${o.files} files of ${o.fileSize} bytes with ${o.replicas} replicas; waiting for every copy`)
       await this.settle(observer, -1)
@@ -223,6 +227,21 @@ class ChurnRun {
         await fs.rm(path.join(this.dir, 'out'), { recursive: true, force: true })
       }
     }
+  }
+
+  /** Let the DHT fill in: every peer connected to several others (bounded wait). */
+  private async waitForMesh (): Promise<void> {
+    const want = Math.min(this.o.peers - 1, MESH_PEERS)
+    const deadline = Date.now() + SETTLE_TIMEOUT
+    while (Date.now() < deadline) {
+      const counts = await Promise.all(this.livePeers().map(async p => {
+        const { peers } = await p.client.json('GET', '/v1/peers', undefined, this.signal)
+        return peers.length as number
+      }))
+      if (counts.every(c => c >= want)) return
+      await sleep(SAMPLE_INTERVAL / 4, this.signal)
+    }
+    this.o.log('some peers are still poorly connected; going on')
   }
 
   private livePeers (): PeerProcess[] {

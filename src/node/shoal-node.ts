@@ -12,10 +12,12 @@ import { REPLICA_PROTOCOL } from '../protocol/constants.js'
 import { ReplicaManager } from '../replication/replica-manager.js'
 import { Announcer } from '../routing/announcer.js'
 import { DhtDiscovery } from '../routing/dht-discovery.js'
+import { RoutingTableSweeper } from '../routing/routing-table-sweeper.js'
 import { Repo } from '../store/repo.js'
 import { createShoalLibp2p } from './create-libp2p.js'
 import { checkOutput, exportPath } from './export-path.js'
 import { BlockArrivals } from './block-arrivals.js'
+import { GcLock } from './gc-lock.js'
 import { importPath } from './import-path.js'
 import { anySignal } from '../signals.js'
 import type { ShoalLibp2p } from './create-libp2p.js'
@@ -79,8 +81,12 @@ export interface AddOptions extends ImportOptions {
   replicasMax?: number
 }
 
-/** Candidates for a replica found in the local peer store before a DHT query is worth it. */
-const LOCAL_CANDIDATES = 20
+/**
+ * Below this many peers known locally (connected, or in the peer store with
+ * the replica protocol), placement also asks the DHT for the root's closest
+ * peers; a query costs seconds when some of them are gone, and repairs wait.
+ */
+const LOCAL_CANDIDATES = 8
 const CANDIDATE_QUERY_TIMEOUT = 5_000
 
 export interface PeerSummary {
@@ -107,8 +113,10 @@ export class ShoalNode {
   readonly discovery: ContentDiscovery
   readonly bans: BanList
   readonly replicas: ReplicaManager
+  private readonly sweeper: RoutingTableSweeper
   private readonly repairBucket: TokenBucket
   private readonly inUse = new Map<string, { cid: CID, users: number }>()
+  private readonly gcLock = new GcLock()
   private started = false
 
   private constructor (repo: Repo, libp2p: ShoalLibp2p, logger: ComponentLogger, bans: BanList, uploadBucket: TokenBucket) {
@@ -132,6 +140,14 @@ export class ShoalNode {
       holdsComplete: async root => await repo.pins.isPinned(root)
     }, repo.config.limits)
     this.announcer = new Announcer({ discovery: this.discovery, logger })
+    this.sweeper = new RoutingTableSweeper({
+      logger,
+      events: libp2p,
+      isConnected: peer => libp2p.getConnections(peer).length > 0,
+      ping: async (peer, options) => await libp2p.services.ping.ping(peer, options),
+      // kad-dht has no public way to drop a contact; its routing table does
+      remove: async peer => { await (libp2p.services.dht as unknown as { routingTable?: { remove?(p: PeerId): Promise<void> } }).routingTable?.remove?.(peer) }
+    }, { delay: repo.config.replication.gracePeriod, timeout: repo.config.replication.probeTimeout })
     this.repairBucket = new TokenBucket(repo.config.replication.repairRate)
     this.replicas = new ReplicaManager({
       peerId: libp2p.peerId,
@@ -202,6 +218,7 @@ export class ShoalNode {
     this.exchange.start()
     this.announcer.start()
     await this.replicas.start()
+    this.sweeper.start()
     this.started = true
     // after a restart our provider records may have expired elsewhere
     for await (const pin of this.repo.pins.pins()) {
@@ -212,6 +229,7 @@ export class ShoalNode {
   async stop (): Promise<void> {
     if (this.started) {
       this.started = false
+      this.sweeper.stop()
       await this.replicas.stop()
       this.announcer.stop()
       this.exchange.stop()
@@ -242,14 +260,18 @@ export class ShoalNode {
     if (replicasMax < replicas) {
       throw new ReplicationError(`--replicas-max (${replicasMax}) must be at least --replicas (${replicas})`)
     }
-    const result = await importPath(this.repo.blocks, input, {
-      chunkSize: this.repo.config.chunkSize,
-      ...options
-    })
     const pinned = options.pin !== false
-    if (pinned) {
-      await this.repo.pins.pin({ cid: result.cid, name: result.name, size: result.size, type: result.type, created: Date.now() })
-    }
+    // a gc must not run between storing the blocks and pinning them
+    const result = await this.gcLock.writing(async () => {
+      const imported = await importPath(this.repo.blocks, input, {
+        chunkSize: this.repo.config.chunkSize,
+        ...options
+      })
+      if (pinned) {
+        await this.repo.pins.pin({ cid: imported.cid, name: imported.name, size: imported.size, type: imported.type, created: Date.now() })
+      }
+      return imported
+    })
     this.announcer.announce(result.cid)
     if (replicas > 1) {
       const replication = await this.replicas.replicate(result.cid, { min: replicas, max: replicasMax, size: result.size }, options)
@@ -271,13 +293,13 @@ export class ShoalNode {
   }
 
   /** Peers that might take a replica of `root` (the replica manager orders them by distance). */
-  private async replicaCandidates (root: CID, options: AbortOptions): Promise<PeerId[]> {
+  private async replicaCandidates (root: CID, options: AbortOptions & { thorough?: boolean }): Promise<PeerId[]> {
     const found = new Map<string, PeerId>()
     for (const peer of this.libp2p.getPeers()) found.set(peer.toString(), peer)
     for (const peer of await this.libp2p.peerStore.all({ filters: [p => p.protocols.includes(REPLICA_PROTOCOL)] })) {
       found.set(peer.id.toString(), peer.id)
     }
-    if (found.size < LOCAL_CANDIDATES) {
+    if (options.thorough === true || found.size < LOCAL_CANDIDATES) {
       const signal = anySignal(AbortSignal.timeout(CANDIDATE_QUERY_TIMEOUT), options.signal)
       try {
         for await (const peer of this.libp2p.peerRouting.getClosestPeers(root.multihash.bytes, { signal })) {
@@ -294,7 +316,7 @@ export class ShoalNode {
 
   /** Download a replica we accepted (at the repair rate), pin it and announce it. */
   private async fetchReplica (root: CID, options: AbortOptions): Promise<void> {
-    const done = this.use(root)
+    const done = await this.use(root)
     try {
       await this.fetchReplicaInUse(root, options)
     } finally {
@@ -321,7 +343,7 @@ export class ShoalNode {
    */
   async get (cid: CID, output: string, options: GetOptions = {}): Promise<GetResult> {
     await checkOutput(output, options)
-    const done = this.use(cid)
+    const done = await this.use(cid)
     try {
       return await this.fetchAndExport(cid, output, options)
     } finally {
@@ -354,7 +376,7 @@ export class ShoalNode {
   async * cat (cid: CID, options: GetOptions = {}): AsyncGenerator<Uint8Array> {
     const controller = new AbortController()
     const signal = anySignal(controller.signal, options.signal)
-    const done = this.use(cid)
+    const done = await this.use(cid)
     const arrivals = new BlockArrivals(this.repo.blocks, signal)
     const fetching = this.fetch(cid, { ...options, signal, sequential: true, onStored: c => { arrivals.stored(c) } })
     fetching.then(() => { arrivals.complete() }, err => { arrivals.fail(err) })
@@ -387,7 +409,9 @@ export class ShoalNode {
    * blocks even when another operation on the same root has finished and
    * cleared its download marker.
    */
-  private use (cid: CID): () => void {
+  private async use (cid: CID): Promise<() => void> {
+    // a gc that is running decided what to keep without this root
+    await this.gcLock.idle()
     const key = cid.toString()
     const entry = this.inUse.get(key) ?? { cid, users: 0 }
     entry.users++
@@ -432,6 +456,10 @@ export class ShoalNode {
    * progress. Returns what was removed.
    */
   async gc (options: AbortOptions = {}): Promise<{ blocks: number, bytes: number }> {
+    return await this.gcLock.collect(async () => await this.collectGarbage(options))
+  }
+
+  private async collectGarbage (options: AbortOptions): Promise<{ blocks: number, bytes: number }> {
     const keep = new Set<string>()
     const roots: CID[] = []
     for await (const pin of this.repo.pins.pins(options)) roots.push(pin.cid)

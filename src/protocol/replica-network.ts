@@ -79,6 +79,8 @@ export class ReplicaNetwork implements Startable {
     const stream = await this.components.connectionManager.openStream(peer, REPLICA_PROTOCOL, { signal })
     const framed = this.framed(stream)
     const answer = Promise.withResolvers<ReplicaMessage>()
+    // a failed write leaves the answer unawaited: its rejection must not go unhandled
+    answer.promise.catch(() => {})
     const onAbort = (): void => { framed.abort(signal.reason); answer.reject(signal.reason) }
     signal.addEventListener('abort', onAbort, { once: true })
     try {

@@ -22,8 +22,12 @@ export interface ReplicaManagerComponents {
   network: ReplicaNetwork
   store: ReplicaStore
   logger: ComponentLogger
-  /** Peers that may take a replica of `root`: connected ones, known speakers of the protocol, DHT neighbours of the root. */
-  candidates(root: CID, options: AbortOptions): Promise<PeerId[]>
+  /**
+   * Peers that may take a replica of `root`: connected ones, known speakers
+   * of the protocol, and the root's closest peers in the DHT (always when
+   * `thorough`, else only when few peers are known locally).
+   */
+  candidates(root: CID, options: AbortOptions & { thorough?: boolean }): Promise<PeerId[]>
   /** Whether the whole DAG is here and pinned (by the user or a replica). */
   isPinned(root: CID): Promise<boolean>
   /** Download the whole DAG (rate-limited), pin it and announce it. */
@@ -161,7 +165,8 @@ export class ReplicaManager implements Startable {
       this.changed(root.toString())
     } else {
       const signal = anySignal(this.controller.signal, options.signal)
-      const candidates = await this.c.candidates(root, { signal })
+      // the first placement looks the root's neighbourhood up in the DHT
+      const candidates = await this.c.candidates(root, { signal, thorough: true })
       const ordered = byDistance(root, [this.c.peerId, ...candidates.filter(p => !p.equals(this.c.peerId))].map(peer => ({ peer })))
       const holders: PeerId[] = []
       // a view to describe the root in requests; our own record's once we are a holder
@@ -189,9 +194,11 @@ export class ReplicaManager implements Startable {
       if (holders.length < intent.min) {
         this.log('only %d of %d peers took %s', holders.length, intent.min, root)
       }
+      await this.persist()
+      return this.describe(view, view === this.views.get(root.toString()))
     }
     await this.persist()
-    return await this.status(root, options)
+    return this.describe(existing, true)
   }
 
   /** Where a root's copies are: from our own view if we hold it, else by asking its holders. */

@@ -185,3 +185,36 @@ describe('replication: K copies kept through failures', function () {
     }
   })
 })
+
+describe('replication: the DHT under churn', function () {
+  this.timeout(120_000)
+  const swarm = new TestSwarm()
+
+  afterEach(async () => {
+    await swarm.stopAll()
+  })
+
+  it('drops a crashed peer from routing tables, and its stale provider record does not stall a get', async () => {
+    const nodes = await startSwarm(swarm, 4, () => fast())
+    const [a, b, c, d] = nodes
+    const file = await swarm.writeRandomFile('input', 2 * 1024 * 1024)
+    const added = await a.add(file)
+    await a.discovery.provide(added.cid)
+    await b.get(added.cid, swarm.outputPath('b-copy'))
+    await b.discovery.provide(added.cid)
+
+    const table = (c.libp2p.services.dht as any).routingTable
+    assert.ok(await table.find(a.peerId) != null, 'A starts in C\'s routing table')
+    const removed = new Promise<void>(resolve => {
+      table.addEventListener('peer:remove', (evt: CustomEvent) => { if (evt.detail.equals(a.peerId)) resolve() })
+    })
+    await swarm.kill(a)
+    await removed
+    assert.equal(await table.find(a.peerId), undefined)
+
+    // A's provider record outlives A; D still gets the file from B at once
+    const result = await d.get(added.cid, swarm.outputPath('d-copy'), { providerTimeout: 20_000 })
+    assert.deepEqual(result.peers.map(p => p.peerId), [b.peerId.toString()])
+    assert.ok(result.seconds < 10, `took ${result.seconds} s`)
+  })
+})

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { SHOAL_BIN, shoal, tempDir } from '../helpers/cli.js'
+
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+describe('cli: shoal churn', function () {
+  this.timeout(300_000)
+  let dir: string
+
+  beforeEach(async () => {
+    dir = await tempDir('shoal-churn-test-')
+  })
+
+  afterEach(async () => {
+    await fs.rm(dir, { recursive: true, force: true })
+  })
+
+  it('runs 8 peers through 45 s of kills and graceful stops, keeps every file, and reports it', async () => {
+    const r = await shoal([
+      'churn', '--peers', '8', '--files', '4', '--file-size', '1MiB', '--replicas', '3',
+      '--duration', '45', '--interval', '5', '--downtime', '10', '--max-down', '2',
+      '--grace-period', '3', '--kill-ratio', '0.5', '--seed', '11', '--dir', dir, '--json', '--quiet'
+    ], { timeout: 280_000 })
+    assert.equal(r.code, 0, r.stderr)
+    const report = JSON.parse(r.stdout)
+
+    assert.equal(report.lost, 0, 'no file lost')
+    assert.equal(report.corrupt, 0, 'no corrupt read')
+    assert.ok(report.fetches.ok >= 20, `${report.fetches.ok} fetches succeeded`)
+    assert.ok(report.successRate >= 0.95, `success rate ${report.successRate}`)
+    assert.ok(report.events.kills >= 1 && report.events.gracefulStops >= 1, JSON.stringify(report.events))
+    // downtime (10 s) outlasts the grace period (3 s): some copies were made again
+    assert.ok(report.repair.withDataMoved >= 1, JSON.stringify(report.repair))
+    assert.ok(report.repair.max <= 30, `slowest repair ${report.repair.max} s`)
+    assert.ok(report.bytesMovedByRepair >= 1024 * 1024)
+    assert.equal(report.files.length, 4)
+    for (const f of report.files) assert.ok(f.finalCopies >= 3, `${f.cid} ends with ${f.finalCopies} copies`)
+    assert.ok(report.timeline.length >= 40, 'sampled about once a second')
+
+    // the same report on disk, and the chart
+    const onDisk = JSON.parse(await fs.readFile(path.join(dir, 'report.json'), 'utf8'))
+    assert.equal(onDisk.successRate, report.successRate)
+    const svg = await fs.readFile(path.join(dir, 'chart.svg'), 'utf8')
+    assert.match(svg, /^<svg /)
+    assert.match(svg, /live peers/)
+    // human table on stderr with --json
+    assert.match(r.stderr, /repair time\s+p50/)
+  })
+
+  it('stops every daemon it started when interrupted with Ctrl-C', async () => {
+    const child = spawn(process.execPath, [SHOAL_BIN, 'churn', '--peers', '4', '--files', '1', '--file-size', '64KiB', '--replicas', '2',
+      '--duration', '60', '--dir', dir, '--keep', '--seed', '3'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    const churning = new Promise<void>((resolve, reject) => {
+      child.stderr.on('data', d => {
+        stderr += d
+        if (stderr.includes('churn: churn for')) resolve()
+      })
+      child.on('exit', () => { reject(new Error(`churn exited early: ${stderr}`)) })
+    })
+    await churning
+    const pids: number[] = []
+    for (const entry of await fs.readdir(dir)) {
+      if (!entry.startsWith('peer-')) continue
+      const lock = await fs.readFile(path.join(dir, entry, 'repo.lock'), 'utf8').catch(() => null)
+      if (lock != null) pids.push(Number.parseInt(lock, 10))
+    }
+    assert.equal(pids.length, 4)
+    assert.ok(pids.every(alive), 'the daemons run')
+
+    const exited = new Promise<number | null>(resolve => child.on('exit', code => { resolve(code) }))
+    child.kill('SIGINT')
+    assert.equal(await exited, 130)
+    assert.deepEqual(pids.filter(alive), [], 'no daemon left running')
+    assert.match(stderr, /interrupted/)
+  })
+})
