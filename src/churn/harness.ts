@@ -124,6 +124,7 @@ class ChurnRun {
   private readonly fetchLog: FetchRecord[] = []
   private readonly upAt = new Map<PeerProcess, number>()
   private readonly stopAt = new Map<PeerProcess, number>()
+  private readonly deferred = new Set<PeerProcess>()
   private readonly pending = new Set<Promise<void>>()
   private readonly controller = new AbortController()
   private files: Array<TrackedFile & { path: string, sha256: string }> = []
@@ -322,10 +323,15 @@ class ChurnRun {
     }
     for (const peer of due) {
       if (this.downCount() >= this.o.maxDown) {
-        this.skipped++
-        if (this.o.model !== 'fixed') this.stopAt.set(peer, now + 1)
+        // counted once per stop put off, however long it waits
+        if (!this.deferred.has(peer)) this.skipped++
+        if (this.o.model !== 'fixed') {
+          this.deferred.add(peer)
+          this.stopAt.set(peer, now + 1)
+        }
         continue
       }
+      this.deferred.delete(peer)
       this.stopAt.delete(peer)
       this.track(this.stopPeer(peer))
     }

@@ -16,7 +16,7 @@ export function formatReport (r: ChurnReport): string {
     ['peers', `${o.peers} (${r.peersStarted} started in all)`],
     ['files', `${o.files} × ${mib(o.fileSize)}, K = ${o.replicas}`],
     ['churn', `${o.duration} s, ${model}; down ${o.downtime} s (median), at most ${o.maxDown} down, seed ${o.seed}`],
-    ['stops', `${r.events.kills} SIGKILL, ${r.events.gracefulStops} graceful; ${r.events.restarts} restarts, ${r.events.newPeers} new peers; ${r.events.skipped} skipped (max down)`],
+    ['stops', `${r.events.kills} SIGKILL, ${r.events.gracefulStops} graceful; ${r.events.restarts} restarts, ${r.events.newPeers} new peers; ${r.events.skipped} put off (max down)`],
     ['fetches', `${r.fetches.ok} ok / ${r.fetches.ok + r.fetches.failed + r.fetches.corrupt} (${r.fetches.interrupted} interrupted by the harness stopping the peer)`],
     ['success rate', `${(r.successRate * 100).toFixed(1)} %`],
     ['fetch latency', `p50 ${secs(r.fetches.latency.p50)}, p95 ${secs(r.fetches.latency.p95)}, max ${secs(r.fetches.latency.max)}`],
