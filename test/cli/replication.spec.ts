@@ -49,23 +49,24 @@ describe('cli: replicas', function () {
     const stop = await shoalOk(['stop', '--repo', holder.repo], { timeout: 90_000 })
     assert.match(stop.stdout, /daemon stopped/)
     assert.match(holder.log, /handed over 1 replica/)
-    const witness = daemons.find(d => d !== holder && d.child.exitCode == null)!
+    const witness = daemons.find(d => d !== holder)!
     const after = await statusUntil(witness.repo, added.cid, s => s.health === 'ok' && s.copies === 3 && !s.holders.some((h: any) => h.peer === holder.peerId))
     assert.equal(after.wanted, 3)
   })
 
   it('refuses bad replica counts and answers 4 for a root nobody replicates', async () => {
+    // the first test stopped one daemon
+    const [adder, other] = daemons.filter(d => d.child.exitCode == null && d.child.signalCode == null)
     const file = path.join(scope.dir, 'small')
     await fs.writeFile(file, 'small file')
-    const zero = await shoal(['add', file, '--replicas', '0', '--repo', daemons[0].repo])
+    const zero = await shoal(['add', file, '--replicas', '0', '--repo', adder.repo])
     assert.equal(zero.code, 2)
     assert.match(zero.stderr, /--replicas must be a whole number of at least 1/)
-    const inverted = await shoal(['add', file, '--replicas', '3', '--replicas-max', '2', '--repo', daemons[0].repo])
+    const inverted = await shoal(['add', file, '--replicas', '3', '--replicas-max', '2', '--repo', adder.repo])
     assert.equal(inverted.code, 2)
     assert.match(inverted.stderr, /--replicas-max \(2\) must be at least --replicas \(3\)/)
 
-    const plain = JSON.parse((await shoalOk(['add', file, '--json', '--repo', daemons[0].repo])).stdout)
-    const other = daemons.find(d => d !== daemons[0] && d.child.exitCode == null)!
+    const plain = JSON.parse((await shoalOk(['add', file, '--json', '--repo', adder.repo])).stdout)
     const unknown = await shoal(['status', plain.cid, '--repo', other.repo])
     assert.equal(unknown.code, 4, unknown.stderr)
     assert.match(unknown.stderr, /no live holder of a replica/)
