@@ -218,3 +218,29 @@ describe('replication: the DHT under churn', function () {
     assert.ok(result.seconds < 10, `took ${result.seconds} s`)
   })
 })
+
+describe('replication: restarts', function () {
+  this.timeout(120_000)
+  const swarm = new TestSwarm()
+
+  afterEach(async () => {
+    await swarm.stopAll()
+  })
+
+  it('a holder killed before its copy is complete resumes the download when it restarts', async () => {
+    // a slow repair rate keeps the new holders downloading long enough to be killed mid-way
+    const nodes = await startSwarm(swarm, 4, () => fast({ repairRate: 512 * 1024 }))
+    const file = await swarm.writeRandomFile('input', 3 * 1024 * 1024)
+    const added = await nodes[0].add(file, { replicas: 2 })
+    const fetching = (): ShoalNode | undefined => swarm.nodes.find(n => n !== nodes[0] &&
+      n.replicas.list().some(r => r.cid === added.cid.toString() && r.self === 'fetching'))
+    let target: ShoalNode | undefined
+    await until(swarm, () => (target = fetching()) != null, 'a holder that accepted a copy and is downloading it')
+    await swarm.kill(target!)
+
+    const back = await swarm.restart(target!)
+    assert.equal(back.replicas.list()[0]?.self, 'fetching', 'the accepted copy is remembered')
+    await until(swarm, () => completeHolders(swarm.nodes, added.cid).includes(back), 'the restarted holder completes its copy')
+    assert.ok(await back.repo.pins.isPinned(added.cid))
+  })
+})
