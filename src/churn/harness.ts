@@ -12,6 +12,7 @@ import { summarize } from './stats.js'
 import type { ChurnModelName } from './model.js'
 import type { Episode, Sample, TrackedFile } from './observer.js'
 import type { Summary } from './stats.js'
+import { sleep } from '../signals.js'
 
 export interface ChurnOptions {
   peers: number
@@ -489,13 +490,4 @@ async function sha256File (file: string): Promise<string> {
   const hash = createHash('sha256')
   for await (const chunk of createReadStream(file)) hash.update(chunk)
   return hash.digest('hex')
-}
-
-async function sleep (ms: number, signal: AbortSignal): Promise<void> {
-  signal.throwIfAborted()
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, ms)
-    const onAbort = (): void => { clearTimeout(t); reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
 }

@@ -1,3 +1,5 @@
+import { sleep } from '../signals.js'
+
 /** A quarter of a second's worth may pass at once (but always at least one large block). */
 const BURST_SECONDS = 0.25
 const MIN_BURST = 1024 * 1024 + 64 * 1024
@@ -43,19 +45,4 @@ export class TokenBucket {
     this.tokens = Math.min(this.burst, this.tokens + (now - this.last) / 1000 * this.rate)
     this.last = now
   }
-}
-
-async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
-  signal?.throwIfAborted()
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = (): void => {
-      clearTimeout(t)
-      reject(signal?.reason)
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }

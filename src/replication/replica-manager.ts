@@ -5,7 +5,7 @@ import { decodeCID } from '../content/dag.js'
 import { NotFoundError, ReplicationError } from '../errors.js'
 import { ReplicaOp, ReplicaState } from '../protocol/replica-network.js'
 import { MAX_REPLICAS } from '../store/config.js'
-import { anySignal } from '../signals.js'
+import { anySignal, sleep } from '../signals.js'
 import { byDistance } from './keyspace.js'
 import { PeerLiveness } from './peer-liveness.js'
 import { RepairQueue } from './repair-queue.js'
@@ -684,13 +684,4 @@ function bytesToPeer (bytes: Uint8Array): PeerId | undefined {
   } catch {
     return undefined
   }
-}
-
-async function sleep (ms: number, signal: AbortSignal): Promise<void> {
-  signal.throwIfAborted()
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, ms)
-    const onAbort = (): void => { clearTimeout(t); reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
 }
