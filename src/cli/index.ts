@@ -58,7 +58,9 @@ export async function main (argv: string[] = hideBin(process.argv)): Promise<voi
       return
     }
     const code = exitCodeFor(err?.name ?? '')
-    out.error(String(err?.message ?? err).split('\n')[0])
+    const message = String(err?.message ?? err)
+    // yargs spreads some usage errors over lines ("Invalid values:\n  Argument: …"): keep them on one
+    out.error(err?.name === 'UsageError' ? message.split('\n').map(l => l.trim()).filter(l => l !== '').join(' ') : message.split('\n')[0])
     if (code === EXIT.USAGE && err?.name === 'UsageError') out.note('run "shoal --help" for usage')
     if (process.env.DEBUG != null) console.error(err)
     process.exitCode = code
