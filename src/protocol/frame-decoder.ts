@@ -18,6 +18,11 @@ export class FrameDecoder {
 
   constructor (private readonly maxDataLength: number) {}
 
+  /** Bytes of an unfinished frame are buffered (a stream ending now was cut inside a message). */
+  get midFrame (): boolean {
+    return this.need >= 0 || this.buffer.byteLength > 0
+  }
+
   * decode (chunk: Uint8Array | Uint8ArrayList): Generator<Uint8ArrayList> {
     this.buffer.append(chunk)
     while (true) {

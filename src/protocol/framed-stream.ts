@@ -51,6 +51,7 @@ export class FramedStream<T> {
             if (wait != null) await wait
           }
         }
+        if (decoder.midFrame) throw new ProtocolViolationError('stream ended inside a message')
         this.closed = true
         onClose()
       } catch (err: any) {

@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import * as varint from 'uint8-varint'
+import { Request, Response } from '../../src/protocol/blocks.js'
+import { BLOCK_PROTOCOL, REPLICA_PROTOCOL, SWARM_PROTOCOL } from '../../src/protocol/constants.js'
+import { loopbackHost, sha256File, shoalOk, useDaemons } from '../helpers/cli.js'
+import type { DaemonProcess } from '../helpers/cli.js'
+import type { Libp2p, Stream } from '@libp2p/interface'
+
+const PROTOCOLS = [BLOCK_PROTOCOL, SWARM_PROTOCOL, REPLICA_PROTOCOL]
+
+function framed (body: Uint8Array): Uint8Array {
+  return Uint8Array.from([...varint.encode(body.byteLength), ...body])
+}
+
+/** Read until the daemon ends or resets the stream; what it sent, and whether it ended it within `timeout`. */
+async function drain (stream: Stream, timeout = 15_000): Promise<{ ended: boolean, received: Uint8Array[] }> {
+  const received: Uint8Array[] = []
+  const timer = setTimeout(() => { stream.abort(new Error('test gave up waiting')) }, timeout)
+  let ended = true
+  try {
+    for await (const chunk of stream) received.push(chunk.subarray())
+  } catch (err: any) {
+    if (err.message === 'test gave up waiting') ended = false
+  } finally {
+    clearTimeout(timer)
+  }
+  return { ended, received }
+}
+
+async function rssOf (pid: number): Promise<number> {
+  const status = await fs.readFile(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024
+}
+
+async function randomCid (): Promise<CID> {
+  return CID.createV1(0x55, await sha256.digest(randomBytes(32)))
+}
+
+/**
+ * A hand-made hostile peer (plain libp2p: TCP, noise, yamux, no Shoal code)
+ * against a real `shoal daemon` process, while an honest daemon downloads
+ * from it.
+ */
+describe('cli: a hostile peer against a daemon', function () {
+  this.timeout(180_000)
+  const scope = useDaemons()
+  let target: DaemonProcess
+  let honest: DaemonProcess
+  let hostile: Libp2p
+  let file: string
+  let cid: string
+
+  before(async () => {
+    target = await scope.start('target')
+    honest = await scope.start('honest', ['--bootstrap', target.addresses[0]])
+    file = path.join(scope.dir, 'shared')
+    await fs.writeFile(file, randomBytes(24 * 1024 * 1024))
+    cid = JSON.parse((await shoalOk(['add', file, '--json', '--repo', target.repo])).stdout).cid
+    hostile = await createLibp2p({
+      addresses: { listen: [`/ip4/${loopbackHost()}/tcp/0`] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()]
+    })
+  })
+
+  after(async () => {
+    await hostile?.stop()
+  })
+
+  async function open (protocol: string): Promise<Stream> {
+    return await hostile.dialProtocol(multiaddr(target.addresses[0]), protocol)
+  }
+
+  for (const protocol of PROTOCOLS) {
+    it(`${protocol}: random bytes, a truncated message and a gigabyte length prefix each close the stream`, async () => {
+      // random bytes, then our side ends: the daemon may not wait for the rest of a frame
+      let s = await open(protocol)
+      s.send(randomBytes(64 * 1024))
+      await s.close()
+      assert.ok((await drain(s)).ended, 'random bytes')
+
+      // a prefix announcing 100 bytes, 10 of them sent
+      s = await open(protocol)
+      s.send(Uint8Array.from([...varint.encode(100), ...randomBytes(10)]))
+      await s.close()
+      assert.ok((await drain(s)).ended, 'truncated message')
+
+      // 2^40 bytes announced: refused before any body arrives, the stream left open on our side
+      s = await open(protocol)
+      s.send(Uint8Array.from(varint.encode(2 ** 40)))
+      assert.ok((await drain(s)).ended, 'oversized length prefix')
+    })
+  }
+
+  it('a request for 100 000 CIDs closes the stream; blocks never announced get "don\'t have"', async () => {
+    const cids = await Promise.all(Array.from({ length: 100_000 }, async () => (await randomCid()).bytes))
+    let s = await open(BLOCK_PROTOCOL)
+    s.send(framed(Request.encode({ want: cids, cancel: [] })))
+    assert.ok((await drain(s)).ended)
+
+    const unknown = await Promise.all(Array.from({ length: 8 }, async () => (await randomCid()).bytes))
+    s = await open(BLOCK_PROTOCOL)
+    s.send(framed(Request.encode({ want: unknown, cancel: [] })))
+    let buffered = Buffer.alloc(0)
+    const dontHave: string[] = []
+    for await (const chunk of s) {
+      buffered = Buffer.concat([buffered, chunk.subarray()])
+      while (buffered.length > 0) {
+        const length = varint.decode(buffered)
+        const start = varint.encodingLength(length)
+        if (buffered.length < start + length) break
+        const res = Response.decode(buffered.subarray(start, start + length))
+        assert.equal(res.blocks.length, 0)
+        dontHave.push(...res.dontHave.map(c => CID.decode(c).toString()))
+        buffered = buffered.subarray(start + length)
+      }
+      if (dontHave.length >= 8) break
+    }
+    assert.deepEqual(dontHave.sort(), unknown.map(c => CID.decode(c).toString()).sort())
+    await s.close()
+  })
+
+  it('an unknown replica operation closes the stream without an answer', async () => {
+    const s = await open(REPLICA_PROTOCOL)
+    // field 1 (op), varint 99: no such operation (the codec will not even encode it)
+    s.send(framed(Uint8Array.from([0x08, 99])))
+    const { ended, received } = await drain(s)
+    assert.ok(ended)
+    assert.equal(received.length, 0)
+  })
+
+  it('thousands of idle streams are refused past the per-peer limit; an honest get meanwhile completes and the daemon stays bounded', async () => {
+    const before = await rssOf(target.child.pid!)
+    const getting = shoalOk(['get', cid, '-o', path.join(scope.dir, 'copy'), '--json', '--repo', honest.repo], { timeout: 120_000 })
+    // one connection, 2 000 streams across the three protocols, left idle
+    const connection = await hostile.dial(multiaddr(target.addresses[0]))
+    const opened: Stream[] = []
+    let refused = 0
+    await Promise.all(Array.from({ length: 2_000 }, async (_, i) => {
+      try {
+        const s = await connection.newStream(PROTOCOLS[i % PROTOCOLS.length])
+        opened.push(s)
+      } catch {
+        refused++
+      }
+    }))
+    // a stream opens at once on our side; the daemon resets those past its limits. Those still
+    // open after a few seconds are the ones it accepted: per connection at most 32 block, 64
+    // swarm and 16 replica streams
+    const idle = (await Promise.all(opened.map(async s => await drain(s, 3_000)))).filter(r => !r.ended).length
+    assert.ok(idle <= 32 + 64 + 16, `${idle} idle streams accepted`)
+    assert.ok(refused + (opened.length - idle) >= 2_000 - 112)
+
+    const result = await getting
+    assert.equal(JSON.parse(result.stdout.trim().split('\n').pop()!).bytes, 24 * 1024 * 1024)
+    assert.equal(await sha256File(path.join(scope.dir, 'copy')), await sha256File(file))
+
+    // still up and answering, and its memory did not run away
+    const id = JSON.parse((await shoalOk(['id', '--json', '--repo', target.repo])).stdout)
+    assert.equal(id.peerId, target.peerId)
+    const after = await rssOf(target.child.pid!)
+    assert.ok(after - before < 150 * 1024 * 1024, `RSS grew from ${before >> 20} to ${after >> 20} MiB`)
+  })
+})
