@@ -1,6 +1,6 @@
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
-import { daemonCommand, initCommand } from './commands/daemon.js'
+import { daemonCommand, initCommand, swarmKeyCommand } from './commands/daemon.js'
 import { connectCommand, gcCommand, idCommand, lsCommand, peersCommand, providersCommand, rmCommand, statCommand, stopCommand } from './commands/manage.js'
 import { churnCommand } from './commands/churn.js'
 import { replicasCommand, statusCommand } from './commands/replication.js'
@@ -35,6 +35,7 @@ export async function main (argv: string[] = hideBin(process.argv)): Promise<voi
     .command(statCommand)
     .command(stopCommand)
     .command(churnCommand)
+    .command(swarmKeyCommand)
     .demandCommand(1, 'name a command (shoal --help lists them)')
     .strict()
     .recommendCommands()

@@ -5,6 +5,7 @@ import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { BlockNetwork } from '../protocol/block-network.js'
@@ -39,6 +40,8 @@ export interface Libp2pOptions {
   kBucketSize?: number
   /** Peers refused at the connection gater (banned for lying). */
   isBanned?(peer: string): boolean
+  /** A libp2p pre-shared key (private swarm): only peers holding it can connect. */
+  swarmKey?: Uint8Array
   /** Paces reading of block data (the download rate limit). */
   downloadThrottle?(bytes: number): Promise<void> | undefined
   logger?: ComponentLogger
@@ -71,6 +74,7 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
     },
     transports: [tcp()],
     connectionEncrypters: [noise()],
+    connectionProtector: options.swarmKey == null ? undefined : preSharedKey({ psk: options.swarmKey }),
     streamMuxers: [yamux()],
     peerDiscovery,
     connectionGater: {

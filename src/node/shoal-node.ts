@@ -1,10 +1,12 @@
+import fs from 'node:fs/promises'
 import { defaultLogger } from '@libp2p/logger'
+import { preSharedKey } from '@libp2p/pnet'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { blockKey, childLinks, isInterior } from '../content/dag.js'
 import { readFileContent } from '../content/file-reader.js'
-import { BlockVerificationError, InputError, NotAFileError, ReplicationError } from '../errors.js'
+import { BlockVerificationError, ConfigError, InputError, NotAFileError, ReplicationError } from '../errors.js'
 import { BanList } from '../exchange/ban-list.js'
 import { Exchange } from '../exchange/exchange.js'
 import { TokenBucket } from '../exchange/token-bucket.js'
@@ -92,6 +94,24 @@ const CANDIDATE_QUERY_TIMEOUT = 5_000
 export interface PeerSummary {
   peerId: string
   addresses: string[]
+}
+
+/** The pre-shared key of a private swarm, checked; undefined for an open swarm. */
+async function readSwarmKey (file: string): Promise<Uint8Array | undefined> {
+  if (file === '') return undefined
+  let key: Uint8Array
+  try {
+    key = await fs.readFile(file)
+  } catch (err: any) {
+    throw new ConfigError(`cannot read the swarm key ${file}: ${err.code ?? err.message}`)
+  }
+  try {
+    // the protector parses the key when it is built: build one to check it
+    preSharedKey({ psk: key })()
+  } catch (err: any) {
+    throw new ConfigError(`${file} is not a libp2p swarm key (make one with: shoal swarm-key > swarm.key): ${err.message}`)
+  }
+  return key
 }
 
 async function toBytes (chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
@@ -189,6 +209,7 @@ export class ShoalNode {
       const downloadBucket = new TokenBucket(repo.config.maxDownloadRate)
       const uploadBucket = new TokenBucket(repo.config.maxUploadRate)
       const libp2p = await createShoalLibp2p({
+        swarmKey: await readSwarmKey(repo.config.swarmKeyFile),
         privateKey: repo.privateKey,
         datastore: repo.datastore,
         config: repo.config,

@@ -60,6 +60,8 @@ export interface ShoalConfig {
   maxDownloadRate: number
   /** Bytes this peer may store; replicas that would exceed it are declined (0: unlimited). */
   maxStorage: number
+  /** Path of a libp2p pre-shared key: only peers holding the same key can connect ('' : an open swarm). */
+  swarmKeyFile: string
   limits: LimitsConfig
   replication: ReplicationConfig
 }
@@ -96,6 +98,7 @@ export function defaultConfig (): ShoalConfig {
     maxUploadRate: 0,
     maxDownloadRate: 0,
     maxStorage: 0,
+    swarmKeyFile: '',
     limits: { ...DEFAULT_LIMITS },
     replication: { ...DEFAULT_REPLICATION }
   }
@@ -117,6 +120,7 @@ export function validateConfig (input: unknown, source = 'config'): ShoalConfig 
     maxUploadRate: rate(raw.maxUploadRate ?? defaults.maxUploadRate, `${source}: maxUploadRate`),
     maxDownloadRate: rate(raw.maxDownloadRate ?? defaults.maxDownloadRate, `${source}: maxDownloadRate`),
     maxStorage: rate(raw.maxStorage ?? defaults.maxStorage, `${source}: maxStorage`, 'bytes (0: unlimited)'),
+    swarmKeyFile: str(raw.swarmKeyFile ?? defaults.swarmKeyFile, `${source}: swarmKeyFile`),
     limits: { ...defaults.limits },
     replication: { ...defaults.replication }
   }
@@ -207,6 +211,11 @@ export function parseRate (text: string, what = 'rate'): number {
     throw new ConfigError(`${what}: not a rate: ${JSON.stringify(text)} (try 10MB, 512KiB or 0 for unlimited)`)
   }
   return Math.round(Number(m[1]) * UNITS[unit])
+}
+
+function str (value: unknown, what: string): string {
+  if (typeof value !== 'string') throw new ConfigError(`${what} must be a string`)
+  return value
 }
 
 function bool (value: unknown, what: string): boolean {

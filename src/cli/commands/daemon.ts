@@ -1,3 +1,5 @@
+import path from 'node:path'
+import { generateKey } from '@libp2p/pnet'
 import { startDaemon } from '../../daemon/daemon.js'
 import { ConfigError } from '../../errors.js'
 import { checkMultiaddr, parseRate } from '../../store/config.js'
@@ -21,6 +23,7 @@ interface NetworkArgs extends GlobalArgs {
   'check-interval'?: number
   'repair-rate'?: string
   'leave-timeout'?: number
+  'swarm-key'?: string
 }
 
 function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
@@ -35,7 +38,8 @@ function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
     .option('check-interval', { type: 'number', describe: 'seconds between liveness probes of other replica holders (default 5)' })
     .option('grace-period', { type: 'number', describe: 'seconds a holder may be down before its copies are replaced, and a surplus lasts before it is trimmed (default 60)' })
     .option('repair-rate', { type: 'string', describe: 'bandwidth for downloading replicas, e.g. 8MiB per second (0: unlimited)' })
-    .option('leave-timeout', { type: 'number', describe: 'seconds a graceful stop waits to hand replicas over (default 60)' }) as any
+    .option('leave-timeout', { type: 'number', describe: 'seconds a graceful stop waits to hand replicas over (default 60)' })
+    .option('swarm-key', { type: 'string', describe: 'private swarm: a libp2p pre-shared key file (shoal swarm-key makes one); only peers with the same key can connect' }) as any
 }
 
 /** Config fields given on the command line. */
@@ -48,6 +52,7 @@ function overrides (args: NetworkArgs): Partial<ShoalConfig> {
   if (args['max-upload-rate'] != null) o.maxUploadRate = parseRate(args['max-upload-rate'], '--max-upload-rate')
   if (args['max-download-rate'] != null) o.maxDownloadRate = parseRate(args['max-download-rate'], '--max-download-rate')
   if (args['max-storage'] != null) o.maxStorage = parseRate(args['max-storage'], '--max-storage')
+  if (args['swarm-key'] != null) o.swarmKeyFile = path.resolve(args['swarm-key'])
   const replication: Partial<ReplicationConfig> = {}
   if (args['check-interval'] != null) replication.checkInterval = seconds(args['check-interval'], '--check-interval')
   if (args['grace-period'] != null) replication.gracePeriod = seconds(args['grace-period'], '--grace-period')
@@ -92,5 +97,16 @@ export const daemonCommand: CommandModule<GlobalArgs, NetworkArgs> = {
       report: line => { out.note(`shoal daemon: ${line}`) }
     })
     await daemon.stopped
+  }
+}
+
+export const swarmKeyCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'swarm-key',
+  describe: 'Print a new pre-shared key for a private swarm (give the same file to every peer with --swarm-key)',
+  builder: y => y.example('$0 swarm-key > swarm.key', ''),
+  handler: async () => {
+    const key = new Uint8Array(95)
+    generateKey(key)
+    out.line(new TextDecoder().decode(key).trimEnd())
   }
 }
