@@ -184,7 +184,11 @@ export class ShoalNode {
           this.announcer.withdraw(root)
         }
       },
-      usedStorage: async () => (await repo.blocks.stats()).bytes
+      usedStorage: async () => (await repo.blocks.stats()).bytes,
+      diskSpace: async () => {
+        const s = await fs.statfs(repo.paths.blocks)
+        return { free: s.bavail * s.bsize, total: s.blocks * s.bsize }
+      }
     }, { ...repo.config.replication, maxStorage: repo.config.maxStorage })
     // a banned peer is cut off at once, not only refused next time
     bans.addEventListener('ban', evt => {

@@ -36,6 +36,8 @@ export interface ReplicaManagerComponents {
   releaseReplica(root: CID, replicaPin: boolean): Promise<void>
   /** Bytes stored now. */
   usedStorage(): Promise<number>
+  /** Bytes free on the store's file system, and its size. */
+  diskSpace(): Promise<{ free: number, total: number }>
 }
 
 export interface ReplicaManagerInit extends ReplicationConfig {
@@ -79,6 +81,9 @@ const RELEASED_TTL = 60_000
 /** How often a graceful stop checks whether its replicas are handed over (ms). */
 const LEAVE_POLL = 500
 const LEAVING_NOTICE_TIMEOUT = 2_000
+/** Disk space no replica may take: this much, or this share of a small disk. */
+const DISK_HEADROOM = 1024 * 1024 * 1024
+const DISK_HEADROOM_SHARE = 0.05
 
 /**
  * Keeps every root this peer holds as a replica at its replication factor.
@@ -500,6 +505,14 @@ export class ReplicaManager implements Startable {
       if (used + this.reserved + size > this.init.maxStorage) {
         this.log('declining %s from %p: %d bytes would exceed the storage limit', root, from, size)
         return decline('storage full')
+      }
+    }
+    if (!pinned) {
+      // whatever the limit, a replica never fills the disk: some headroom stays free
+      const { free, total } = await this.c.diskSpace()
+      if (this.reserved + size > free - Math.min(DISK_HEADROOM, total * DISK_HEADROOM_SHARE)) {
+        this.log('declining %s from %p: %d bytes would nearly fill the disk', root, from, size)
+        return decline('disk full')
       }
     }
     signal.throwIfAborted()

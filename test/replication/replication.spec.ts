@@ -173,8 +173,9 @@ describe('replication: K copies kept through failures', function () {
   })
 
   it('a full peer declines a copy and placement moves to the next peer', async () => {
-    // peers 3–5 may store 64 KiB: too little for the file
-    const nodes = await startSwarm(swarm, 6, i => fast({}, i >= 3 ? { maxStorage: 64 * 1024 } : {}))
+    // peers 3 and 4 may store 64 KiB: too little for the file; peer 5's disk is nearly full
+    const nodes = await startSwarm(swarm, 6, i => fast({}, i === 3 || i === 4 ? { maxStorage: 64 * 1024 } : {}))
+    ;(nodes[5].replicas as any).c.diskSpace = async () => ({ free: 1024 * 1024 * 1024 + 512 * 1024, total: 100 * 1024 * 1024 * 1024 })
     const file = await swarm.writeRandomFile('input', 1024 * 1024)
     const added = await nodes[0].add(file, { replicas: 3 })
     await until(swarm, () => completeHolders(swarm.nodes, added.cid).length === 3, '3 complete copies')
