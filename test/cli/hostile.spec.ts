@@ -82,6 +82,13 @@ describe('cli: a hostile peer against a daemon', function () {
     return await hostile.dialProtocol(multiaddr(target.addresses[0]), protocol)
   }
 
+  it('answers only its own user: the control socket is 0600 in a 0700 repo', async () => {
+    assert.equal((await fs.stat(target.repo)).mode & 0o777, 0o700)
+    const socket = await fs.stat(path.join(target.repo, 'api.sock'))
+    assert.ok(socket.isSocket())
+    assert.equal(socket.mode & 0o777, 0o600)
+  })
+
   for (const protocol of PROTOCOLS) {
     it(`${protocol}: random bytes, a truncated message and a gigabyte length prefix each close the stream`, async () => {
       // random bytes, then our side ends: the daemon may not wait for the rest of a frame
