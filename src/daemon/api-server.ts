@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises'
 import http from 'node:http'
 import { logger } from '@libp2p/logger'
+import { ApiGuard } from './api-guard.js'
 import { routeFor } from './api-routes.js'
 import { HttpError, errorBody, sendJson, statusFor } from './http-util.js'
 import type { ShoalNode } from '../node/shoal-node.js'
@@ -13,6 +14,8 @@ export interface ApiServerInit {
   socketPath: string
   /** Called when a client asks the daemon to stop. */
   onStopRequested(): void
+  /** Also serve on TCP (loopback unless allowed otherwise), for clients holding the token. */
+  tcp?: { host: string, port: number, token: string }
 }
 
 /**
@@ -23,11 +26,19 @@ export interface ApiServerInit {
 export class ApiServer {
   private readonly init: ApiServerInit
   private readonly server: http.Server
+  private tcpServer?: http.Server
   private readonly controllers = new Set<AbortController>()
 
   constructor (init: ApiServerInit) {
     this.init = init
     this.server = http.createServer((req, res) => { void this.handle(req, res) })
+  }
+
+  /** The TCP API's URL, once it listens. */
+  get url (): string | undefined {
+    const address = this.tcpServer?.address()
+    if (address == null || typeof address === 'string') return undefined
+    return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
   }
 
   async start (): Promise<void> {
@@ -46,12 +57,39 @@ export class ApiServer {
       process.umask(mask)
     }
     await fs.chmod(this.init.socketPath, 0o600)
+    if (this.init.tcp != null) await this.startTcp(this.init.tcp)
+  }
+
+  private async startTcp (tcp: { host: string, port: number, token: string }): Promise<void> {
+    let guard: ApiGuard | undefined
+    const server = http.createServer((req, res) => {
+      try {
+        guard!.check(req)
+      } catch (err: any) {
+        sendJson(res, err.status ?? 403, errorBody(err))
+        return
+      }
+      void this.handle(req, res)
+    })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(tcp.port, tcp.host, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+    this.tcpServer = server
+    const address = server.address()
+    guard = new ApiGuard(tcp.token, tcp.host, typeof address === 'object' && address != null ? address.port : tcp.port)
   }
 
   async stop (): Promise<void> {
     for (const c of this.controllers) c.abort(new Error('daemon stopping'))
-    this.server.closeAllConnections()
-    await new Promise<void>(resolve => { this.server.close(() => { resolve() }) })
+    for (const server of [this.server, this.tcpServer]) {
+      if (server == null) continue
+      server.closeAllConnections()
+      await new Promise<void>(resolve => { server.close(() => { resolve() }) })
+    }
     await fs.rm(this.init.socketPath, { force: true })
   }
 

@@ -1,3 +1,7 @@
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import { multiaddr } from '@multiformats/multiaddr'
+import { ConfigError } from '../errors.js'
 import { ShoalNode } from '../node/shoal-node.js'
 import { initRepo } from '../store/repo.js'
 import { ApiServer } from './api-server.js'
@@ -34,11 +38,18 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
   const node = await ShoalNode.open(options.repo, { ...options, config: defaults })
   const stopped = Promise.withResolvers<void>()
   let stopping: Promise<void> | undefined
-  const api = new ApiServer({
-    node,
-    socketPath: node.repo.paths.apiSocket,
-    onStopRequested: () => { void stop() }
-  })
+  let api: ApiServer
+  try {
+    api = new ApiServer({
+      node,
+      socketPath: node.repo.paths.apiSocket,
+      onStopRequested: () => { void stop() },
+      tcp: node.repo.config.api === '' ? undefined : { ...tcpAddress(node.repo.config.api, node.repo.config.apiAllowRemote), token: await apiToken(node.repo.paths.apiToken) }
+    })
+  } catch (err) {
+    await node.stop()
+    throw err
+  }
 
   // a second signal skips the hand-over of replicas
   const force = new AbortController()
@@ -95,6 +106,32 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
     options.report(`listening on ${addr}`)
   }
   options.report(`api on ${node.repo.paths.apiSocket}`)
+  if (api.url != null) options.report(`api on ${api.url} (token in ${node.repo.paths.apiToken})`)
   options.report('ready')
   return { node, stopped: stopped.promise, stop }
+}
+
+/** Host and port of the TCP API; loopback only unless remote access was asked for. */
+function tcpAddress (address: string, allowRemote: boolean): { host: string, port: number } {
+  const components = multiaddr(address).getComponents()
+  const ip = components.find(c => c.name === 'ip4' || c.name === 'ip6')?.value
+  const port = components.find(c => c.name === 'tcp')?.value
+  if (ip == null || port == null) throw new ConfigError(`api: expected /ip4/<address>/tcp/<port> or /ip6/…, got ${address}`)
+  const loopback = ip === '::1' || ip.startsWith('127.')
+  if (!loopback && !allowRemote) {
+    throw new ConfigError(`api: ${ip} is not a loopback address; the control API binds loopback only unless --api-allow-remote is given`)
+  }
+  return { host: ip, port: Number(port) }
+}
+
+/** The TCP API's token: made once (32 random bytes, hex), kept in the repo with mode 0600. */
+async function apiToken (file: string): Promise<string> {
+  try {
+    return (await fs.readFile(file, 'utf8')).trim()
+  } catch (err: any) {
+    if (err.code !== 'ENOENT') throw err
+  }
+  const token = randomBytes(32).toString('hex')
+  await fs.writeFile(file, token + '\n', { mode: 0o600, flag: 'wx' })
+  return token
 }

@@ -62,6 +62,10 @@ export interface ShoalConfig {
   maxStorage: number
   /** Path of a libp2p pre-shared key: only peers holding the same key can connect ('' : an open swarm). */
   swarmKeyFile: string
+  /** Also serve the control API on this TCP multiaddr, token required ('': only the Unix socket). */
+  api: string
+  /** Let `api` bind an address other than loopback. */
+  apiAllowRemote: boolean
   limits: LimitsConfig
   replication: ReplicationConfig
 }
@@ -99,6 +103,8 @@ export function defaultConfig (): ShoalConfig {
     maxDownloadRate: 0,
     maxStorage: 0,
     swarmKeyFile: '',
+    api: '',
+    apiAllowRemote: false,
     limits: { ...DEFAULT_LIMITS },
     replication: { ...DEFAULT_REPLICATION }
   }
@@ -121,6 +127,8 @@ export function validateConfig (input: unknown, source = 'config'): ShoalConfig 
     maxDownloadRate: rate(raw.maxDownloadRate ?? defaults.maxDownloadRate, `${source}: maxDownloadRate`),
     maxStorage: rate(raw.maxStorage ?? defaults.maxStorage, `${source}: maxStorage`, 'bytes (0: unlimited)'),
     swarmKeyFile: str(raw.swarmKeyFile ?? defaults.swarmKeyFile, `${source}: swarmKeyFile`),
+    api: raw.api == null || raw.api === '' ? '' : checkMultiaddr(raw.api, `${source}: api`),
+    apiAllowRemote: bool(raw.apiAllowRemote ?? defaults.apiAllowRemote, `${source}: apiAllowRemote`),
     limits: { ...defaults.limits },
     replication: { ...defaults.replication }
   }

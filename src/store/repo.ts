@@ -23,7 +23,8 @@ export const REPO_LAYOUT = {
   blocks: 'blocks',
   datastore: 'datastore',
   lock: 'repo.lock',
-  apiSocket: 'api.sock'
+  apiSocket: 'api.sock',
+  apiToken: 'api.token'
 } as const
 
 export function repoPaths (root: string): { [K in keyof typeof REPO_LAYOUT]: string } {
@@ -34,7 +35,8 @@ export function repoPaths (root: string): { [K in keyof typeof REPO_LAYOUT]: str
     blocks: path.join(abs, REPO_LAYOUT.blocks),
     datastore: path.join(abs, REPO_LAYOUT.datastore),
     lock: path.join(abs, REPO_LAYOUT.lock),
-    apiSocket: path.join(abs, REPO_LAYOUT.apiSocket)
+    apiSocket: path.join(abs, REPO_LAYOUT.apiSocket),
+    apiToken: path.join(abs, REPO_LAYOUT.apiToken)
   }
 }
 

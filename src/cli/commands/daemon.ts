@@ -24,6 +24,8 @@ interface NetworkArgs extends GlobalArgs {
   'repair-rate'?: string
   'leave-timeout'?: number
   'swarm-key'?: string
+  api?: string
+  'api-allow-remote'?: boolean
 }
 
 function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
@@ -39,7 +41,9 @@ function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
     .option('grace-period', { type: 'number', describe: 'seconds a holder may be down before its copies are replaced, and a surplus lasts before it is trimmed (default 60)' })
     .option('repair-rate', { type: 'string', describe: 'bandwidth for downloading replicas, e.g. 8MiB per second (0: unlimited)' })
     .option('leave-timeout', { type: 'number', describe: 'seconds a graceful stop waits to hand replicas over (default 60)' })
-    .option('swarm-key', { type: 'string', describe: 'private swarm: a libp2p pre-shared key file (shoal swarm-key makes one); only peers with the same key can connect' }) as any
+    .option('swarm-key', { type: 'string', describe: 'private swarm: a libp2p pre-shared key file (shoal swarm-key makes one); only peers with the same key can connect' })
+    .option('api', { type: 'string', describe: 'also serve the control API on TCP, e.g. /ip4/127.0.0.1/tcp/5401 (token in $REPO/api.token)' })
+    .option('api-allow-remote', { type: 'boolean', describe: 'let --api bind an address other than loopback' }) as any
 }
 
 /** Config fields given on the command line. */
@@ -53,6 +57,8 @@ function overrides (args: NetworkArgs): Partial<ShoalConfig> {
   if (args['max-download-rate'] != null) o.maxDownloadRate = parseRate(args['max-download-rate'], '--max-download-rate')
   if (args['max-storage'] != null) o.maxStorage = parseRate(args['max-storage'], '--max-storage')
   if (args['swarm-key'] != null) o.swarmKeyFile = path.resolve(args['swarm-key'])
+  if (args.api != null) o.api = checkMultiaddr(args.api, '--api')
+  if (args['api-allow-remote'] != null) o.apiAllowRemote = args['api-allow-remote']
   const replication: Partial<ReplicationConfig> = {}
   if (args['check-interval'] != null) replication.checkInterval = seconds(args['check-interval'], '--check-interval')
   if (args['grace-period'] != null) replication.gracePeriod = seconds(args['grace-period'], '--grace-period')
