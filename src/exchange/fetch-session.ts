@@ -104,6 +104,8 @@ const MIN_WINDOW = 2
 const MAX_PENDING_WRITES = 32
 /** Requests a rate-limited session may have paid for in advance, and the block size assumed before any arrived. */
 const PACED_CREDITS = 4
+/** "Don't have" answers for blocks a peer claimed before it is banned as a liar. */
+const MAX_BROKEN_CLAIMS = 4
 const PACED_FIRST_BLOCK = 256 * 1024
 
 /**
@@ -541,7 +543,24 @@ export class FetchSession {
       this.dropPeer(peerKey, 'does not have the root')
       return
     }
+    // it said it held this block: a block rotting on an honest disk explains one or two such
+    // answers, a peer that advertises what it does not serve is lying
+    if (this.claimed(peerKey, cid) && ++peer.brokenClaims > MAX_BROKEN_CLAIMS) {
+      this.log.error('peer %s claims blocks it does not serve; banning it', peerKey)
+      this.c.bans.ban(peerKey, this.init.banTime, 'claims blocks it does not serve')
+      this.dropPeer(peerKey, 'claims blocks it does not serve')
+      return
+    }
     this.fillAll()
+  }
+
+  /** Whether the peer told the swarm it holds `cid` (complete, or the leaf's bit set). */
+  private claimed (peerKey: string, cid: CID): boolean {
+    const remote = this.swarm.peers.get(peerKey)
+    if (remote == null || !remote.heard) return false
+    if (remote.complete) return true
+    const indices = this.index?.indicesOf(cid)
+    return indices != null && indices.some(i => remote.hasLeaf(i) === true)
   }
 
   private dropPeer (peerKey: string, reason: string): void {

@@ -36,6 +36,8 @@ export class PeerState {
   readonly inFlight = new Map<string, { cid: CID, sentAt: number }>()
   /** Blocks this peer said it does not have. */
   readonly lacks = new Set<string>()
+  /** Of those, blocks it had told the swarm it held. */
+  brokenClaims = 0
   bytesReceived = 0
   blocksReceived = 0
   private readonly limits: WindowLimits

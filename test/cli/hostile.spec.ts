@@ -180,3 +180,61 @@ describe('cli: a hostile peer against a daemon', function () {
     assert.ok(after - before < 150 * 1024 * 1024, `RSS grew from ${before >> 20} to ${after >> 20} MiB`)
   })
 })
+
+describe('cli: one daemon under load and abuse', function () {
+  this.timeout(240_000)
+  const scope = useDaemons()
+
+  it('serves 16 concurrent gets of different files while a hostile peer floods it; every download verifies', async () => {
+    const seeder = await scope.start('seeder')
+    const downloaders: DaemonProcess[] = []
+    for (let i = 0; i < 4; i++) downloaders.push(await scope.start(`d${i}`, ['--bootstrap', seeder.addresses[0]]))
+    const files: Array<{ path: string, cid: string }> = []
+    for (let i = 0; i < 16; i++) {
+      const file = path.join(scope.dir, `f${i}`)
+      await fs.writeFile(file, randomBytes(4 * 1024 * 1024))
+      files.push({ path: file, cid: JSON.parse((await shoalOk(['add', file, '--json', '--repo', seeder.repo])).stdout).cid })
+    }
+
+    // the abuser: junk on every protocol and floods of wants for blocks nobody has, until told to stop
+    const abuser = await createLibp2p({
+      addresses: { listen: [`/ip4/${loopbackHost()}/tcp/0`] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()]
+    })
+    let abusing = true
+    let attacks = 0
+    const abuse = (async () => {
+      while (abusing) {
+        try {
+          const s = await abuser.dialProtocol(multiaddr(seeder.addresses[0]), PROTOCOLS[attacks % PROTOCOLS.length])
+          if (attacks % 2 === 0) s.send(randomBytes(16 * 1024))
+          else s.send(framed(Request.encode({ want: await Promise.all(Array.from({ length: 512 }, async () => (await randomCid()).bytes)), cancel: [] })))
+          void drain(s, 2_000)
+        } catch {
+          // refused: the daemon is defending itself
+        }
+        attacks++
+      }
+    })()
+
+    const started = performance.now()
+    await Promise.all(files.map(async (f, i) => {
+      const out = path.join(scope.dir, `out${i}`)
+      await shoalOk(['get', f.cid, '-o', out, '--repo', downloaders[i % 4].repo], { timeout: 180_000 })
+      assert.equal(await sha256File(out), await sha256File(f.path))
+    }))
+    const seconds = (performance.now() - started) / 1000
+    abusing = false
+    await abuse
+    await abuser.stop()
+
+    const status = await fs.readFile(`/proc/${seeder.child.pid!}/status`, 'utf8')
+    const peak = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024
+    assert.ok(attacks > 10, `${attacks} attacks`)
+    assert.equal(JSON.parse((await shoalOk(['id', '--json', '--repo', seeder.repo])).stdout).peerId, seeder.peerId)
+    // figures for the record (measured, not asserted)
+    console.log(`      load: 16 × 4 MiB in ${seconds.toFixed(1)} s = ${(64 / seconds).toFixed(1)} MiB/s with ${attacks} attacks; seeder peak RSS ${peak.toFixed(0)} MiB`)
+  })
+})

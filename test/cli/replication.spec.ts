@@ -26,6 +26,8 @@ describe('cli: replicas', function () {
   this.timeout(120_000)
   const scope = useDaemons()
   const daemons: DaemonProcess[] = []
+  /** The daemon the first test stops. */
+  let stopped: DaemonProcess | undefined
 
   before(async () => {
     const first = await scope.start('p0', FAST)
@@ -46,7 +48,9 @@ describe('cli: replicas', function () {
 
     // a holder that is not the leader stops gracefully: shoal stop returns once it handed over
     const holder = daemons.find(d => d.peerId !== ok.leader && ok.holders.some((h: any) => h.peer === d.peerId))!
+    stopped = holder
     const stop = await shoalOk(['stop', '--repo', holder.repo], { timeout: 90_000 })
+    assert.equal(await holder.exited, 0)
     assert.match(stop.stdout, /daemon stopped/)
     assert.match(holder.log, /handed over 1 replica/)
     const witness = daemons.find(d => d !== holder)!
@@ -56,7 +60,7 @@ describe('cli: replicas', function () {
 
   it('refuses bad replica counts and answers 4 for a root nobody replicates', async () => {
     // the first test stopped one daemon
-    const [adder, other] = daemons.filter(d => d.child.exitCode == null && d.child.signalCode == null)
+    const [adder, other] = daemons.filter(d => d !== stopped)
     const file = path.join(scope.dir, 'small')
     await fs.writeFile(file, 'small file')
     const zero = await shoal(['add', file, '--replicas', '0', '--repo', adder.repo])

@@ -106,6 +106,29 @@ describe('node: fetching between in-process peers', function () {
     }
   })
 
+  it('bans a peer that claims blocks it does not serve, and completes from an honest one', async () => {
+    const honest = await swarm.start()
+    const liar = await swarm.start({}, { bootstrapTo: [honest] })
+    const fetcher = await swarm.start({}, { bootstrapTo: [honest] })
+    await routingTableHas(honest, 2)
+
+    const file = await swarm.writeRandomFile('input', 32 * 1024 * 1024)
+    const added = await honest.add(file)
+    await honest.discovery.provide(added.cid)
+    // the liar pins the same file, so it tells every swarm it is complete, then drops its leaves
+    await liar.add(file)
+    for (const leaf of await leavesOf(liar, added.cid)) await liar.repo.blocks.delete(leaf)
+    await liar.discovery.provide(added.cid)
+
+    const out = swarm.outputPath('copy')
+    const result = await fetcher.get(added.cid, out, { providerTimeout: 20_000 })
+    assert.equal(await sha256File(out), await sha256File(file))
+    assert.ok(result.peers.some(p => p.peerId === honest.peerId.toString()))
+    const ban = fetcher.bans.list().find(b => b.peer === liar.peerId.toString())
+    assert.ok(ban != null, 'the liar is banned')
+    assert.equal(ban.reason, 'claims blocks it does not serve')
+  })
+
   it('resumes an interrupted download without fetching stored blocks again', async () => {
     const a = await swarm.start()
     const b = await swarm.start({}, { bootstrapTo: [a] })
