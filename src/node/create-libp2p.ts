@@ -63,7 +63,11 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
     peerDiscovery.push(mdns())
   }
 
-  return await createLibp2p({
+  // the gater needs the node to count a peer's connections
+  let node: ShoalLibp2p | undefined
+  const tooMany = (peer: import('@libp2p/interface').PeerId): boolean =>
+    (node?.getConnections(peer).length ?? 0) >= config.limits.maxConnectionsPerPeer
+  node = await createLibp2p({
     start: false,
     privateKey: options.privateKey,
     datastore: options.datastore,
@@ -79,7 +83,7 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
     peerDiscovery,
     connectionGater: {
       denyDialPeer: peer => options.isBanned?.(peer.toString()) ?? false,
-      denyInboundEncryptedConnection: peer => options.isBanned?.(peer.toString()) ?? false
+      denyInboundEncryptedConnection: peer => (options.isBanned?.(peer.toString()) ?? false) || tooMany(peer)
     },
     connectionManager: {
       maxConnections: config.limits.maxConnections,
@@ -105,4 +109,5 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
       replicas: (components: any) => new ReplicaNetwork(components)
     }
   })
+  return node
 }

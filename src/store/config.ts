@@ -11,6 +11,8 @@ export interface LimitsConfig {
   maxConnections: number
   /** Inbound connections accepted per second from one host. */
   inboundConnectionThreshold: number
+  /** Connections one peer may hold open with us (each brings its own stream limits). */
+  maxConnectionsPerPeer: number
   /** Block requests one peer may have queued with us at once. */
   maxRequestsPerPeer: number
   /** Blocks being read and sent at once, across all peers. */
@@ -73,6 +75,7 @@ export interface ShoalConfig {
 export const DEFAULT_LIMITS: LimitsConfig = {
   maxConnections: 300,
   inboundConnectionThreshold: 50,
+  maxConnectionsPerPeer: 4,
   maxRequestsPerPeer: 256,
   maxConcurrentUploads: 32,
   maxInboundStreamsPerPeer: 32,

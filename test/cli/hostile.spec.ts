@@ -14,7 +14,7 @@ import { Request, Response } from '../../src/protocol/blocks.js'
 import { BLOCK_PROTOCOL, REPLICA_PROTOCOL, SWARM_PROTOCOL } from '../../src/protocol/constants.js'
 import { loopbackHost, sha256File, shoalOk, useDaemons } from '../helpers/cli.js'
 import type { DaemonProcess } from '../helpers/cli.js'
-import type { Libp2p, Stream } from '@libp2p/interface'
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 
 const PROTOCOLS = [BLOCK_PROTOCOL, SWARM_PROTOCOL, REPLICA_PROTOCOL]
 
@@ -136,6 +136,30 @@ describe('cli: a hostile peer against a daemon', function () {
     }
     assert.deepEqual(dontHave.sort(), unknown.map(c => CID.decode(c).toString()).sort())
     await s.close()
+  })
+
+  it('refuses more than 4 connections from one peer (each would bring its own stream limits)', async () => {
+    const target0 = multiaddr(target.addresses[0])
+    // one after the other: concurrent dials to one peer are merged by the dialer
+    const results: Array<PromiseSettledResult<Connection>> = []
+    for (let i = 0; i < 10; i++) {
+      results.push(await hostile.dial(target0, { force: true }).then(value => ({ status: 'fulfilled' as const, value }), reason => ({ status: 'rejected' as const, reason })))
+    }
+    // our side may finish its handshake before the daemon's gater refuses: the daemon then closes it
+    const openCount = (): number => hostile.getConnections().filter(c => c.remotePeer.toString() === target.peerId && c.status === 'open').length
+    const dialled = results.filter(r => r.status === 'fulfilled').length
+    await new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        if (openCount() > 4) return
+        clearTimeout(timer)
+        hostile.removeEventListener('connection:close', check)
+        resolve()
+      }
+      const timer = setTimeout(() => { reject(new Error(`${openCount()} of ${dialled} connections still open`)) }, 10_000)
+      hostile.addEventListener('connection:close', check)
+      check()
+    })
+    assert.ok(openCount() <= 4)
   })
 
   it('an unknown replica operation closes the stream without an answer', async () => {
