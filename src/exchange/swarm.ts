@@ -115,10 +115,7 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
     if (this.complete) return
     this.complete = true
     this.broadcast({ complete: true })
-    // two complete peers have nothing to trade: free the stream
-    for (const remote of [...this.peers.values()]) {
-      if (remote.complete) this.drop(remote)
-    }
+
   }
 
   /** Open a swarm stream to `peer` unless we have one; resolves when it is open. */
@@ -249,10 +246,6 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
     }
     if (stateChanged) {
       this.c.log('%s: %s is %s', this.root, remote.key, remote.complete ? 'complete' : `holding ${remote.bitfield?.count ?? 0}/${remote.bitfield?.size ?? '?'}`)
-      if (this.complete && remote.complete) {
-        this.drop(remote)
-        return
-      }
       this.safeDispatchEvent('peer:state', { detail: remote })
     }
     if (msg.have.length > 0 && remote.bitfield != null) {
