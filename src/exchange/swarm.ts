@@ -115,7 +115,6 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
     if (this.complete) return
     this.complete = true
     this.broadcast({ complete: true })
-
   }
 
   /** Open a swarm stream to `peer` unless we have one; resolves when it is open. */
