@@ -1,17 +1,23 @@
 /**
  * Orders garbage collection against operations that store blocks: while a
- * gc runs, new operations wait for it; a gc first waits for running adds
- * (whose blocks are not pinned yet). Downloads are protected differently:
- * they register their root as in use, and gc keeps roots in use.
+ * gc is running or queued, new operations wait for it; a gc first waits for
+ * running adds (whose blocks are not pinned yet). Downloads are protected
+ * differently: they register their root as in use before they start, and gc
+ * keeps roots in use. Two gcs never run at once.
  */
 export class GcLock {
-  private collecting?: Promise<void>
   private writers = 0
   private drained?: PromiseWithResolvers<void>
+  private gcsPending = 0
+  private gcsDone?: PromiseWithResolvers<void>
+  private gcChain: Promise<unknown> = Promise.resolve()
 
-  /** Resolves once no gc is running. */
+  /** Resolves once no gc is running or queued. */
   async idle (): Promise<void> {
-    while (this.collecting != null) await this.collecting
+    while (this.gcsPending > 0) {
+      this.gcsDone ??= Promise.withResolvers<void>()
+      await this.gcsDone.promise
+    }
   }
 
   /** Run `fn` (an add) with no gc running, and keep any gc from starting until it ends. */
@@ -25,20 +31,25 @@ export class GcLock {
     }
   }
 
-  /** Run `fn` (a gc) alone: after running adds, before new operations. */
+  /** Run `fn` (a gc) alone: after running adds and earlier gcs, before new operations. */
   async collect<T> (fn: () => Promise<T>): Promise<T> {
-    await this.idle()
-    const done = Promise.withResolvers<void>()
-    this.collecting = done.promise
-    try {
+    // counted at once, so an operation starting from now on waits for this gc
+    this.gcsPending++
+    const run = this.gcChain.then(async () => {
       while (this.writers > 0) {
         this.drained = Promise.withResolvers<void>()
         await this.drained.promise
       }
       return await fn()
+    })
+    this.gcChain = run.catch(() => {})
+    try {
+      return await run
     } finally {
-      this.collecting = undefined
-      done.resolve()
+      if (--this.gcsPending === 0) {
+        this.gcsDone?.resolve()
+        this.gcsDone = undefined
+      }
     }
   }
 }
