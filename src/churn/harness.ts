@@ -1,8 +1,8 @@
 import { createCipheriv, createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { sha256File } from '../content/file-hash.js'
 import { defaultConfig } from '../store/config.js'
 import { initRepo } from '../store/repo.js'
 import { ChurnModel, Random } from './model.js'
@@ -484,10 +484,4 @@ class ChurnRun {
       fetchLog: this.fetchLog
     }
   }
-}
-
-async function sha256File (file: string): Promise<string> {
-  const hash = createHash('sha256')
-  for await (const chunk of createReadStream(file)) hash.update(chunk)
-  return hash.digest('hex')
 }

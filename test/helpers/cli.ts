@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -71,9 +70,7 @@ export async function shoalOk (args: string[], options?: { timeout?: number }): 
   return r
 }
 
-export async function sha256File (file: string): Promise<string> {
-  return createHash('sha256').update(await fs.readFile(file)).digest('hex')
-}
+export { sha256File } from '../../src/content/file-hash.js'
 
 export async function tempDir (prefix = 'shoal-test-'): Promise<string> {
   return await fs.mkdtemp(path.join(os.tmpdir(), prefix))
