@@ -2,8 +2,9 @@
  * Orders garbage collection against operations that store blocks: while a
  * gc is running or queued, new operations wait for it; a gc first waits for
  * running adds (whose blocks are not pinned yet). Downloads are protected
- * differently: they register their root as in use before they start, and gc
- * keeps roots in use. Two gcs never run at once.
+ * differently: they register their root as in use before they start, gc
+ * keeps roots in use, and the block store spares whatever is written while a
+ * gc runs (`BlockStore.sweep`). Two gcs never run at once.
  */
 export class GcLock {
   private writers = 0

@@ -485,11 +485,26 @@ export class ShoalNode {
   }
 
   private async collectGarbage (options: AbortOptions): Promise<{ blocks: number, bytes: number }> {
+    // the store records what downloads write from here on and spares it
+    return await this.repo.blocks.sweep(async () => {
+      const roots: CID[] = []
+      for await (const pin of this.repo.pins.pins(options)) roots.push(pin.cid)
+      for await (const cid of this.repo.pins.downloads(options)) roots.push(cid)
+      for (const { cid } of this.inUse.values()) roots.push(cid)
+      const keep = await this.reachable(roots, options)
+      // stop announcing roots that are going (fetched with --no-pin, or unpinned), and leave their swarms
+      const kept = (root: CID): boolean => roots.some(r => r.equals(root))
+      for (const root of this.announcer.roots()) {
+        if (!kept(root)) this.announcer.withdraw(root)
+      }
+      this.exchange.swarms.retireUnless(kept)
+      return key => keep.has(key)
+    }, options)
+  }
+
+  /** The keys of every stored block reachable from `roots`. */
+  private async reachable (roots: CID[], options: AbortOptions): Promise<Set<string>> {
     const keep = new Set<string>()
-    const roots: CID[] = []
-    for await (const pin of this.repo.pins.pins(options)) roots.push(pin.cid)
-    for await (const cid of this.repo.pins.downloads(options)) roots.push(cid)
-    for (const { cid } of this.inUse.values()) roots.push(cid)
     const stack = [...roots]
     while (stack.length > 0) {
       const cid = stack.pop()!
@@ -505,21 +520,7 @@ export class ShoalNode {
         }
       }
     }
-    // stop announcing roots that are going (fetched with --no-pin, or unpinned), and leave their swarms
-    const kept = (root: CID): boolean => roots.some(r => r.equals(root))
-    for (const root of this.announcer.roots()) {
-      if (!kept(root)) this.announcer.withdraw(root)
-    }
-    this.exchange.swarms.retireUnless(kept)
-    let blocks = 0
-    let bytes = 0
-    for await (const { cid, size } of this.repo.blocks.entries(options)) {
-      if (keep.has(blockKey(cid))) continue
-      await this.repo.blocks.delete(cid, options)
-      blocks++
-      bytes += size
-    }
-    return { blocks, bytes }
+    return keep
   }
 
   async stat (): Promise<RepoStat> {

@@ -4,6 +4,7 @@ import { FsBlockstore } from 'blockstore-fs'
 import { NextToLast } from 'blockstore-fs/sharding'
 import { logger } from '@libp2p/logger'
 import { BlockNotFoundError, BlockVerificationError } from '../errors.js'
+import { blockKey } from '../content/dag.js'
 import { verifyBlock } from '../content/verify.js'
 import type { VerifiedBlock } from '../content/verify.js'
 import type { AbortOptions } from '@libp2p/interface'
@@ -17,6 +18,13 @@ export interface BlockStoreStats {
 }
 
 /**
+ * Which blocks a sweep keeps, by `blockKey`. Computed while the sweep is
+ * already recording writes, so a block stored meanwhile is spared even when
+ * the walk that built the set could not reach it yet.
+ */
+export type KeepSet = (key: string) => boolean
+
+/**
  * The repo's blocks, one file per block (`blockstore-fs`, written to a
  * temporary file and renamed, so a crash never leaves a torn block).
  *
@@ -27,6 +35,12 @@ export interface BlockStoreStats {
 export class BlockStore {
   private readonly fs: FsBlockstore
   private readonly sharding = new NextToLast()
+  /** keys with a `put` under way, and how many */
+  private readonly writing = new Map<string, number>()
+  /** for each running sweep, the keys written since it began */
+  private readonly sweeps = new Set<Set<string>>()
+  /** keys a sweep is deleting right now; a `put` of one waits for it */
+  private readonly deleting = new Map<string, Promise<void>>()
   readonly path: string
 
   constructor (dir: string) {
@@ -47,10 +61,51 @@ export class BlockStore {
   }
 
   async put (block: VerifiedBlock, options?: AbortOptions): Promise<void> {
-    if (await this.fs.has(block.cid, options)) {
-      return
+    // registered before anything is awaited: a sweep either sees this key
+    // (and spares it) or has already begun deleting it (and we wait, then write)
+    const key = blockKey(block.cid)
+    for (const written of this.sweeps) written.add(key)
+    this.writing.set(key, (this.writing.get(key) ?? 0) + 1)
+    try {
+      await this.deleting.get(key)
+      if (await this.fs.has(block.cid, options)) {
+        return
+      }
+      await this.fs.put(block.cid, block.bytes, options)
+    } finally {
+      const n = this.writing.get(key) ?? 1
+      if (n <= 1) this.writing.delete(key)
+      else this.writing.set(key, n - 1)
     }
-    await this.fs.put(block.cid, block.bytes, options)
+  }
+
+  /**
+   * Delete every block that `keepSet` (computed by the caller once the sweep
+   * has begun) does not keep, except blocks written, or being written, since
+   * the sweep began: a download running beside a gc stores blocks the gc's
+   * walk could not see yet, and those must survive it.
+   */
+  async sweep (keepSet: () => Promise<KeepSet>, options?: AbortOptions): Promise<BlockStoreStats> {
+    const written = new Set(this.writing.keys())
+    this.sweeps.add(written)
+    let blocks = 0
+    let bytes = 0
+    try {
+      const keep = await keepSet()
+      for await (const { cid, size } of this.entries(options)) {
+        const key = blockKey(cid)
+        if (keep(key) || written.has(key)) continue
+        // checked and marked in one step: a put of this key from now on waits for the delete
+        const deletion = this.fs.delete(cid, options).finally(() => { this.deleting.delete(key) })
+        this.deleting.set(key, deletion)
+        await deletion
+        blocks++
+        bytes += size
+      }
+    } finally {
+      this.sweeps.delete(written)
+    }
+    return { blocks, bytes }
   }
 
   /**

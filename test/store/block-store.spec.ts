@@ -70,4 +70,44 @@ describe('store: BlockStore', () => {
     assert.deepEqual(listed, new Set(blocks.map(b => blockKey(b.cid))))
     assert.deepEqual(await store.stats(), { blocks: 3, bytes: 600 })
   })
+  it('a sweep deletes what is not kept and spares blocks written while it decides', async () => {
+    const [kept, garbage, early, late] = [await makeBlock(), await makeBlock(), await makeBlock(), await makeBlock()]
+    for (const b of [kept, garbage]) await store.put(b)
+    // a put already under way when the sweep begins, and one that starts while the keep set is computed
+    const inFlight = store.put(early)
+    let latePut: Promise<void> | undefined
+    const result = await store.sweep(async () => {
+      latePut = store.put(late)
+      await inFlight
+      await latePut
+      return key => key === blockKey(kept.cid)
+    })
+    assert.deepEqual(result, { blocks: 1, bytes: 4096 })
+    assert.equal(await store.has(kept.cid), true)
+    assert.equal(await store.has(garbage.cid), false)
+    assert.equal(await store.has(early.cid), true, 'a write in flight when the sweep began survives it')
+    assert.equal(await store.has(late.cid), true, 'a write made while the keep set was computed survives it')
+  })
+
+  it('a block stored again while a sweep deletes it ends up stored', async () => {
+    const block = await makeBlock()
+    await store.put(block)
+    // a slow disk: the delete lands well after the second put has looked for the file
+    const backend = (store as any).fs
+    const unlink = backend.delete.bind(backend)
+    backend.delete = async (...args: unknown[]) => {
+      await new Promise(resolve => setTimeout(resolve, 50))
+      return unlink(...args)
+    }
+    let again: Promise<void> | undefined
+    await store.sweep(async () => key => {
+      // runs right after the sweep has marked this block for deletion
+      queueMicrotask(() => { again = store.put(block) })
+      return false
+    })
+    assert.ok(again != null)
+    await again
+    assert.equal(await store.has(block.cid), true)
+    assert.deepEqual((await store.get(block.cid)).bytes, block.bytes)
+  })
 })
