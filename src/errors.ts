@@ -79,3 +79,9 @@ export class ReplicationError extends ShoalError {
   static override readonly name = 'ReplicationError'
   override name = 'ReplicationError'
 }
+
+/** A peer tried to make us store more than its share (DHT provider records). */
+export class QuotaExceededError extends ShoalError {
+  static override readonly name = 'QuotaExceededError'
+  override name = 'QuotaExceededError'
+}

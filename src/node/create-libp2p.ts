@@ -5,12 +5,14 @@ import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { ping } from '@libp2p/ping'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { BlockNetwork } from '../protocol/block-network.js'
 import { ReplicaNetwork } from '../protocol/replica-network.js'
 import { SwarmNetwork } from '../protocol/swarm-network.js'
+import { ProviderRecordQuota } from '../routing/provider-quota.js'
 import type { ShoalConfig } from '../store/config.js'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
@@ -20,6 +22,18 @@ import type { Datastore } from 'interface-datastore'
 
 /** Shoal's DHT runs on its own protocol, apart from the public IPFS DHT. */
 export const DHT_PROTOCOL = '/shoal/kad/1.0.0'
+
+/** Where the DHT keeps its records in the repo's datastore. */
+const DHT_DATASTORE_PREFIX = '/shoal/dht'
+
+/**
+ * Shoal finds content through provider records only and stores no DHT
+ * values: every PUT_VALUE is refused, so no peer can fill our disk with
+ * records (public-key records included, which anyone can mint by the million).
+ */
+async function refuseValues (): Promise<void> {
+  throw new Error('this peer stores no DHT values')
+}
 
 export type ShoalServices = {
   identify: Identify
@@ -67,10 +81,18 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
   let node: ShoalLibp2p | undefined
   const tooMany = (peer: import('@libp2p/interface').PeerId): boolean =>
     (node?.getConnections(peer).length ?? 0) >= config.limits.maxConnectionsPerPeer
+  // other peers' provider records are bounded (kad-dht itself stores any number)
+  const quota = new ProviderRecordQuota({
+    prefix: `${DHT_DATASTORE_PREFIX}/provider`,
+    self: peerIdFromPrivateKey(options.privateKey).toString(),
+    perPeer: config.limits.maxProviderRecordsPerPeer,
+    total: config.limits.maxProviderRecords
+  })
+  await quota.load(options.datastore)
   node = await createLibp2p({
     start: false,
     privateKey: options.privateKey,
-    datastore: options.datastore,
+    datastore: quota.wrap(options.datastore),
     logger: options.logger,
     addresses: {
       listen: config.listen,
@@ -79,7 +101,10 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
     transports: [tcp()],
     connectionEncrypters: [noise()],
     connectionProtector: options.swarmKey == null ? undefined : preSharedKey({ psk: options.swarmKey }),
-    streamMuxers: [yamux()],
+    streamMuxers: [yamux({
+      maxInboundStreams: config.limits.maxStreamsPerConnection,
+      maxOutboundStreams: config.limits.maxStreamsPerConnection
+    })],
     peerDiscovery,
     connectionGater: {
       denyDialPeer: peer => options.isBanned?.(peer.toString()) ?? false,
@@ -87,7 +112,8 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
     },
     connectionManager: {
       maxConnections: config.limits.maxConnections,
-      inboundConnectionThreshold: config.limits.inboundConnectionThreshold
+      inboundConnectionThreshold: config.limits.inboundConnectionThreshold,
+      maxIncomingPendingConnections: config.limits.maxPendingConnections
     },
     services: {
       identify: identify(),
@@ -98,15 +124,24 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
         peerInfoMapper: passthroughMapper,
         kBucketSize: options.kBucketSize,
         logPrefix: 'shoal:dht',
-        datastorePrefix: '/shoal/dht',
+        datastorePrefix: DHT_DATASTORE_PREFIX,
+        validators: { pk: refuseValues },
+        maxInboundStreams: config.limits.maxDhtStreamsPerPeer,
         metricsPrefix: 'shoal_dht'
       }),
       blocks: (components: any) => new BlockNetwork(components, {
         maxInboundStreams: config.limits.maxInboundStreamsPerPeer,
+        maxMessageSize: config.limits.maxMessageSize,
         downloadThrottle: options.downloadThrottle
       }),
-      swarm: (components: any) => new SwarmNetwork(components),
-      replicas: (components: any) => new ReplicaNetwork(components)
+      swarm: (components: any) => new SwarmNetwork(components, {
+        maxInboundStreams: config.limits.maxSwarmStreamsPerPeer,
+        maxMessageSize: config.limits.maxSwarmMessageSize
+      }),
+      replicas: (components: any) => new ReplicaNetwork(components, {
+        maxInboundStreams: config.limits.maxReplicaStreamsPerPeer,
+        maxMessageSize: config.limits.maxReplicaMessageSize
+      })
     }
   })
   return node

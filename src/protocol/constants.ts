@@ -3,7 +3,7 @@ import { MAX_CHUNK_SIZE } from '../content/profile.js'
 export const BLOCK_PROTOCOL = '/shoal/blocks/1.0.0'
 
 /** Bytes a block message may carry beyond the block itself (CID, framing). */
-const MESSAGE_OVERHEAD = 64 * 1024
+export const MESSAGE_OVERHEAD = 64 * 1024
 
 /** Largest message accepted on the block protocol; larger length prefixes close the stream. */
 export const MAX_MESSAGE_SIZE = MAX_CHUNK_SIZE + MESSAGE_OVERHEAD

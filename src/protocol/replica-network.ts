@@ -39,15 +39,25 @@ export function encodeReplicaMessage (msg: ReplicaMessage): Uint8ArrayList {
  * The only module that touches `/shoal/replica/1.0.0` streams: one request
  * and one response per stream, each bounded in size and time.
  */
+export interface ReplicaNetworkInit {
+  /** Replica streams one peer may have open with us per connection. */
+  maxInboundStreams?: number
+  maxMessageSize?: number
+}
+
 export class ReplicaNetwork implements Startable {
   private readonly components: ReplicaNetworkComponents
   private readonly log: Logger
+  private readonly maxInboundStreams: number
+  private readonly maxMessageSize: number
   private handler?: ReplicaHandler
   private started = false
 
-  constructor (components: ReplicaNetworkComponents) {
+  constructor (components: ReplicaNetworkComponents, init: ReplicaNetworkInit = {}) {
     this.components = components
     this.log = components.logger.forComponent('shoal:replica-network')
+    this.maxInboundStreams = init.maxInboundStreams ?? MAX_REPLICA_STREAMS
+    this.maxMessageSize = init.maxMessageSize ?? MAX_REPLICA_MESSAGE_SIZE
   }
 
   onRequest (handler: ReplicaHandler): void {
@@ -58,7 +68,7 @@ export class ReplicaNetwork implements Startable {
     await this.components.registrar.handle(REPLICA_PROTOCOL, (stream, connection) => {
       this.handleInbound(stream, connection.remotePeer)
     }, {
-      maxInboundStreams: MAX_REPLICA_STREAMS,
+      maxInboundStreams: this.maxInboundStreams,
       maxOutboundStreams: MAX_REPLICA_STREAMS
     })
     this.started = true
@@ -103,7 +113,7 @@ export class ReplicaNetwork implements Startable {
     return new FramedStream({
       stream,
       decode: decodeReplicaMessage,
-      maxMessageSize: MAX_REPLICA_MESSAGE_SIZE,
+      maxMessageSize: this.maxMessageSize,
       log: this.log
     })
   }

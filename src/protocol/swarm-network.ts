@@ -104,15 +104,25 @@ export class SwarmChannel {
  * are handed to the swarm registry once their first message names a root;
  * outbound ones are opened for a peer and a root.
  */
+export interface SwarmNetworkInit {
+  /** Swarm streams one peer may open to us per connection. */
+  maxInboundStreams?: number
+  maxMessageSize?: number
+}
+
 export class SwarmNetwork implements Startable {
   private readonly components: SwarmNetworkComponents
   private readonly log: Logger
+  private readonly maxInboundStreams: number
+  private readonly maxMessageSize: number
   private inboundHandler?: (channel: SwarmChannel) => void
   private started = false
 
-  constructor (components: SwarmNetworkComponents) {
+  constructor (components: SwarmNetworkComponents, init: SwarmNetworkInit = {}) {
     this.components = components
     this.log = components.logger.forComponent('shoal:swarm-network')
+    this.maxInboundStreams = init.maxInboundStreams ?? MAX_SWARM_STREAMS
+    this.maxMessageSize = init.maxMessageSize ?? MAX_SWARM_MESSAGE_SIZE
   }
 
   onInbound (handler: (channel: SwarmChannel) => void): void {
@@ -123,7 +133,7 @@ export class SwarmNetwork implements Startable {
     await this.components.registrar.handle(SWARM_PROTOCOL, (stream, connection) => {
       this.handleInbound(stream, connection)
     }, {
-      maxInboundStreams: MAX_SWARM_STREAMS,
+      maxInboundStreams: this.maxInboundStreams,
       maxOutboundStreams: MAX_SWARM_STREAMS
     })
     this.started = true
@@ -152,7 +162,7 @@ export class SwarmNetwork implements Startable {
     return new FramedStream({
       stream,
       decode: decodeSwarmMessage,
-      maxMessageSize: MAX_SWARM_MESSAGE_SIZE,
+      maxMessageSize: this.maxMessageSize,
       log: this.log
     })
   }

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ConfigError } from '../errors.js'
 import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../content/profile.js'
+import { MAX_MESSAGE_SIZE, MAX_REPLICA_MESSAGE_SIZE, MAX_REPLICA_STREAMS, MAX_SWARM_MESSAGE_SIZE, MAX_SWARM_STREAMS, MESSAGE_OVERHEAD } from '../protocol/constants.js'
 
 /** Default TCP port of a Shoal peer (IPFS uses 4001; Shoal keeps clear of it). */
 export const DEFAULT_PORT = 4401
@@ -11,14 +12,32 @@ export interface LimitsConfig {
   maxConnections: number
   /** Inbound connections accepted per second from one host. */
   inboundConnectionThreshold: number
+  /** Inbound connections being set up (encryption, muxer) at once. */
+  maxPendingConnections: number
   /** Connections one peer may hold open with us (each brings its own stream limits). */
   maxConnectionsPerPeer: number
   /** Block requests one peer may have queued with us at once. */
   maxRequestsPerPeer: number
   /** Blocks being read and sent at once, across all peers. */
   maxConcurrentUploads: number
-  /** Block-protocol streams one peer may open to us. */
+  /** Block-protocol streams one peer may open to us (per connection). */
   maxInboundStreamsPerPeer: number
+  /** Swarm (availability) streams one peer may open to us (per connection). */
+  maxSwarmStreamsPerPeer: number
+  /** Replica-protocol streams one peer may have open with us (per connection). */
+  maxReplicaStreamsPerPeer: number
+  /** DHT streams one peer may open to us (per connection). */
+  maxDhtStreamsPerPeer: number
+  /** Streams of any protocol one connection may carry (the muxer's limit). */
+  maxStreamsPerConnection: number
+  /** Largest block-protocol message (at least chunkSize + 64 KiB). */
+  maxMessageSize: number
+  /** Largest swarm and replica messages. */
+  maxSwarmMessageSize: number
+  maxReplicaMessageSize: number
+  /** DHT provider records kept for one other peer, and for all of them. */
+  maxProviderRecordsPerPeer: number
+  maxProviderRecords: number
   /** Blocks we keep requested from one peer at once. */
   requestWindow: number
   /** How long to wait for a requested block before asking someone else (ms). */
@@ -75,10 +94,20 @@ export interface ShoalConfig {
 export const DEFAULT_LIMITS: LimitsConfig = {
   maxConnections: 300,
   inboundConnectionThreshold: 50,
+  maxPendingConnections: 16,
   maxConnectionsPerPeer: 4,
   maxRequestsPerPeer: 256,
   maxConcurrentUploads: 32,
   maxInboundStreamsPerPeer: 32,
+  maxSwarmStreamsPerPeer: MAX_SWARM_STREAMS,
+  maxReplicaStreamsPerPeer: MAX_REPLICA_STREAMS,
+  maxDhtStreamsPerPeer: 32,
+  maxStreamsPerConnection: 256,
+  maxMessageSize: MAX_MESSAGE_SIZE,
+  maxSwarmMessageSize: MAX_SWARM_MESSAGE_SIZE,
+  maxReplicaMessageSize: MAX_REPLICA_MESSAGE_SIZE,
+  maxProviderRecordsPerPeer: 50_000,
+  maxProviderRecords: 500_000,
   requestWindow: 32,
   requestTimeout: 30_000,
   providerTimeout: 60_000,
@@ -140,6 +169,9 @@ export function validateConfig (input: unknown, source = 'config'): ShoalConfig 
     for (const [name, value] of Object.entries(raw.limits)) {
       if (!(name in defaults.limits)) throw new ConfigError(`${source}: unknown limit "${name}"`)
       config.limits[name as keyof LimitsConfig] = positiveInt(value, `${source}: limits.${name}`)
+    }
+    if (config.limits.maxMessageSize < config.chunkSize + MESSAGE_OVERHEAD) {
+      throw new ConfigError(`${source}: limits.maxMessageSize must be at least chunkSize + ${MESSAGE_OVERHEAD} bytes (${config.chunkSize + MESSAGE_OVERHEAD})`)
     }
   }
   if (raw.replication != null) {

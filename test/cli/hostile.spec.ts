@@ -4,17 +4,22 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { tcp } from '@libp2p/tcp'
+import { pbStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import * as varint from 'uint8-varint'
+import { DHT_PROTOCOL } from '../../src/node/create-libp2p.js'
 import { Request, Response } from '../../src/protocol/blocks.js'
 import { BLOCK_PROTOCOL, REPLICA_PROTOCOL, SWARM_PROTOCOL } from '../../src/protocol/constants.js'
-import { loopbackHost, sha256File, shoalOk, useDaemons } from '../helpers/cli.js'
+import { DaemonProcess as Daemon, loopbackHost, sha256File, shoalOk, useDaemons } from '../helpers/cli.js'
+import { Message, MessageType, Record } from '../helpers/dht-message.js'
 import type { DaemonProcess } from '../helpers/cli.js'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import type { ProtobufStream } from '@libp2p/utils'
 
 const PROTOCOLS = [BLOCK_PROTOCOL, SWARM_PROTOCOL, REPLICA_PROTOCOL]
 
@@ -60,8 +65,17 @@ describe('cli: a hostile peer against a daemon', function () {
   let file: string
   let cid: string
 
+  /** The target keeps at most this many provider records for one other peer (lowered for the test). */
+  const PROVIDER_QUOTA = 300
+
   before(async () => {
-    target = await scope.start('target')
+    const repo = scope.repo('target')
+    await shoalOk(['init', '--repo', repo])
+    const configFile = path.join(repo, 'config.json')
+    const config = JSON.parse(await fs.readFile(configFile, 'utf8'))
+    config.limits.maxProviderRecordsPerPeer = PROVIDER_QUOTA
+    await fs.writeFile(configFile, JSON.stringify(config))
+    target = scope.track(await Daemon.start(repo))
     honest = await scope.start('honest', ['--bootstrap', target.addresses[0]])
     file = path.join(scope.dir, 'shared')
     await fs.writeFile(file, randomBytes(24 * 1024 * 1024))
@@ -154,6 +168,56 @@ describe('cli: a hostile peer against a daemon', function () {
       check()
     })
     assert.ok(openCount() <= 4)
+  })
+
+  it('a flood of DHT records cannot fill its disk: values are refused, provider records stop at the per-peer quota', async () => {
+    const dht = async (): Promise<ProtobufStream<Stream>> => pbStream(await open(DHT_PROTOCOL))
+    const self = { id: hostile.peerId.toMultihash().bytes, multiaddrs: hostile.getMultiaddrs().map(m => m.bytes) }
+
+    // 1 000 ADD_PROVIDER for random CIDs, each on its own stream (a refused one closes its
+    // stream), 16 at a time (below the DHT's limit of streams per peer)
+    const keys = await Promise.all(Array.from({ length: 1_000 }, async () => (await randomCid()).multihash.bytes))
+    for (let i = 0; i < keys.length; i += 16) {
+      await Promise.all(keys.slice(i, i + 16).map(async key => {
+        const s = await dht()
+        await s.write({ type: MessageType.ADD_PROVIDER, key, closer: [], providers: [self] }, Message)
+        await s.unwrap().close().catch(() => {})
+        await drain(s.unwrap())
+      }))
+    }
+    // which of them does the daemon now name us as a provider for?
+    let kept = 0
+    const asking = await dht()
+    for (const key of keys) {
+      await asking.write({ type: MessageType.GET_PROVIDERS, key, closer: [], providers: [] }, Message)
+      const answer = await asking.read(Message)
+      if (answer.providers.some(p => Buffer.from(p.id).equals(Buffer.from(self.id)))) kept++
+    }
+    assert.equal(kept, PROVIDER_QUOTA, `${kept} of ${keys.length} provider records kept`)
+
+    // 200 valid public-key records under keys nobody uses: PUT_VALUE is refused, nothing is stored
+    const records = await Promise.all(Array.from({ length: 200 }, async () => {
+      const key = await generateKeyPair('Ed25519')
+      const name = Uint8Array.from([...Buffer.from('/pk/'), ...key.publicKey.toMultihash().bytes])
+      const record = Record.encode({ key: name, value: new Uint8Array(publicKeyToProtobuf(key.publicKey)), timeReceived: new Date().toISOString() })
+      return { name, record }
+    }))
+    let refused = 0
+    for (const { name, record } of records) {
+      const s = await dht()
+      await s.write({ type: MessageType.PUT_VALUE, key: name, record, closer: [], providers: [] }, Message)
+      // an accepted PUT_VALUE is echoed back; a refused one ends the stream
+      if (await s.read(Message).then(() => false, () => true)) refused++
+      await s.unwrap().close().catch(() => {})
+    }
+    assert.equal(refused, records.length)
+    const reading = await dht()
+    for (const { name } of records) {
+      await reading.write({ type: MessageType.GET_VALUE, key: name, closer: [], providers: [] }, Message)
+      assert.equal((await reading.read(Message)).record, undefined)
+    }
+    await reading.unwrap().close()
+    await asking.unwrap().close()
   })
 
   it('an unknown replica operation closes the stream without an answer', async () => {

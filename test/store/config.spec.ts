@@ -18,6 +18,7 @@ describe('store: config and repo', () => {
     assert.throws(() => validateConfig({ chunkSize: 10 }), /chunkSize must be between/)
     assert.throws(() => validateConfig({ limits: { bogus: 1 } }), /unknown limit "bogus"/)
     assert.throws(() => validateConfig({ limits: { requestWindow: -1 } }), /limits.requestWindow must be a positive integer/)
+    assert.throws(() => validateConfig({ chunkSize: 1024 * 1024, limits: { maxMessageSize: 1024 * 1024 } }), /limits.maxMessageSize must be at least chunkSize/)
     assert.throws(() => validateConfig([]), { name: 'ConfigError' })
   })
 
