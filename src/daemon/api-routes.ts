@@ -112,7 +112,8 @@ export const routes: Record<string, Route> = {
         duplicateBlocks: result.duplicateBlocks,
         seconds: result.seconds,
         pinned: result.pinned,
-        peers: result.peers.map(p => ({ peerId: p.peerId, bytes: p.bytes, blocks: p.blocks }))
+        peers: result.peers.map(p => ({ peerId: p.peerId, bytes: p.bytes, blocks: p.blocks })),
+        dropped: result.dropped
       })
     } catch (err: any) {
       await out.send({ type: 'error', error: { name: err.name, message: err.message } })

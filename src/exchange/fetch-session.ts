@@ -85,6 +85,8 @@ export interface FetchResult {
   /** Copies of blocks that arrived after another peer's copy (endgame duplicates). */
   duplicateBlocks: number
   peers: PeerContribution[]
+  /** Peers this session stopped asking, and why (a timeout, a lie, a closed stream). */
+  dropped: Array<{ peerId: string, reason: string }>
   seconds: number
 }
 
@@ -125,6 +127,10 @@ export class FetchSession {
   private readonly log: Logger
   private readonly wants = new WantList()
   private readonly peers = new Map<string, PeerState>()
+  /** Why each dropped peer was dropped (the latest reason). */
+  private readonly drops = new Map<string, string>()
+  /** Peers that let a request time out, and until when they are not asked again. */
+  private readonly benched = new Map<string, number>()
   private readonly connecting = new Set<string>()
   private readonly contributions = new Map<string, PeerContribution>()
   private readonly controller = new AbortController()
@@ -199,6 +205,7 @@ export class FetchSession {
       blocksAlreadyHeld: this.blocksAlreadyHeld,
       duplicateBlocks: this.duplicateBlocks,
       peers: [...this.contributions.values()].filter(p => p.blocks > 0),
+      dropped: [...this.drops].map(([peerId, reason]) => ({ peerId, reason })),
       seconds: (Date.now() - started) / 1000
     }
   }
@@ -362,6 +369,7 @@ export class FetchSession {
   private connectBlocks (id: PeerId): void {
     const key = id.toString()
     if (this.finished || this.peers.has(key) || this.connecting.has(key) || this.c.bans.isBanned(key)) return
+    if ((this.benched.get(key) ?? 0) > Date.now()) return
     this.connecting.add(key)
     this.c.network.openRequestChannel(id, {
       onBlock: block => { this.onBlock(key, block) },
@@ -567,6 +575,7 @@ export class FetchSession {
     const peer = this.peers.get(peerKey)
     if (peer == null) return
     this.peers.delete(peerKey)
+    this.drops.set(peerKey, reason)
     this.log('dropping %s: %s', peerKey, reason)
     for (const { cid } of peer.inFlight.values()) {
       this.wants.withdrawn(cid, peerKey)
@@ -586,6 +595,8 @@ export class FetchSession {
     const now = Date.now()
     for (const peer of [...this.peers.values()]) {
       if (peer.inFlight.size > 0 && peer.oldestRequestAge(now) > this.init.requestTimeout) {
+        // too slow, or stalling: asked again only after as long again
+        this.benched.set(peer.key, now + this.init.requestTimeout)
         this.dropPeer(peer.key, 'request timed out')
       }
     }

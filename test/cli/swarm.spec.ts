@@ -66,6 +66,35 @@ describe('cli: swarming downloads', function () {
     assert.ok(!peers.includes(liar.peerId), 'the liar was disconnected')
   })
 
+  it('a seeder that stalls is dropped after the request timeout, not banned; the get completes from the others', async () => {
+    // the honest seeder alone needs about 8 s, far longer than the request timeout
+    const input = await writeInput(32 * MiB)
+    const s1 = await start('s1', ['--max-upload-rate', '4MB'])
+    const staller = scope.track(await DaemonProcess.startStalling(repo('staller'), ['--bootstrap', s1.addresses[0]]))
+    let cid = ''
+    for (const name of ['s1', 'staller']) {
+      cid = JSON.parse((await shoalOk(['add', '--repo', repo(name), input, '--json'])).stdout).cid
+    }
+    // the downloader gives a request 2 s (default 30 s)
+    await shoalOk(['init', '--repo', repo('d')])
+    const configFile = path.join(repo('d'), 'config.json')
+    const config = JSON.parse(await fs.readFile(configFile, 'utf8'))
+    config.limits.requestTimeout = 2_000
+    await fs.writeFile(configFile, JSON.stringify(config))
+    await start('d', ['--bootstrap', s1.addresses[0]])
+    for (const s of [s1, staller]) await shoalOk(['connect', '--repo', repo('d'), s.addresses[0]])
+
+    const out = path.join(scope.dir, 'out')
+    const got = await shoalStreaming(['get', '--repo', repo('d'), cid, '-o', out, '--json', '--timeout', '60'], () => {})
+    assert.equal(got.code, 0, got.stderr)
+    assert.equal(await sha256File(out), await sha256File(input))
+    const summary = summaryOf(got)
+    assert.deepEqual(summary.dropped.filter((d: any) => d.peerId === staller.peerId), [{ peerId: staller.peerId, reason: 'request timed out' }])
+    const fromStaller = summary.peers.find((p: any) => p.peerId === staller.peerId)?.bytes ?? 0
+    assert.ok(fromStaller < MiB, `no leaf came from the staller (${fromStaller} bytes)`)
+    assert.deepEqual((await stat(repo('d'))).banned, [], 'slow is not a lie: nobody is banned')
+  })
+
   it('a downloader killed with SIGKILL halfway resumes after restart without refetching stored blocks', async () => {
     const input = await writeInput(30 * MiB)
     const s = await start('s', ['--max-upload-rate', '10MB'])

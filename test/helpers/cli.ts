@@ -132,8 +132,13 @@ export class DaemonProcess {
   }
 
   /** Start a daemon that corrupts every leaf it serves (`corrupt-peer.ts`). */
-  static async startCorrupt (repo: string, args: string[] = []): Promise<DaemonProcess> {
-    return await DaemonProcess.start(repo, args, {}, path.join(path.dirname(fileURLToPath(import.meta.url)), 'corrupt-peer.js'))
+  static async startCorrupt (repo: string, args: string[] = [], env: Record<string, string> = {}): Promise<DaemonProcess> {
+    return await DaemonProcess.start(repo, args, env, path.join(path.dirname(fileURLToPath(import.meta.url)), 'corrupt-peer.js'))
+  }
+
+  /** Start a daemon that announces what it holds but never sends a leaf. */
+  static async startStalling (repo: string, args: string[] = []): Promise<DaemonProcess> {
+    return await DaemonProcess.startCorrupt(repo, args, { SHOAL_TEST_STALL: '1' })
   }
 
   async kill (signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {

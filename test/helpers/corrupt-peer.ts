@@ -1,7 +1,9 @@
 /**
  * A hostile peer for tests: a real Shoal daemon whose store hands the block
  * server every leaf with one byte flipped, so each block it serves fails
- * verification at the receiver. Usage: node corrupt-peer.js daemon --repo DIR [daemon options]
+ * verification at the receiver; with SHOAL_TEST_STALL=1 it never answers a
+ * request for a leaf instead (a peer that stalls). Usage:
+ * node corrupt-peer.js daemon --repo DIR [daemon options]
  */
 import { startDaemon } from '../../src/daemon/daemon.js'
 import { RAW_CODE } from '../../src/content/dag.js'
@@ -19,6 +21,12 @@ const honestGet = blocks.get.bind(blocks)
 blocks.get = async (cid, options): Promise<VerifiedBlock> => {
   const block = await honestGet(cid, options)
   if (cid.code !== RAW_CODE) return block
+  if (process.env.SHOAL_TEST_STALL === '1') {
+    // hold the request until the requester gives up on it
+    return await new Promise((resolve, reject) => {
+      options?.signal?.addEventListener('abort', () => { reject(options.signal?.reason) }, { once: true })
+    })
+  }
   const bytes = Uint8Array.from(block.bytes)
   bytes[0] ^= 0xff
   return { cid, bytes, verified: true }

@@ -138,7 +138,8 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
           blocksAlreadyHeld: result.blocksAlreadyHeld,
           duplicateBlocks: result.duplicateBlocks,
           seconds: result.seconds,
-          peers: result.peers
+          peers: result.peers,
+          dropped: result.dropped
         })
       } else {
         const speed = result.seconds > 0 ? result.bytesFetched / result.seconds : 0
