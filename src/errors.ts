@@ -85,3 +85,18 @@ export class QuotaExceededError extends ShoalError {
   static override readonly name = 'QuotaExceededError'
   override name = 'QuotaExceededError'
 }
+
+/** A write failed because a disk is full (ENOSPC, EDQUOT): the repo's, or the output's. */
+export class DiskFullError extends ShoalError {
+  static override readonly name = 'DiskFullError'
+  override name = 'DiskFullError'
+}
+
+/** Whether `err` (or its cause) is a write that failed for lack of space. */
+export function isDiskFull (err: unknown): boolean {
+  for (let e: any = err, depth = 0; e != null && depth < 4; e = e.cause, depth++) {
+    if (e.code === 'ENOSPC' || e.code === 'EDQUOT') return true
+    if (typeof e.message === 'string' && /ENOSPC|EDQUOT|no space left on device/i.test(e.message)) return true
+  }
+  return false
+}

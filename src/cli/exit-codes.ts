@@ -9,6 +9,8 @@ export const EXIT = {
   NO_DAEMON: 3,
   /** The content could not be found or fetched (no reachable holder in time). */
   NOT_FOUND: 4,
+  /** A disk is full: the repo's (free space or run `shoal gc`) or the output's. */
+  DISK_FULL: 5,
   /** Interrupted by Ctrl-C. */
   INTERRUPTED: 130
 } as const
@@ -29,6 +31,8 @@ export function exitCodeFor (name: string): number {
     case 'NoProvidersError':
     case 'BlockNotFoundError':
       return EXIT.NOT_FOUND
+    case 'DiskFullError':
+      return EXIT.DISK_FULL
     default:
       return EXIT.ERROR
   }

@@ -6,7 +6,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { blockKey, childLinks, isInterior } from '../content/dag.js'
 import { readFileContent } from '../content/file-reader.js'
-import { BlockVerificationError, ConfigError, InputError, NotAFileError, ReplicationError } from '../errors.js'
+import { BlockVerificationError, ConfigError, DiskFullError, InputError, isDiskFull, NotAFileError, ReplicationError } from '../errors.js'
 import { BanList } from '../exchange/ban-list.js'
 import { Exchange } from '../exchange/exchange.js'
 import { TokenBucket } from '../exchange/token-bucket.js'
@@ -296,7 +296,7 @@ export class ShoalNode {
         await this.repo.pins.pin({ cid: imported.cid, name: imported.name, size: imported.size, type: imported.type, created: Date.now() })
       }
       return imported
-    })
+    }).catch(err => { throw this.repoFull(err, 'nothing was added; the blocks stored so far go at the next gc') })
     this.announcer.announce(result.cid)
     if (replicas > 1) {
       const replication = await this.replicas.replicate(result.cid, { min: replicas, max: replicasMax, size: result.size }, options)
@@ -377,12 +377,15 @@ export class ShoalNode {
   }
 
   private async fetchAndExport (cid: CID, output: string, options: GetOptions): Promise<GetResult> {
-    let fetched = await this.fetch(cid, options)
+    let fetched = await this.fetch(cid, options).catch(err => {
+      throw this.repoFull(err, 'the blocks fetched so far are kept: run the get again to resume')
+    })
     options.onWriting?.()
     let exported
     try {
       exported = await exportPath(this.repo.blocks, cid, output, { force: options.force, signal: options.signal })
     } catch (err) {
+      if (isDiskFull(err)) throw new DiskFullError(`no space left to write ${output}; nothing was written under that name`)
       if (!(err instanceof BlockVerificationError)) throw err
       // a block rotted on disk since it was stored; the store dropped it, so fetch it again
       const again = await this.fetch(cid, options)
@@ -429,6 +432,12 @@ export class ShoalNode {
     })
   }
 
+  /** A write to the repo that failed for lack of space, as a DiskFullError saying what became of it. */
+  private repoFull (err: unknown, outcome: string): unknown {
+    if (!isDiskFull(err)) return err
+    return new DiskFullError(`the repo's disk is full (${this.repo.root}): ${outcome}; free space or run \`shoal gc\``)
+  }
+
   /**
    * Mark a root in use until the returned function is called: gc keeps its
    * blocks even when another operation on the same root has finished and
@@ -464,13 +473,13 @@ export class ShoalNode {
     return pins.sort((a, b) => a.created - b.created)
   }
 
-  /** Unpin a root; its blocks go at the next gc. */
+  /** Unpin a root (or give up an unfinished download of it); its blocks go at the next gc. */
   async rm (cid: CID): Promise<void> {
     // a replica we hold goes too: the other holders see it and repair
     const wasReplica = await this.replicas.drop(cid)
-    const removed = await this.repo.pins.unpin(cid) || wasReplica
-    await this.repo.pins.clearDownloading(cid)
-    if (!removed) {
+    const wasPinned = await this.repo.pins.unpin(cid)
+    const wasDownloading = await this.repo.pins.clearDownloading(cid)
+    if (!wasPinned && !wasReplica && !wasDownloading) {
       throw new InputError(`${cid.toString()} is not pinned`)
     }
     this.announcer.withdraw(cid)

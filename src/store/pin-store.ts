@@ -62,8 +62,12 @@ export class PinStore {
     await this.datastore.put(new Key(DOWNLOAD_PREFIX + cid.toString()), new Uint8Array(0), options)
   }
 
-  async clearDownloading (cid: CID, options?: AbortOptions): Promise<void> {
-    await this.datastore.delete(new Key(DOWNLOAD_PREFIX + cid.toString()), options)
+  /** Forget an unfinished download; whether there was one. */
+  async clearDownloading (cid: CID, options?: AbortOptions): Promise<boolean> {
+    const key = new Key(DOWNLOAD_PREFIX + cid.toString())
+    const had = await this.datastore.has(key, options)
+    await this.datastore.delete(key, options)
+    return had
   }
 
   async * downloads (options?: AbortOptions): AsyncGenerator<CID> {

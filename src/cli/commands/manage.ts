@@ -40,7 +40,7 @@ interface CidArgs extends GlobalArgs { cid: string }
 
 export const rmCommand: CommandModule<GlobalArgs, CidArgs> = {
   command: 'rm <cid>',
-  describe: 'Unpin a root (its blocks are deleted by the next gc)',
+  describe: 'Unpin a root, or give up an unfinished download of it (its blocks go at the next gc)',
   builder: y => y.positional('cid', { type: 'string', demandOption: true }).example('$0 rm bafybei…', '') as any,
   handler: async args => {
     const cid = parseCID(args.cid)
