@@ -1,6 +1,7 @@
 import { ProtocolViolationError } from '../errors.js'
 import { WRITE_TIMEOUT } from './constants.js'
 import { FrameDecoder } from './frame-decoder.js'
+import { readStream } from './stream-reader.js'
 import type { Logger, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -44,7 +45,7 @@ export class FramedStream<T> {
     const decoder = new FrameDecoder(this.maxMessageSize)
     void (async () => {
       try {
-        for await (const chunk of this.stream) {
+        for await (const chunk of readStream(this.stream)) {
           for (const buf of decoder.decode(chunk)) {
             // a returned promise (a rate limit) pauses reading until it settles
             const wait = onMessage(this.decode(buf), buf.byteLength)
