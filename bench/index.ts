@@ -3,7 +3,7 @@
  * in the same run (these machines are shared and noisy, so only ratios mean
  * something). Prints one JSON object on stdout and a table on stderr.
  *
- *   --only single,scaling,crowd,memory   which scenarios (default: all)
+ *   --only single,scaling,crowd,memory,abuse   which scenarios (default: all)
  *   --size MIB        single-source file size (default 256)
  *   --runs N          runs per single-source measurement (default 3)
  *   --rate BYTES      per-seeder upload limit for scaling (default 5000000)
@@ -11,14 +11,14 @@
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { flashCrowd, memory, singleSource, swarmScaling } from './scenarios.js'
+import { flashCrowd, getUnderAbuse, memory, singleSource, swarmScaling } from './scenarios.js'
 
 function arg (name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`)
   return i >= 0 ? process.argv[i + 1] : fallback
 }
 
-const only = new Set(arg('only', 'single,scaling,crowd,memory').split(','))
+const only = new Set(arg('only', 'single,scaling,crowd,memory,abuse').split(','))
 const runs = Number(arg('runs', '3'))
 const sizeMiB = Number(arg('size', '256'))
 const rate = Number(arg('rate', '5000000'))
@@ -58,6 +58,12 @@ try {
     lines.push('memory of the downloading daemon',
       ...r.rows.map((row: any) => `  ${row.MiB} MiB file   peak RSS ${row.peakRssMiB} MiB`),
       `  1 GiB / 256 MiB = ${r.largeOverSmall}`)
+  }
+  if (only.has('abuse')) {
+    const r = await getUnderAbuse({ dir, runs, sizeMiB: 64 })
+    report.results.push(r)
+    lines.push('one get of 64 MiB while a hostile peer attacks the seeder',
+      `  alone ${r.cleanMBps} MB/s (baseline); attacked ${r.abusedMBps} MB/s = ${r.ratio} x; ${r.attacksPerSecond} attacks/s (${r.refusedShare} refused), abuser used ${r.abuserCores} cores; seeder peak RSS ${r.seederPeakRssMiB} MiB`)
   }
 } finally {
   await fs.rm(dir, { recursive: true, force: true })

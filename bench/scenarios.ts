@@ -9,6 +9,8 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { CID } from 'multiformats/cid'
+import { shoalOk } from '../test/helpers/cli.js'
+import { Abuser } from '../test/helpers/abuser.js'
 import { RAW_PROTOCOL } from './constants.js'
 import { createBenchHelia } from './helia/node.js'
 import { Cluster, MiB, mbps, median, writeRandomFile } from './lib.js'
@@ -214,4 +216,61 @@ export async function memory (o: ScenarioOptions & { smallMiB: number, largeMiB:
   }
   const [small, large] = rows
   return { scenario: 'memory', rows, largeOverSmall: Math.round(large.peakRssMiB / small.peakRssMiB * 100) / 100 }
+}
+
+/**
+ * One honest `get` from a seeder, alone and while a hostile peer attacks the
+ * seeder (junk, truncated messages, want floods, DHT records, idle streams),
+ * alternating so that both see the same machine. The abuser runs in this
+ * process: its own CPU time is reported, since on a small machine it takes
+ * cores from the daemons whatever their defences.
+ */
+export async function getUnderAbuse (o: ScenarioOptions & { sizeMiB: number }): Promise<any> {
+  const input = path.join(o.dir, 'abuse-input')
+  await writeRandomFile(input, o.sizeMiB)
+  const bytes = o.sizeMiB * MiB
+  const cluster = new Cluster(path.join(o.dir, 'abuse'))
+  try {
+    const seed = await cluster.start('seed')
+    const cid = await cluster.add('seed', input)
+    await cluster.start('leech', ['--bootstrap', seed.addresses[0]])
+    const timedGet = async (): Promise<number> => {
+      await shoalOk(['gc', '--repo', cluster.repo('leech')])
+      const got = await cluster.get('leech', cid)
+      return mbps(bytes, got.summary.seconds)
+    }
+    const clean: number[] = []
+    const abused: number[] = []
+    let attacks = 0
+    let refused = 0
+    let abuserCpuSeconds = 0
+    let abusedSeconds = 0
+    for (let i = 0; i < o.runs; i++) {
+      clean.push(await timedGet())
+      const abuser = await Abuser.start(seed.addresses[0])
+      const cpu = process.cpuUsage()
+      const started = performance.now()
+      abused.push(await timedGet())
+      abusedSeconds += (performance.now() - started) / 1000
+      const used = process.cpuUsage(cpu)
+      abuserCpuSeconds += (used.user + used.system) / 1e6
+      await abuser.stop()
+      attacks += abuser.attacks
+      refused += abuser.refused
+    }
+    return {
+      scenario: 'get-under-abuse',
+      bytes,
+      cleanMBps: median(clean),
+      abusedMBps: median(abused),
+      baseline: 'the same get from the same seeder with no abuser, alternating with the abused runs',
+      ratio: Math.round(median(abused) / median(clean) * 100) / 100,
+      attacksPerSecond: Math.round(attacks / abusedSeconds),
+      refusedShare: Math.round(refused / Math.max(attacks, 1) * 100) / 100,
+      abuserCores: Math.round(abuserCpuSeconds / abusedSeconds * 100) / 100,
+      seederPeakRssMiB: Math.round(await cluster.peakRss(seed) / MiB)
+    }
+  } finally {
+    await cluster.stop()
+  }
 }

@@ -1,5 +1,5 @@
 import http from 'node:http'
-import { repoPaths } from '../store/repo.js'
+import { repoPaths } from '../store/repo-layout.js'
 import { ShoalError } from '../errors.js'
 
 /** No daemon answers on the repo's socket. */

@@ -1,5 +1,5 @@
 import path from 'node:path'
-import { defaultRepoPath } from '../store/repo.js'
+import { defaultRepoPath } from '../store/repo-layout.js'
 import { ApiClient } from './api-client.js'
 
 /** Options every command takes. */

@@ -16,7 +16,7 @@ import { ProviderRecordQuota } from '../routing/provider-quota.js'
 import type { ShoalConfig } from '../store/config.js'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
-import type { PeerDiscovery, PrivateKey, Libp2p, ComponentLogger } from '@libp2p/interface'
+import type { PeerDiscovery, PeerId, PrivateKey, Libp2p, ComponentLogger } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
 import type { Datastore } from 'interface-datastore'
 
@@ -54,6 +54,8 @@ export interface Libp2pOptions {
   kBucketSize?: number
   /** Peers refused at the connection gater (banned for lying). */
   isBanned?(peer: string): boolean
+  /** A peer sent something that breaks a Shoal protocol. */
+  onViolation?(peer: string, err: Error): void
   /** A libp2p pre-shared key (private swarm): only peers holding it can connect. */
   swarmKey?: Uint8Array
   /** Paces reading of block data (the download rate limit). */
@@ -81,6 +83,7 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
   let node: ShoalLibp2p | undefined
   const tooMany = (peer: import('@libp2p/interface').PeerId): boolean =>
     (node?.getConnections(peer).length ?? 0) >= config.limits.maxConnectionsPerPeer
+  const onViolation = (peer: PeerId, err: Error): void => { options.onViolation?.(peer.toString(), err) }
   // other peers' provider records are bounded (kad-dht itself stores any number)
   const quota = new ProviderRecordQuota({
     prefix: `${DHT_DATASTORE_PREFIX}/provider`,
@@ -132,15 +135,18 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
       blocks: (components: any) => new BlockNetwork(components, {
         maxInboundStreams: config.limits.maxInboundStreamsPerPeer,
         maxMessageSize: config.limits.maxMessageSize,
+        onViolation,
         downloadThrottle: options.downloadThrottle
       }),
       swarm: (components: any) => new SwarmNetwork(components, {
         maxInboundStreams: config.limits.maxSwarmStreamsPerPeer,
-        maxMessageSize: config.limits.maxSwarmMessageSize
+        maxMessageSize: config.limits.maxSwarmMessageSize,
+        onViolation
       }),
       replicas: (components: any) => new ReplicaNetwork(components, {
         maxInboundStreams: config.limits.maxReplicaStreamsPerPeer,
-        maxMessageSize: config.limits.maxReplicaMessageSize
+        maxMessageSize: config.limits.maxReplicaMessageSize,
+        onViolation
       })
     }
   })

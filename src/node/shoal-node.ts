@@ -8,6 +8,7 @@ import { blockKey, childLinks, isInterior } from '../content/dag.js'
 import { readFileContent } from '../content/file-reader.js'
 import { BlockVerificationError, ConfigError, DiskFullError, InputError, isDiskFull, NotAFileError, ReplicationError } from '../errors.js'
 import { BanList } from '../exchange/ban-list.js'
+import { PeerConduct } from '../exchange/peer-conduct.js'
 import { Exchange } from '../exchange/exchange.js'
 import { TokenBucket } from '../exchange/token-bucket.js'
 import { REPLICA_PROTOCOL } from '../protocol/constants.js'
@@ -210,6 +211,7 @@ export class ShoalNode {
       }
       const logger = options.logger ?? defaultLogger()
       const bans = new BanList()
+      const conduct = new PeerConduct(bans, { maxViolations: repo.config.limits.maxViolations, window: 10 * 60_000, banTime: repo.config.limits.banTime })
       const downloadBucket = new TokenBucket(repo.config.maxDownloadRate)
       const uploadBucket = new TokenBucket(repo.config.maxUploadRate)
       const libp2p = await createShoalLibp2p({
@@ -220,6 +222,7 @@ export class ShoalNode {
         kBucketSize: options.kBucketSize,
         logger,
         isBanned: peer => bans.isBanned(peer),
+        onViolation: (peer, err) => { conduct.violation(peer, err.message) },
         downloadThrottle: downloadBucket.unlimited ? undefined : async bytes => { await downloadBucket.take(bytes) }
       })
       return new ShoalNode(repo, libp2p, logger, bans, uploadBucket)

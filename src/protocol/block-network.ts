@@ -23,6 +23,8 @@ export interface BlockNetworkInit {
   maxOutboundStreams?: number
   maxMessageSize?: number
   idleTimeout?: number
+  /** Told when a peer sends something that breaks the protocol. */
+  onViolation?(peer: PeerId, err: Error): void
 }
 
 /** What a requester hears back on its channel. */
@@ -145,6 +147,7 @@ export class BlockNetwork implements Startable {
   private readonly maxMessageSize: number
   private readonly idleTimeout: number
   private readonly downloadThrottle?: (bytes: number) => Promise<void> | undefined
+  private readonly onViolation?: (peer: PeerId, err: Error) => void
   private inboundHandler?: (channel: ServeChannel) => void
   private started = false
 
@@ -156,6 +159,7 @@ export class BlockNetwork implements Startable {
     this.maxMessageSize = init.maxMessageSize ?? MAX_MESSAGE_SIZE
     this.idleTimeout = init.idleTimeout ?? STREAM_IDLE_TIMEOUT
     this.downloadThrottle = init.downloadThrottle
+    this.onViolation = init.onViolation
   }
 
   /** Set who serves inbound channels (the block server). */
@@ -191,7 +195,8 @@ export class BlockNetwork implements Startable {
       stream,
       decode: decodeResponse,
       maxMessageSize: this.maxMessageSize,
-      log: this.log.newScope('request')
+      log: this.log.newScope('request'),
+      onViolation: err => { this.onViolation?.(peer, err) }
     })
     return new RequestChannel(peer, framed, events, this.downloadThrottle)
   }
@@ -210,7 +215,8 @@ export class BlockNetwork implements Startable {
       stream,
       decode: decodeRequest,
       maxMessageSize: this.maxMessageSize,
-      log: this.log.newScope('serve')
+      log: this.log.newScope('serve'),
+      onViolation: err => { this.onViolation?.(connection.remotePeer, err) }
     })
     if (this.inboundHandler == null) {
       framed.abort(new ProtocolViolationError('not serving blocks'))

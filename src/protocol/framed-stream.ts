@@ -10,6 +10,8 @@ export interface FramedStreamInit<T> {
   decode(buf: Uint8ArrayList): T
   maxMessageSize: number
   log: Logger
+  /** Called when the remote breaks the framing or sends a message that does not decode. */
+  onViolation?(err: ProtocolViolationError): void
 }
 
 /**
@@ -23,6 +25,7 @@ export class FramedStream<T> {
   private readonly decode: (buf: Uint8ArrayList) => T
   private readonly maxMessageSize: number
   private readonly log: Logger
+  private readonly onViolation?: (err: ProtocolViolationError) => void
   private writing: Promise<void> = Promise.resolve()
   private closed = false
 
@@ -31,6 +34,7 @@ export class FramedStream<T> {
     this.decode = init.decode
     this.maxMessageSize = init.maxMessageSize
     this.log = init.log
+    this.onViolation = init.onViolation
   }
 
   get isOpen (): boolean {
@@ -46,13 +50,13 @@ export class FramedStream<T> {
     void (async () => {
       try {
         for await (const chunk of readStream(this.stream)) {
-          for (const buf of decoder.decode(chunk)) {
+          for (const [msg, size] of this.messagesIn(decoder, chunk)) {
             // a returned promise (a rate limit) pauses reading until it settles
-            const wait = onMessage(this.decode(buf), buf.byteLength)
+            const wait = onMessage(msg, size)
             if (wait != null) await wait
           }
         }
-        if (decoder.midFrame) throw new ProtocolViolationError('stream ended inside a message')
+        if (decoder.midFrame) throw this.violation(new ProtocolViolationError('stream ended inside a message'))
         this.closed = true
         onClose()
       } catch (err: any) {
@@ -61,6 +65,22 @@ export class FramedStream<T> {
         onClose(error)
       }
     })()
+  }
+
+  /** Every whole message in `chunk`; a framing or decoding error is the remote's violation. */
+  private messagesIn (decoder: FrameDecoder, chunk: Uint8Array | Uint8ArrayList): Array<[T, number]> {
+    const messages: Array<[T, number]> = []
+    try {
+      for (const buf of decoder.decode(chunk)) messages.push([this.decode(buf), buf.byteLength])
+    } catch (err: any) {
+      throw this.violation(err instanceof ProtocolViolationError ? err : new ProtocolViolationError(err.message ?? String(err)))
+    }
+    return messages
+  }
+
+  private violation (err: ProtocolViolationError): ProtocolViolationError {
+    this.onViolation?.(err)
+    return err
   }
 
   /** Queue a framed message; resolves once the stream accepted it. */

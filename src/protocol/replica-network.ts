@@ -43,6 +43,8 @@ export interface ReplicaNetworkInit {
   /** Replica streams one peer may have open with us per connection. */
   maxInboundStreams?: number
   maxMessageSize?: number
+  /** Told when a peer sends something that breaks the protocol. */
+  onViolation?(peer: PeerId, err: Error): void
 }
 
 export class ReplicaNetwork implements Startable {
@@ -50,6 +52,7 @@ export class ReplicaNetwork implements Startable {
   private readonly log: Logger
   private readonly maxInboundStreams: number
   private readonly maxMessageSize: number
+  private readonly onViolation?: (peer: PeerId, err: Error) => void
   private handler?: ReplicaHandler
   private started = false
 
@@ -58,6 +61,7 @@ export class ReplicaNetwork implements Startable {
     this.log = components.logger.forComponent('shoal:replica-network')
     this.maxInboundStreams = init.maxInboundStreams ?? MAX_REPLICA_STREAMS
     this.maxMessageSize = init.maxMessageSize ?? MAX_REPLICA_MESSAGE_SIZE
+    this.onViolation = init.onViolation
   }
 
   onRequest (handler: ReplicaHandler): void {
@@ -87,7 +91,7 @@ export class ReplicaNetwork implements Startable {
   async request (peer: PeerId, request: ReplicaMessage, options: { signal?: AbortSignal, timeout?: number } = {}): Promise<ReplicaMessage> {
     const signal = anySignal(AbortSignal.timeout(options.timeout ?? REPLICA_REQUEST_TIMEOUT), options.signal)
     const stream = await this.components.connectionManager.openStream(peer, REPLICA_PROTOCOL, { signal })
-    const framed = this.framed(stream)
+    const framed = this.framed(stream, peer)
     const answer = Promise.withResolvers<ReplicaMessage>()
     // a failed write leaves the answer unawaited: its rejection must not go unhandled
     answer.promise.catch(() => {})
@@ -109,17 +113,18 @@ export class ReplicaNetwork implements Startable {
     }
   }
 
-  private framed (stream: Stream): FramedStream<ReplicaMessage> {
+  private framed (stream: Stream, peer: PeerId): FramedStream<ReplicaMessage> {
     return new FramedStream({
       stream,
       decode: decodeReplicaMessage,
       maxMessageSize: this.maxMessageSize,
-      log: this.log
+      log: this.log,
+      onViolation: err => { this.onViolation?.(peer, err) }
     })
   }
 
   private handleInbound (stream: Stream, peer: PeerId): void {
-    const framed = this.framed(stream)
+    const framed = this.framed(stream, peer)
     const signal = AbortSignal.timeout(REPLICA_REQUEST_TIMEOUT)
     const onAbort = (): void => { framed.abort(new ProtocolViolationError('replica request timed out')) }
     signal.addEventListener('abort', onAbort, { once: true })

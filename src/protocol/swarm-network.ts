@@ -108,6 +108,8 @@ export interface SwarmNetworkInit {
   /** Swarm streams one peer may open to us per connection. */
   maxInboundStreams?: number
   maxMessageSize?: number
+  /** Told when a peer sends something that breaks the protocol. */
+  onViolation?(peer: PeerId, err: Error): void
 }
 
 export class SwarmNetwork implements Startable {
@@ -115,6 +117,7 @@ export class SwarmNetwork implements Startable {
   private readonly log: Logger
   private readonly maxInboundStreams: number
   private readonly maxMessageSize: number
+  private readonly onViolation?: (peer: PeerId, err: Error) => void
   private inboundHandler?: (channel: SwarmChannel) => void
   private started = false
 
@@ -123,6 +126,7 @@ export class SwarmNetwork implements Startable {
     this.log = components.logger.forComponent('shoal:swarm-network')
     this.maxInboundStreams = init.maxInboundStreams ?? MAX_SWARM_STREAMS
     this.maxMessageSize = init.maxMessageSize ?? MAX_SWARM_MESSAGE_SIZE
+    this.onViolation = init.onViolation
   }
 
   onInbound (handler: (channel: SwarmChannel) => void): void {
@@ -151,24 +155,25 @@ export class SwarmNetwork implements Startable {
   async open (peer: PeerId, root: CID, options: { signal?: AbortSignal } = {}): Promise<SwarmChannel> {
     const signal = anySignal(AbortSignal.timeout(STREAM_OPEN_TIMEOUT), options.signal)
     const stream = await this.components.connectionManager.openStream(peer, SWARM_PROTOCOL, { signal })
-    const framed = this.framed(stream)
+    const framed = this.framed(stream, peer)
     const channel = new SwarmChannel(peer, root, framed, true)
     framed.read(msg => { channel.deliver(msg) }, err => { channel.ended(err) })
     return channel
   }
 
-  private framed (stream: Stream): FramedStream<SwarmMessage> {
+  private framed (stream: Stream, peer: PeerId): FramedStream<SwarmMessage> {
     stream.inactivityTimeout = STREAM_IDLE_TIMEOUT
     return new FramedStream({
       stream,
       decode: decodeSwarmMessage,
       maxMessageSize: this.maxMessageSize,
-      log: this.log
+      log: this.log,
+      onViolation: err => { this.onViolation?.(peer, err) }
     })
   }
 
   private handleInbound (stream: Stream, connection: Connection): void {
-    const framed = this.framed(stream)
+    const framed = this.framed(stream, connection.remotePeer)
     let channel: SwarmChannel | undefined
     framed.read(msg => {
       if (channel != null) {

@@ -44,8 +44,10 @@ export interface LimitsConfig {
   requestTimeout: number
   /** How long a `get` waits with no reachable holder before it fails (ms). */
   providerTimeout: number
-  /** How long a peer that sent a block failing verification is banned (ms). */
+  /** How long a peer that lied (a block failing verification, blocks claimed and not served) or kept breaking the protocol is banned (ms). */
   banTime: number
+  /** Protocol violations (malformed or oversized messages) within 10 minutes that get a peer banned. */
+  maxViolations: number
 }
 
 export interface ReplicationConfig {
@@ -111,7 +113,8 @@ export const DEFAULT_LIMITS: LimitsConfig = {
   requestWindow: 32,
   requestTimeout: 30_000,
   providerTimeout: 60_000,
-  banTime: 3_600_000
+  banTime: 3_600_000,
+  maxViolations: 8
 }
 
 export const DEFAULT_REPLICATION: ReplicationConfig = {

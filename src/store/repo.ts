@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
 import { LevelDatastore } from 'datastore-level'
 import { RepoError } from '../errors.js'
@@ -7,38 +6,12 @@ import { BlockStore } from './block-store.js'
 import { defaultConfig, readConfig, writeConfig } from './config.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { PinStore } from './pin-store.js'
+import { repoPaths } from './repo-layout.js'
 import { ReplicaStore } from './replica-store.js'
 import type { ShoalConfig } from './config.js'
 import type { PrivateKey } from '@libp2p/interface'
 
-/** The repo used when neither `--repo` nor `SHOAL_REPO` is given. */
-export function defaultRepoPath (): string {
-  return process.env.SHOAL_REPO ?? path.join(os.homedir(), '.shoal')
-}
-
-/** File and folder names inside a repo. */
-export const REPO_LAYOUT = {
-  config: 'config.json',
-  identity: 'identity.key',
-  blocks: 'blocks',
-  datastore: 'datastore',
-  lock: 'repo.lock',
-  apiSocket: 'api.sock',
-  apiToken: 'api.token'
-} as const
-
-export function repoPaths (root: string): { [K in keyof typeof REPO_LAYOUT]: string } {
-  const abs = path.resolve(root)
-  return {
-    config: path.join(abs, REPO_LAYOUT.config),
-    identity: path.join(abs, REPO_LAYOUT.identity),
-    blocks: path.join(abs, REPO_LAYOUT.blocks),
-    datastore: path.join(abs, REPO_LAYOUT.datastore),
-    lock: path.join(abs, REPO_LAYOUT.lock),
-    apiSocket: path.join(abs, REPO_LAYOUT.apiSocket),
-    apiToken: path.join(abs, REPO_LAYOUT.apiToken)
-  }
-}
+export { defaultRepoPath, REPO_LAYOUT, repoPaths } from './repo-layout.js'
 
 /**
  * Create a repo folder (mode 0700) with a config file, unless one exists.

@@ -1,8 +1,5 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { churnChart } from '../../churn/chart.js'
-import { runChurn } from '../../churn/harness.js'
-import { formatReport } from '../../churn/report.js'
 import { InputError } from '../../errors.js'
 import { parseRate } from '../../store/config.js'
 import { EXIT } from '../exit-codes.js'
@@ -87,6 +84,9 @@ export const churnCommand: CommandModule<GlobalArgs, ChurnArgs> = {
     process.once('SIGTERM', interrupt)
     const dir = args.dir == null ? undefined : path.resolve(args.dir)
     try {
+      const [{ runChurn }, { churnChart }, { formatReport }] = await Promise.all([
+        import('../../churn/harness.js'), import('../../churn/chart.js'), import('../../churn/report.js')
+      ])
       const report = await runChurn({
         peers: args.peers,
         files: args.files,

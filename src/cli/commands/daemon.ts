@@ -1,9 +1,6 @@
 import path from 'node:path'
-import { generateKey } from '@libp2p/pnet'
-import { startDaemon } from '../../daemon/daemon.js'
 import { ConfigError } from '../../errors.js'
 import { checkMultiaddr, parseRate } from '../../store/config.js'
-import { initRepo } from '../../store/repo.js'
 import { defaultConfig } from '../../store/config.js'
 import { out } from '../output.js'
 import { repoOf } from '../context.js'
@@ -81,6 +78,8 @@ export const initCommand: CommandModule<GlobalArgs, NetworkArgs> = {
     const repo = repoOf(args)
     const defaults = defaultConfig()
     const o = overrides(args)
+    // loaded here, not at start: the other commands need none of the daemon's modules
+    const { initRepo } = await import('../../store/repo.js')
     const created = await initRepo(repo, { ...defaults, ...o, replication: { ...defaults.replication, ...o.replication } })
     if (args.json === true) {
       out.json({ repo, created })
@@ -97,6 +96,7 @@ export const daemonCommand: CommandModule<GlobalArgs, NetworkArgs> = {
     .example('$0 daemon --repo ./peer-b --listen /ip4/127.0.0.1/tcp/4402 --bootstrap /ip4/127.0.0.1/tcp/4401/p2p/12D3Koo…', ''),
   handler: async args => {
     const repo = repoOf(args)
+    const { startDaemon } = await import('../../daemon/daemon.js')
     const daemon = await startDaemon({
       repo,
       config: overrides(args),
@@ -112,6 +112,7 @@ export const swarmKeyCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   builder: y => y.example('$0 swarm-key > swarm.key', ''),
   handler: async () => {
     const key = new Uint8Array(95)
+    const { generateKey } = await import('@libp2p/pnet')
     generateKey(key)
     out.line(new TextDecoder().decode(key).trimEnd())
   }

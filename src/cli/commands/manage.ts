@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises'
 import { parseCID } from '../../content/dag.js'
 import { checkMultiaddr } from '../../store/config.js'
-import { repoPaths } from '../../store/repo.js'
+import { repoPaths } from '../../store/repo-layout.js'
 import { clientOf } from '../context.js'
 import { formatBytes, out } from '../output.js'
 import type { GlobalArgs } from '../context.js'

@@ -1,0 +1,34 @@
+import os from 'node:os'
+import path from 'node:path'
+
+// Where things are in a repo: kept apart from repo.ts, which loads the
+// stores, so that the CLI can find a daemon's socket without loading them.
+
+/** The repo used when neither `--repo` nor `SHOAL_REPO` is given. */
+export function defaultRepoPath (): string {
+  return process.env.SHOAL_REPO ?? path.join(os.homedir(), '.shoal')
+}
+
+/** File and folder names inside a repo. */
+export const REPO_LAYOUT = {
+  config: 'config.json',
+  identity: 'identity.key',
+  blocks: 'blocks',
+  datastore: 'datastore',
+  lock: 'repo.lock',
+  apiSocket: 'api.sock',
+  apiToken: 'api.token'
+} as const
+
+export function repoPaths (root: string): { [K in keyof typeof REPO_LAYOUT]: string } {
+  const abs = path.resolve(root)
+  return {
+    config: path.join(abs, REPO_LAYOUT.config),
+    identity: path.join(abs, REPO_LAYOUT.identity),
+    blocks: path.join(abs, REPO_LAYOUT.blocks),
+    datastore: path.join(abs, REPO_LAYOUT.datastore),
+    lock: path.join(abs, REPO_LAYOUT.lock),
+    apiSocket: path.join(abs, REPO_LAYOUT.apiSocket),
+    apiToken: path.join(abs, REPO_LAYOUT.apiToken)
+  }
+}
