@@ -32,7 +32,7 @@ export async function exportPath (blocks: BlockStore, cid: CID, output: string, 
   const dir = path.dirname(target)
   const tmp = path.join(dir, `.${path.basename(target)}.shoal-${process.pid}-${Date.now().toString(36)}.part`)
   try {
-    const result = await writeEntry(blocks, cid, tmp, options.signal)
+    const result = await writeEntry(blocks, cid, tmp, path.basename(target), options.signal)
     if (exists) await fsp.rm(target, { recursive: true, force: true })
     await fsp.rename(tmp, target)
     return result
@@ -60,9 +60,13 @@ export async function checkOutput (output: string, options: { force?: boolean } 
   return exists
 }
 
-async function writeEntry (blocks: BlockStore, cid: CID, dest: string, signal?: AbortSignal): Promise<ExportResult> {
+async function writeEntry (blocks: BlockStore, cid: CID, dest: string, name: string, signal?: AbortSignal): Promise<ExportResult> {
   const store = blocks.exporterStore()
   const entry = await exporter(cid, store, { signal })
+  if (entry.type === 'file' && entry.unixfs.type !== 'file' && entry.unixfs.type !== 'raw') {
+    // a symbolic link (or metadata node) from the network could point anywhere: never written
+    throw new InputError(`refusing a UnixFS ${entry.unixfs.type} in shared content: ${JSON.stringify(name)} (${cid.toString()})`)
+  }
   if (entry.type === 'file' || entry.type === 'raw' || entry.type === 'identity') {
     await writeFile(readFileContent(cid, async c => (await blocks.get(c, { signal })).bytes, { signal }), dest, signal)
     return { type: 'file', size: Number(entry.size) }
@@ -74,7 +78,7 @@ async function writeEntry (blocks: BlockStore, cid: CID, dest: string, signal?: 
   let size = 0
   for await (const child of entry.entries({ signal })) {
     checkEntryName(child.name)
-    const r = await writeEntry(blocks, child.cid, path.join(dest, child.name), signal)
+    const r = await writeEntry(blocks, child.cid, path.join(dest, child.name), child.name, signal)
     size += r.size
   }
   return { type: 'directory', size }
