@@ -130,7 +130,7 @@ export class FetchSession {
   /** Why each dropped peer was dropped (the latest reason). */
   private readonly drops = new Map<string, string>()
   /** Peers that let a request time out, and until when they are not asked again. */
-  private readonly benched = new Map<string, number>()
+  private readonly benched = new Map<string, { until: number, id: PeerId }>()
   private readonly connecting = new Set<string>()
   private readonly contributions = new Map<string, PeerContribution>()
   private readonly controller = new AbortController()
@@ -369,7 +369,7 @@ export class FetchSession {
   private connectBlocks (id: PeerId): void {
     const key = id.toString()
     if (this.finished || this.peers.has(key) || this.connecting.has(key) || this.c.bans.isBanned(key)) return
-    if ((this.benched.get(key) ?? 0) > Date.now()) return
+    if ((this.benched.get(key)?.until ?? 0) > Date.now()) return
     this.connecting.add(key)
     this.c.network.openRequestChannel(id, {
       onBlock: block => { this.onBlock(key, block) },
@@ -545,6 +545,7 @@ export class FetchSession {
     const peer = this.peers.get(peerKey)
     const key = cid.toString()
     if (peer == null || !peer.inFlight.delete(key)) return
+    peer.answered()
     peer.lacks.add(key)
     this.wants.withdrawn(cid, peerKey)
     if (cid.equals(this.init.root)) {
@@ -593,10 +594,16 @@ export class FetchSession {
 
   private tick (): void {
     const now = Date.now()
+    // a benched peer gets another chance once its time is up (it may be the only holder)
+    for (const [key, { until, id }] of this.benched) {
+      if (until > now) continue
+      this.benched.delete(key)
+      this.connectBlocks(id)
+    }
     for (const peer of [...this.peers.values()]) {
-      if (peer.inFlight.size > 0 && peer.oldestRequestAge(now) > this.init.requestTimeout) {
-        // too slow, or stalling: asked again only after as long again
-        this.benched.set(peer.key, now + this.init.requestTimeout)
+      if (peer.silentFor(now) > this.init.requestTimeout) {
+        // stalling: asked again only after as long again
+        this.benched.set(peer.key, { until: now + this.init.requestTimeout, id: peer.id })
         this.dropPeer(peer.key, 'request timed out')
       }
     }

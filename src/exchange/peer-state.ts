@@ -44,6 +44,8 @@ export class PeerState {
   private readonly samples: Array<{ t: number, bytes: number }> = []
   private readonly rtt: () => number | undefined
   private avgBlock = 0
+  /** When this peer last answered a request (a block or a "don't have"), ms. */
+  private lastAnswer = 0
 
   /** `rtt` gives the connection's measured round trip in ms, if known. */
   constructor (id: PeerId, channel: RequestChannel, limits: WindowLimits, rtt: () => number | undefined = () => undefined) {
@@ -56,6 +58,7 @@ export class PeerState {
 
   /** A block of `bytes` arrived. */
   received (bytes: number, now = Date.now()): void {
+    this.lastAnswer = now
     this.bytesReceived += bytes
     this.blocksReceived++
     this.avgBlock = this.avgBlock === 0 ? bytes : this.avgBlock * 0.9 + bytes * 0.1
@@ -85,12 +88,23 @@ export class PeerState {
     return Math.max(0, this.window - this.inFlight.size)
   }
 
-  /** The age of the oldest unanswered request in ms, or 0. */
-  oldestRequestAge (now: number): number {
+  /** The peer answered "don't have". */
+  answered (now = Date.now()): void {
+    this.lastAnswer = now
+  }
+
+  /**
+   * How long the peer has owed us an answer without giving any, in ms: since
+   * the later of its last answer and the oldest request still out (0 with
+   * nothing in flight). A peer working through a queue of requests at a low
+   * rate keeps answering; one that stalls does not.
+   */
+  silentFor (now: number): number {
+    if (this.inFlight.size === 0) return 0
     let oldest = now
     for (const { sentAt } of this.inFlight.values()) {
       if (sentAt < oldest) oldest = sentAt
     }
-    return now - oldest
+    return now - Math.max(oldest, this.lastAnswer)
   }
 }
