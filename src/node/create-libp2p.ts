@@ -8,6 +8,7 @@ import { ping } from '@libp2p/ping'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
+import { isLoopback } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
 import { BlockNetwork } from '../protocol/block-network.js'
 import { ReplicaNetwork } from '../protocol/replica-network.js'
@@ -18,10 +19,22 @@ import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { PeerDiscovery, PeerId, PrivateKey, Libp2p, ComponentLogger } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 
 /** Shoal's DHT runs on its own protocol, apart from the public IPFS DHT. */
 export const DHT_PROTOCOL = '/shoal/kad/1.0.0'
+
+/**
+ * What we tell other peers (identify, DHT records): a daemon listening on
+ * 0.0.0.0 also has 127.0.0.1, which on any other machine is that machine, so
+ * loopback addresses are left out, unless they are all we have (peers on one
+ * machine, the tests).
+ */
+function reachableFromOthers (addrs: Multiaddr[]): Multiaddr[] {
+  const others = addrs.filter(a => !isLoopback(a))
+  return others.length > 0 ? others : addrs
+}
 
 /** Where the DHT keeps its records in the repo's datastore. */
 const DHT_DATASTORE_PREFIX = '/shoal/dht'
@@ -99,7 +112,8 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
     logger: options.logger,
     addresses: {
       listen: config.listen,
-      announce: config.announce
+      announce: config.announce,
+      announceFilter: reachableFromOthers
     },
     transports: [tcp()],
     connectionEncrypters: [noise()],

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { ChildProcess } from 'node:child_process'
+import type { ChildProcess, SpawnOptions } from 'node:child_process'
 
 /** The project's `shoal` entry point. */
 export const SHOAL_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/shoal.js')
@@ -84,6 +84,8 @@ export function loopbackHost (): string {
   return `127.0.0.${nextHost}`
 }
 
+export type Launcher = (cmd: string, args: string[], options: SpawnOptions) => ChildProcess
+
 /**
  * A `shoal daemon` child process. `ready` resolves when it printed "ready",
  * with the full multiaddrs it listens on.
@@ -97,9 +99,13 @@ export class DaemonProcess {
   readonly ready: Promise<void>
   readonly exited: Promise<number | null>
 
-  constructor (repo: string, args: string[] = [], env: Record<string, string> = {}, entry = SHOAL_BIN) {
+  /**
+   * `launch` starts the process (by default directly; the host lab starts it
+   * inside a network namespace).
+   */
+  constructor (repo: string, args: string[] = [], env: Record<string, string> = {}, entry = SHOAL_BIN, launch: Launcher = spawn) {
     this.repo = repo
-    this.child = spawn(process.execPath, [entry, 'daemon', '--repo', repo, ...args], {
+    this.child = launch(process.execPath, [entry, 'daemon', '--repo', repo, ...args], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'ignore', 'pipe']
     })
