@@ -44,7 +44,7 @@ export function churnChart (r: ChurnReport): string {
   })
   parts.push(line(samples.map(s => [s.t, s.live]), 'stroke="black" stroke-width="2"'))
   // churn events
-  const colour = { kill: '#d62728', graceful: '#ff7f0e', restart: '#2ca02c', 'new-peer': '#1f77b4' }
+  const colour = { kill: '#d62728', graceful: '#ff7f0e', partition: '#9467bd', restart: '#2ca02c', heal: '#17becf', 'new-peer': '#1f77b4' }
   for (const e of r.events.list) {
     if (e.t < 0 || e.t > tMax) continue
     parts.push(`<line x1="${x(e.t)}" x2="${x(e.t)}" y1="${TOP}" y2="${TOP + 8}" stroke="${colour[e.kind]}" stroke-width="2"><title>${esc(`${e.kind} ${e.peer} at ${e.t.toFixed(1)} s`)}</title></line>`)

@@ -3,13 +3,15 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { sha256File } from '../content/file-hash.js'
-import { defaultConfig } from '../store/config.js'
+import { HostLab } from '../lab/host-lab.js'
+import { DEFAULT_PORT, defaultConfig } from '../store/config.js'
 import { initRepo } from '../store/repo.js'
 import { ChurnModel, Random } from './model.js'
 import { ReplicaObserver } from './observer.js'
 import { PeerProcess } from './peer-process.js'
 import { summarize } from './stats.js'
 import type { ChurnModelName } from './model.js'
+import type { PeerPlacement } from './peer-process.js'
 import type { Episode, Sample, TrackedFile } from './observer.js'
 import type { Summary } from './stats.js'
 import { sleep } from '../signals.js'
@@ -40,6 +42,10 @@ export interface ChurnOptions {
   gracePeriod: number
   /** Fetch loops running at once. */
   fetchers: number
+  /** Run every peer on its own lab host (a network namespace with its own address; root needed), with this profile. */
+  hosts?: { rate?: string, loss?: number }
+  /** With `hosts`: share of stops that are partitions (the host cut off, its daemon left running). */
+  partitionRatio: number
   /** Where the repos, logs, report.json and chart.svg go (a new temp dir if unset). */
   dir?: string
   /** Keep the repos afterwards. */
@@ -50,7 +56,7 @@ export interface ChurnOptions {
 
 export interface ChurnEvent {
   t: number
-  kind: 'kill' | 'graceful' | 'restart' | 'new-peer'
+  kind: 'kill' | 'graceful' | 'restart' | 'new-peer' | 'partition' | 'heal'
   peer: string
 }
 
@@ -69,7 +75,7 @@ export interface ChurnReport {
   seconds: number
   setupSeconds: number
   peersStarted: number
-  events: { kills: number, gracefulStops: number, restarts: number, newPeers: number, skipped: number, list: ChurnEvent[] }
+  events: { kills: number, gracefulStops: number, partitions: number, restarts: number, newPeers: number, skipped: number, list: ChurnEvent[] }
   fetches: {
     attempts: number
     ok: number
@@ -134,6 +140,10 @@ class ChurnRun {
   private nextStop = 0
   private skipped = 0
   private hostCounter = 0
+  /** The lab hosts the peers run on, with `hosts`. */
+  private lab?: HostLab
+  /** Peers whose host is cut off right now (their daemons still run). */
+  private readonly partitioned = new Set<PeerProcess>()
 
   constructor (options: ChurnOptions) {
     this.o = options
@@ -158,6 +168,7 @@ class ChurnRun {
     await fs.mkdir(this.dir, { recursive: true })
     const killAll = (): void => { for (const p of this.peers) p.killNow() }
     process.once('exit', killAll)
+    if (o.hosts != null) this.lab = await HostLab.create({ hosts: 0 })
     const started = Date.now()
     this.t0 = Date.now()
     try {
@@ -210,7 +221,10 @@ class ChurnRun {
 
       // bring every stopped peer back, let the swarm settle, then read every file once more
       o.log('churn over; restarting stopped peers and letting replicas settle')
-      await Promise.all(this.peers.filter(p => p.state === 'down').map(async p => { await this.restart(p) }))
+      await Promise.all(this.peers.filter(p => p.state === 'down').map(async p => {
+        if (this.partitioned.has(p)) await this.heal(p)
+        else await this.restart(p)
+      }))
       await this.settle(observer, this.now())
       observer.finish(this.now())
       const finalHolders = await observer.holders(this.peers)
@@ -222,6 +236,7 @@ class ChurnRun {
     } finally {
       killAll()
       await Promise.all(this.peers.map(async p => { await p.kill().catch(() => {}); p.closeLog() }))
+      await this.lab?.destroy()
       process.off('exit', killAll)
       if (!o.keep) {
         await Promise.all(this.peers.map(async p => { await fs.rm(p.repo, { recursive: true, force: true }) }))
@@ -254,7 +269,7 @@ class ChurnRun {
     return this.peers.filter(p => p.state === 'down' || p.state === 'stopping').length
   }
 
-  /** A peer with a new repo (new identity) on its own loopback address. */
+  /** A peer with a new repo (new identity) on its own loopback address, or its own lab host. */
   private async newPeer (bootstrap: string[]): Promise<PeerProcess> {
     const i = this.hostCounter++
     const name = `peer-${String(i).padStart(2, '0')}`
@@ -268,11 +283,18 @@ class ChurnRun {
       leaveTimeout: 30_000
     }
     await initRepo(repo, config)
-    const host = `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`
-    const peer = new PeerProcess(name, repo, host, path.join(this.dir, `${name}.log`))
+    const peer = new PeerProcess(name, repo, await this.placeNewPeer(i), path.join(this.dir, `${name}.log`))
     this.peers.push(peer)
     await peer.start(bootstrap, this.signal)
     return peer
+  }
+
+  private async placeNewPeer (i: number): Promise<PeerPlacement> {
+    const lab = this.lab
+    if (lab == null) return { host: `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}` }
+    const host = await lab.addHost({ rate: this.o.hosts?.rate, loss: this.o.hosts?.loss })
+    // a host of its own: all interfaces, the usual port, and the address others reach it by
+    return { host: '0.0.0.0', port: DEFAULT_PORT, labHost: host.index, launch: (cmd, args, options) => lab.spawn(host.index, cmd, args, options) }
   }
 
   private bootstrapFor (peer: PeerProcess): string[] {
@@ -339,6 +361,17 @@ class ChurnRun {
   }
 
   private async stopPeer (peer: PeerProcess): Promise<void> {
+    if (this.lab != null && peer.labHost != null && this.random.chance(this.o.partitionRatio)) {
+      const downtime = this.model.downtime()
+      this.events.push({ t: this.now(), kind: 'partition', peer: peer.name })
+      this.o.log(`t=${this.now().toFixed(0)}s partition: ${peer.name} cut off; healed in ${downtime.toFixed(0)} s`)
+      peer.setState('stopping')
+      await this.lab.partition(peer.labHost)
+      this.partitioned.add(peer)
+      peer.setState('down')
+      this.upAt.set(peer, this.now() + downtime)
+      return
+    }
     const kill = this.random.chance(this.o.killRatio)
     const downtime = this.model.downtime()
     this.events.push({ t: this.now(), kind: kill ? 'kill' : 'graceful', peer: peer.name })
@@ -349,6 +382,10 @@ class ChurnRun {
   }
 
   private async comeBack (peer: PeerProcess): Promise<void> {
+    if (this.partitioned.has(peer)) {
+      await this.heal(peer)
+      return
+    }
     if (this.random.chance(this.o.newRatio)) {
       peer.setState('retired')
       const fresh = await this.newPeer(this.bootstrapFor(peer))
@@ -358,6 +395,16 @@ class ChurnRun {
       return
     }
     await this.restart(peer)
+  }
+
+  /** End a partition: the host's link works again; its daemon never stopped. */
+  private async heal (peer: PeerProcess): Promise<void> {
+    await this.lab!.heal(peer.labHost!)
+    this.partitioned.delete(peer)
+    peer.setState('up')
+    this.events.push({ t: this.now(), kind: 'heal', peer: peer.name })
+    this.o.log(`t=${this.now().toFixed(0)}s healed ${peer.name}`)
+    this.scheduleSession(peer)
   }
 
   private track (work: Promise<void>): void {
@@ -448,6 +495,7 @@ class ChurnRun {
       events: {
         kills: this.events.filter(e => e.kind === 'kill').length,
         gracefulStops: this.events.filter(e => e.kind === 'graceful').length,
+        partitions: this.events.filter(e => e.kind === 'partition').length,
         restarts: this.events.filter(e => e.kind === 'restart').length,
         newPeers: this.events.filter(e => e.kind === 'new-peer').length,
         skipped: this.skipped,

@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ApiClient } from '../cli/api-client.js'
-import type { ChildProcess } from 'node:child_process'
+import type { ChildProcess, SpawnOptions } from 'node:child_process'
 import type { WriteStream } from 'node:fs'
 
 /** The `shoal` executable next to this build. */
@@ -12,6 +12,19 @@ export const SHOAL_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url
 const READY_TIMEOUT = 60_000
 
 export type PeerState = 'up' | 'stopping' | 'down' | 'retired'
+
+/** Starts the daemon process: directly, or inside a lab host's network namespace. */
+export type Launcher = (cmd: string, args: string[], options: SpawnOptions) => ChildProcess
+
+export interface PeerPlacement {
+  /** Address to listen on (a loopback address, or 0.0.0.0 on a lab host). */
+  host: string
+  /** A fixed port (a lab host has its own port space); 0: from the OS, then kept. */
+  port?: number
+  launch?: Launcher
+  /** The lab host index, when on one. */
+  labHost?: number
+}
 
 /**
  * One `shoal daemon` child process of the churn harness: its own repo and
@@ -24,6 +37,8 @@ export class PeerProcess {
   readonly repo: string
   readonly host: string
   readonly client: ApiClient
+  readonly labHost?: number
+  private readonly launch: Launcher
   port = 0
   peerId?: string
   addresses: string[] = []
@@ -34,10 +49,13 @@ export class PeerProcess {
   private exited?: Promise<void>
   private log?: WriteStream
 
-  constructor (name: string, repo: string, host: string, private readonly logFile: string) {
+  constructor (name: string, repo: string, placement: PeerPlacement, private readonly logFile: string) {
     this.name = name
     this.repo = repo
-    this.host = host
+    this.host = placement.host
+    this.port = placement.port ?? 0
+    this.labHost = placement.labHost
+    this.launch = placement.launch ?? spawn
     this.client = new ApiClient(repo)
   }
 
@@ -54,7 +72,7 @@ export class PeerProcess {
     this.log ??= createWriteStream(this.logFile, { flags: 'a' })
     const args = [SHOAL_BIN, 'daemon', '--repo', this.repo, '--listen', `/ip4/${this.host}/tcp/${this.port}`]
     for (const b of bootstrap) args.push('--bootstrap', b)
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = this.launch(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] })
     this.child = child
     this.exited = new Promise(resolve => { child.once('exit', () => { resolve() }) })
     const ready = Promise.withResolvers<void>()

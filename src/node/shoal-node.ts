@@ -481,7 +481,16 @@ export class ShoalNode {
     // a replica we hold goes too: the other holders see it and repair
     const wasReplica = await this.replicas.drop(cid)
     const wasPinned = await this.repo.pins.unpin(cid)
-    const wasDownloading = await this.repo.pins.clearDownloading(cid)
+    let wasDownloading: boolean
+    try {
+      wasDownloading = await this.repo.pins.clearDownloading(cid)
+    } catch (err) {
+      if (!isDiskFull(err)) throw err
+      // a full disk leaves no room even to record that the download is given up: delete its
+      // blocks first (nothing else refers to them), then forget it
+      await this.gcLock.collect(async () => await this.collectGarbage({}, cid))
+      wasDownloading = await this.repo.pins.clearDownloading(cid)
+    }
     if (!wasPinned && !wasReplica && !wasDownloading) {
       throw new InputError(`${cid.toString()} is not pinned`)
     }
@@ -496,12 +505,15 @@ export class ShoalNode {
     return await this.gcLock.collect(async () => await this.collectGarbage(options))
   }
 
-  private async collectGarbage (options: AbortOptions): Promise<{ blocks: number, bytes: number }> {
+  /** `givingUp`: an unfinished download whose blocks go too, though its marker is still there. */
+  private async collectGarbage (options: AbortOptions, givingUp?: CID): Promise<{ blocks: number, bytes: number }> {
     // the store records what downloads write from here on and spares it
     return await this.repo.blocks.sweep(async () => {
       const roots: CID[] = []
       for await (const pin of this.repo.pins.pins(options)) roots.push(pin.cid)
-      for await (const cid of this.repo.pins.downloads(options)) roots.push(cid)
+      for await (const cid of this.repo.pins.downloads(options)) {
+        if (givingUp == null || !cid.equals(givingUp)) roots.push(cid)
+      }
       for (const { cid } of this.inUse.values()) roots.push(cid)
       const keep = await this.reachable(roots, options)
       // stop announcing roots that are going (fetched with --no-pin, or unpinned), and leave their swarms

@@ -65,9 +65,9 @@ export class PinStore {
   /** Forget an unfinished download; whether there was one. */
   async clearDownloading (cid: CID, options?: AbortOptions): Promise<boolean> {
     const key = new Key(DOWNLOAD_PREFIX + cid.toString())
-    const had = await this.datastore.has(key, options)
+    if (!(await this.datastore.has(key, options))) return false
     await this.datastore.delete(key, options)
-    return had
+    return true
   }
 
   async * downloads (options?: AbortOptions): AsyncGenerator<CID> {

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { DaemonProcess, SHOAL_BIN, sha256File, shoalOk, summaryOf, shoalStreaming, tempDir } from '../helpers/cli.js'
-import { HostLab } from './lab.js'
+import { HostLab } from '../../src/lab/host-lab.js'
 
 const MiB = 1024 * 1024
 const PORT = 4401

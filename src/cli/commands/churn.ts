@@ -26,6 +26,10 @@ interface ChurnArgs extends GlobalArgs {
   'grace-period': number
   'check-interval': number
   fetchers: number
+  hosts?: boolean
+  'host-rate'?: string
+  'host-loss'?: number
+  'partition-ratio': number
   dir?: string
   keep?: boolean
   quiet?: boolean
@@ -56,11 +60,16 @@ export const churnCommand: CommandModule<GlobalArgs, ChurnArgs> = {
     .option('grace-period', { type: 'number', default: 5, describe: 'daemons\' grace period in seconds before repairing' })
     .option('check-interval', { type: 'number', default: 1, describe: 'daemons\' liveness probe interval in seconds' })
     .option('fetchers', { type: 'number', default: 2, describe: 'fetch loops running at once' })
+    .option('hosts', { type: 'boolean', describe: 'run each peer on its own lab host: a network namespace with its own address on a bridge (root, iproute2 and nftables needed)' })
+    .option('host-rate', { type: 'string', describe: 'with --hosts: each host\'s upload limit, e.g. 20mbit (tc)' })
+    .option('host-loss', { type: 'number', describe: 'with --hosts: percent of packets each host drops at random (nftables)' })
+    .option('partition-ratio', { type: 'number', default: 0.3, describe: 'with --hosts: share of stops that are partitions (the host cut off, its daemon left running)' })
     .option('dir', { type: 'string', describe: 'work directory for repos, logs, report.json and chart.svg (default: a new temp dir)' })
     .option('keep', { type: 'boolean', describe: 'keep the peers\' repos afterwards' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress lines on stderr' })
     .example('$0 churn', '12 peers, 10 × 4 MiB files, K=3, one stop every 10 s for 120 s')
-    .example('$0 churn --peers 20 --model weibull --median 40 --duration 300 --json', '') as any,
+    .example('$0 churn --peers 20 --model weibull --median 40 --duration 300 --json', '')
+    .example('$0 churn --hosts --host-rate 20mbit --host-loss 1 --partition-ratio 0.5', 'peers on lab hosts, with partitions beside kills (root)') as any,
   handler: async args => {
     const fileSize = parseRate(args['file-size'], '--file-size')
     check(Number.isSafeInteger(args.peers) && args.peers >= 2, '--peers must be a whole number of at least 2')
@@ -70,6 +79,10 @@ export const churnCommand: CommandModule<GlobalArgs, ChurnArgs> = {
     check(args['max-down'] >= 0 && args['max-down'] < args.peers, '--max-down must be below --peers')
     check(args['kill-ratio'] >= 0 && args['kill-ratio'] <= 1, '--kill-ratio must be between 0 and 1')
     check(args['new-ratio'] >= 0 && args['new-ratio'] <= 1, '--new-ratio must be between 0 and 1')
+    check(args['partition-ratio'] >= 0 && args['partition-ratio'] <= 1, '--partition-ratio must be between 0 and 1')
+    check(args.hosts === true || (args['host-rate'] == null && args['host-loss'] == null), '--host-rate and --host-loss need --hosts')
+    check(args['host-loss'] == null || (args['host-loss'] >= 0 && args['host-loss'] < 100), '--host-loss must be a percentage below 100')
+    check(args['host-rate'] == null || /^\d+(\.\d+)?(bit|kbit|mbit|gbit)$/.test(args['host-rate']), '--host-rate must be a tc rate such as 20mbit')
     for (const name of ['duration', 'interval', 'median', 'shape', 'downtime', 'grace-period', 'check-interval', 'fetchers'] as const) {
       check(Number.isFinite(args[name]) && args[name] > 0, `--${name} must be a positive number`)
     }
@@ -105,6 +118,8 @@ export const churnCommand: CommandModule<GlobalArgs, ChurnArgs> = {
         gracePeriod: args['grace-period'],
         checkInterval: args['check-interval'],
         fetchers: args.fetchers,
+        hosts: args.hosts === true ? { rate: args['host-rate'], loss: args['host-loss'] } : undefined,
+        partitionRatio: args.hosts === true ? args['partition-ratio'] : 0,
         dir,
         keep: args.keep === true,
         log: line => { if (args.quiet !== true) out.note(`churn: ${line}`) },

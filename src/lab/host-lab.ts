@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process'
 import { promisify } from 'node:util'
+import { ShoalError } from '../errors.js'
 import type { ChildProcess, SpawnOptions } from 'node:child_process'
 
 const run = promisify(execFile)
@@ -29,12 +30,18 @@ export interface Host {
   ip: string
 }
 
+/** The lab cannot run here (not root, a tool missing) or a command inside it failed. */
+export class LabError extends ShoalError {
+  static override readonly name = 'LabError'
+  override name = 'LabError'
+}
+
 /** Fail with one line when the lab cannot run here, rather than pass without testing. */
 export async function checkLabPrerequisites (): Promise<void> {
-  if (process.getuid?.() !== 0) throw new Error('the host lab needs root (network namespaces, veth, tc, nftables)')
+  if (process.getuid?.() !== 0) throw new LabError('the host lab needs root (network namespaces, veth, tc, nftables)')
   for (const tool of ['ip', 'tc', 'nft']) {
     await run(tool, ['-V']).catch(async () => await run(tool, ['--version'])).catch(() => {
-      throw new Error(`the host lab needs \`${tool}\` (Debian packages iproute2 and nftables)`)
+      throw new LabError(`the host lab needs \`${tool}\` (Debian packages iproute2 and nftables)`)
     })
   }
 }
@@ -43,7 +50,7 @@ async function sh (cmd: string, args: string[]): Promise<string> {
   try {
     return (await run(cmd, args)).stdout
   } catch (err: any) {
-    throw new Error(`${cmd} ${args.join(' ')}: ${String(err.stderr ?? err.message).trim()}`)
+    throw new LabError(`${cmd} ${args.join(' ')}: ${String(err.stderr ?? err.message).trim()}`)
   }
 }
 
@@ -86,7 +93,7 @@ export class HostLab {
       await sh('ip', ['link', 'add', lab.bridge, 'type', 'bridge'])
       await sh('ip', ['link', 'set', lab.bridge, 'up'])
       for (let i = 1; i <= options.hosts; i++) {
-        await lab.addHost(i, options.profiles?.[i] ?? {})
+        await lab.addHost(options.profiles?.[i] ?? {})
       }
     } catch (err) {
       await lab.destroy()
@@ -105,11 +112,14 @@ export class HostLab {
 
   host (index: number): Host {
     const h = this.hosts[index - 1]
-    if (h == null) throw new Error(`no host ${index}`)
+    if (h == null) throw new LabError(`no host ${index}`)
     return h
   }
 
-  private async addHost (index: number, profile: HostProfile): Promise<void> {
+  /** Add a host (the next index) with its own address; returns it. */
+  async addHost (profile: HostProfile = {}): Promise<Host> {
+    const index = this.hosts.length + 1
+    if (index > 200) throw new LabError('the lab has room for 200 hosts')
     const ns = `${PREFIX}${this.id}h${index}`
     const outside = `${PREFIX}${this.id}v${index}`
     const ip = `${this.subnet}.${10 + index}`
@@ -127,6 +137,7 @@ add chain inet ${PREFIX} input { type filter hook input priority 0; policy accep
 add chain inet ${PREFIX} output { type filter hook output priority 0; policy accept; }`)
     if (profile.rate != null) await this.setRate(index, profile.rate)
     if (profile.loss != null) await this.setLoss(index, profile.loss)
+    return this.host(index)
   }
 
   /** Run a command inside a host and wait for it. */
@@ -149,7 +160,7 @@ add chain inet ${PREFIX} output { type filter hook output priority 0; policy acc
     child.stderr!.on('data', d => { stderr += d })
     child.stdin!.end(script + '\n')
     const code = await new Promise(resolve => child.once('close', resolve))
-    if (code !== 0) throw new Error(`nft in host ${index}: ${stderr.trim()}`)
+    if (code !== 0) throw new LabError(`nft in host ${index}: ${stderr.trim()}`)
   }
 
   /** Limit what a host sends to `rate` (e.g. '20mbit'); undefined lifts the limit. */
