@@ -5,8 +5,29 @@ import type { ChildProcess, SpawnOptions } from 'node:child_process'
 
 const run = promisify(execFile)
 
-/** Every name the lab creates starts with this, so leftovers of a killed run can be found and removed. */
-const PREFIX = 'shoallab'
+/**
+ * Every name the lab creates is `shoal<pid in base 36>-<what>` (at most 15
+ * characters, the kernel's limit for a link name), so the leftovers of a run
+ * that was killed can be told from those of a lab still running.
+ */
+const PREFIX = 'shoal'
+/** The nftables table in each host. */
+const TABLE = 'shoallab'
+
+/** The process that made a lab object named `name`, if the name is one of ours. */
+function ownerOf (name: string): number | undefined {
+  const m = /^shoal([0-9a-z]{1,6})-/.exec(name)
+  return m == null ? undefined : parseInt(m[1], 36)
+}
+
+function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err: any) {
+    return err.code === 'EPERM'
+  }
+}
 
 export interface HostProfile {
   /** Egress bandwidth limit (tc tbf), e.g. '20mbit'. */
@@ -71,6 +92,7 @@ export class HostLab {
   private readonly subnet: string
   private readonly children = new Set<ChildProcess>()
   private destroyed = false
+  private added = 0
   private readonly onSignal = (signal: NodeJS.Signals): void => {
     void this.destroy().finally(() => process.kill(process.pid, signal))
   }
@@ -78,13 +100,13 @@ export class HostLab {
   private constructor (id: string, subnet: string) {
     this.id = id
     this.subnet = subnet
-    this.bridge = `${PREFIX}${id}br`
+    this.bridge = `${PREFIX}${id}-br`
   }
 
   static async create (options: LabOptions): Promise<HostLab> {
     await checkLabPrerequisites()
     await HostLab.sweep()
-    const id = (process.pid % 10000).toString(36)
+    const id = process.pid.toString(36)
     const lab = new HostLab(id, options.subnet ?? `10.231.${process.pid % 250}`)
     process.once('SIGINT', lab.onSignal)
     process.once('SIGTERM', lab.onSignal)
@@ -102,12 +124,16 @@ export class HostLab {
     return lab
   }
 
-  /** Remove namespaces and links left by earlier runs that were killed. */
+  /** Remove namespaces and links left by earlier runs that were killed (never those of a lab still running). */
   static async sweep (): Promise<void> {
-    const namespaces = (await sh('ip', ['netns', 'list'])).split('\n').map(l => l.split(' ')[0]).filter(n => n.startsWith(PREFIX))
+    const stale = (name: string | undefined): boolean => {
+      const owner = name == null ? undefined : ownerOf(name)
+      return owner != null && !isAlive(owner)
+    }
+    const namespaces = (await sh('ip', ['netns', 'list'])).split('\n').map(l => l.split(' ')[0]).filter(stale)
     for (const ns of namespaces) await run('ip', ['netns', 'del', ns]).catch(() => {})
-    const links = (await sh('ip', ['-o', 'link', 'show'])).split('\n').map(l => l.split(': ')[1]?.split('@')[0]).filter(n => n?.startsWith(PREFIX))
-    for (const link of links) await run('ip', ['link', 'del', link]).catch(() => {})
+    const links = (await sh('ip', ['-o', 'link', 'show'])).split('\n').map(l => l.split(': ')[1]?.split('@')[0]).filter(stale)
+    for (const link of links) await run('ip', ['link', 'del', link!]).catch(() => {})
   }
 
   host (index: number): Host {
@@ -118,13 +144,14 @@ export class HostLab {
 
   /** Add a host (the next index) with its own address; returns it. */
   async addHost (profile: HostProfile = {}): Promise<Host> {
-    const index = this.hosts.length + 1
+    // taken at once: hosts may be added concurrently
+    const index = ++this.added
     if (index > 200) throw new LabError('the lab has room for 200 hosts')
-    const ns = `${PREFIX}${this.id}h${index}`
-    const outside = `${PREFIX}${this.id}v${index}`
+    const ns = `${PREFIX}${this.id}-h${index}`
+    const outside = `${PREFIX}${this.id}-v${index}`
     const ip = `${this.subnet}.${10 + index}`
     await sh('ip', ['netns', 'add', ns])
-    this.hosts.push({ index, ns, ip })
+    this.hosts[index - 1] = { index, ns, ip }
     await sh('ip', ['link', 'add', outside, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns])
     await sh('ip', ['link', 'set', outside, 'master', this.bridge])
     await sh('ip', ['link', 'set', outside, 'up'])
@@ -132,9 +159,9 @@ export class HostLab {
     await this.exec(index, 'ip', ['link', 'set', 'eth0', 'up'])
     await this.exec(index, 'ip', ['link', 'set', 'lo', 'up'])
     // one table per host: a loss chain and a partition chain, both on input and output
-    await this.nft(index, `add table inet ${PREFIX}
-add chain inet ${PREFIX} input { type filter hook input priority 0; policy accept; }
-add chain inet ${PREFIX} output { type filter hook output priority 0; policy accept; }`)
+    await this.nft(index, `add table inet ${TABLE}
+add chain inet ${TABLE} input { type filter hook input priority 0; policy accept; }
+add chain inet ${TABLE} output { type filter hook output priority 0; policy accept; }`)
     if (profile.rate != null) await this.setRate(index, profile.rate)
     if (profile.loss != null) await this.setLoss(index, profile.loss)
     return this.host(index)
@@ -176,14 +203,14 @@ add chain inet ${PREFIX} output { type filter hook output priority 0; policy acc
   async setLoss (index: number, percent: number): Promise<void> {
     await this.deleteRules(index, 'loss')
     if (percent > 0) {
-      await this.nft(index, `add rule inet ${PREFIX} input iifname "eth0" numgen random mod 100 < ${percent} drop comment "loss"`)
+      await this.nft(index, `add rule inet ${TABLE} input iifname "eth0" numgen random mod 100 < ${percent} drop comment "loss"`)
     }
   }
 
   /** Cut a host off: every packet in or out on its link is dropped; its processes keep running. */
   async partition (index: number): Promise<void> {
-    await this.nft(index, `add rule inet ${PREFIX} input iifname "eth0" drop comment "partition"
-add rule inet ${PREFIX} output oifname "eth0" drop comment "partition"`)
+    await this.nft(index, `add rule inet ${TABLE} input iifname "eth0" drop comment "partition"
+add rule inet ${TABLE} output oifname "eth0" drop comment "partition"`)
   }
 
   /** Undo `partition`. */
@@ -193,10 +220,10 @@ add rule inet ${PREFIX} output oifname "eth0" drop comment "partition"`)
 
   private async deleteRules (index: number, comment: string): Promise<void> {
     for (const chain of ['input', 'output']) {
-      const listing = await this.exec(index, 'nft', ['-a', 'list', 'chain', 'inet', PREFIX, chain])
+      const listing = await this.exec(index, 'nft', ['-a', 'list', 'chain', 'inet', TABLE, chain])
       for (const line of listing.split('\n')) {
         const handle = new RegExp(`comment "${comment}" # handle (\\d+)`).exec(line)?.[1]
-        if (handle != null) await this.exec(index, 'nft', ['delete', 'rule', 'inet', PREFIX, chain, 'handle', handle])
+        if (handle != null) await this.exec(index, 'nft', ['delete', 'rule', 'inet', TABLE, chain, 'handle', handle])
       }
     }
   }
@@ -224,7 +251,7 @@ add rule inet ${PREFIX} output oifname "eth0" drop comment "partition"`)
       child.kill('SIGKILL')
       await exited
     }))
-    for (const host of this.hosts) {
+    for (const host of this.hosts.filter(h => h != null)) {
       // processes still in the namespace (a daemon's own children) go with it
       await run('ip', ['netns', 'pids', host.ns]).then(async ({ stdout }) => {
         for (const pid of stdout.split('\n').filter(p => p !== '')) {

@@ -2,10 +2,13 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { DaemonProcess, SHOAL_BIN, sha256File, shoalOk, summaryOf, shoalStreaming, tempDir } from '../helpers/cli.js'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { DaemonProcess, SHOAL_BIN, sha256File, shoal, shoalOk, summaryOf, shoalStreaming, tempDir } from '../helpers/cli.js'
 import { HostLab } from '../../src/lab/host-lab.js'
 
 const MiB = 1024 * 1024
+const execFileAsync = promisify(execFile)
 const PORT = 4401
 
 /**
@@ -179,5 +182,23 @@ describe('hosts: Shoal across network namespaces', function () {
     assert.equal(await sha256File(out), await sha256File(input))
     const peers = JSON.parse((await shoalOk(['peers', '--json', '--repo', repo(5)])).stdout)
     assert.ok(peers.some((p: any) => p.peerId === peer && p.addresses.some((a: string) => a.includes(newIp))), JSON.stringify(peers))
+  })
+
+  it('shoal churn --hosts runs its peers on lab hosts, with partitions as churn events, and cleans up', async () => {
+    const r = await shoal(['churn', '--hosts', '--host-rate', '40mbit', '--host-loss', '1', '--partition-ratio', '1',
+      '--peers', '5', '--files', '2', '--file-size', '512KiB', '--replicas', '2', '--duration', '30', '--interval', '5',
+      '--max-down', '1', '--downtime', '8', '--seed', '5', '--json', '--quiet', '--dir', path.join(dir, 'churn')], { timeout: 280_000 })
+    assert.equal(r.code, 0, r.stderr)
+    const report = JSON.parse(r.stdout)
+    assert.equal(report.lost, 0)
+    assert.equal(report.corrupt, 0)
+    assert.ok(report.events.partitions >= 1, JSON.stringify(report.events))
+    assert.equal(report.events.kills + report.events.gracefulStops, 0, 'every stop was a partition')
+    assert.ok(report.events.list.some((e: any) => e.kind === 'heal'))
+    assert.ok(report.fetches.ok > 0)
+    // the churn's own lab is gone; only this suite's is left
+    const mine = `shoal${process.pid.toString(36)}-`
+    const left = (await execFileAsync('ip', ['netns', 'list'])).stdout.split('\n').filter(l => l.startsWith('shoal') && !l.startsWith(mine))
+    assert.deepEqual(left, [])
   })
 })
