@@ -85,7 +85,7 @@ export interface FetchResult {
   /** Copies of blocks that arrived after another peer's copy (endgame duplicates). */
   duplicateBlocks: number
   peers: PeerContribution[]
-  /** Peers this session stopped asking, and why (a timeout, a lie, a closed stream). */
+  /** Peers this session stopped asking, and why (a timeout, a lie, a closed stream): one entry per peer and reason. */
   dropped: Array<{ peerId: string, reason: string }>
   seconds: number
 }
@@ -127,8 +127,8 @@ export class FetchSession {
   private readonly log: Logger
   private readonly wants = new WantList()
   private readonly peers = new Map<string, PeerState>()
-  /** Why each dropped peer was dropped (the latest reason). */
-  private readonly drops = new Map<string, string>()
+  /** Why each dropped peer was dropped (every distinct reason, in order). */
+  private readonly drops = new Map<string, Set<string>>()
   /** Peers that let a request time out, and until when they are not asked again. */
   private readonly benched = new Map<string, { until: number, id: PeerId }>()
   private readonly connecting = new Set<string>()
@@ -205,7 +205,7 @@ export class FetchSession {
       blocksAlreadyHeld: this.blocksAlreadyHeld,
       duplicateBlocks: this.duplicateBlocks,
       peers: [...this.contributions.values()].filter(p => p.blocks > 0),
-      dropped: [...this.drops].map(([peerId, reason]) => ({ peerId, reason })),
+      dropped: [...this.drops].flatMap(([peerId, reasons]) => [...reasons].map(reason => ({ peerId, reason }))),
       seconds: (Date.now() - started) / 1000
     }
   }
@@ -576,7 +576,9 @@ export class FetchSession {
     const peer = this.peers.get(peerKey)
     if (peer == null) return
     this.peers.delete(peerKey)
-    this.drops.set(peerKey, reason)
+    const reasons = this.drops.get(peerKey) ?? new Set()
+    if (reasons.size < 8) reasons.add(reason)
+    this.drops.set(peerKey, reasons)
     this.log('dropping %s: %s', peerKey, reason)
     for (const { cid } of peer.inFlight.values()) {
       this.wants.withdrawn(cid, peerKey)

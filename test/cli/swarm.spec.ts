@@ -89,7 +89,8 @@ describe('cli: swarming downloads', function () {
     assert.equal(got.code, 0, got.stderr)
     assert.equal(await sha256File(out), await sha256File(input))
     const summary = summaryOf(got)
-    assert.deepEqual(summary.dropped.filter((d: any) => d.peerId === staller.peerId), [{ peerId: staller.peerId, reason: 'request timed out' }])
+    // dropped for its silence (and maybe again later, when asked once more after its time out)
+    assert.ok(summary.dropped.some((d: any) => d.peerId === staller.peerId && d.reason === 'request timed out'), JSON.stringify(summary.dropped))
     const fromStaller = summary.peers.find((p: any) => p.peerId === staller.peerId)?.bytes ?? 0
     assert.ok(fromStaller < MiB, `no leaf came from the staller (${fromStaller} bytes)`)
     assert.deepEqual((await stat(repo('d'))).banned, [], 'slow is not a lie: nobody is banned')
