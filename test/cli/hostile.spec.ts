@@ -10,12 +10,11 @@ import { pbStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { CID } from 'multiformats/cid'
-import { sha256 } from 'multiformats/hashes/sha2'
 import * as varint from 'uint8-varint'
 import { DHT_PROTOCOL } from '../../src/node/create-libp2p.js'
 import { Request, Response } from '../../src/protocol/blocks.js'
 import { BLOCK_PROTOCOL, REPLICA_PROTOCOL, SWARM_PROTOCOL } from '../../src/protocol/constants.js'
-import { Abuser } from '../helpers/abuser.js'
+import { Abuser, framed, randomCid } from '../helpers/abuser.js'
 import { DaemonProcess as Daemon, loopbackHost, sha256File, shoalOk, useDaemons } from '../helpers/cli.js'
 import { Message, MessageType, Record } from '../helpers/dht-message.js'
 import type { DaemonProcess } from '../helpers/cli.js'
@@ -23,10 +22,6 @@ import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import type { ProtobufStream } from '@libp2p/utils'
 
 const PROTOCOLS = [BLOCK_PROTOCOL, SWARM_PROTOCOL, REPLICA_PROTOCOL]
-
-function framed (body: Uint8Array): Uint8Array {
-  return Uint8Array.from([...varint.encode(body.byteLength), ...body])
-}
 
 /** Read until the daemon ends or resets the stream; what it sent, and whether it ended it within `timeout`. */
 async function drain (stream: Stream, timeout = 15_000): Promise<{ ended: boolean, received: Uint8Array[] }> {
@@ -46,10 +41,6 @@ async function drain (stream: Stream, timeout = 15_000): Promise<{ ended: boolea
 async function rssOf (pid: number): Promise<number> {
   const status = await fs.readFile(`/proc/${pid}/status`, 'utf8')
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024
-}
-
-async function randomCid (): Promise<CID> {
-  return CID.createV1(0x55, await sha256.digest(randomBytes(32)))
 }
 
 /**

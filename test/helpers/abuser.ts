@@ -18,11 +18,13 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 
 const SHOAL_PROTOCOLS = [BLOCK_PROTOCOL, SWARM_PROTOCOL, REPLICA_PROTOCOL]
 
-function framed (body: Uint8Array): Uint8Array {
+/** A message with its varint length prefix, as every Shoal protocol frames them. */
+export function framed (body: Uint8Array): Uint8Array {
   return Uint8Array.from([...varint.encode(body.byteLength), ...body])
 }
 
-async function randomCid (): Promise<CID> {
+/** The CID of 32 random bytes: a block nobody has. */
+export async function randomCid (): Promise<CID> {
   return CID.createV1(0x55, await sha256.digest(randomBytes(32)))
 }
 
