@@ -145,14 +145,14 @@ export const routes: Record<string, Route> = {
 
   'GET /v1/ls': async ({ node, res }) => {
     const pins = await node.ls()
-    sendJson(res, 200, { pins: pins.map(p => ({ cid: p.cid.toString(), name: p.name, size: p.size, kind: p.type, created: p.created })) })
+    sendJson(res, 200, { pins: pins.map(p => ({ cid: p.cid.toString(), name: p.name, size: p.size, kind: p.type, created: p.created, reasons: p.reasons })) })
   },
 
   'POST /v1/rm': async ({ node, req, res }) => {
     const body = await readJson(req)
     const cid = parseCID(str(body, 'cid'))
-    await node.rm(cid)
-    sendJson(res, 200, { removed: cid.toString() })
+    const reasons = await node.rm(cid)
+    sendJson(res, 200, { removed: cid.toString(), reasons })
   },
 
   'POST /v1/gc': async ({ node, res, signal }) => {

@@ -21,19 +21,21 @@ export interface ExportResult {
 
 /**
  * Write the file or directory under `cid` (every block already in the
- * store) to `output`. It is written under a temporary name beside the
- * output and renamed only when complete, so a partial output never carries
- * the final name. Directory entry names that could escape the output folder
- * are refused.
+ * store) to `target` (from `resolveOutput`). It is written under a
+ * temporary name beside the target and renamed only when complete, so a
+ * partial output never carries the final name; a file of the same name is
+ * replaced only with `force`, a directory never. Directory entry names that
+ * could escape the output folder are refused.
  */
-export async function exportPath (blocks: BlockStore, cid: CID, output: string, options: ExportOptions = {}): Promise<ExportResult> {
-  const target = path.resolve(output)
-  const exists = await checkOutput(output, options)
+export async function exportPath (blocks: BlockStore, cid: CID, target: string, options: ExportOptions = {}): Promise<ExportResult> {
+  const exists = await checkTarget(target, options)
   const dir = path.dirname(target)
   const tmp = path.join(dir, `.${path.basename(target)}.shoal-${process.pid}-${Date.now().toString(36)}.part`)
   try {
     const result = await writeEntry(blocks, cid, tmp, path.basename(target), options.signal)
-    if (exists) await fsp.rm(target, { recursive: true, force: true })
+    // a file is replaced atomically by the rename; a directory cannot take a file's place that way
+    if (exists && result.type === 'directory') await fsp.rm(target, { force: true })
+    await checkTarget(target, options)
     await fsp.rename(tmp, target)
     return result
   } catch (err) {
@@ -43,21 +45,38 @@ export async function exportPath (blocks: BlockStore, cid: CID, output: string, 
 }
 
 /**
- * Check that `output` can be written (its folder is writable, and it does not
- * exist unless `force`), so a `get` fails before it downloads anything.
- * Returns whether it exists.
+ * Where `get CID -o OUTPUT` writes: into OUTPUT when it is an existing
+ * directory (as `cp` and `ipfs get -o` do: OUTPUT/CID), else OUTPUT itself.
+ * Checks that the target can be written, so a `get` fails before it
+ * downloads anything: its folder exists and is writable, it is not a
+ * directory (Shoal never replaces one), and it does not exist unless
+ * `force`.
  */
-export async function checkOutput (output: string, options: { force?: boolean } = {}): Promise<boolean> {
-  const target = path.resolve(output)
-  const exists = await fsp.lstat(target).then(() => true, () => false)
-  if (exists && options.force !== true) {
-    throw new InputError(`${output} already exists (use --force to replace it)`)
+export async function resolveOutput (output: string, cid: CID, options: { force?: boolean } = {}): Promise<string> {
+  const abs = path.resolve(output)
+  const isDir = await fsp.stat(abs).then(st => st.isDirectory(), () => false)
+  const target = isDir ? path.join(abs, cid.toString()) : abs
+  await checkTarget(target, options)
+  return target
+}
+
+/** Whether `target` exists; throws unless it may be written (see resolveOutput). */
+async function checkTarget (target: string, options: { force?: boolean }): Promise<boolean> {
+  const st = await fsp.lstat(target).catch(() => undefined)
+  if (st?.isDirectory() === true) {
+    throw new InputError(`${target} is a directory; Shoal never replaces a directory (remove it yourself or choose another -o)`)
+  }
+  if (st != null && options.force !== true) {
+    throw new InputError(`${target} already exists (use --force to replace it)`)
   }
   const dir = path.dirname(target)
+  const dirStat = await fsp.stat(dir).catch(() => undefined)
+  if (dirStat == null) throw new InputError(`folder ${dir} does not exist`)
+  if (!dirStat.isDirectory()) throw new InputError(`${dir} is not a folder`)
   await fsp.access(dir, fs.constants.W_OK).catch((err: any) => {
-    throw new InputError(`cannot write to ${dir}: ${err.code}`)
+    throw new InputError(`cannot write to folder ${dir}: ${err.code === 'EACCES' ? 'permission denied' : err.code}`)
   })
-  return exists
+  return st != null
 }
 
 async function writeEntry (blocks: BlockStore, cid: CID, dest: string, name: string, signal?: AbortSignal): Promise<ExportResult> {

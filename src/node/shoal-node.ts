@@ -18,7 +18,7 @@ import { DhtDiscovery } from '../routing/dht-discovery.js'
 import { RoutingTableSweeper } from '../routing/routing-table-sweeper.js'
 import { Repo } from '../store/repo.js'
 import { createShoalLibp2p } from './create-libp2p.js'
-import { checkOutput, exportPath } from './export-path.js'
+import { exportPath, resolveOutput } from './export-path.js'
 import { BlockArrivals } from './block-arrivals.js'
 import { GcLock } from './gc-lock.js'
 import { importPath } from './import-path.js'
@@ -30,7 +30,7 @@ import type { FetchProgress, FetchResult } from '../exchange/fetch-session.js'
 import type { ContentDiscovery } from '../routing/content-discovery.js'
 import type { ShoalConfig } from '../store/config.js'
 import type { ReplicaStatus } from '../replication/replica-manager.js'
-import type { Pin } from '../store/pin-store.js'
+import type { Pin, PinReason } from '../store/pin-store.js'
 import type { AbortOptions, ComponentLogger, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -158,7 +158,7 @@ export class ShoalNode {
       peerId: libp2p.peerId,
       connectedPeers: () => libp2p.getPeers(),
       events: libp2p,
-      holdsComplete: async root => await repo.pins.isPinned(root)
+      holdsComplete: async root => await repo.pins.isComplete(root)
     }, repo.config.limits)
     this.announcer = new Announcer({ discovery: this.discovery, logger })
     this.sweeper = new RoutingTableSweeper({
@@ -176,14 +176,13 @@ export class ShoalNode {
       store: repo.replicas,
       logger,
       candidates: async (root, options) => await this.replicaCandidates(root, options),
-      isPinned: async root => await repo.pins.isPinned(root),
+      isComplete: async root => await repo.pins.isComplete(root),
+      keepReplica: async root => { await this.keepReplica(root) },
       fetchReplica: async (root, options) => { await this.fetchReplica(root, options) },
-      releaseReplica: async (root, replicaPin) => {
-        if (replicaPin) {
-          await repo.pins.unpin(root)
-          await repo.pins.clearDownloading(root)
-          this.announcer.withdraw(root)
-        }
+      releaseReplica: async root => {
+        // the user's pin, if any, keeps the root here
+        await repo.pins.unpin(root, ['replica', 'download'])
+        if (!(await repo.pins.isPinned(root))) this.announcer.withdraw(root)
       },
       usedStorage: async () => (await repo.blocks.stats()).bytes,
       diskSpace: async () => {
@@ -296,7 +295,7 @@ export class ShoalNode {
         ...options
       })
       if (pinned) {
-        await this.repo.pins.pin({ cid: imported.cid, name: imported.name, size: imported.size, type: imported.type, created: Date.now() })
+        await this.repo.pins.pin({ cid: imported.cid, name: imported.name, size: imported.size, type: imported.type, created: Date.now() }, 'user')
       }
       return imported
     }).catch(err => { throw this.repoFull(err, 'nothing was added; the blocks stored so far go at the next gc') })
@@ -354,26 +353,30 @@ export class ShoalNode {
 
   private async fetchReplicaInUse (root: CID, options: AbortOptions): Promise<void> {
     await this.fetch(root, { signal: options.signal, rateLimit: this.repairBucket })
-    if (!(await this.repo.pins.isPinned(root))) {
-      const entry = await exporter(root, this.repo.blocks.exporterStore(), { signal: options.signal })
-      const type = entry.type === 'directory' ? 'directory' : 'file'
-      const size = entry.type === 'directory' ? 0 : Number(entry.size)
-      await this.repo.pins.pin({ cid: root, name: root.toString(), size, type, created: Date.now() })
-    }
+    await this.keepReplica(root, options)
     await this.repo.pins.clearDownloading(root)
     this.announcer.announce(root)
   }
 
+  /** Pin a root that is all here as a replica (named after its CID unless the user named it). */
+  private async keepReplica (root: CID, options: AbortOptions = {}): Promise<void> {
+    const entry = await exporter(root, this.repo.blocks.exporterStore(), { signal: options.signal })
+    const type = entry.type === 'directory' ? 'directory' : 'file'
+    const size = entry.type === 'directory' ? 0 : Number(entry.size)
+    await this.repo.pins.pin({ cid: root, name: root.toString(), size, type, created: Date.now() }, 'replica')
+  }
+
   /**
    * Fetch the DAG under `cid` from the swarm (resuming what the store already
-   * has), then write it to `output`. Pins it unless `pin` is false and
-   * announces it, so this peer serves it too.
+   * has), then write it to `output` (into it, as `output/CID`, when it is a
+   * directory). Pins it unless `pin` is false and announces it, so this peer
+   * serves it too.
    */
   async get (cid: CID, output: string, options: GetOptions = {}): Promise<GetResult> {
-    await checkOutput(output, options)
+    const target = await resolveOutput(output, cid, options)
     const done = await this.use(cid)
     try {
-      return await this.fetchAndExport(cid, output, options)
+      return await this.fetchAndExport(cid, target, options)
     } finally {
       done()
     }
@@ -463,7 +466,7 @@ export class ShoalNode {
 
   private async keep (cid: CID, output: string, exported: { type: 'file' | 'directory', size: number }, pin: boolean): Promise<boolean> {
     if (pin) {
-      await this.repo.pins.pin({ cid, name: output.split('/').pop() ?? cid.toString(), size: exported.size, type: exported.type, created: Date.now() })
+      await this.repo.pins.pin({ cid, name: output.split('/').pop() ?? cid.toString(), size: exported.size, type: exported.type, created: Date.now() }, 'user')
     }
     await this.repo.pins.clearDownloading(cid)
     this.announcer.announce(cid)
@@ -476,25 +479,30 @@ export class ShoalNode {
     return pins.sort((a, b) => a.created - b.created)
   }
 
-  /** Unpin a root (or give up an unfinished download of it); its blocks go at the next gc. */
-  async rm (cid: CID): Promise<void> {
-    // a replica we hold goes too: the other holders see it and repair
+  /**
+   * Unpin a root for every reason it was kept (the user's pin, a replica: the
+   * other holders see it go and repair, an unfinished download: given up);
+   * its blocks go at the next gc. Returns the reasons it was kept for.
+   */
+  async rm (cid: CID): Promise<PinReason[]> {
     const wasReplica = await this.replicas.drop(cid)
-    const wasPinned = await this.repo.pins.unpin(cid)
-    let wasDownloading: boolean
+    let removed: PinReason[]
     try {
-      wasDownloading = await this.repo.pins.clearDownloading(cid)
+      removed = await this.repo.pins.unpin(cid)
     } catch (err) {
       if (!isDiskFull(err)) throw err
-      // a full disk leaves no room even to record that the download is given up: delete its
+      // a full disk leaves no room even to record that the pin is gone: delete its
       // blocks first (nothing else refers to them), then forget it
       await this.gcLock.collect(async () => await this.collectGarbage({}, cid))
-      wasDownloading = await this.repo.pins.clearDownloading(cid)
+      removed = await this.repo.pins.unpin(cid)
+      await this.repo.flushDatastore()
     }
-    if (!wasPinned && !wasReplica && !wasDownloading) {
+    if (wasReplica && !removed.includes('replica')) removed.push('replica')
+    if (removed.length === 0) {
       throw new InputError(`${cid.toString()} is not pinned`)
     }
     this.announcer.withdraw(cid)
+    return removed
   }
 
   /**
@@ -505,14 +513,14 @@ export class ShoalNode {
     return await this.gcLock.collect(async () => await this.collectGarbage(options))
   }
 
-  /** `givingUp`: an unfinished download whose blocks go too, though its marker is still there. */
+  /** `givingUp`: a root whose blocks go too, though its pin could not be removed yet (full disk). */
   private async collectGarbage (options: AbortOptions, givingUp?: CID): Promise<{ blocks: number, bytes: number }> {
     // the store records what downloads write from here on and spares it
     return await this.repo.blocks.sweep(async () => {
       const roots: CID[] = []
-      for await (const pin of this.repo.pins.pins(options)) roots.push(pin.cid)
-      for await (const cid of this.repo.pins.downloads(options)) {
-        if (givingUp == null || !cid.equals(givingUp)) roots.push(cid)
+      // every pin, whatever its reasons: downloads in progress keep their partial blocks
+      for await (const pin of this.repo.pins.pins(options)) {
+        if (givingUp == null || !pin.cid.equals(givingUp)) roots.push(pin.cid)
       }
       for (const { cid } of this.inUse.values()) roots.push(cid)
       const keep = await this.reachable(roots, options)

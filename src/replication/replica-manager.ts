@@ -28,12 +28,14 @@ export interface ReplicaManagerComponents {
    * `thorough`, else only when few peers are known locally).
    */
   candidates(root: CID, options: AbortOptions & { thorough?: boolean }): Promise<PeerId[]>
-  /** Whether the whole DAG is here and pinned (by the user or a replica). */
-  isPinned(root: CID): Promise<boolean>
-  /** Download the whole DAG (rate-limited), pin it and announce it. */
+  /** Whether the whole DAG is here (kept by the user or as a replica). */
+  isComplete(root: CID): Promise<boolean>
+  /** Keep a root that is already here as a replica (its pin gains the `replica` reason). */
+  keepReplica(root: CID): Promise<void>
+  /** Download the whole DAG (rate-limited), then keep it as a replica and announce it. */
   fetchReplica(root: CID, options: AbortOptions): Promise<void>
-  /** Drop a replica: unpin it if the pin was the replica's, stop announcing it. */
-  releaseReplica(root: CID, replicaPin: boolean): Promise<void>
+  /** Drop a replica: its pin loses the `replica` reason (any other reason keeps it). */
+  releaseReplica(root: CID): Promise<void>
   /** Bytes stored now. */
   usedStorage(): Promise<number>
   /** Bytes free on the store's file system, and its size. */
@@ -157,7 +159,10 @@ export class ReplicaManager implements Startable {
   /**
    * Place `min` copies of a root this peer holds on the `min` live peers
    * closest to it that accept (this peer among them if it is that close).
-   * Resolves once they accepted; they download in the background.
+   * This peer's copy counts too until those are complete (the file never
+   * hangs on peers still downloading it); if it is not among the closest, it
+   * is trimmed then. Resolves once they accepted; they download in the
+   * background.
    */
   async replicate (root: CID, intent: { min: number, max: number, size: number }, options: AbortOptions = {}): Promise<ReplicaStatus> {
     if (intent.min < 1 || intent.min > MAX_REPLICAS || intent.max < intent.min || intent.max > MAX_REPLICAS) {
@@ -170,40 +175,53 @@ export class ReplicaManager implements Startable {
       this.changed(root.toString())
     } else {
       const signal = anySignal(this.controller.signal, options.signal)
-      // the first placement looks the root's neighbourhood up in the DHT
-      const candidates = await this.c.candidates(root, { signal, thorough: true })
-      const ordered = byDistance(root, [this.c.peerId, ...candidates.filter(p => !p.equals(this.c.peerId))].map(peer => ({ peer })))
-      const holders: PeerId[] = []
-      // a view to describe the root in requests; our own record's once we are a holder
-      let view = new RootView(root, intent)
-      for (const { peer } of ordered) {
-        if (holders.length >= intent.min) break
-        if (peer.equals(this.c.peerId)) {
-          const local = this.track({ root, ...intent, state: 'complete', holders: [], replicaPin: false, created: Date.now() })
-          for (const h of view.holders.values()) local.set(h.peer, h.state)
-          view = local
-          holders.push(peer)
-          this.changed(root.toString())
-          continue
-        }
-        const state = await this.ask(peer, view, ReplicaOp.REPLICATE, holders, signal)
-        if (state === 'fetching' || state === 'complete') {
-          holders.push(peer)
-          view.set(peer, state)
-        }
+      // this peer holds it and counts until the K closest have copies; then, if
+      // it is not among them, it is trimmed like any surplus copy
+      const view = this.track({ root, ...intent, state: 'complete', holders: [], created: Date.now() })
+      // the periodic round must not place copies of its own meanwhile
+      this.placing.add(root.toString())
+      try {
+        return await this.placeFirst(view, signal)
+      } finally {
+        this.placing.delete(root.toString())
       }
-      // every holder learns of every other, including those placed after it
-      await Promise.all(holders.filter(p => !p.equals(this.c.peerId)).map(async peer => {
-        await this.ask(peer, view, ReplicaOp.STATUS, holders, signal).catch(() => {})
-      }))
-      if (holders.length < intent.min) {
-        this.log('only %d of %d peers took %s', holders.length, intent.min, root)
-      }
-      await this.persist()
-      return this.describe(view, view === this.views.get(root.toString()))
     }
     await this.persist()
     return this.describe(existing, true)
+  }
+
+  /** The first placement of a root this peer just started to replicate. */
+  private async placeFirst (view: RootView, signal: AbortSignal): Promise<ReplicaStatus> {
+    const root = view.root
+    await this.c.keepReplica(root)
+    this.changed(root.toString())
+    // the first placement looks the root's neighbourhood up in the DHT
+    const candidates = await this.c.candidates(root, { signal, thorough: true })
+    const ordered = byDistance(root, [this.c.peerId, ...candidates.filter(p => !p.equals(this.c.peerId))].map(peer => ({ peer })))
+    const holders: PeerId[] = []
+    for (const { peer } of ordered) {
+      if (holders.length >= view.min) break
+      if (peer.equals(this.c.peerId)) {
+        holders.push(peer)
+        continue
+      }
+      const state = await this.ask(peer, view, ReplicaOp.REPLICATE, holders, signal)
+      if (state === 'fetching' || state === 'complete') {
+        holders.push(peer)
+        view.set(peer, state)
+        this.changed(root.toString())
+      }
+    }
+    if (!holders.some(p => p.equals(this.c.peerId))) holders.push(this.c.peerId)
+    // every holder learns of every other, including those placed after it
+    await Promise.all(holders.filter(p => !p.equals(this.c.peerId)).map(async peer => {
+      await this.ask(peer, view, ReplicaOp.STATUS, holders, signal).catch(() => {})
+    }))
+    if (holders.length < view.min) {
+      this.log('only %d of %d peers took %s', holders.length, view.min, root)
+    }
+    await this.persist()
+    return this.describe(view, true)
   }
 
   /** Where a root's copies are: from our own view if we hold it, else by asking its holders. */
@@ -499,7 +517,7 @@ export class ReplicaManager implements Startable {
     const min = Math.min(Math.max(entry.min, 1), MAX_REPLICAS)
     const max = Math.min(Math.max(entry.max, min), MAX_REPLICAS)
     const size = Number(entry.size)
-    const pinned = await this.c.isPinned(root)
+    const pinned = await this.c.isComplete(root)
     if (!pinned && this.init.maxStorage > 0) {
       const used = await this.c.usedStorage()
       if (used + this.reserved + size > this.init.maxStorage) {
@@ -523,7 +541,6 @@ export class ReplicaManager implements Startable {
       size,
       state: pinned ? 'complete' : 'fetching',
       holders: [],
-      replicaPin: !pinned,
       created: Date.now()
     }
     const view = this.track(record)
@@ -532,7 +549,9 @@ export class ReplicaManager implements Startable {
     this.merge(view, from, entry)
     this.changed(root.toString())
     await this.persist()
-    if (!pinned) {
+    if (pinned) {
+      await this.c.keepReplica(root)
+    } else {
       this.reserved += size
       this.queue.enqueue(root)
     }
@@ -556,7 +575,7 @@ export class ReplicaManager implements Startable {
     this.records.delete(root.toString())
     this.dirty.delete(root.toString())
     await this.c.store.delete(root)
-    await this.c.releaseReplica(root, record.replicaPin)
+    await this.c.releaseReplica(root)
     this.events.safeDispatchEvent('change', { detail: root.toString() })
     this.log('released our copy of %s', root)
   }

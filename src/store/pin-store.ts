@@ -3,15 +3,30 @@ import { CID } from 'multiformats/cid'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 
-export interface Pin {
+/**
+ * Why a root is kept. `user`: added or fetched by the user; `replica`: this
+ * peer is one of the root's K holders; `download`: a download is in progress
+ * (or was interrupted), so `gc` keeps its partial blocks and it can resume.
+ */
+export type PinReason = 'user' | 'replica' | 'download'
+
+export const PIN_REASONS: readonly PinReason[] = ['user', 'replica', 'download']
+
+/** What a pin says about its root, for people. */
+export interface PinInfo {
   cid: CID
-  /** A name for people: the file or directory name it was added or fetched as. */
+  /** The file or directory name it was added or fetched as. */
   name: string
-  /** Size in bytes of the file (or of all files under a directory). */
+  /** Size in bytes of the file (or of all files under a directory); 0 while unknown. */
   size: number
   type: 'file' | 'directory'
   /** ms since the epoch */
   created: number
+}
+
+export interface Pin extends PinInfo {
+  /** Every reason it is kept; the pin goes when the last one does. */
+  reasons: PinReason[]
 }
 
 interface StoredPin {
@@ -19,60 +34,112 @@ interface StoredPin {
   size: number
   type: 'file' | 'directory'
   created: number
+  /** Absent in repos written before pins had reasons: those pins were the user's. */
+  reasons?: PinReason[]
 }
 
 const PIN_PREFIX = '/shoal/pins/'
-const DOWNLOAD_PREFIX = '/shoal/downloads/'
 
 /**
- * Pins (roots that `gc` keeps) and downloads in progress (roots whose
- * partial blocks `gc` also keeps, so an interrupted `get` resumes), in the
- * repo's datastore.
+ * Pins in the repo's datastore: the roots `gc` keeps, each with the reasons
+ * it is kept for. A root stays pinned while any reason holds, so one part of
+ * the daemon (a replica being trimmed, a download finishing) never takes
+ * away a pin another part, or the user, made.
  */
 export class PinStore {
   constructor (private readonly datastore: Datastore) {}
 
-  async pin (pin: Pin, options?: AbortOptions): Promise<void> {
-    const stored: StoredPin = { name: pin.name, size: pin.size, type: pin.type, created: pin.created }
-    await this.datastore.put(new Key(PIN_PREFIX + pin.cid.toString()), new TextEncoder().encode(JSON.stringify(stored)), options)
-  }
-
-  async unpin (cid: CID, options?: AbortOptions): Promise<boolean> {
-    const key = new Key(PIN_PREFIX + cid.toString())
-    if (!(await this.datastore.has(key, options))) {
-      return false
+  /** Add `reason` to the root's pin (creating it); `info` fills in what the pin does not know yet. */
+  async pin (info: PinInfo, reason: PinReason, options?: AbortOptions): Promise<void> {
+    const existing = await this.read(info.cid, options)
+    const reasons = new Set(existing?.reasons ?? [])
+    reasons.add(reason)
+    const stored: StoredPin = {
+      // the user's name beats a placeholder; a known size beats an unknown one
+      name: existing == null || reason === 'user' ? info.name : existing.name,
+      size: existing == null || existing.size === 0 ? info.size : existing.size,
+      type: existing?.type ?? info.type,
+      created: existing?.created ?? info.created,
+      reasons: PIN_REASONS.filter(r => reasons.has(r))
     }
-    await this.datastore.delete(key, options)
-    return true
+    await this.write(info.cid, stored, options)
   }
 
+  /**
+   * Take `reasons` away from the root's pin (every reason when none are
+   * named); the pin goes when none is left. Returns the reasons taken away.
+   */
+  async unpin (cid: CID, reasons: readonly PinReason[] = PIN_REASONS, options?: AbortOptions): Promise<PinReason[]> {
+    const existing = await this.read(cid, options)
+    if (existing == null) return []
+    const removed = existing.reasons.filter(r => reasons.includes(r))
+    if (removed.length === 0) return []
+    const left = existing.reasons.filter(r => !reasons.includes(r))
+    if (left.length === 0) await this.datastore.delete(pinKey(cid), options)
+    else await this.write(cid, { ...existing, reasons: left }, options)
+    return removed
+  }
+
+  async get (cid: CID, options?: AbortOptions): Promise<Pin | undefined> {
+    const stored = await this.read(cid, options)
+    return stored == null ? undefined : { cid, ...stored }
+  }
+
+  /** Whether the root is pinned for any reason. */
   async isPinned (cid: CID, options?: AbortOptions): Promise<boolean> {
-    return await this.datastore.has(new Key(PIN_PREFIX + cid.toString()), options)
+    return await this.datastore.has(pinKey(cid), options)
+  }
+
+  /** Whether the whole DAG is here: kept by the user or as a replica (a download alone is partial). */
+  async isComplete (cid: CID, options?: AbortOptions): Promise<boolean> {
+    const reasons = (await this.read(cid, options))?.reasons ?? []
+    return reasons.includes('user') || reasons.includes('replica')
   }
 
   async * pins (options?: AbortOptions): AsyncGenerator<Pin> {
     for await (const { key, value } of this.datastore.query({ prefix: PIN_PREFIX }, options)) {
       const cid = CID.parse(key.toString().slice(PIN_PREFIX.length))
-      const stored: StoredPin = JSON.parse(new TextDecoder().decode(value))
-      yield { cid, ...stored }
+      yield { cid, ...parse(value) }
     }
   }
 
+  /** Mark a download in progress: its partial blocks are kept until it completes or is given up. */
   async markDownloading (cid: CID, options?: AbortOptions): Promise<void> {
-    await this.datastore.put(new Key(DOWNLOAD_PREFIX + cid.toString()), new Uint8Array(0), options)
+    await this.pin({ cid, name: cid.toString(), size: 0, type: 'file', created: Date.now() }, 'download', options)
   }
 
-  /** Forget an unfinished download; whether there was one. */
+  /** Forget a download (finished, or given up); whether there was one. */
   async clearDownloading (cid: CID, options?: AbortOptions): Promise<boolean> {
-    const key = new Key(DOWNLOAD_PREFIX + cid.toString())
-    if (!(await this.datastore.has(key, options))) return false
-    await this.datastore.delete(key, options)
-    return true
+    return (await this.unpin(cid, ['download'], options)).length > 0
   }
 
+  /** Roots with a download in progress or interrupted. */
   async * downloads (options?: AbortOptions): AsyncGenerator<CID> {
-    for await (const key of this.datastore.queryKeys({ prefix: DOWNLOAD_PREFIX }, options)) {
-      yield CID.parse(key.toString().slice(DOWNLOAD_PREFIX.length))
+    for await (const pin of this.pins(options)) {
+      if (pin.reasons.includes('download')) yield pin.cid
     }
   }
+
+  private async read (cid: CID, options?: AbortOptions): Promise<Omit<Pin, 'cid'> | undefined> {
+    try {
+      return parse(await this.datastore.get(pinKey(cid), options))
+    } catch (err: any) {
+      if (err.name === 'NotFoundError') return undefined
+      throw err
+    }
+  }
+
+  private async write (cid: CID, stored: StoredPin, options?: AbortOptions): Promise<void> {
+    await this.datastore.put(pinKey(cid), new TextEncoder().encode(JSON.stringify(stored)), options)
+  }
+}
+
+function pinKey (cid: CID): Key {
+  return new Key(PIN_PREFIX + cid.toString())
+}
+
+function parse (value: Uint8Array): Omit<Pin, 'cid'> {
+  const stored: StoredPin = JSON.parse(new TextDecoder().decode(value))
+  const reasons = (stored.reasons ?? ['user']).filter(r => PIN_REASONS.includes(r))
+  return { name: stored.name, size: stored.size, type: stored.type, created: stored.created, reasons }
 }

@@ -16,8 +16,6 @@ export interface ReplicaRecord {
   state: 'fetching' | 'complete'
   /** Other holders last known (PeerId strings); probed after a restart. */
   holders: string[]
-  /** The pin was made for the replica (and goes with it), not by the user. */
-  replicaPin: boolean
   /** ms since the epoch */
   created: number
 }

@@ -5,6 +5,7 @@ import { RepoError } from '../errors.js'
 import { BlockStore } from './block-store.js'
 import { defaultConfig, readConfig, writeConfig } from './config.js'
 import { loadOrCreateIdentity } from './identity.js'
+import { migrateDatastore } from './migrate.js'
 import { PinStore } from './pin-store.js'
 import { repoPaths } from './repo-layout.js'
 import { ReplicaStore } from './replica-store.js'
@@ -68,10 +69,23 @@ export class Repo {
       await this.datastore.open()
       this.pins = new PinStore(this.datastore)
       this.replicas = new ReplicaStore(this.datastore)
+      await migrateDatastore(this.datastore, this.pins)
     } catch (err) {
       await this.unlock()
       throw err
     }
+  }
+
+  /**
+   * Make every datastore write so far durable on its own. After a write
+   * failed for lack of space, LevelDB's log may end in a torn record, and
+   * writes appended after it are lost if the process dies before the next
+   * flush: compacting writes the memtable out to a table file and starts a
+   * new log.
+   */
+  async flushDatastore (): Promise<void> {
+    // datastore-level types its db as the browser-safe `level`; on Node it is classic-level
+    await (this.datastore.db as unknown as { compactRange(start: string, end: string): Promise<void> }).compactRange('/', '0')
   }
 
   async close (): Promise<void> {

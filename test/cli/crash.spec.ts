@@ -23,6 +23,8 @@ async function checkRepo (root: string): Promise<string[]> {
     }
     const pinned: string[] = []
     for await (const pin of repo.pins.pins()) {
+      // a download in progress is partial by design; everything else must be whole
+      if (pin.reasons.every(r => r === 'download')) continue
       const stack = [pin.cid]
       while (stack.length > 0) {
         const cid = stack.pop()!

@@ -8,6 +8,12 @@ import type { ChildProcess, SpawnOptions } from 'node:child_process'
 /** The project's `shoal` entry point. */
 export const SHOAL_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/shoal.js')
 
+export interface ShoalOptions {
+  timeout?: number
+  env?: Record<string, string>
+  cwd?: string
+}
+
 export interface CliResult {
   code: number | null
   stdout: string
@@ -15,9 +21,10 @@ export interface CliResult {
 }
 
 /** Run `shoal ARGS` to completion under the same Node as the tests. */
-export async function shoal (args: string[], options: { timeout?: number, env?: Record<string, string> } = {}): Promise<CliResult> {
+export async function shoal (args: string[], options: ShoalOptions = {}): Promise<CliResult> {
   const child = spawn(process.execPath, [SHOAL_BIN, ...args], {
     env: { ...process.env, ...options.env },
+    cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let stdout = ''
@@ -62,7 +69,7 @@ export function summaryOf (result: CliResult): any {
 }
 
 /** Like `shoal`, but fails the test unless the exit code is 0. */
-export async function shoalOk (args: string[], options?: { timeout?: number }): Promise<CliResult> {
+export async function shoalOk (args: string[], options?: ShoalOptions): Promise<CliResult> {
   const r = await shoal(args, options)
   if (r.code !== 0) {
     throw new Error(`shoal ${args.join(' ')} exited ${r.code}: ${r.stderr}`)

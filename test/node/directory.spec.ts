@@ -99,7 +99,7 @@ describe('node: directories and cat', function () {
     await fs.mkdir(parent)
     for (const [name, root] of cases) {
       // pinned on a, so it seeds them whole
-      await a.repo.pins.pin({ cid: root, name, size: 6, type: 'directory', created: Date.now() })
+      await a.repo.pins.pin({ cid: root, name, size: 6, type: 'directory', created: Date.now() }, 'user')
       await a.discovery.provide(root)
       await assert.rejects(b.get(root, path.join(parent, 'tree')), (err: Error) => {
         assert.equal(err.name, 'InputError')

@@ -43,6 +43,30 @@ async function until (swarm: TestSwarm, check: () => boolean, what: string, time
   })
 }
 
+/**
+ * Settled at K: exactly K complete copies, none downloading, and every holder
+ * counts K (the adder's own copy, if it was not among the closest, trimmed).
+ */
+async function settled (swarm: TestSwarm, root: CID, k: number, timeout?: number): Promise<number> {
+  return await until(swarm, () => {
+    const holders = completeHolders(swarm.nodes, root)
+    const fetching = swarm.nodes.some(n => n.replicas.list().some(r => r.cid === root.toString() && r.self === 'fetching'))
+    return holders.length === k && !fetching && holders.every(h => h.replicas.list().find(r => r.cid === root.toString())?.copies === k)
+  }, `settled at ${k} copies`, timeout)
+}
+
+/**
+ * Add `file` with K replicas through one of the K peers closest to its root
+ * (found by adding it plainly on `nodes[0]` first), so no surplus copy waits
+ * a grace period to be trimmed.
+ */
+async function addFromClosest (nodes: ShoalNode[], file: string, k: number): Promise<{ cid: CID, adder: ShoalNode }> {
+  const { cid } = await nodes[0].add(file)
+  const adder = nodes.find(n => n.peerId.toString() === closest(nodes, cid, k)[0])!
+  await adder.add(file, { replicas: k })
+  return { cid, adder }
+}
+
 async function startSwarm (swarm: TestSwarm, n: number, config: (i: number) => Partial<ShoalConfig>): Promise<ShoalNode[]> {
   const first = await swarm.start(config(0))
   for (let i = 1; i < n; i++) await swarm.start(config(i), { bootstrapTo: [first] })
@@ -73,7 +97,7 @@ describe('replication: K copies kept through failures', function () {
     assert.ok(added.replication != null)
     const expected = closest(nodes, added.cid, 3)
 
-    await until(swarm, () => completeHolders(swarm.nodes, added.cid).length === 3, '3 complete copies')
+    await settled(swarm, added.cid, 3)
     assert.deepEqual(ids(completeHolders(swarm.nodes, added.cid)), expected, 'the holders are the 3 peers closest to the root')
 
     // every holder knows every other, and a peer holding nothing can ask
@@ -91,7 +115,7 @@ describe('replication: K copies kept through failures', function () {
     const nodes = await startSwarm(swarm, 6, () => config)
     const file = await swarm.writeRandomFile('input', 2 * 1024 * 1024)
     const added = await nodes[0].add(file, { replicas: 3 })
-    await until(swarm, () => completeHolders(swarm.nodes, added.cid).length === 3, '3 complete copies')
+    await settled(swarm, added.cid, 3)
 
     const victim = completeHolders(swarm.nodes, added.cid).find(n => n !== nodes[0])!
     const before = ids(completeHolders(swarm.nodes, added.cid))
@@ -109,8 +133,8 @@ describe('replication: K copies kept through failures', function () {
   it('moves no data when a holder restarts within the grace period', async () => {
     const nodes = await startSwarm(swarm, 5, () => fast({ gracePeriod: 30_000 }))
     const file = await swarm.writeRandomFile('input', 2 * 1024 * 1024)
-    const added = await nodes[0].add(file, { replicas: 3 })
-    await until(swarm, () => completeHolders(swarm.nodes, added.cid).length === 3, '3 complete copies')
+    const added = await addFromClosest(nodes, file, 3)
+    await settled(swarm, added.cid, 3)
     const holders = ids(completeHolders(swarm.nodes, added.cid))
     const others = swarm.nodes.filter(n => !holders.includes(n.peerId.toString()) && n !== nodes[0])
 
@@ -134,7 +158,7 @@ describe('replication: K copies kept through failures', function () {
     const nodes = await startSwarm(swarm, 6, () => fast())
     const file = await swarm.writeRandomFile('input', 2 * 1024 * 1024)
     const added = await nodes[0].add(file, { replicas: 3 })
-    await until(swarm, () => completeHolders(swarm.nodes, added.cid).length === 3, '3 complete copies')
+    await settled(swarm, added.cid, 3)
 
     const victim = completeHolders(swarm.nodes, added.cid).find(n => n !== nodes[0])!
     await swarm.kill(victim)
@@ -158,8 +182,8 @@ describe('replication: K copies kept through failures', function () {
   it('hands its copies over on a graceful stop, without waiting for the grace period', async () => {
     const nodes = await startSwarm(swarm, 5, () => fast({ gracePeriod: 120_000 }))
     const file = await swarm.writeRandomFile('input', 2 * 1024 * 1024)
-    const added = await nodes[0].add(file, { replicas: 3 })
-    await until(swarm, () => completeHolders(swarm.nodes, added.cid).length === 3, '3 complete copies')
+    const added = await addFromClosest(nodes, file, 3)
+    await settled(swarm, added.cid, 3)
 
     const leaving = completeHolders(swarm.nodes, added.cid).find(n => n !== nodes[0])!
     const result = await leaving.leave()
@@ -178,7 +202,7 @@ describe('replication: K copies kept through failures', function () {
     ;(nodes[5].replicas as any).c.diskSpace = async () => ({ free: 1024 * 1024 * 1024 + 512 * 1024, total: 100 * 1024 * 1024 * 1024 })
     const file = await swarm.writeRandomFile('input', 1024 * 1024)
     const added = await nodes[0].add(file, { replicas: 3 })
-    await until(swarm, () => completeHolders(swarm.nodes, added.cid).length === 3, '3 complete copies')
+    await settled(swarm, added.cid, 3)
     assert.deepEqual(ids(completeHolders(swarm.nodes, added.cid)), ids(nodes.slice(0, 3)))
     for (const full of nodes.slice(3)) {
       assert.equal(full.replicas.list().length, 0)

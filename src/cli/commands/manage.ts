@@ -24,7 +24,7 @@ export const idCommand: CommandModule<GlobalArgs, GlobalArgs> = {
 
 export const lsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'ls',
-  describe: 'List pinned roots with their sizes',
+  describe: 'List pinned roots with their sizes and why each is kept (user, replica, download)',
   builder: y => y.example('$0 ls', ''),
   handler: async args => {
     const { pins } = await clientOf(args).json('GET', '/v1/ls')
@@ -32,7 +32,10 @@ export const lsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       out.json(pins)
       return
     }
-    for (const p of pins) out.line(`${p.cid}  ${formatBytes(p.size).padStart(10)}  ${p.kind === 'directory' ? p.name + '/' : p.name}`)
+    for (const p of pins) {
+      const size = p.reasons.length === 1 && p.reasons[0] === 'download' ? '?' : formatBytes(p.size)
+      out.line(`${p.cid}  ${size.padStart(10)}  ${p.reasons.join(',').padEnd(21)}  ${p.kind === 'directory' ? p.name + '/' : p.name}`)
+    }
   }
 }
 
@@ -46,7 +49,7 @@ export const rmCommand: CommandModule<GlobalArgs, CidArgs> = {
     const cid = parseCID(args.cid)
     const r = await clientOf(args).json('POST', '/v1/rm', { cid: cid.toString() })
     if (args.json === true) out.json(r)
-    else out.line(`unpinned ${r.removed}`)
+    else out.line(`unpinned ${r.removed} (was kept for: ${r.reasons.join(', ')})`)
   }
 }
 

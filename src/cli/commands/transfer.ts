@@ -88,16 +88,17 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
   describe: 'Fetch a file or directory by CID from the swarm, verify every block, write it out',
   builder: y => y
     .positional('cid', { type: 'string', demandOption: true, describe: 'root CID' })
-    .option('output', { alias: 'o', type: 'string', describe: 'where to write it (default: ./<cid>)' })
+    .option('output', { alias: 'o', type: 'string', describe: 'file to write, or an existing folder to write into as <folder>/<cid> (default: ./<cid>)' })
     .option('pin', { type: 'boolean', default: true, describe: 'pin it, so this peer keeps serving it (--no-pin to skip)' })
-    .option('force', { type: 'boolean', describe: 'replace the output if it exists' })
+    .option('force', { type: 'boolean', describe: 'replace a file of the same name (never a directory)' })
     .option('timeout', { type: 'number', describe: 'seconds to wait with no reachable holder before failing (default from config: 60)' })
     .example('$0 get bafybei… -o ./copy.mp4', '')
     .example('$0 get bafybei… --json', 'NDJSON progress events, then a summary') as any,
   handler: async args => {
     const cid = parseCID(args.cid)
     const client = clientOf(args)
-    const output = path.resolve(args.output ?? cid.toString())
+    // the current folder by default: the file lands in it as ./CID
+    const output = path.resolve(args.output ?? '.')
     const json = args.json === true
     const bar = progressBar('fetching [{bar}] {percentage}% | {bytes} | {rate}/s | ETA {eta_formatted} | {peers} peers', !json)
     const rate = new RateMeter()
