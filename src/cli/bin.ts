@@ -1,0 +1,4 @@
+// The process entry of the `shoal` command (bin/shoal runs this file).
+import { main } from './index.js'
+
+await main()
