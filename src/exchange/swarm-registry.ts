@@ -22,6 +22,8 @@ export class SwarmRegistry {
   private readonly c: SwarmRegistryComponents
   private readonly log: Logger
   private readonly swarms = new Map<string, { swarm: Swarm, users: number }>()
+  /** Swarms already set to retire once idle (one listener each, however often released). */
+  private readonly retiring = new WeakSet<Swarm>()
 
   constructor (components: SwarmRegistryComponents) {
     this.c = components
@@ -66,6 +68,8 @@ export class SwarmRegistry {
 
   /** Close a seeding swarm once its last peer is gone and no download uses it. */
   private retireWhenIdle (key: string, swarm: Swarm): void {
+    if (this.retiring.has(swarm)) return
+    this.retiring.add(swarm)
     swarm.addEventListener('peer:gone', () => {
       const current = this.swarms.get(key)
       if (current?.swarm === swarm && current.users === 0 && swarm.size === 0) {
@@ -101,16 +105,21 @@ export class SwarmRegistry {
     const key = channel.root.toString()
     let entry = this.swarms.get(key)
     if (entry == null) {
-      if (!(await this.c.holdsComplete(channel.root))) {
+      const complete = await this.c.holdsComplete(channel.root)
+      // another stream for the same root may have made the swarm while we asked
+      entry = this.swarms.get(key)
+      if (entry == null && !complete) {
         await channel.send({ root: channel.root.bytes as Uint8Array<ArrayBuffer> }).catch(() => {})
         await channel.close().catch(() => {})
         return
       }
-      // seed: the swarm lives while downloaders talk to us
-      const swarm = this.create(channel.root, true)
-      entry = { swarm, users: 0 }
-      this.swarms.set(key, entry)
-      this.retireWhenIdle(key, swarm)
+      if (entry == null) {
+        // seed: the swarm lives while downloaders talk to us
+        const swarm = this.create(channel.root, true)
+        entry = { swarm, users: 0 }
+        this.swarms.set(key, entry)
+        this.retireWhenIdle(key, swarm)
+      }
     }
     entry.swarm.attach(channel)
   }

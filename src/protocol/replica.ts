@@ -51,6 +51,8 @@ export interface RootReplicas {
   state: ReplicaState
   holders: Uint8Array<ArrayBuffer>[]
   reason: string
+  intentSince: bigint
+  bytesHeld: bigint
 }
 
 export namespace RootReplicas {
@@ -100,6 +102,16 @@ export namespace RootReplicas {
           w.string(obj.reason)
         }
 
+        if ((obj.intentSince != null && obj.intentSince !== 0n)) {
+          w.uint32(64)
+          w.uint64(obj.intentSince)
+        }
+
+        if ((obj.bytesHeld != null && obj.bytesHeld !== 0n)) {
+          w.uint32(72)
+          w.uint64(obj.bytesHeld)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -111,7 +123,9 @@ export namespace RootReplicas {
           size: 0n,
           state: ReplicaState.NONE,
           holders: [],
-          reason: ''
+          reason: '',
+          intentSince: 0n,
+          bytesHeld: 0n
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -150,6 +164,14 @@ export namespace RootReplicas {
             }
             case 7: {
               obj.reason = reader.string()
+              break
+            }
+            case 8: {
+              obj.intentSince = reader.uint64()
+              break
+            }
+            case 9: {
+              obj.bytesHeld = reader.uint64()
               break
             }
             default: {
@@ -228,6 +250,20 @@ export namespace RootReplicas {
               }
               break
             }
+            case 8: {
+              yield {
+                field: `${prefix}.intentSince`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 9: {
+              yield {
+                field: `${prefix}.bytesHeld`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -276,6 +312,16 @@ export namespace RootReplicas {
     value: string
   }
 
+  export interface RootReplicasIntentSinceFieldEvent {
+    field: '$.intentSince'
+    value: bigint
+  }
+
+  export interface RootReplicasBytesHeldFieldEvent {
+    field: '$.bytesHeld'
+    value: bigint
+  }
+
   export function encode (obj: Partial<RootReplicas>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, RootReplicas.codec())
   }
@@ -284,7 +330,7 @@ export namespace RootReplicas {
     return decodeMessage(buf, RootReplicas.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RootReplicas>): Generator<RootReplicasRootFieldEvent | RootReplicasMinFieldEvent | RootReplicasMaxFieldEvent | RootReplicasSizeFieldEvent | RootReplicasStateFieldEvent | RootReplicasHoldersFieldEvent | RootReplicasReasonFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RootReplicas>): Generator<RootReplicasRootFieldEvent | RootReplicasMinFieldEvent | RootReplicasMaxFieldEvent | RootReplicasSizeFieldEvent | RootReplicasStateFieldEvent | RootReplicasHoldersFieldEvent | RootReplicasReasonFieldEvent | RootReplicasIntentSinceFieldEvent | RootReplicasBytesHeldFieldEvent> {
     return streamMessage(buf, RootReplicas.codec(), opts)
   }
 }
@@ -292,6 +338,7 @@ export namespace RootReplicas {
 export interface ReplicaMessage {
   op: ReplicaOp
   roots: RootReplicas[]
+  proof: Uint8Array<ArrayBuffer>
 }
 
 export namespace ReplicaMessage {
@@ -316,13 +363,19 @@ export namespace ReplicaMessage {
           }
         }
 
+        if ((obj.proof != null && obj.proof.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.proof)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
           op: ReplicaOp.STATUS,
-          roots: []
+          roots: [],
+          proof: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -343,6 +396,10 @@ export namespace ReplicaMessage {
               obj.roots.push(RootReplicas.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.roots$
               }))
+              break
+            }
+            case 3: {
+              obj.proof = reader.bytes()
               break
             }
             default: {
@@ -387,6 +444,13 @@ export namespace ReplicaMessage {
 
               obj.roots++
 
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.proof`,
+                value: reader.bytes()
+              }
               break
             }
             default: {
@@ -448,6 +512,23 @@ export namespace ReplicaMessage {
     index: number
   }
 
+  export interface ReplicaMessageRootsIntentSinceFieldEvent {
+    field: '$.roots[].intentSince'
+    value: bigint
+    index: number
+  }
+
+  export interface ReplicaMessageRootsBytesHeldFieldEvent {
+    field: '$.roots[].bytesHeld'
+    value: bigint
+    index: number
+  }
+
+  export interface ReplicaMessageProofFieldEvent {
+    field: '$.proof'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<ReplicaMessage>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, ReplicaMessage.codec())
   }
@@ -456,7 +537,7 @@ export namespace ReplicaMessage {
     return decodeMessage(buf, ReplicaMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ReplicaMessage>): Generator<ReplicaMessageOpFieldEvent | ReplicaMessageRootsRootFieldEvent | ReplicaMessageRootsMinFieldEvent | ReplicaMessageRootsMaxFieldEvent | ReplicaMessageRootsSizeFieldEvent | ReplicaMessageRootsStateFieldEvent | ReplicaMessageRootsHoldersFieldEvent | ReplicaMessageRootsReasonFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ReplicaMessage>): Generator<ReplicaMessageOpFieldEvent | ReplicaMessageRootsRootFieldEvent | ReplicaMessageRootsMinFieldEvent | ReplicaMessageRootsMaxFieldEvent | ReplicaMessageRootsSizeFieldEvent | ReplicaMessageRootsStateFieldEvent | ReplicaMessageRootsHoldersFieldEvent | ReplicaMessageRootsReasonFieldEvent | ReplicaMessageRootsIntentSinceFieldEvent | ReplicaMessageRootsBytesHeldFieldEvent | ReplicaMessageProofFieldEvent> {
     return streamMessage(buf, ReplicaMessage.codec(), opts)
   }
 }

@@ -1,19 +1,28 @@
-import { peerIdFromMultihash, peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { TypedEventEmitter } from 'main-event'
-import * as Digest from 'multiformats/hashes/digest'
-import { decodeCID } from '../content/dag.js'
-import { NotFoundError, ReplicationError } from '../errors.js'
-import { ReplicaOp, ReplicaState } from '../protocol/replica-network.js'
+import { ReplicationError } from '../errors.js'
 import { MAX_REPLICAS } from '../store/config.js'
-import { anySignal, sleep } from '../signals.js'
+import { anySignal } from '../signals.js'
+import { Admission } from './admission.js'
+import { ReplicaBook } from './book.js'
+import { ReplicaClient } from './client.js'
+import { entryOf } from './codec.js'
+import { HANDLERS } from './handlers/index.js'
+import { HandOver } from './hand-over.js'
 import { byDistance } from './keyspace.js'
 import { PeerLiveness } from './peer-liveness.js'
+import { Placement } from './placement.js'
+import { Prober } from './prober.js'
 import { RepairQueue } from './repair-queue.js'
-import { RootView } from './root-view.js'
-import type { Assessment, Health, HolderState } from './root-view.js'
-import type { ReplicaMessage, ReplicaNetwork, RootReplicas } from '../protocol/replica-network.js'
+import { StatusQuery } from './status-query.js'
+import type { HandOverResult } from './hand-over.js'
+import type { HandlerContext } from './handlers/index.js'
+import type { ReplicationGroup } from './group.js'
+import type { ReplicaEvents } from './events.js'
+import type { Health, HolderState, RootView } from './root-view.js'
+import type { ReplicaMessage, ReplicaNetwork } from '../protocol/replica-network.js'
 import type { ReplicationConfig } from '../store/config.js'
-import type { ReplicaRecord, ReplicaStore } from '../store/replica-store.js'
+import type { ReplicaStore } from '../store/replica-store.js'
 import type { AbortOptions, ComponentLogger, Logger, PeerId, Startable } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -22,18 +31,20 @@ export interface ReplicaManagerComponents {
   network: ReplicaNetwork
   store: ReplicaStore
   logger: ComponentLogger
-  /**
-   * Peers that may take a replica of `root`: connected ones, known speakers
-   * of the protocol, and the root's closest peers in the DHT (always when
-   * `thorough`, else only when few peers are known locally).
-   */
+  /** Who may make us keep copies, and whom we may ask. */
+  group: ReplicationGroup
+  /** Peers that may take a replica of `root` (see PlacementComponents). */
   candidates(root: CID, options: AbortOptions & { thorough?: boolean }): Promise<PeerId[]>
+  /** Peers the DHT names as holders of `root` (asked by status queries). */
+  providers(root: CID, options: AbortOptions): Promise<PeerId[]>
+  /** The addresses we know of a peer, for people. */
+  addressesOf(peer: PeerId): Promise<string[]>
   /** Whether the whole DAG is here (kept by the user or as a replica). */
   isComplete(root: CID): Promise<boolean>
   /** Keep a root that is already here as a replica (its pin gains the `replica` reason). */
   keepReplica(root: CID): Promise<void>
   /** Download the whole DAG (rate-limited), then keep it as a replica and announce it. */
-  fetchReplica(root: CID, options: AbortOptions): Promise<void>
+  fetchReplica(root: CID, options: AbortOptions & { onProgress?(bytes: number): void }): Promise<void>
   /** Drop a replica: its pin loses the `replica` reason (any other reason keeps it). */
   releaseReplica(root: CID): Promise<void>
   /** Bytes stored now. */
@@ -47,14 +58,18 @@ export interface ReplicaManagerInit extends ReplicationConfig {
   maxStorage: number
 }
 
-export interface ReplicaEvents {
-  change: CustomEvent<string>
-}
-
 export interface HolderStatus {
   peer: string
-  /** `absent`: not answering, within the grace period; `gone`: past it. */
+  /** `absent`: not answering, still counted; `gone`: no longer counted. */
   state: HolderState | 'absent' | 'gone'
+  /** ms since it stopped answering (absent, gone). */
+  downFor?: number
+  /** ms until its copy is replaced unless it answers again (absent). */
+  replacedIn?: number
+  /** Bytes of the DAG it holds: its progress while fetching. */
+  bytesHeld?: number
+  /** Its addresses, as far as this peer knows them (status queries only). */
+  addresses?: string[]
 }
 
 export interface ReplicaStatus {
@@ -67,6 +82,7 @@ export interface ReplicaStatus {
   /** Live holders with every block. */
   copies: number
   leader?: string
+  /** Closest to the root first (the order placement follows). */
   holders: HolderStatus[]
   /** This peer holds it as a replica. */
   local: boolean
@@ -74,81 +90,111 @@ export interface ReplicaStatus {
   self?: HolderState
 }
 
-/** Placement requests sent per root per round (the next round goes on). */
-const MAX_ASKS_PER_ROUND = 8
-/** A peer that declined a root is not asked again for it for this long (ms). */
-const DECLINED_TTL = 60_000
-/** Gossip naming a holder we just trimmed is ignored for this long (ms). */
-const RELEASED_TTL = 60_000
-/** How often a graceful stop checks whether its replicas are handed over (ms). */
-const LEAVE_POLL = 500
-const LEAVING_NOTICE_TIMEOUT = 2_000
-/** Disk space no replica may take: this much, or this share of a small disk. */
-const DISK_HEADROOM = 1024 * 1024 * 1024
-const DISK_HEADROOM_SHARE = 0.05
+/** What `add --replicas` or `replicate` says without a replication group. */
+export const NO_GROUP = 'replication needs a replication group: give every peer that may keep copies the same --group-key FILE (make one with: shoal group-key > group.key), or list trusted peers with --trust PEERID'
 
 /**
- * Keeps every root this peer holds as a replica at its replication factor.
- * Holders of a root probe each other every `checkInterval` over
- * `/shoal/replica/1.0.0` (never trusting provider records for liveness) and
- * gossip whom they know holds it. The live holder closest to the root in
- * the DHT key space leads: once a holder has been down for `gracePeriod`
- * it asks the closest live peers that do not hold the root to take it
- * (they download through the swarm, rate-limited, and pin), and once live
- * copies have exceeded `max` for `gracePeriod` it releases the farthest.
- * A graceful stop first hands its copies over, then says it is leaving.
+ * Keeps every root this peer holds as a replica at its replication factor,
+ * together with the other holders, who are all members of one replication
+ * group. Holders probe each other every `checkInterval` (Prober), fold what
+ * they hear into their views (ReplicaBook), and the live holder closest to
+ * the root leads: it places copies while fewer than K count and releases a
+ * lasting surplus (RootView.duties, Placement). Requests from other peers go
+ * to one handler per operation (handlers/); what fits is decided by
+ * Admission; a graceful stop hands copies over first (HandOver).
  */
 export class ReplicaManager implements Startable {
-  /** `change` (detail: root CID string) whenever what we know of a root's copies changes. */
   readonly events = new TypedEventEmitter<ReplicaEvents>()
   private readonly c: ReplicaManagerComponents
   private readonly init: ReplicaManagerInit
   private readonly log: Logger
-  private readonly self: string
-  private readonly views = new Map<string, RootView>()
-  private readonly records = new Map<string, ReplicaRecord>()
   private readonly liveness = new PeerLiveness()
-  private readonly declined = new Map<string, number>()
-  private readonly released = new Map<string, number>()
-  private readonly placing = new Set<string>()
-  private readonly dirty = new Set<string>()
+  private readonly book: ReplicaBook
+  private readonly client: ReplicaClient
+  private readonly prober: Prober
+  private readonly placement: Placement
+  private readonly handOver: HandOver
+  private readonly statusQuery: StatusQuery
   private readonly queue: RepairQueue
+  private readonly context: HandlerContext
+  /** Bytes our unfinished copies hold, by root. */
+  private readonly progress = new Map<string, number>()
+  /** Roots we lead that are being repaired, since when (ms). */
+  private readonly repairing = new Map<string, number>()
+  /** `root/peer` of holders already reported gone. */
+  private readonly reportedGone = new Set<string>()
   private controller = new AbortController()
   private timer?: ReturnType<typeof setInterval>
   private ticking = false
   private leaving = false
   private departed = false
-  /** Bytes promised to replicas still downloading. */
-  private reserved = 0
 
   constructor (components: ReplicaManagerComponents, init: ReplicaManagerInit) {
     this.c = components
     this.init = init
     this.log = components.logger.forComponent('shoal:replicas')
-    this.self = components.peerId.toString()
+    const self = components.peerId
+    this.book = new ReplicaBook({ self, store: components.store, liveness: this.liveness, log: this.log, onChange: root => { this.events.safeDispatchEvent('change', { detail: root }) } })
+    this.client = new ReplicaClient({ self, network: components.network, group: components.group, liveness: this.liveness, log: this.log })
+    const shared = { self, client: this.client, book: this.book, liveness: this.liveness, events: this.events, log: this.log }
+    this.prober = new Prober({ ...shared, bytesHeld: root => this.progress.get(root) ?? 0 }, init)
+    this.placement = new Placement({ ...shared, candidates: components.candidates })
+    this.handOver = new HandOver({ ...shared, placement: this.placement, prober: this.prober }, init)
+    this.statusQuery = new StatusQuery({
+      self,
+      network: components.network,
+      firstAsk: async (root, options) => [
+        ...await components.candidates(root, options),
+        ...await components.providers(root, options).catch(() => [])
+      ]
+    }, init.probeTimeout)
     this.queue = new RepairQueue(async (root, signal) => { await this.download(root, signal) }, init.maxConcurrentRepairs, this.log)
+    const admission = new Admission({
+      usedStorage: async () => await this.c.usedStorage(),
+      diskSpace: async () => await this.c.diskSpace(),
+      reserved: () => this.book.fetching().reduce((n, r) => n + r.size, 0)
+    }, init)
+    this.context = {
+      ...shared,
+      admission,
+      gracePeriod: init.gracePeriod,
+      checkInterval: init.checkInterval,
+      leaving: () => this.leaving,
+      departed: () => this.departed,
+      isComplete: components.isComplete,
+      keepReplica: components.keepReplica,
+      download: root => { this.queue.enqueue(root) },
+      release: async (root, by) => { await this.release(root, by) },
+      entry: view => this.entry(view),
+      persist: async () => { await this.book.persist() }
+    }
   }
 
   async start (): Promise<void> {
     this.controller = new AbortController()
     this.c.network.onRequest(async (peer, msg, signal) => await this.handle(peer, msg, signal))
     for await (const record of this.c.store.all()) {
-      const view = this.track(record)
+      const view = this.book.track(record)
       for (const holder of record.holders) {
-        if (holder !== this.self) view.set(peerIdFromString(holder), 'complete')
+        if (holder !== this.c.peerId.toString()) view.set(peerIdFromString(holder), 'complete')
       }
       if (record.state === 'fetching') this.queue.enqueue(record.root)
     }
     this.timer = setInterval(() => { void this.tick() }, this.init.checkInterval)
     // tell the other holders at once that we are back
-    if (this.views.size > 0) void this.tick()
+    if (this.book.views.size > 0) void this.tick()
   }
 
   async stop (): Promise<void> {
     clearInterval(this.timer)
     this.controller.abort(new Error('stopping'))
     this.queue.stop()
-    await this.persist()
+    await this.book.persist()
+  }
+
+  /** Whether this peer belongs to a replication group (and so may replicate). */
+  get inGroup (): boolean {
+    return this.c.group.exists
   }
 
   /** Replica downloads running now. */
@@ -157,154 +203,76 @@ export class ReplicaManager implements Startable {
   }
 
   /**
-   * Place `min` copies of a root this peer holds on the `min` live peers
-   * closest to it that accept (this peer among them if it is that close).
-   * This peer's copy counts too until those are complete (the file never
-   * hangs on peers still downloading it); if it is not among the closest, it
-   * is trimmed then. Resolves once they accepted; they download in the
-   * background.
+   * Keep `min` copies of a root this peer holds whole, at most `max`: place
+   * them on the `min` live peers closest to it that accept (this peer among
+   * them if it is that close). This peer's copy counts too until those are
+   * complete (the root never hangs on peers still downloading it); if it is
+   * not among the closest, it is trimmed then. For a root already kept, the
+   * new intent replaces the old one on every holder. Resolves once the
+   * peers asked accepted; they download in the background.
    */
   async replicate (root: CID, intent: { min: number, max: number, size: number }, options: AbortOptions = {}): Promise<ReplicaStatus> {
+    if (!this.c.group.exists) throw new ReplicationError(NO_GROUP)
     if (intent.min < 1 || intent.min > MAX_REPLICAS || intent.max < intent.min || intent.max > MAX_REPLICAS) {
       throw new ReplicationError(`replicas must satisfy 1 <= min <= max <= ${MAX_REPLICAS}`)
     }
-    const existing = this.views.get(root.toString())
+    const existing = this.book.get(root)
     if (existing != null) {
       existing.min = intent.min
       existing.max = intent.max
-      this.changed(root.toString())
-    } else {
-      const signal = anySignal(this.controller.signal, options.signal)
-      // this peer holds it and counts until the K closest have copies; then, if
-      // it is not among them, it is trimmed like any surplus copy
-      const view = this.track({ root, ...intent, state: 'complete', holders: [], created: Date.now() })
-      // the periodic round must not place copies of its own meanwhile
-      this.placing.add(root.toString())
-      try {
-        return await this.placeFirst(view, signal)
-      } finally {
-        this.placing.delete(root.toString())
-      }
+      existing.intentSince = Date.now()
+      this.book.changed(root.toString())
+      await this.book.persist()
+      return this.describe(existing)
     }
-    await this.persist()
-    return this.describe(existing, true)
+    const view = this.book.track({ root, ...intent, intentSince: Date.now(), state: 'complete', holders: [], created: Date.now() })
+    // the periodic round places nothing until the first placement is done
+    view.settledAt = Infinity
+    try {
+      await this.c.keepReplica(root)
+      this.book.changed(root.toString())
+      const holders = await this.placement.first(view, anySignal(this.controller.signal, options.signal))
+      if (holders.length < intent.min) this.log('only %d of %d peers took %s', holders.length, intent.min, root)
+    } finally {
+      view.settledAt = Date.now()
+    }
+    await this.book.persist()
+    return this.describe(view)
   }
 
-  /** The first placement of a root this peer just started to replicate. */
-  private async placeFirst (view: RootView, signal: AbortSignal): Promise<ReplicaStatus> {
-    const root = view.root
-    await this.c.keepReplica(root)
-    this.changed(root.toString())
-    // the first placement looks the root's neighbourhood up in the DHT
-    const candidates = await this.c.candidates(root, { signal, thorough: true })
-    const ordered = byDistance(root, [this.c.peerId, ...candidates.filter(p => !p.equals(this.c.peerId))].map(peer => ({ peer })))
-    const holders: PeerId[] = []
-    for (const { peer } of ordered) {
-      if (holders.length >= view.min) break
-      if (peer.equals(this.c.peerId)) {
-        holders.push(peer)
-        continue
-      }
-      const state = await this.ask(peer, view, ReplicaOp.REPLICATE, holders, signal)
-      if (state === 'fetching' || state === 'complete') {
-        holders.push(peer)
-        view.set(peer, state)
-        this.changed(root.toString())
-      }
-    }
-    if (!holders.some(p => p.equals(this.c.peerId))) holders.push(this.c.peerId)
-    // every holder learns of every other, including those placed after it
-    await Promise.all(holders.filter(p => !p.equals(this.c.peerId)).map(async peer => {
-      await this.ask(peer, view, ReplicaOp.STATUS, holders, signal).catch(() => {})
-    }))
-    if (holders.length < view.min) {
-      this.log('only %d of %d peers took %s', holders.length, view.min, root)
-    }
-    await this.persist()
-    return this.describe(view, true)
-  }
-
-  /** Where a root's copies are: from our own view if we hold it, else by asking its holders. */
-  async status (root: CID, options: AbortOptions & { providers?(root: CID, options: AbortOptions): Promise<PeerId[]> } = {}): Promise<ReplicaStatus> {
-    const view = this.views.get(root.toString())
-    if (view != null) return this.describe(view, true)
-    const signal = anySignal(AbortSignal.timeout(this.init.probeTimeout * 3), options.signal)
-    const asked = new Set<string>()
-    const found = new Map<string, RootReplicas>()
-    const liveness = new PeerLiveness()
-    let toAsk = await this.c.candidates(root, { signal }).catch(() => [] as PeerId[])
-    if (options.providers != null) toAsk.push(...await options.providers(root, { signal }).catch(() => []))
-    let intent: RootReplicas | undefined
-    // ask every peer that may hold it, then every holder they name
-    for (let round = 0; round < 3 && toAsk.length > 0; round++) {
-      const next: PeerId[] = []
-      await Promise.all(toAsk.filter(p => !asked.has(p.toString()) && !p.equals(this.c.peerId)).map(async peer => {
-        asked.add(peer.toString())
-        try {
-          const response = await this.c.network.request(peer, { op: ReplicaOp.STATUS, roots: [blankEntry(root)] }, { signal, timeout: this.init.probeTimeout })
-          liveness.seen(peer.toString())
-          const entry = response.roots.find(r => decodeCID(r.root).equals(root))
-          if (entry == null || (entry.state !== ReplicaState.FETCHING && entry.state !== ReplicaState.COMPLETE)) return
-          found.set(peer.toString(), entry)
-          intent ??= entry
-          next.push(...entry.holders.map(bytesToPeer).filter((p): p is PeerId => p != null))
-        } catch {
-          liveness.failed(peer.toString())
-        }
-      }))
-      toAsk = next
-    }
-    if (intent == null) {
-      throw new NotFoundError(`no live holder of a replica of ${root.toString()} answered`)
-    }
-    const remote = new RootView(root, { min: intent.min, max: intent.max, size: Number(intent.size) })
-    for (const [peer, entry] of found) remote.set(peerIdFromString(peer), entry.state === ReplicaState.COMPLETE ? 'complete' : 'fetching')
-    return this.describe(remote, false, liveness)
+  /**
+   * Where a root's copies are: from our own view if we hold it, else by
+   * asking its holders (undefined if none answered). Holders come with the
+   * addresses we know.
+   */
+  async status (root: CID, options: AbortOptions = {}): Promise<ReplicaStatus | undefined> {
+    const view = this.book.get(root)
+    const status = view != null
+      ? this.describe(view)
+      : await this.statusQuery.query(root, options).then(r => r == null ? undefined : this.describe(r.view, r.liveness))
+    if (status == null) return undefined
+    await Promise.all(status.holders.map(async h => { h.addresses = await this.c.addressesOf(peerIdFromString(h.peer)).catch(() => []) }))
+    return status
   }
 
   /** Every root this peer holds as a replica. */
   list (): ReplicaStatus[] {
-    return [...this.views.values()].map(view => this.describe(view, true))
+    return [...this.book.views.values()].map(view => this.describe(view))
   }
 
-  /**
-   * Graceful leave: make sure every root we hold keeps `min` live copies
-   * without us (placing new ones if needed and waiting for them to
-   * complete, at most `leaveTimeout`), then tell the other holders we go.
-   */
-  async leave (options: AbortOptions = {}): Promise<{ handedOver: number, unfinished: number }> {
+  /** Graceful leave: hand our copies over (at most `leaveTimeout`), then say goodbye. */
+  async leave (options: AbortOptions = {}): Promise<HandOverResult> {
     this.leaving = true
     clearInterval(this.timer)
-    const signal = anySignal(AbortSignal.timeout(this.init.leaveTimeout), options.signal)
-    const short = (view: RootView): number => {
-      const a = view.assess(this.liveness, this.init.gracePeriod)
-      return view.min - a.complete.filter(p => !p.equals(this.c.peerId)).length
-    }
-    const mine = [...this.views.values()].filter(v => v.holders.get(this.self)?.state === 'complete')
-    let pending = mine.filter(v => short(v) > 0)
-    const handedOver = pending.length
-    while (pending.length > 0 && !signal.aborted) {
-      for (const view of pending) {
-        const a = view.assess(this.liveness, this.init.gracePeriod)
-        const others = a.complete.length + a.fetching.length - 1
-        if (others < view.min && !this.placing.has(view.root.toString())) {
-          void this.place(view, view.min - others, signal)
-        }
-      }
-      await sleep(LEAVE_POLL, signal).catch(() => {})
-      await this.probeAll(new Set(pending.map(v => v.root.toString())))
-      pending = pending.filter(v => short(v) > 0)
-    }
+    const result = await this.handOver.leave(options)
     // from here on we answer as a peer that holds nothing
     this.departed = true
-    const peers = new Map<string, PeerId>()
-    for (const view of this.views.values()) {
-      for (const { peer } of view.holders.values()) if (!peer.equals(this.c.peerId)) peers.set(peer.toString(), peer)
-    }
-    await Promise.all([...peers.values()].map(async peer => {
-      await this.c.network.request(peer, { op: ReplicaOp.LEAVING, roots: [] }, { timeout: LEAVING_NOTICE_TIMEOUT }).catch(() => {})
-    }))
-    return { handedOver: handedOver - pending.length, unfinished: pending.length }
+    return result
+  }
+
+  /** Stop holding a root (the user removed it); the other holders repair. Whether we held it. */
+  async drop (root: CID): Promise<boolean> {
+    return await this.release(root, 'user')
   }
 
   // ---- the periodic round ----
@@ -313,10 +281,10 @@ export class ReplicaManager implements Startable {
     if (this.ticking || this.leaving) return
     this.ticking = true
     try {
-      await this.probeAll()
+      await this.prober.probeAll(this.controller.signal)
       const now = Date.now()
-      for (const view of this.views.values()) this.maintain(view, now)
-      await this.persist()
+      for (const view of this.book.views.values()) this.maintain(view, now)
+      await this.book.persist()
     } catch (err: any) {
       this.log.error('replica round failed: %s', err.message)
     } finally {
@@ -324,342 +292,106 @@ export class ReplicaManager implements Startable {
     }
   }
 
-  /** Probe every other holder of our roots once, all at once. */
-  private async probeAll (only?: Set<string>): Promise<void> {
-    const byPeer = new Map<string, { peer: PeerId, views: RootView[] }>()
-    for (const view of this.views.values()) {
-      if (only != null && !only.has(view.root.toString())) continue
-      for (const { peer } of view.holders.values()) {
-        if (peer.equals(this.c.peerId)) continue
-        const entry = byPeer.get(peer.toString()) ?? { peer, views: [] }
-        entry.views.push(view)
-        byPeer.set(peer.toString(), entry)
-      }
-    }
-    await Promise.all([...byPeer.values()].map(async ({ peer, views }) => {
-      const asked = Date.now()
-      try {
-        const response = await this.c.network.request(peer, {
-          op: ReplicaOp.STATUS,
-          roots: views.map(v => this.entryOf(v))
-        }, { signal: this.controller.signal, timeout: this.init.probeTimeout })
-        // it said goodbye while this answer was on its way: the goodbye wins
-        if (this.liveness.leftAfter(peer.toString(), asked)) return
-        const wasUp = this.liveness.isUp(peer.toString())
-        this.liveness.seen(peer.toString())
-        if (!wasUp) for (const v of views) this.changed(v.root.toString())
-        this.mergeAll(peer, response.roots)
-      } catch (err: any) {
-        if (this.controller.signal.aborted) return
-        if (this.liveness.isUp(peer.toString())) {
-          this.log('holder %p did not answer: %s', peer, err.message)
-          this.liveness.failed(peer.toString())
-          for (const v of views) this.changed(v.root.toString())
-        }
-      }
-    }))
-  }
-
-  /** The leader's duties for one root: replace holders gone too long, trim a lasting surplus. */
+  /** One root, one round: forget holders replaced long ago, and lead if it is ours to lead. */
   private maintain (view: RootView, now: number): void {
+    const key = view.root.toString()
     const a = view.assess(this.liveness, this.init.gracePeriod, now)
+    for (const peer of a.gone) {
+      if (this.reportedGone.has(`${key}/${peer.toString()}`)) continue
+      this.reportedGone.add(`${key}/${peer.toString()}`)
+      this.events.safeDispatchEvent('holder:gone', { detail: { root: key, peer: peer.toString() } })
+    }
     // a holder gone past the grace period no longer counts; once replaced it is forgotten
     if (a.counted >= view.min) {
       for (const peer of a.gone) {
         view.remove(peer)
-        this.changed(view.root.toString())
+        this.reportedGone.delete(`${key}/${peer.toString()}`)
+        this.book.changed(key)
       }
     }
     // only a holder with every block leads: a peer that just took a copy
     // may not know yet who else was asked alongside it
-    const leading = a.leader != null && a.leader.equals(this.c.peerId) && view.holders.get(this.self)?.state === 'complete'
+    const leading = a.leader?.equals(this.c.peerId) === true && view.holders.get(this.c.peerId.toString())?.state === 'complete'
     if (!leading) {
       view.overSince = undefined
+      this.repairing.delete(key)
       return
     }
-    if (a.counted < view.min && now >= view.settledAt && !this.placing.has(view.root.toString())) {
-      this.log('%s has %d of %d copies; placing %d', view.root, a.counted, view.min, view.min - a.counted)
-      void this.place(view, view.min - a.counted, this.controller.signal)
+    const started = this.repairing.get(key)
+    if (started != null && a.complete.length >= view.min) {
+      this.repairing.delete(key)
+      this.events.safeDispatchEvent('repair:done', { detail: { root: key, copies: a.complete.length, seconds: (now - started) / 1000 } })
     }
-    if (a.complete.length > view.max && a.absent.length === 0) {
-      view.overSince ??= now
-      if (now - view.overSince >= this.init.gracePeriod) {
-        const [drop] = view.surplus(a, this.c.peerId)
-        if (drop != null) void this.trim(view, drop)
-      }
-    } else {
-      view.overSince = undefined
-    }
-  }
-
-  /** Ask the closest live non-holders to take `count` copies of a root. */
-  private async place (view: RootView, count: number, signal: AbortSignal): Promise<number> {
-    const key = view.root.toString()
-    this.placing.add(key)
-    let placed = 0
-    try {
-      const now = Date.now()
-      const candidates = (await this.c.candidates(view.root, { signal })).filter(peer => {
-        const k = peer.toString()
-        return !peer.equals(this.c.peerId) && !view.has(k) && this.liveness.isUp(k) &&
-          (this.declined.get(`${key}/${k}`) ?? 0) < now
-      })
-      let asked = 0
-      for (const { peer } of byDistance(view.root, candidates.map(peer => ({ peer })))) {
-        if (placed >= count || asked++ >= MAX_ASKS_PER_ROUND || signal.aborted) break
-        const holders = [...view.holders.values()].map(h => h.peer).filter(p => this.liveness.isUp(p.toString()))
-        const state = await this.ask(peer, view, ReplicaOp.REPLICATE, holders, signal)
-        if (state === 'fetching' || state === 'complete') {
-          view.set(peer, state)
-          this.changed(key)
-          placed++
-          this.log('%p took a copy of %s (%s)', peer, view.root, state)
-        } else if (state === 'declined') {
-          this.declined.set(`${key}/${peer.toString()}`, Date.now() + DECLINED_TTL)
-        }
-      }
-    } catch (err: any) {
-      if (!signal.aborted) this.log('placing %s failed: %s', key, err.message)
-    } finally {
-      this.placing.delete(key)
-    }
-    return placed
-  }
-
-  private async trim (view: RootView, peer: PeerId): Promise<void> {
-    const state = await this.ask(peer, view, ReplicaOp.RELEASE, [], this.controller.signal)
-    if (state === 'none') {
-      this.log('released the copy of %s on %p (more than %d)', view.root, peer, view.max)
-      view.remove(peer)
-      view.overSince = undefined
-      this.released.set(`${view.root.toString()}/${peer.toString()}`, Date.now() + RELEASED_TTL)
-      this.changed(view.root.toString())
-    }
-  }
-
-  /** Send one request about one root; the peer's resulting state, or `unreachable`. */
-  private async ask (peer: PeerId, view: RootView, op: ReplicaOp, holders: PeerId[], signal: AbortSignal): Promise<HolderState | 'none' | 'declined' | 'unreachable'> {
-    try {
-      const entry = { ...this.entryOf(view), holders: holders.filter(p => !p.equals(peer)).map(p => p.toMultihash().bytes) }
-      // placing and releasing may wait on the peer's disk: they get the protocol's longer timeout
-      const timeout = op === ReplicaOp.STATUS ? this.init.probeTimeout : undefined
-      const response = await this.c.network.request(peer, { op, roots: [entry] }, { signal, timeout })
-      this.liveness.seen(peer.toString())
-      const answer = response.roots.find(r => decodeCID(r.root).equals(view.root))
-      return stateName(answer?.state ?? ReplicaState.NONE)
-    } catch (err: any) {
-      if (!signal.aborted) {
-        this.log('%p did not answer about %s: %s', peer, view.root, err.message)
-        this.liveness.failed(peer.toString())
-      }
-      return 'unreachable'
+    if (this.placement.isPlacing(view.root)) return
+    const duties = view.duties(a, this.c.peerId, this.init.gracePeriod, now)
+    if (duties.place > 0) {
+      this.log('%s has %d of %d copies; placing %d', key, a.counted, view.min, duties.place)
+      if (!this.repairing.has(key)) this.repairing.set(key, now)
+      this.events.safeDispatchEvent('repair:start', { detail: { root: key, copies: a.counted, wanted: view.min, placing: duties.place } })
+      void this.placement.place(view, duties.place, this.controller.signal)
+    } else if (duties.release.length > 0) {
+      void this.placement.release(view, duties.release, this.controller.signal)
     }
   }
 
   // ---- requests from other peers ----
 
   private async handle (peer: PeerId, msg: ReplicaMessage, signal: AbortSignal): Promise<ReplicaMessage> {
-    this.liveness.seen(peer.toString())
-    const roots: RootReplicas[] = []
-    switch (msg.op) {
-      case ReplicaOp.STATUS:
-        if (this.departed) {
-          roots.push(...msg.roots.map(entry => blankEntry(decodeCID(entry.root))))
-          break
-        }
-        if (msg.roots.length === 0) {
-          for (const view of this.views.values()) roots.push(this.entryOf(view))
-        }
-        for (const entry of msg.roots) {
-          const root = decodeCID(entry.root)
-          const view = this.views.get(root.toString())
-          if (view == null) {
-            roots.push(blankEntry(root))
-            continue
-          }
-          this.merge(view, peer, entry)
-          roots.push(this.entryOf(view))
-        }
-        break
-      case ReplicaOp.REPLICATE:
-        for (const entry of msg.roots) roots.push(await this.accept(peer, entry, signal))
-        break
-      case ReplicaOp.RELEASE:
-        for (const entry of msg.roots) {
-          const root = decodeCID(entry.root)
-          await this.release(root)
-          roots.push(blankEntry(root))
-        }
-        break
-      case ReplicaOp.LEAVING:
-        this.log('%p is leaving', peer)
-        this.liveness.left(peer.toString())
-        for (const view of this.views.values()) {
-          if (view.remove(peer)) this.changed(view.root.toString())
-        }
-        break
-      default:
-        throw new ReplicationError(`unknown replica operation ${String(msg.op)}`)
-    }
-    return { op: msg.op, roots }
+    const member = this.c.group.admits(msg, peer, this.c.peerId)
+    if (member) this.liveness.seen(peer.toString())
+    const handler = HANDLERS[msg.op]
+    if (handler == null) throw new ReplicationError(`unknown replica operation ${String(msg.op)}`)
+    const roots = await handler(this.context, peer, msg.roots, member, signal)
+    return this.c.group.seal({ op: msg.op, roots, proof: new Uint8Array(0) }, this.c.peerId, peer)
   }
 
-  /** A REPLICATE: take the root unless we are leaving or it would not fit. */
-  private async accept (from: PeerId, entry: RootReplicas, signal: AbortSignal): Promise<RootReplicas> {
-    const root = decodeCID(entry.root)
-    const existing = this.views.get(root.toString())
-    if (existing != null) {
-      this.merge(existing, from, entry)
-      return this.entryOf(existing)
-    }
-    const decline = (reason: string): RootReplicas => ({ ...blankEntry(root), state: ReplicaState.DECLINED, reason })
-    if (this.leaving) return decline('leaving')
-    const min = Math.min(Math.max(entry.min, 1), MAX_REPLICAS)
-    const max = Math.min(Math.max(entry.max, min), MAX_REPLICAS)
-    const size = Number(entry.size)
-    const pinned = await this.c.isComplete(root)
-    if (!pinned && this.init.maxStorage > 0) {
-      const used = await this.c.usedStorage()
-      if (used + this.reserved + size > this.init.maxStorage) {
-        this.log('declining %s from %p: %d bytes would exceed the storage limit', root, from, size)
-        return decline('storage full')
-      }
-    }
-    if (!pinned) {
-      // whatever the limit, a replica never fills the disk: some headroom stays free
-      const { free, total } = await this.c.diskSpace()
-      if (this.reserved + size > free - Math.min(DISK_HEADROOM, total * DISK_HEADROOM_SHARE)) {
-        this.log('declining %s from %p: %d bytes would nearly fill the disk', root, from, size)
-        return decline('disk full')
-      }
-    }
-    signal.throwIfAborted()
-    const record: ReplicaRecord = {
-      root,
-      min,
-      max,
-      size,
-      state: pinned ? 'complete' : 'fetching',
-      holders: [],
-      created: Date.now()
-    }
-    const view = this.track(record)
-    // hear from the rest of the placement before judging the count
-    view.settledAt = Date.now() + 2 * this.init.checkInterval
-    this.merge(view, from, entry)
-    this.changed(root.toString())
-    await this.persist()
-    if (pinned) {
-      await this.c.keepReplica(root)
-    } else {
-      this.reserved += size
-      this.queue.enqueue(root)
-    }
-    this.log('took a copy of %s for %p (%s)', root, from, record.state)
-    return this.entryOf(view)
-  }
-
-  /** Stop holding a root (the user removed it); the other holders repair. */
-  async drop (root: CID): Promise<boolean> {
-    const held = this.records.has(root.toString())
-    await this.release(root)
-    return held
-  }
-
-  private async release (root: CID): Promise<void> {
-    const record = this.records.get(root.toString())
-    if (record == null) return
+  /** Stop keeping a root as a replica; whether we kept it. */
+  private async release (root: CID, by: string): Promise<boolean> {
     this.queue.cancel(root)
-    if (record.state === 'fetching') this.reserved -= record.size
-    this.views.delete(root.toString())
-    this.records.delete(root.toString())
-    this.dirty.delete(root.toString())
-    await this.c.store.delete(root)
+    this.progress.delete(root.toString())
+    const record = await this.book.forget(root)
+    if (record == null) return false
     await this.c.releaseReplica(root)
-    this.events.safeDispatchEvent('change', { detail: root.toString() })
     this.log('released our copy of %s', root)
+    this.events.safeDispatchEvent('replica:released', { detail: { root: root.toString(), by } })
+    return true
   }
 
   /** A replica we accepted: fetch it, then count ourselves complete. */
   private async download (root: CID, signal: AbortSignal): Promise<void> {
-    await this.c.fetchReplica(root, { signal })
-    const record = this.records.get(root.toString())
-    const view = this.views.get(root.toString())
-    if (record == null || view == null) return
-    record.state = 'complete'
-    this.reserved -= record.size
-    view.set(this.c.peerId, 'complete')
-    this.changed(root.toString())
-    await this.persist()
+    const started = Date.now()
+    const key = root.toString()
+    await this.c.fetchReplica(root, { signal, onProgress: bytes => { this.progress.set(key, bytes) } })
+    this.progress.delete(key)
+    if (this.book.record(root) == null) return
+    this.book.completed(root)
+    await this.book.persist()
     this.log('holding a complete copy of %s', root)
+    this.events.safeDispatchEvent('replica:complete', { detail: { root: key, seconds: (Date.now() - started) / 1000 } })
   }
 
-  // ---- views, gossip and records ----
-
-  private track (record: ReplicaRecord): RootView {
-    const view = new RootView(record.root, record)
-    view.set(this.c.peerId, record.state)
-    this.views.set(record.root.toString(), view)
-    this.records.set(record.root.toString(), record)
-    return view
+  private entry (view: RootView): ReturnType<typeof entryOf> {
+    return entryOf(view, this.c.peerId, this.liveness, this.progress.get(view.root.toString()) ?? 0)
   }
 
-  private mergeAll (from: PeerId, entries: RootReplicas[]): void {
-    for (const entry of entries) {
-      const view = this.views.get(decodeCID(entry.root).toString())
-      if (view != null) this.merge(view, from, entry)
-    }
-  }
+  // ---- for people ----
 
-  /** Fold what `from` says about a root into our view. */
-  private merge (view: RootView, from: PeerId, entry: RootReplicas): void {
-    const key = view.root.toString()
-    const before = view.holders.size
-    if (entry.state === ReplicaState.FETCHING || entry.state === ReplicaState.COMPLETE) {
-      const state = entry.state === ReplicaState.COMPLETE ? 'complete' : 'fetching'
-      const was = view.holders.get(from.toString())?.state
-      view.set(from, state)
-      if (was !== state) this.changed(key)
-    } else if (view.remove(from)) {
-      this.changed(key)
-    }
+  private describe (view: RootView, liveness = this.liveness): ReplicaStatus {
     const now = Date.now()
-    for (const bytes of entry.holders) {
-      const peer = bytesToPeer(bytes)
-      if (peer == null || peer.equals(this.c.peerId) || view.has(peer.toString())) continue
-      const k = peer.toString()
-      // gossip lags: never resurrect a holder just trimmed or long gone
-      if ((this.released.get(`${key}/${k}`) ?? 0) > now) continue
-      if (this.liveness.downFor(k, now) >= this.init.gracePeriod) continue
-      view.set(peer, 'fetching')
-    }
-    if (view.holders.size !== before) this.changed(key)
-  }
-
-  private entryOf (view: RootView): RootReplicas {
-    const own = view.holders.get(this.self)?.state
-    return {
-      root: view.root.bytes,
-      min: view.min,
-      max: view.max,
-      size: BigInt(view.size),
-      state: own === 'complete' ? ReplicaState.COMPLETE : own === 'fetching' ? ReplicaState.FETCHING : ReplicaState.NONE,
-      // only holders believed alive are passed on, so the dead are not resurrected
-      holders: [...view.holders.values()]
-        .filter(h => !h.peer.equals(this.c.peerId) && this.liveness.isUp(h.peer.toString()))
-        .map(h => h.peer.toMultihash().bytes),
-      reason: ''
-    }
-  }
-
-  private describe (view: RootView, local: boolean, liveness = this.liveness): ReplicaStatus {
-    const a: Assessment = view.assess(liveness, this.init.gracePeriod)
-    const holders: HolderStatus[] = [
-      ...a.complete.map(p => ({ peer: p.toString(), state: 'complete' as const })),
-      ...a.fetching.map(p => ({ peer: p.toString(), state: 'fetching' as const })),
-      ...a.absent.map(p => ({ peer: p.toString(), state: 'absent' as const })),
-      ...a.gone.map(p => ({ peer: p.toString(), state: 'gone' as const }))
-    ]
+    const a = view.assess(liveness, this.init.gracePeriod, now)
+    const absent = new Set(a.absent.map(p => p.toString()))
+    const gone = new Set(a.gone.map(p => p.toString()))
+    const self = this.c.peerId.toString()
+    const holders = byDistance(view.root, [...view.holders.values()]).map(h => {
+      const key = h.peer.toString()
+      const status: HolderStatus = { peer: key, state: absent.has(key) ? 'absent' : gone.has(key) ? 'gone' : h.state }
+      if (absent.has(key) || gone.has(key)) status.downFor = liveness.downFor(key, now)
+      if (absent.has(key)) status.replacedIn = Math.max(0, this.init.gracePeriod - (status.downFor ?? 0))
+      const bytesHeld = key === self ? (h.state === 'complete' ? view.size : this.progress.get(view.root.toString())) : h.bytesHeld
+      if (h.state === 'fetching' && bytesHeld != null) status.bytesHeld = bytesHeld
+      return status
+    })
+    const mine = view.holders.get(self)?.state
     return {
       cid: view.root.toString(),
       wanted: view.min,
@@ -669,51 +401,8 @@ export class ReplicaManager implements Startable {
       copies: a.complete.length,
       leader: a.leader?.toString(),
       holders,
-      local: local && view.has(this.self),
-      self: local ? view.holders.get(this.self)?.state : undefined
+      local: liveness === this.liveness && mine != null,
+      self: liveness === this.liveness ? mine : undefined
     }
-  }
-
-  /** A root's view or record changed: save it at the end of the round, tell listeners now. */
-  private changed (root: string): void {
-    this.dirty.add(root)
-    this.events.safeDispatchEvent('change', { detail: root })
-  }
-
-  private async persist (): Promise<void> {
-    for (const key of [...this.dirty]) {
-      this.dirty.delete(key)
-      const view = this.views.get(key)
-      const record = this.records.get(key)
-      if (view == null || record == null) continue
-      record.min = view.min
-      record.max = view.max
-      record.holders = [...view.holders.keys()].filter(k => k !== this.self)
-      await this.c.store.put(record).catch(err => {
-        this.log.error('cannot save the replica record of %s: %s', key, err.message)
-        this.dirty.add(key)
-      })
-    }
-  }
-}
-
-function blankEntry (root: CID): RootReplicas {
-  return { root: root.bytes, min: 0, max: 0, size: 0n, state: ReplicaState.NONE, holders: [], reason: '' }
-}
-
-function stateName (state: ReplicaState): HolderState | 'none' | 'declined' {
-  switch (state) {
-    case ReplicaState.COMPLETE: return 'complete'
-    case ReplicaState.FETCHING: return 'fetching'
-    case ReplicaState.DECLINED: return 'declined'
-    default: return 'none'
-  }
-}
-
-function bytesToPeer (bytes: Uint8Array): PeerId | undefined {
-  try {
-    return peerIdFromMultihash(Digest.decode(bytes))
-  } catch {
-    return undefined
   }
 }

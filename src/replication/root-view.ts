@@ -9,6 +9,19 @@ export type Health = 'ok' | 'under-replicated' | 'repairing' | 'lost'
 export interface Holder {
   peer: PeerId
   state: HolderState
+  /** Bytes of the DAG it said it holds (its progress while fetching). */
+  bytesHeld?: number
+}
+
+export interface Intent {
+  /** The replication factor wanted (K). */
+  min: number
+  /** Copies above this are trimmed. */
+  max: number
+  /** Bytes of every block of the DAG. */
+  size: number
+  /** When min and max were set (ms): of two intents, the newer one wins. */
+  intentSince?: number
 }
 
 export interface Assessment {
@@ -16,7 +29,7 @@ export interface Assessment {
   complete: PeerId[]
   /** Holders that answer now and are still downloading. */
   fetching: PeerId[]
-  /** Holders that do not answer, still within the grace period (they count). */
+  /** Holders that do not answer but still count (within the grace period, or too few missed probes). */
   absent: PeerId[]
   /** Holders down for longer than the grace period (they no longer count). */
   gone: PeerId[]
@@ -27,31 +40,42 @@ export interface Assessment {
   leader?: PeerId
 }
 
+/** What the leader of a root does this round. */
+export interface Duties {
+  /** Copies to place on new holders. */
+  place: number
+  /** Holders to release, farthest from the root first. */
+  release: PeerId[]
+}
+
 /**
  * What one peer knows about the holders of one root, and the rule that
  * turns that into a decision: which copies count, how healthy the root is,
- * and who leads its repairs. Pure: liveness and the clock are passed in.
+ * who leads its repairs, and what the leader does. Pure: liveness and the
+ * clock are passed in.
  */
 export class RootView {
   readonly root: CID
   min: number
   max: number
   size: number
+  intentSince: number
   readonly holders = new Map<string, Holder>()
   /** Since when live complete copies have exceeded `max` (trim waits a grace period). */
   overSince?: number
   /** No repair is started before this time (ms): a new holder first hears from the others. */
   settledAt = 0
 
-  constructor (root: CID, intent: { min: number, max: number, size: number }) {
+  constructor (root: CID, intent: Intent) {
     this.root = root
     this.min = intent.min
     this.max = intent.max
     this.size = intent.size
+    this.intentSince = intent.intentSince ?? 0
   }
 
-  set (peer: PeerId, state: HolderState): void {
-    this.holders.set(peer.toString(), { peer, state })
+  set (peer: PeerId, state: HolderState, bytesHeld?: number): void {
+    this.holders.set(peer.toString(), { peer, state, bytesHeld })
   }
 
   remove (peer: PeerId | string): boolean {
@@ -60,6 +84,15 @@ export class RootView {
 
   has (peer: PeerId | string): boolean {
     return this.holders.has(peer.toString())
+  }
+
+  /** Take `intent` if it is newer than ours; whether it was. */
+  adopt (intent: Intent): boolean {
+    if ((intent.intentSince ?? 0) <= this.intentSince || intent.min < 1 || intent.max < intent.min) return false
+    this.min = intent.min
+    this.max = intent.max
+    this.intentSince = intent.intentSince ?? 0
+    return true
   }
 
   assess (liveness: PeerLiveness, gracePeriod: number, now = Date.now()): Assessment {
@@ -71,7 +104,7 @@ export class RootView {
       const key = peer.toString()
       if (liveness.isUp(key)) {
         (state === 'complete' ? complete : fetching).push(peer)
-      } else if (liveness.downFor(key, now) < gracePeriod) {
+      } else if (liveness.stillCounts(key, gracePeriod, now)) {
         absent.push(peer)
       } else {
         gone.push(peer)
@@ -89,14 +122,25 @@ export class RootView {
     return { complete, fetching, absent, gone, counted, health, leader }
   }
 
-  /** Complete live holders beyond `max`, farthest from the root first, never `keep`. */
-  surplus (assessment: Assessment, keep: PeerId): PeerId[] {
-    const extra = assessment.complete.length - this.max
-    if (extra <= 0) return []
-    return byDistance(this.root, assessment.complete.map(peer => ({ peer })))
-      .reverse()
-      .map(p => p.peer)
-      .filter(p => !p.equals(keep))
-      .slice(0, extra)
+  /**
+   * The leader's duties this round (`self` leads and holds every block):
+   * place copies while fewer than K count; once more than `max` complete
+   * copies have answered for a grace period, release the surplus, farthest
+   * first, together with any copy still downloading (it is not needed).
+   * Holders that do not answer do not hold a trim back: only copies that
+   * answer are released, and never below `max` of them, so a slow or
+   * flapping holder can neither block the trim nor make it go below K.
+   */
+  duties (a: Assessment, self: PeerId, gracePeriod: number, now: number): Duties {
+    const place = now >= this.settledAt ? Math.max(0, this.min - a.counted) : 0
+    if (a.complete.length < this.max || (a.complete.length === this.max && a.fetching.length === 0)) {
+      this.overSince = undefined
+      return { place, release: [] }
+    }
+    this.overSince ??= now
+    if (now - this.overSince < gracePeriod) return { place, release: [] }
+    const farthestFirst = byDistance(this.root, a.complete.map(peer => ({ peer }))).reverse().map(p => p.peer)
+    const surplus = farthestFirst.filter(p => !p.equals(self)).slice(0, a.complete.length - this.max)
+    return { place, release: [...a.fetching, ...surplus] }
   }
 }

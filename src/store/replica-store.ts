@@ -10,6 +10,8 @@ export interface ReplicaRecord {
   min: number
   /** Copies above this are trimmed. */
   max: number
+  /** When min and max were set (ms since the epoch): the newest intent spreads to every holder. */
+  intentSince?: number
   /** Bytes of every block of the DAG. */
   size: number
   /** `fetching` until every block is here and pinned. */

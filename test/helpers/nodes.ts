@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { ShoalNode } from '../../src/node/shoal-node.js'
+import { newGroupKey } from '../../src/replication/group.js'
 import { defaultConfig } from '../../src/store/config.js'
 import { initRepo } from '../../src/store/repo.js'
 import { loopbackHost, tempDir } from './cli.js'
@@ -9,30 +10,46 @@ import type { ShoalConfig } from '../../src/store/config.js'
 
 /**
  * Real Shoal nodes in this process, each with its own repo and loopback
- * address, ports from the OS. `stopAll` stops them and removes the repos.
+ * address, ports from the OS, all in one replication group (unless a
+ * config names another key, or `outsider` is set). `stopAll` stops them and
+ * removes the repos.
  */
 export class TestSwarm {
   readonly nodes: ShoalNode[] = []
   private dir?: string
+  private groupKeyFile?: string
   private readonly configs = new Map<string, Partial<ShoalConfig>>()
 
-  async start (config: Partial<ShoalConfig> = {}, options: { bootstrapTo?: ShoalNode[] } = {}): Promise<ShoalNode> {
+  async start (config: Partial<ShoalConfig> = {}, options: { bootstrapTo?: ShoalNode[], outsider?: boolean } = {}): Promise<ShoalNode> {
     this.dir ??= await tempDir('shoal-swarm-')
     const root = path.join(this.dir, `peer-${this.nodes.length}`)
     await initRepo(root)
     const bootstrap = (options.bootstrapTo ?? this.nodes.slice(-1)).flatMap(n => n.addresses())
+    const replication = { ...defaultConfig().replication, ...config.replication }
+    if (replication.groupKeyFile === '' && options.outsider !== true) replication.groupKeyFile = await this.groupKey()
     const node = await ShoalNode.open(root, {
       config: {
         listen: [`/ip4/${loopbackHost()}/tcp/0`],
         bootstrap,
         ...config,
+        replication,
         limits: { ...defaultConfig().limits, ...config.limits }
       }
     })
     await node.start()
     this.nodes.push(node)
-    this.configs.set(root, config)
+    this.configs.set(root, { ...config, replication })
     return node
+  }
+
+  /** The swarm's replication group key file (made on first use). */
+  async groupKey (): Promise<string> {
+    this.dir ??= await tempDir('shoal-swarm-')
+    if (this.groupKeyFile == null) {
+      this.groupKeyFile = path.join(this.dir, 'group.key')
+      await fs.writeFile(this.groupKeyFile, newGroupKey(), { mode: 0o600 })
+    }
+    return this.groupKeyFile
   }
 
   /** Stop a node as a crash would look to its peers: no hand-over, no goodbye. */
@@ -64,6 +81,7 @@ export class TestSwarm {
     this.nodes.length = 0
     if (this.dir != null) await fs.rm(this.dir, { recursive: true, force: true })
     this.dir = undefined
+    this.groupKeyFile = undefined
   }
 
   async writeRandomFile (name: string, size: number): Promise<string> {

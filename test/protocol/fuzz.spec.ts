@@ -62,8 +62,11 @@ const validReplica = fc.record({
     size: fc.bigInt({ min: 0n, max: 2n ** 63n }),
     state: fc.constantFrom(ReplicaState.NONE, ReplicaState.FETCHING, ReplicaState.COMPLETE, ReplicaState.DECLINED),
     holders: fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 8 }),
-    reason: fc.string({ maxLength: 20 })
-  }), { maxLength: 8 })
+    reason: fc.string({ maxLength: 20 }),
+    intentSince: fc.bigInt({ min: 0n, max: 2n ** 63n }),
+    bytesHeld: fc.bigInt({ min: 0n, max: 2n ** 63n })
+  }), { maxLength: 8 }),
+  proof: fc.uint8Array({ maxLength: 32 })
 })
 
 describe('protocol: fuzzing the decoders', () => {
@@ -93,6 +96,8 @@ describe('protocol: fuzzing the decoders', () => {
         assert.deepEqual(r.root, msg.roots[i].root)
         assert.equal(r.size, msg.roots[i].size)
         assert.equal(r.reason, msg.roots[i].reason)
+        assert.equal(r.intentSince, msg.roots[i].intentSince)
+        assert.equal(r.bytesHeld, msg.roots[i].bytesHeld)
       })
     }), { numRuns: RUNS })
   })

@@ -103,7 +103,7 @@ describe('replication: K copies kept through failures', function () {
     // every holder knows every other, and a peer holding nothing can ask
     await until(swarm, () => completeHolders(swarm.nodes, added.cid).every(h => h.replicas.list()[0].copies === 3), 'holders know of each other')
     const outsider = nodes.find(n => !expected.includes(n.peerId.toString()) && n !== nodes[0]) ?? nodes.find(n => !expected.includes(n.peerId.toString()))!
-    const status = await outsider.status(added.cid)
+    const status = (await outsider.status(added.cid)).replication!
     assert.equal(status.health, 'ok')
     assert.equal(status.wanted, 3)
     assert.equal(status.copies, 3)
@@ -187,7 +187,7 @@ describe('replication: K copies kept through failures', function () {
 
     const leaving = completeHolders(swarm.nodes, added.cid).find(n => n !== nodes[0])!
     const result = await leaving.leave()
-    assert.deepEqual(result, { handedOver: 1, unfinished: 0 })
+    assert.deepEqual(result, { handedOver: 1, unfinished: 0, short: [] })
     await swarm.kill(leaving)
     const rest = completeHolders(swarm.nodes, added.cid)
     assert.equal(rest.length, 3, 'three copies remain without the leaver')
@@ -208,6 +208,38 @@ describe('replication: K copies kept through failures', function () {
       assert.equal(full.replicas.list().length, 0)
       assert.equal((await full.repo.blocks.stats()).bytes, 0)
     }
+  })
+})
+
+describe('replication: the user\'s pins', function () {
+  this.timeout(120_000)
+  const swarm = new TestSwarm()
+
+  afterEach(async () => {
+    await swarm.stopAll()
+  })
+
+  it('a replica that is trimmed keeps the pin the user made on the same root', async () => {
+    const nodes = await startSwarm(swarm, 4, () => fast())
+    const file = await swarm.writeRandomFile('input', 2 * 1024 * 1024)
+    const added = await addFromClosest(nodes, file, 2)
+    await settled(swarm, added.cid, 2)
+    // the user of the farther holder also wants the file: a get on that peer pins it for the user
+    const [first, second] = byDistance(added.cid, completeHolders(swarm.nodes, added.cid).map(n => ({ peer: n.peerId, n }))).map(p => p.n)
+    await second.get(added.cid, swarm.outputPath('mine'))
+    assert.deepEqual((await second.repo.pins.get(added.cid))?.reasons, ['user', 'replica'])
+
+    // one copy is enough now (said on the farther holder; the leader learns it at the next probe)
+    // and the leader trims the farther holder
+    const released = new Promise(resolve => { second.replicas.events.addEventListener('replica:released', resolve, { once: true }) })
+    await second.replicate(added.cid, { replicas: 1 })
+    await released
+    assert.deepEqual((await second.repo.pins.get(added.cid))?.reasons, ['user'], 'the user\'s pin stays')
+    assert.deepEqual((await second.ls()).map(p => p.cid.toString()), [added.cid.toString()])
+    await second.gc()
+    await swarm.kill(first)
+    const again = await second.get(added.cid, swarm.outputPath('again'), { providerTimeout: 2_000 })
+    assert.equal(again.bytesFetched, 0, 'every block is still here after a gc, with the other holder gone')
   })
 })
 

@@ -21,7 +21,7 @@ describe('replication: the per-root rule', () => {
     ps = byDistance(root, (await peers(5)).map(peer => ({ peer }))).map(p => p.peer) // ps[0] is closest
   })
 
-  it('counts live copies, and copies down for less than the grace period', () => {
+  it('counts live copies, and copies down for less than the grace period or missing too few probes', () => {
     const view = new RootView(root, { min: 3, max: 3, size: 1 })
     for (const p of ps.slice(0, 3)) view.set(p, 'complete')
     const liveness = new PeerLiveness()
@@ -31,8 +31,13 @@ describe('replication: the per-root rule', () => {
     assert.equal(a.health, 'under-replicated')
     assert.deepEqual(a.absent, [ps[1]])
     a = view.assess(liveness, 5_000, 7_000)
-    assert.equal(a.counted, 2, 'past the grace period it no longer counts')
+    assert.equal(a.counted, 3, 'one missed probe is not enough, however long it took')
+    liveness.failed(ps[1].toString(), 6_000)
+    a = view.assess(liveness, 5_000, 7_000)
+    assert.equal(a.counted, 2, 'past the grace period and two missed probes it no longer counts')
     assert.deepEqual(a.gone, [ps[1]])
+    liveness.seen(ps[1].toString(), 8_000)
+    assert.equal(view.assess(liveness, 5_000, 9_000).counted, 3, 'an answer makes it count again')
   })
 
   it('names the live complete holder closest to the root as leader', () => {
@@ -59,11 +64,55 @@ describe('replication: the per-root rule', () => {
     assert.equal(view.assess(liveness, 1_000).health, 'lost')
   })
 
-  it('trims the copies farthest from the root, never the one asking', () => {
+  it('the leader places copies while fewer than K count, not before the view has settled', () => {
+    const view = new RootView(root, { min: 3, max: 3, size: 1 })
+    view.set(ps[0], 'complete')
+    view.set(ps[1], 'fetching')
+    const liveness = new PeerLiveness()
+    view.settledAt = 2_000
+    assert.deepEqual(view.duties(view.assess(liveness, 1_000, 1_000), ps[0], 1_000, 1_000), { place: 0, release: [] })
+    assert.equal(view.duties(view.assess(liveness, 1_000, 2_000), ps[0], 1_000, 2_000).place, 1)
+  })
+
+  it('releases the complete copies beyond max, farthest first, once the surplus lasted a grace period; never the leader', () => {
     const view = new RootView(root, { min: 2, max: 3, size: 1 })
     for (const p of ps) view.set(p, 'complete')
-    const a = view.assess(new PeerLiveness(), 1_000)
-    assert.deepEqual(view.surplus(a, ps[0]), [ps[4], ps[3]])
-    assert.deepEqual(view.surplus(a, ps[4]), [ps[3], ps[2]], 'the keeper is skipped: the next farthest go')
+    const liveness = new PeerLiveness()
+    const duties = (now: number, self = ps[0]): ReturnType<RootView['duties']> => view.duties(view.assess(liveness, 1_000, now), self, 1_000, now)
+    assert.deepEqual(duties(0).release, [], 'the surplus has just appeared')
+    assert.deepEqual(duties(999).release, [])
+    assert.deepEqual(duties(1_000).release, [ps[4], ps[3]], 'both at once, farthest first')
+    assert.deepEqual(duties(1_000, ps[4]).release, [ps[3], ps[2]], 'the leader itself is skipped: the next farthest go')
+  })
+
+  it('a holder that does not answer never holds a trim back, and is never counted towards what stays', () => {
+    const view = new RootView(root, { min: 3, max: 3, size: 1 })
+    for (const p of ps) view.set(p, 'complete')
+    const liveness = new PeerLiveness()
+    liveness.failed(ps[1].toString(), 0)
+    view.duties(view.assess(liveness, 10_000, 0), ps[0], 10_000, 0)
+    const d = view.duties(view.assess(liveness, 10_000, 10_000), ps[0], 10_000, 10_000)
+    assert.deepEqual(d.release, [ps[4]], '4 answering complete copies, max 3: one goes, though ps[1] is absent')
+    assert.ok(!d.release.some(p => p.equals(ps[1])), 'the silent one is not released (it may be the one that is dead)')
+  })
+
+  it('releases copies still downloading once max complete copies answer', () => {
+    const view = new RootView(root, { min: 2, max: 2, size: 1 })
+    view.set(ps[0], 'complete')
+    view.set(ps[1], 'complete')
+    view.set(ps[2], 'fetching')
+    const liveness = new PeerLiveness()
+    view.duties(view.assess(liveness, 1_000, 0), ps[0], 1_000, 0)
+    assert.deepEqual(view.duties(view.assess(liveness, 1_000, 1_000), ps[0], 1_000, 1_000).release, [ps[2]])
+    view.remove(ps[2])
+    assert.deepEqual(view.duties(view.assess(liveness, 1_000, 2_000), ps[0], 1_000, 2_000).release, [], 'exactly max: nothing to do')
+  })
+
+  it('adopts only a newer intent', () => {
+    const view = new RootView(root, { min: 3, max: 3, size: 1, intentSince: 10 })
+    assert.equal(view.adopt({ min: 1, max: 1, size: 1, intentSince: 5 }), false)
+    assert.equal(view.min, 3)
+    assert.equal(view.adopt({ min: 2, max: 4, size: 1, intentSince: 20 }), true)
+    assert.deepEqual([view.min, view.max, view.intentSince], [2, 4, 20])
   })
 })

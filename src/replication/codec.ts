@@ -1,0 +1,66 @@
+import { peerIdFromMultihash } from '@libp2p/peer-id'
+import * as Digest from 'multiformats/hashes/digest'
+import { ReplicaState } from '../protocol/replica-network.js'
+import type { PeerLiveness } from './peer-liveness.js'
+import type { HolderState, RootView } from './root-view.js'
+import type { RootReplicas } from '../protocol/replica-network.js'
+import type { PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+/** The state a peer answers with: its own, or `none`/`declined`. */
+export type AnswerState = HolderState | 'none' | 'declined'
+
+/** An entry saying "I keep nothing of `root`". */
+export function blankEntry (root: CID): RootReplicas {
+  return { root: root.bytes, min: 0, max: 0, size: 0n, state: ReplicaState.NONE, holders: [], reason: '', intentSince: 0n, bytesHeld: 0n }
+}
+
+/** An entry declining `root`, with the reason. */
+export function declineEntry (root: CID, reason: string): RootReplicas {
+  return { ...blankEntry(root), state: ReplicaState.DECLINED, reason }
+}
+
+/**
+ * How `self` describes its view of a root on the wire: the intent, its own
+ * state and the other holders it believes alive (so the dead are not
+ * resurrected by gossip).
+ */
+export function entryOf (view: RootView, self: PeerId, liveness: PeerLiveness, bytesHeld = 0): RootReplicas {
+  const own = view.holders.get(self.toString())?.state
+  return {
+    root: view.root.bytes,
+    min: view.min,
+    max: view.max,
+    size: BigInt(view.size),
+    state: own === 'complete' ? ReplicaState.COMPLETE : own === 'fetching' ? ReplicaState.FETCHING : ReplicaState.NONE,
+    holders: [...view.holders.values()]
+      .filter(h => !h.peer.equals(self) && liveness.isUp(h.peer.toString()))
+      .map(h => h.peer.toMultihash().bytes),
+    reason: '',
+    intentSince: BigInt(view.intentSince),
+    bytesHeld: BigInt(own === 'complete' ? view.size : bytesHeld)
+  }
+}
+
+export function stateName (state: ReplicaState): AnswerState {
+  switch (state) {
+    case ReplicaState.COMPLETE: return 'complete'
+    case ReplicaState.FETCHING: return 'fetching'
+    case ReplicaState.DECLINED: return 'declined'
+    default: return 'none'
+  }
+}
+
+/** A holder's own state from its entry, if it keeps the root. */
+export function holderState (entry: RootReplicas): HolderState | undefined {
+  const state = stateName(entry.state)
+  return state === 'complete' || state === 'fetching' ? state : undefined
+}
+
+export function bytesToPeer (bytes: Uint8Array): PeerId | undefined {
+  try {
+    return peerIdFromMultihash(Digest.decode(bytes))
+  } catch {
+    return undefined
+  }
+}

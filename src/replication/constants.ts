@@ -1,0 +1,45 @@
+/** Placement requests sent per root per round (the next round goes on). */
+export const MAX_ASKS_PER_ROUND = 8
+
+/** A peer that declined a root is not asked again for it for this long (ms). */
+export const DECLINED_TTL = 60_000
+
+/** A peer that is not in our replication group is not asked again for this long (ms). */
+export const NOT_MEMBER_TTL = 10 * 60_000
+
+/** Gossip naming a holder we just trimmed is ignored for this long (ms). */
+export const RELEASED_TTL = 60_000
+
+/** How often a graceful stop checks whether its replicas are handed over (ms). */
+export const LEAVE_POLL = 500
+
+/** How long the goodbye to each other holder may take (ms). */
+export const LEAVING_NOTICE_TIMEOUT = 2_000
+
+/** Disk space no replica may take: this much, or this share of a small disk. */
+export const DISK_HEADROOM = 1024 * 1024 * 1024
+export const DISK_HEADROOM_SHARE = 0.05
+
+/** Rounds a new holder waits before it may lead: it first hears who else was asked. */
+export const SETTLE_ROUNDS = 2
+
+/**
+ * Failed probes in a row before a silent holder may stop counting (besides
+ * the grace period): one timeout on a loaded machine is not a death.
+ */
+export const FAILURES_BEFORE_GONE = 2
+
+/**
+ * Probe timeouts follow the response times seen (libp2p's AdaptiveTimeout):
+ * never below `probeTimeout`, never above `probeTimeout` × this.
+ */
+export const MAX_PROBE_TIMEOUT_FACTOR = 6
+
+/** Rounds of "ask the holders they name" a status query of a root we do not hold makes. */
+export const STATUS_QUERY_ROUNDS = 3
+
+/** The label of the HMAC that proves membership of a replication group. */
+export const GROUP_PROOF_CONTEXT = 'shoal/replica/1.0.0 group proof'
+
+/** The first line of a replication group key file, then 64 hex digits. */
+export const GROUP_KEY_HEADER = '/shoal/group-key/1.0.0'

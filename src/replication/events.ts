@@ -1,0 +1,34 @@
+/**
+ * What the replica manager does, as typed events: the daemon's log and
+ * anything else that watches replication listen to these.
+ */
+export interface ReplicaEvents {
+  /** What we know of a root's copies changed (detail: the root CID). */
+  change: CustomEvent<string>
+  /** We took a copy of a root another peer asked us to keep. */
+  'replica:accepted': CustomEvent<{ root: string, from: string, state: 'fetching' | 'complete' }>
+  /** We declined to keep a root. */
+  'replica:declined': CustomEvent<{ root: string, from: string, reason: string }>
+  /** Our copy of a replica is complete. */
+  'replica:complete': CustomEvent<{ root: string, seconds: number }>
+  /** We no longer keep a root as a replica (`by`: the leader that trimmed it, or the user). */
+  'replica:released': CustomEvent<{ root: string, by: string }>
+  /** A holder we probe stopped answering. */
+  'holder:absent': CustomEvent<{ peer: string, error: string, roots: number }>
+  /** A holder that had stopped answering answers again. */
+  'holder:back': CustomEvent<{ peer: string, downFor: number }>
+  /** A holder has been gone for longer than the grace period: its copy no longer counts. */
+  'holder:gone': CustomEvent<{ root: string, peer: string }>
+  /** As a root's leader we started placing copies. */
+  'repair:start': CustomEvent<{ root: string, copies: number, wanted: number, placing: number }>
+  /** A peer we asked to keep a copy did not take it (`reason`: its own, or that it is not in our group). */
+  'repair:declined': CustomEvent<{ root: string, peer: string, reason: string }>
+  /** A peer took a copy we asked it to keep. */
+  'repair:placed': CustomEvent<{ root: string, peer: string, state: 'fetching' | 'complete' }>
+  /** A root we lead is back at K complete copies. */
+  'repair:done': CustomEvent<{ root: string, copies: number, seconds: number }>
+  /** As a root's leader we released a surplus copy. */
+  'trim': CustomEvent<{ root: string, peer: string, copies: number, max: number }>
+  /** A graceful stop is handing copies over (sent every few seconds until done). */
+  'handover': CustomEvent<{ waiting: Array<{ root: string, copies: number, wanted: number }>, seconds: number, timeout: number }>
+}

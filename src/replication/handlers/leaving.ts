@@ -1,0 +1,17 @@
+import type { HandlerContext } from './index.js'
+import type { RootReplicas } from '../../protocol/replica-network.js'
+import type { PeerId } from '@libp2p/interface'
+
+/**
+ * LEAVING: a member stopping gracefully, after its hand-over. It stops
+ * counting at once, everywhere we hold a root with it.
+ */
+export async function handleLeaving (ctx: HandlerContext, from: PeerId, _roots: RootReplicas[], member: boolean): Promise<RootReplicas[]> {
+  if (!member) return []
+  ctx.log('%p is leaving', from)
+  ctx.liveness.left(from.toString())
+  for (const view of ctx.book.views.values()) {
+    if (view.remove(from)) ctx.book.changed(view.root.toString())
+  }
+  return []
+}

@@ -1,0 +1,137 @@
+import { ReplicaOp } from '../protocol/replica-network.js'
+import { DECLINED_TTL, MAX_ASKS_PER_ROUND, NOT_MEMBER_TTL } from './constants.js'
+import { byDistance } from './keyspace.js'
+import type { ReplicaBook } from './book.js'
+import type { ReplicaClient } from './client.js'
+import type { ReplicaEvents } from './events.js'
+import type { PeerLiveness } from './peer-liveness.js'
+import type { RootView } from './root-view.js'
+import type { AbortOptions, Logger, PeerId } from '@libp2p/interface'
+import type { TypedEventTarget } from 'main-event'
+import type { CID } from 'multiformats/cid'
+
+export interface PlacementComponents {
+  self: PeerId
+  client: ReplicaClient
+  book: ReplicaBook
+  liveness: PeerLiveness
+  events: TypedEventTarget<ReplicaEvents>
+  log: Logger
+  /**
+   * Peers that may take a replica of `root`: connected ones, known speakers
+   * of the protocol, and the root's closest peers in the DHT (always when
+   * `thorough`, else only when few peers are known locally).
+   */
+  candidates(root: CID, options: AbortOptions & { thorough?: boolean }): Promise<PeerId[]>
+}
+
+/**
+ * Where copies go: the live peers closest to the root that accept, asked
+ * one after the other; and which go: a leader's RELEASE of a surplus copy.
+ * One placement per root at a time, whoever starts it (the first placement,
+ * a repair, a hand-over), so copies are never placed twice over.
+ */
+export class Placement {
+  private readonly c: PlacementComponents
+  /** `root/peer` → until when that peer is not asked again for that root (it declined, or is not in our group). */
+  private readonly declined = new Map<string, number>()
+  private readonly placing = new Set<string>()
+
+  constructor (components: PlacementComponents) {
+    this.c = components
+  }
+
+  isPlacing (root: CID): boolean {
+    return this.placing.has(root.toString())
+  }
+
+  /**
+   * The first placement of a root this peer holds: ask the closest peers
+   * (a fresh DHT lookup of the root's neighbourhood) until `min` of those
+   * at least as close as this peer, this peer included, hold it.
+   */
+  async first (view: RootView, signal: AbortSignal): Promise<PeerId[]> {
+    return await this.exclusively(view.root, async () => {
+      const candidates = await this.c.candidates(view.root, { signal, thorough: true })
+      const ordered = byDistance(view.root, [this.c.self, ...candidates.filter(p => !p.equals(this.c.self))].map(peer => ({ peer })))
+      const holders: PeerId[] = []
+      for (const { peer } of ordered) {
+        if (holders.length >= view.min || signal.aborted) break
+        if (peer.equals(this.c.self) || await this.offer(view, peer, holders, signal)) holders.push(peer)
+      }
+      if (!holders.some(p => p.equals(this.c.self))) holders.push(this.c.self)
+      // every holder learns of every other, including those placed after it
+      await Promise.all(holders.filter(p => !p.equals(this.c.self)).map(async peer => {
+        await this.c.client.ask(peer, view, ReplicaOp.STATUS, holders, signal)
+      }))
+      return holders
+    }) ?? []
+  }
+
+  /** Ask the closest live non-holders to take `count` more copies; resolves with how many did. */
+  async place (view: RootView, count: number, signal: AbortSignal): Promise<number> {
+    return await this.exclusively(view.root, async () => {
+      const key = view.root.toString()
+      const now = Date.now()
+      const candidates = (await this.c.candidates(view.root, { signal })).filter(peer => {
+        const k = peer.toString()
+        return !peer.equals(this.c.self) && !view.has(k) && this.c.liveness.isUp(k) && (this.declined.get(`${key}/${k}`) ?? 0) < now
+      })
+      let placed = 0
+      let asked = 0
+      for (const { peer } of byDistance(view.root, candidates.map(peer => ({ peer })))) {
+        if (placed >= count || asked++ >= MAX_ASKS_PER_ROUND || signal.aborted) break
+        const holders = [...view.holders.values()].map(h => h.peer).filter(p => this.c.liveness.isUp(p.toString()))
+        if (await this.offer(view, peer, holders, signal)) placed++
+      }
+      return placed
+    }) ?? 0
+  }
+
+  /** Tell each of `peers` to let its copy go (the leader trimming a surplus). */
+  async release (view: RootView, peers: PeerId[], signal: AbortSignal): Promise<void> {
+    const copies = view.holders.size
+    await Promise.all(peers.map(async peer => {
+      const state = await this.c.client.ask(peer, view, ReplicaOp.RELEASE, [], signal)
+      if (state !== 'none') return
+      this.c.log('released the copy of %s on %p (more than %d)', view.root, peer, view.max)
+      this.c.book.releasedFrom(view, peer)
+      this.c.events.safeDispatchEvent('trim', { detail: { root: view.root.toString(), peer: peer.toString(), copies, max: view.max } })
+    }))
+    view.overSince = undefined
+  }
+
+  /** Ask `peer` to keep a copy; whether it took one. */
+  private async offer (view: RootView, peer: PeerId, holders: PeerId[], signal: AbortSignal): Promise<boolean> {
+    const { state, reason } = await this.c.client.answer(peer, view, ReplicaOp.REPLICATE, holders, signal)
+    const key = `${view.root.toString()}/${peer.toString()}`
+    if (state === 'fetching' || state === 'complete') {
+      view.set(peer, state)
+      this.c.book.changed(view.root.toString())
+      this.c.log('%p took a copy of %s (%s)', peer, view.root, state)
+      this.c.events.safeDispatchEvent('repair:placed', { detail: { root: view.root.toString(), peer: peer.toString(), state } })
+      return true
+    }
+    if (state === 'declined') this.declined.set(key, Date.now() + DECLINED_TTL)
+    if (state === 'not-member') this.declined.set(key, Date.now() + NOT_MEMBER_TTL)
+    if (state === 'declined' || state === 'not-member') {
+      this.c.events.safeDispatchEvent('repair:declined', { detail: { root: view.root.toString(), peer: peer.toString(), reason } })
+    }
+    return false
+  }
+
+  /** Run `work` unless a placement of the same root is running; undefined if one is. */
+  private async exclusively<T> (root: CID, work: () => Promise<T>): Promise<T | undefined> {
+    const key = root.toString()
+    if (this.placing.has(key)) return undefined
+    this.placing.add(key)
+    try {
+      return await work()
+    } catch (err: any) {
+      this.c.log('placing %s failed: %s', key, err.message)
+      return undefined
+    } finally {
+      this.placing.delete(key)
+    }
+  }
+}
