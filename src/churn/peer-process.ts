@@ -89,7 +89,7 @@ export class PeerProcess {
         if (listening != null) addresses.push(listening[1])
         const id = /peer id (\S+)/.exec(line)
         if (id != null) this.peerId = id[1]
-        if (/: ready$/.test(line)) ready.resolve()
+        if (/ info +ready$/.test(line)) ready.resolve()
       }
     })
     void this.exited.then(() => { ready.reject(new Error(`${this.name} exited before it was ready (see ${this.logFile})`)) })

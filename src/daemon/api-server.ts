@@ -5,6 +5,10 @@ import { ApiGuard } from './api-guard.js'
 import { routeFor } from './api-routes.js'
 import { HttpError, errorBody, sendJson, statusFor } from './http-util.js'
 import type { ShoalNode } from '../node/shoal-node.js'
+import type { HandOverResult } from '../replication/hand-over.js'
+
+/** How long a stopping API waits for requests in flight to send their last event (ms). */
+const DRAIN_TIMEOUT = 2_000
 
 const log = logger('shoal:api')
 
@@ -12,8 +16,8 @@ export interface ApiServerInit {
   node: ShoalNode
   /** Path of the Unix socket (created with mode 0600). */
   socketPath: string
-  /** Called when a client asks the daemon to stop. */
-  onStopRequested(): void
+  /** A client asks the daemon to stop: resolves once replicas are handed over (the API closes after). */
+  requestStop(): Promise<HandOverResult>
   /** Also serve on TCP (loopback unless allowed otherwise), for clients holding the token. */
   tcp?: { host: string, port: number, token: string }
 }
@@ -28,10 +32,11 @@ export class ApiServer {
   private readonly server: http.Server
   private tcpServer?: http.Server
   private readonly controllers = new Set<AbortController>()
+  private readonly active = new Set<Promise<void>>()
 
   constructor (init: ApiServerInit) {
     this.init = init
-    this.server = http.createServer((req, res) => { void this.handle(req, res) })
+    this.server = http.createServer((req, res) => { this.track(this.handle(req, res)) })
   }
 
   /** The TCP API's URL, once it listens. */
@@ -69,7 +74,7 @@ export class ApiServer {
         sendJson(res, err.status ?? 403, errorBody(err))
         return
       }
-      void this.handle(req, res)
+      this.track(this.handle(req, res))
     })
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
@@ -83,14 +88,22 @@ export class ApiServer {
     guard = new ApiGuard(tcp.token, tcp.host, typeof address === 'object' && address != null ? address.port : tcp.port)
   }
 
+  /** Cancel what runs, let it send its last event (briefly), then close. */
   async stop (): Promise<void> {
     for (const c of this.controllers) c.abort(new Error('daemon stopping'))
+    const drained = Promise.allSettled([...this.active])
+    await Promise.race([drained, new Promise(resolve => setTimeout(resolve, DRAIN_TIMEOUT).unref())])
     for (const server of [this.server, this.tcpServer]) {
       if (server == null) continue
       server.closeAllConnections()
       await new Promise<void>(resolve => { server.close(() => { resolve() }) })
     }
     await fs.rm(this.init.socketPath, { force: true })
+  }
+
+  private track (handling: Promise<void>): void {
+    this.active.add(handling)
+    void handling.finally(() => { this.active.delete(handling) })
   }
 
   private async handle (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -107,7 +120,7 @@ export class ApiServer {
         req,
         res,
         signal: controller.signal,
-        requestStop: () => { setImmediate(() => { this.init.onStopRequested() }) }
+        requestStop: async () => await this.init.requestStop()
       })
     } catch (err: any) {
       log('%s %s failed: %s', req.method, req.url, err.message)

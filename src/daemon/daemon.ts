@@ -1,17 +1,22 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
+import path from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ConfigError } from '../errors.js'
 import { ShoalNode } from '../node/shoal-node.js'
 import { initRepo } from '../store/repo.js'
 import { ApiServer } from './api-server.js'
+import { logNodeEvents } from './event-log.js'
+import { explainListenFailure } from './listen-check.js'
+import type { Log } from './log.js'
 import type { ShoalNodeOptions } from '../node/shoal-node.js'
+import type { HandOverResult } from '../replication/hand-over.js'
 import type { ShoalConfig } from '../store/config.js'
 
 export interface DaemonOptions extends ShoalNodeOptions {
   repo: string
-  /** Where to report what the daemon is doing (stderr in the CLI). */
-  report(line: string): void
+  /** The operator's log (stderr in the CLI). */
+  log: Log
   /** Resolves when the daemon should stop; SIGINT/SIGTERM are always honoured. */
   stopSignal?: AbortSignal
 }
@@ -20,95 +25,142 @@ export interface RunningDaemon {
   node: ShoalNode
   /** Resolves once the daemon has stopped cleanly. */
   stopped: Promise<void>
-  stop(): Promise<void>
+  /** Stop (after the hand-over), resolving with how the hand-over went. */
+  stop(): Promise<HandOverResult>
 }
 
 /**
  * Start a daemon on `repo` (created with defaults if missing): open the
- * repo, start the libp2p node and the exchange, then the control API.
- * Stops cleanly on SIGINT/SIGTERM or an API stop request: replicas are
- * handed over first (a second signal skips that), then the API closes, then
- * the node, then the repo (store and datastore).
+ * repo, start the libp2p node and the exchange, then the control API. A
+ * first start that fails leaves no repo behind. Stops cleanly on
+ * SIGINT/SIGTERM or an API stop request: replicas are handed over first (a
+ * second signal skips that), then the API closes, then the node, then the
+ * repo (store and datastore).
  */
 export async function startDaemon (options: DaemonOptions): Promise<RunningDaemon> {
+  const { log } = options
   const defaults: Partial<ShoalConfig> = options.config ?? {}
-  if (await initRepo(options.repo)) {
-    options.report(`initialised a new repo at ${options.repo}`)
-  }
-  const node = await ShoalNode.open(options.repo, { ...options, config: defaults })
-  const stopped = Promise.withResolvers<void>()
-  let stopping: Promise<void> | undefined
+  const undo = await createdBy(options.repo, async () => await initRepo(options.repo))
+  if (undo != null) log.info('initialised a new repo', { repo: options.repo })
+  let node: ShoalNode
   let api: ApiServer
-  try {
-    api = new ApiServer({
-      node,
-      socketPath: node.repo.paths.apiSocket,
-      onStopRequested: () => { void stop() },
-      tcp: node.repo.config.api === '' ? undefined : { ...tcpAddress(node.repo.config.api, node.repo.config.apiAllowRemote), token: await apiToken(node.repo.paths.apiToken) }
-    })
-  } catch (err) {
-    await node.stop()
-    throw err
-  }
-
+  const stopped = Promise.withResolvers<void>()
+  let stopping: Promise<HandOverResult> | undefined
+  /** Resolves once the hand-over is done, before the API closes (the stop request is answered with it). */
+  const handedOver = Promise.withResolvers<HandOverResult>()
   // a second signal skips the hand-over of replicas
   const force = new AbortController()
   const onSignal = (sig: string): void => {
     if (stopping != null) {
-      options.report(`received ${sig} again, stopping without waiting for the hand-over`)
+      log.warn(`received ${sig} again: stopping without waiting for the hand-over`)
       force.abort()
       return
     }
-    options.report(`received ${sig}, stopping`)
+    log.info(`received ${sig}, stopping`)
     void stop()
   }
   const onInt = (): void => { onSignal('SIGINT') }
   const onTerm = (): void => { onSignal('SIGTERM') }
 
-  async function stop (): Promise<void> {
+  async function stop (): Promise<HandOverResult> {
     stopping ??= (async () => {
+      let result: HandOverResult = { handedOver: 0, unfinished: 0, short: [] }
       try {
-        const { handedOver, unfinished } = await node.leave({ signal: force.signal })
-        if (handedOver + unfinished > 0) {
-          options.report(`handed over ${handedOver} replica(s)${unfinished > 0 ? `; ${unfinished} still short of copies` : ''}`)
+        result = await node.leave({ signal: force.signal })
+        if (result.handedOver + result.unfinished > 0) {
+          log.info(`handed over ${result.handedOver} replica(s)`, { short: result.unfinished })
         }
+        for (const s of result.short) log.warn('still short of copies without this peer', { root: s.root, copies: s.copies, wanted: s.wanted })
       } catch (err: any) {
-        options.report(`hand-over failed: ${err.message}`)
+        log.error('hand-over failed', { error: err.message })
       }
+      handedOver.resolve(result)
       process.off('SIGINT', onInt)
       process.off('SIGTERM', onTerm)
       try {
         await api.stop().catch(() => {})
         await node.stop()
-        options.report('stopped')
+        log.info('stopped')
         stopped.resolve()
       } catch (err) {
         stopped.reject(err)
       }
+      return result
     })()
-    await stopping
+    return await stopping
   }
 
   try {
-    await node.start()
-    await api.start()
+    node = await ShoalNode.open(options.repo, { ...options, config: defaults })
   } catch (err) {
-    await api.stop().catch(() => {})
-    await node.stop().catch(() => {})
+    await undo?.()
     throw err
   }
+  try {
+    api = new ApiServer({
+      node,
+      socketPath: node.repo.paths.apiSocket,
+      requestStop: async () => {
+        void stop()
+        return await handedOver.promise
+      },
+      tcp: node.repo.config.api === '' ? undefined : { ...tcpAddress(node.repo.config.api, node.repo.config.apiAllowRemote), token: await apiToken(node.repo.paths.apiToken) }
+    })
+    logBootstrap(node, log)
+    await node.start().catch(async err => { throw await explainListenFailure(err, node.repo.config.listen) })
+    await api.start()
+  } catch (err) {
+    await api!?.stop().catch(() => {})
+    await node.stop().catch(() => {})
+    if (undo != null) {
+      await undo()
+      log.info('removed the repo this failed first start created', { repo: options.repo })
+    }
+    throw err
+  }
+  const unlog = logNodeEvents(node, log)
+  void stopped.promise.then(unlog, unlog)
   process.on('SIGINT', onInt)
   process.on('SIGTERM', onTerm)
   options.stopSignal?.addEventListener('abort', () => { void stop() }, { once: true })
 
-  options.report(`peer id ${node.peerId.toString()}`)
-  for (const addr of node.addresses()) {
-    options.report(`listening on ${addr}`)
-  }
-  options.report(`api on ${node.repo.paths.apiSocket}`)
-  if (api.url != null) options.report(`api on ${api.url} (token in ${node.repo.paths.apiToken})`)
-  options.report('ready')
+  log.info(`peer id ${node.peerId.toString()}`)
+  for (const addr of node.addresses()) log.info(`listening on ${addr}`)
+  log.info(`api on ${node.repo.paths.apiSocket}`)
+  if (api.url != null) log.info(`api on ${api.url}`, { token: node.repo.paths.apiToken })
+  if (!node.replicas.inGroup) log.info('in no replication group: this peer keeps replicas for nobody (see --group-key)')
+  log.info('ready')
   return { node, stopped: stopped.promise, stop }
+}
+
+/** Log how each bootstrap peer answered, and warn while none could be reached. */
+function logBootstrap (node: ShoalNode, log: Log): void {
+  const b = node.bootstrapper
+  b.addEventListener('connected', evt => { log.info('connected to bootstrap peer', { peer: evt.detail.peer }) })
+  b.addEventListener('failed', evt => { log.warn('cannot reach bootstrap peer', { address: evt.detail.address, error: evt.detail.error }) })
+  b.addEventListener('alone', evt => {
+    log.warn(`no bootstrap peer could be reached (tried ${evt.detail.tried}); this peer is alone until one answers or another peer connects`, { retryIn: `${Math.round(evt.detail.retryIn / 1000)}s` })
+  })
+}
+
+/**
+ * Run `create`, which may create the repo at `root`; if it did, resolve
+ * with a function that removes what it created again (the folder, if it was
+ * not there before, or only the entries it added), else undefined.
+ */
+async function createdBy (root: string, create: () => Promise<boolean>): Promise<(() => Promise<void>) | undefined> {
+  const existed = await fs.stat(root).then(() => true, () => false)
+  const before = new Set(existed ? await fs.readdir(root) : [])
+  if (!(await create())) return undefined
+  return async () => {
+    if (!existed) {
+      await fs.rm(root, { recursive: true, force: true })
+      return
+    }
+    for (const entry of await fs.readdir(root)) {
+      if (!before.has(entry)) await fs.rm(path.join(root, entry), { recursive: true, force: true })
+    }
+  }
 }
 
 /** Host and port of the TCP API; loopback only unless remote access was asked for. */

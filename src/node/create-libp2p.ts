@@ -1,6 +1,5 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { bootstrap } from '@libp2p/bootstrap'
 import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
@@ -80,14 +79,12 @@ export interface Libp2pOptions {
  * The libp2p node of a Shoal peer: TCP, noise (always encrypted), yamux,
  * identify, ping and Kademlia on `/shoal/kad/1.0.0` in server mode. The
  * address mapper keeps private and loopback addresses, so a swarm on a LAN
- * or one machine works; bootstrap peers and mDNS find the first neighbours.
+ * or one machine works; mDNS (if on) finds neighbours on the LAN.
  */
 export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalLibp2p> {
   const { config } = options
+  // bootstrap peers are dialled by the node's Bootstrapper, which says how each went
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
-  if (config.bootstrap.length > 0) {
-    peerDiscovery.push(bootstrap({ list: config.bootstrap, timeout: 100 }))
-  }
   if (config.mdns) {
     peerDiscovery.push(mdns())
   }

@@ -6,6 +6,7 @@
  * node corrupt-peer.js daemon --repo DIR [daemon options]
  */
 import { startDaemon } from '../../src/daemon/daemon.js'
+import { createLog } from '../../src/daemon/log.js'
 import { RAW_CODE } from '../../src/content/dag.js'
 import type { VerifiedBlock } from '../../src/content/verify.js'
 
@@ -14,7 +15,7 @@ const opt = (name: string): string[] => argv.flatMap((a, i) => a === `--${name}`
 const daemon = await startDaemon({
   repo: opt('repo')[0],
   config: { listen: opt('listen'), bootstrap: opt('bootstrap') },
-  report: line => { process.stderr.write(`shoal daemon: ${line}\n`) }
+  log: createLog()
 })
 const blocks = daemon.node.repo.blocks
 const honestGet = blocks.get.bind(blocks)

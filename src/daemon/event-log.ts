@@ -1,0 +1,50 @@
+import type { Log } from './log.js'
+import type { ShoalNode } from '../node/shoal-node.js'
+import type { ReplicaEvents } from '../replication/events.js'
+import type { PeerId } from '@libp2p/interface'
+
+type Detail<K extends keyof ReplicaEvents> = ReplicaEvents[K] extends CustomEvent<infer D> ? D : never
+
+/** How each replication event reads in the log: its level and line. */
+const REPLICA_LINES: { [K in keyof ReplicaEvents]?: (d: Detail<K>, log: Log) => void } = {
+  'replica:accepted': (d, log) => { log.info('took a copy to keep', { root: d.root, for: d.from, state: d.state }) },
+  'replica:declined': (d, log) => { log.info('declined to keep a copy', { root: d.root, for: d.from, reason: d.reason }) },
+  'replica:complete': (d, log) => { log.info('copy complete', { root: d.root, seconds: d.seconds.toFixed(1) }) },
+  'replica:released': (d, log) => { log.info('released our copy', { root: d.root, by: d.by }) },
+  'holder:absent': (d, log) => { log.warn('holder not answering', { peer: d.peer, roots: d.roots, error: d.error }) },
+  'holder:back': (d, log) => { log.info('holder answering again', { peer: d.peer, after: `${(d.downFor / 1000).toFixed(1)}s` }) },
+  'holder:gone': (d, log) => { log.warn('holder gone past the grace period; its copy no longer counts', { root: d.root, peer: d.peer }) },
+  'repair:start': (d, log) => { log.info('repair started', { root: d.root, copies: d.copies, wanted: d.wanted, placing: d.placing }) },
+  'repair:placed': (d, log) => { log.info('peer took a copy', { root: d.root, peer: d.peer, state: d.state }) },
+  'repair:declined': (d, log) => { log.info('peer declined a copy', { root: d.root, peer: d.peer, reason: d.reason }) },
+  'repair:done': (d, log) => { log.info('repair finished', { root: d.root, copies: d.copies, seconds: d.seconds.toFixed(1) }) },
+  trim: (d, log) => { log.info('released a surplus copy', { root: d.root, peer: d.peer, max: d.max }) },
+  handover: (d, log) => {
+    const waiting = d.waiting.map(w => `${w.root} (${w.copies} of ${w.wanted})`).join(', ')
+    log.info('handing over: waiting for copies elsewhere', { roots: d.waiting.length, waiting, elapsed: `${d.seconds.toFixed(0)}s`, timeout: `${d.timeout}s` })
+  }
+}
+
+/**
+ * Log what the node does, one line each: peers connecting, bans, and every
+ * replication event. Returns a function that stops logging.
+ */
+export function logNodeEvents (node: ShoalNode, log: Log): () => void {
+  const off: Array<() => void> = []
+  const on = (target: EventTarget, type: string, fn: (detail: any) => void): void => {
+    const listener = (evt: Event): void => { fn((evt as CustomEvent).detail) }
+    target.addEventListener(type, listener)
+    off.push(() => { target.removeEventListener(type, listener) })
+  }
+  on(node.libp2p, 'peer:connect', (peer: PeerId) => {
+    log.info('peer connected', { peer: peer.toString(), address: node.libp2p.getConnections(peer)[0]?.remoteAddr.toString() })
+  })
+  on(node.libp2p, 'peer:disconnect', (peer: PeerId) => { log.debug('peer disconnected', { peer: peer.toString() }) })
+  on(node.bans, 'ban', (d: { peer: string, reason: string, until: number }) => {
+    log.warn('banned peer', { peer: d.peer, reason: d.reason, until: new Date(d.until).toISOString() })
+  })
+  for (const [type, line] of Object.entries(REPLICA_LINES)) {
+    on(node.replicas.events, type, detail => { (line as (d: unknown, log: Log) => void)(detail, log) })
+  }
+  return () => { for (const f of off) f() }
+}
