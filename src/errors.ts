@@ -100,3 +100,15 @@ export function isDiskFull (err: unknown): boolean {
   }
   return false
 }
+
+/** A replica message from a peer outside this peer's replication group (no valid proof). */
+export class NotMemberError extends ShoalError {
+  static override readonly name = 'NotMemberError'
+  override name = 'NotMemberError'
+}
+
+/** The user interrupted the command (Ctrl-C); the message says what became of the work. */
+export class InterruptedError extends ShoalError {
+  static override readonly name = 'InterruptedError'
+  override name = 'InterruptedError'
+}

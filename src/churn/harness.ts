@@ -6,6 +6,7 @@ import { sha256File } from '../content/file-hash.js'
 import { HostLab } from '../lab/host-lab.js'
 import { DEFAULT_PORT, defaultConfig } from '../store/config.js'
 import { initRepo } from '../store/repo.js'
+import { newGroupKey } from '../replication/group.js'
 import { ChurnModel, Random } from './model.js'
 import { ReplicaObserver } from './observer.js'
 import { PeerProcess } from './peer-process.js'
@@ -136,6 +137,7 @@ class ChurnRun {
   private readonly controller = new AbortController()
   private files: Array<TrackedFile & { path: string, sha256: string }> = []
   private dir = ''
+  private groupKey = ''
   private t0 = 0
   private nextStop = 0
   private skipped = 0
@@ -172,6 +174,9 @@ class ChurnRun {
     const started = Date.now()
     this.t0 = Date.now()
     try {
+      // every peer is in one replication group: they keep each other's copies
+      this.groupKey = path.join(this.dir, 'group.key')
+      await fs.writeFile(this.groupKey, newGroupKey(), { mode: 0o600 })
       o.log(`starting ${o.peers} peers in ${this.dir}`)
       const first = await this.newPeer([])
       await Promise.all(Array.from({ length: o.peers - 1 }, async () => { await this.newPeer(first.addresses) }))
@@ -181,20 +186,14 @@ class ChurnRun {
       const adders = this.files.map(() => this.setupRandom.pick(this.livePeers()))
       await Promise.all(this.files.map(async (file, i) => {
         const t = Date.now()
-        const result = await adders[i].client.events('/v1/add', { path: file.path, replicas: o.replicas }, () => {}, this.signal)
+        // not pinned for the adder's user: its copy is one of the replicas, trimmed if it is not among the closest
+        const result = await adders[i].client.events('/v1/add', { path: file.path, replicas: o.replicas, pin: false }, () => {}, this.signal)
         file.cid = result.cid
         o.log(`added file ${i} through ${adders[i].name} in ${((Date.now() - t) / 1000).toFixed(1)} s`)
       }))
       const observer = new ReplicaObserver(this.files, o.replicas)
       o.log(`added ${o.files} files of ${o.fileSize} bytes with ${o.replicas} replicas; waiting for every copy`)
       await this.settle(observer, -1)
-      // an adder that is not among the holders drops its own copy: only replicas remain
-      const holders = await observer.holders(this.peers)
-      await Promise.all(this.files.map(async (file, i) => {
-        if (holders[i].has(adders[i].peerId ?? '')) return
-        await adders[i].client.json('POST', '/v1/rm', { cid: file.cid }, this.signal)
-        await adders[i].client.json('POST', '/v1/gc', undefined, this.signal)
-      }))
       const setupSeconds = (Date.now() - started) / 1000
 
       // the churn itself
@@ -280,7 +279,8 @@ class ChurnRun {
       checkInterval: Math.round(this.o.checkInterval * 1000),
       probeTimeout: Math.round(Math.max(this.o.checkInterval * 2, 2) * 1000),
       gracePeriod: Math.round(this.o.gracePeriod * 1000),
-      leaveTimeout: 30_000
+      leaveTimeout: 30_000,
+      groupKeyFile: this.groupKey
     }
     await initRepo(repo, config)
     const peer = new PeerProcess(name, repo, await this.placeNewPeer(i), path.join(this.dir, `${name}.log`))

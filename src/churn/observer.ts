@@ -25,7 +25,8 @@ export interface Episode {
   unresolved: boolean
 }
 
-const QUERY_TIMEOUT = 3_000
+/** A loaded daemon may answer slowly: its last answer stands in until it answers again. */
+const QUERY_TIMEOUT = 10_000
 
 /**
  * The harness' ground truth: every second it asks every live peer which
@@ -45,6 +46,10 @@ export class ReplicaObserver {
   private readonly everHeld: Array<Set<string>>
   private last?: Sample
   private counting = false
+  /** Each running peer's last answer: what it held complete, by file index. */
+  private readonly lastAnswer = new Map<PeerProcess, number[]>()
+  /** Answers that did not come in time (the last one was used instead). */
+  lateAnswers = 0
 
   constructor (readonly files: TrackedFile[], readonly k: number) {
     this.belowK = files.map(() => 0)
@@ -65,16 +70,23 @@ export class ReplicaObserver {
     const index = new Map(this.files.map((f, i) => [f.cid, i]))
     // a peer stopping gracefully still holds and serves its copies until it exits
     await Promise.all(peers.filter(p => p.isRunning).map(async peer => {
+      let held: number[]
       try {
         const { replicas } = await peer.client.json('GET', '/v1/replicas', undefined, AbortSignal.timeout(QUERY_TIMEOUT))
-        for (const r of replicas as Array<{ cid: string, self?: string }>) {
-          const i = index.get(r.cid)
-          if (i != null && r.self === 'complete' && peer.peerId != null) sets[i].add(peer.peerId)
-        }
+        held = (replicas as Array<{ cid: string, self?: string }>)
+          .filter(r => r.self === 'complete')
+          .map(r => index.get(r.cid))
+          .filter((i): i is number => i != null)
+        this.lastAnswer.set(peer, held)
       } catch {
-        // a peer that cannot answer (stopping, overloaded) counts as holding nothing this round
+        // a running peer that cannot answer in time (overloaded, stopping): its last answer stands
+        this.lateAnswers++
+        held = this.lastAnswer.get(peer) ?? []
       }
+      for (const i of held) if (peer.peerId != null) sets[i].add(peer.peerId)
     }))
+    // a peer that is not running holds nothing live; its next answer starts afresh
+    for (const peer of this.lastAnswer.keys()) if (!peer.isRunning) this.lastAnswer.delete(peer)
     return sets
   }
 

@@ -41,6 +41,16 @@ export class ApiClient {
    * resolves with the final `result` event, or throws the `error` event.
    */
   async events<T = any> (path: string, body: unknown, onEvent: (event: any) => void, signal?: AbortSignal): Promise<T> {
+    try {
+      return await this.readEvents<T>(path, body, onEvent, signal)
+    } catch (err) {
+      // a cancelled request fails in whatever way the socket noticed first: say why it was cancelled
+      if (signal?.aborted === true) throw signal.reason
+      throw err
+    }
+  }
+
+  private async readEvents<T> (path: string, body: unknown, onEvent: (event: any) => void, signal?: AbortSignal): Promise<T> {
     const res = await this.request('POST', path, body, signal)
     if ((res.statusCode ?? 500) >= 400) throw remoteError(res, await readJson(res))
     let buffer = ''

@@ -1,4 +1,5 @@
 import path from 'node:path'
+import { InterruptedError } from '../errors.js'
 import { defaultRepoPath } from '../store/repo-layout.js'
 import { ApiClient } from './api-client.js'
 
@@ -20,9 +21,7 @@ export function clientOf (args: GlobalArgs): ApiClient {
 export function interruptSignal (): AbortSignal {
   const controller = new AbortController()
   process.once('SIGINT', () => {
-    const err = new Error('interrupted')
-    err.name = 'InterruptedError'
-    controller.abort(err)
+    controller.abort(new InterruptedError('interrupted'))
   })
   return controller.signal
 }

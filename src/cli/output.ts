@@ -23,6 +23,17 @@ export const out = {
   }
 }
 
+/**
+ * A reader that closed stdout (`shoal stat | head -1`) ends the command
+ * quietly: what it wanted it has, and a stack trace would help nobody.
+ */
+export function endQuietlyOnClosedStdout (): void {
+  process.stdout.on('error', (err: any) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+    throw err
+  })
+}
+
 export function formatBytes (n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
   let i = 0
@@ -46,7 +57,14 @@ export interface ProgressView {
   stop(): void
 }
 
-/** A progress bar on stderr when it is a terminal; otherwise nothing. */
+/** Show the cursor and turn line wrapping back on (what a progress bar turned off). */
+const RESTORE_TERMINAL = '\x1b[?25h\x1b[?7h'
+
+/**
+ * A progress bar on stderr when it is a terminal; otherwise nothing. The
+ * terminal is restored (cursor shown, lines wrapped) when the bar stops and,
+ * whatever happens, when the process exits.
+ */
 export function progressBar (format: string, enabled: boolean): ProgressView {
   if (!enabled || process.stderr.isTTY !== true) {
     return { update () {}, stop () {} }
@@ -60,10 +78,12 @@ export function progressBar (format: string, enabled: boolean): ProgressView {
     etaBuffer: 50
   }, cliProgress.Presets.shades_classic)
   let started = false
+  const restore = (): void => { process.stderr.write(RESTORE_TERMINAL) }
   return {
     update (done, total, fields = {}) {
       if (!started) {
         bar.start(Math.max(total, 1), done, fields)
+        process.once('exit', restore)
         started = true
       } else {
         bar.setTotal(Math.max(total, 1))
@@ -71,10 +91,18 @@ export function progressBar (format: string, enabled: boolean): ProgressView {
       }
     },
     stop () {
-      if (started) bar.stop()
+      if (!started) return
+      bar.stop()
+      process.off('exit', restore)
+      restore()
       started = false
     }
   }
+}
+
+/** "1 peer", "2 peers". */
+export function plural (n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
 }
 
 /** Measures a rate over the last few seconds, for progress displays. */

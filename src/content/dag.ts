@@ -40,6 +40,15 @@ export function childLinks (cid: CID, bytes: Uint8Array): CID[] {
 }
 
 /**
+ * The links of a block with the size each names (dag-pb `Tsize`: the bytes
+ * of every block of the child's subtree; for a raw leaf, its length).
+ */
+export function sizedLinks (cid: CID, bytes: Uint8Array): Array<{ cid: CID, size: number }> {
+  if (cid.code !== DAG_PB_CODE) return []
+  return dagPb.decode(bytes).Links.map(link => ({ cid: link.Hash, size: link.Tsize ?? 0 }))
+}
+
+/**
  * The identity of a block in the store: its multihash. Two CIDs with the same
  * hash but different codecs name the same bytes, and the store keeps one copy.
  */

@@ -4,6 +4,7 @@ import { chunkSize as checkChunkSize } from '../store/config.js'
 import { InputError } from '../errors.js'
 import { HttpError, errorBody, ndjson, readJson, sendJson, throttle } from './http-util.js'
 import type { ShoalNode } from '../node/shoal-node.js'
+import type { HandOverResult } from '../replication/hand-over.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
 export interface RouteContext {
@@ -12,8 +13,8 @@ export interface RouteContext {
   res: ServerResponse
   /** Aborted when the client goes away. */
   signal: AbortSignal
-  /** Ask the daemon to shut down (after the response is sent). */
-  requestStop(): void
+  /** Ask the daemon to shut down: resolves once its replicas are handed over. */
+  requestStop(): Promise<HandOverResult>
 }
 
 export type Route = (ctx: RouteContext) => Promise<void>
@@ -65,6 +66,7 @@ export const routes: Record<string, Route> = {
     try {
       const result = await node.add(input, {
         recursive: body.recursive === true,
+        followSymlinks: body.followSymlinks === true,
         pin: body.pin !== false,
         chunkSize,
         replicas: optInt(body, 'replicas'),
@@ -73,7 +75,7 @@ export const routes: Record<string, Route> = {
         onProgress: (bytes, total) => { progress({ bytes, total }) }
       })
       progress.flush()
-      await out.send({ type: 'result', cid: result.cid.toString(), name: result.name, size: result.size, kind: result.type, pinned: result.pinned, replication: result.replication })
+      await out.send({ type: 'result', cid: result.cid.toString(), name: result.name, size: result.size, kind: result.type, pinned: result.pinned, replication: result.replication, skipped: result.skipped })
     } catch (err: any) {
       await out.send({ type: 'error', error: { name: err.name, message: err.message } })
     }
@@ -94,9 +96,10 @@ export const routes: Record<string, Route> = {
         providerTimeout,
         signal,
         onProgress: p => { progress(p) },
-        onWriting: () => {
+        onSearching: timeout => { void out.send({ type: 'phase', phase: 'searching', timeout }) },
+        onWriting: target => {
           progress.flush()
-          void out.send({ type: 'phase', phase: 'writing' })
+          void out.send({ type: 'phase', phase: 'writing', output: target })
         }
       })
       progress.flush()
@@ -180,7 +183,16 @@ export const routes: Record<string, Route> = {
   'POST /v1/status': async ({ node, req, res, signal }) => {
     const body = await readJson(req)
     const cid = parseCID(str(body, 'cid'))
-    sendJson(res, 200, await node.status(cid, { signal }))
+    const { replication, ...here } = await node.status(cid, { signal })
+    sendJson(res, 200, { ...here, replicated: replication != null, ...replication })
+  },
+
+  'POST /v1/replicate': async ({ node, req, res, signal }) => {
+    const body = await readJson(req)
+    const cid = parseCID(str(body, 'cid'))
+    const replicas = optInt(body, 'replicas')
+    if (replicas == null) throw new InputError('missing "replicas"')
+    sendJson(res, 200, await node.replicate(cid, { replicas, replicasMax: optInt(body, 'replicasMax'), signal }))
   },
 
   'GET /v1/replicas': async ({ node, res }) => {
@@ -191,9 +203,17 @@ export const routes: Record<string, Route> = {
     sendJson(res, 200, await node.stat())
   },
 
-  'POST /v1/stop': async ({ res, requestStop }) => {
-    sendJson(res, 200, { stopping: true })
-    requestStop()
+  'POST /v1/stop': async ({ node, res, requestStop }) => {
+    const out = ndjson(res)
+    const onHandOver = (evt: CustomEvent): void => { void out.send({ type: 'handover', ...evt.detail }) }
+    node.replicas.events.addEventListener('handover', onHandOver)
+    try {
+      const result = await requestStop()
+      await out.send({ type: 'result', stopping: true, ...result })
+    } finally {
+      node.replicas.events.removeEventListener('handover', onHandOver)
+    }
+    out.end()
   }
 }
 

@@ -43,6 +43,8 @@ export interface FetchOptions {
   sequential?: boolean
   /** The first leaf is stored: this peer can serve part of the root. */
   onServable?(): void
+  /** No holder found yet: still searching, for at most `timeout` ms. */
+  onSearching?(timeout: number): void
   /** A block is verified and on disk. */
   onStored?(cid: CID): void
   /** Paces the download (replica repairs share one bucket). */
@@ -105,6 +107,7 @@ export class Exchange implements Startable {
       sequential: options.sequential,
       onProgress: options.onProgress,
       onServable: options.onServable,
+      onSearching: options.onSearching,
       onStored: options.onStored,
       rateLimit: options.rateLimit
     })

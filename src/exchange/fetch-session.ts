@@ -1,4 +1,4 @@
-import { childLinks, isInterior } from '../content/dag.js'
+import { isInterior, sizedLinks } from '../content/dag.js'
 import { BlockNotFoundError, BlockVerificationError, NoProvidersError } from '../errors.js'
 import { Availability } from './availability.js'
 import { Bitfield } from './bitfield.js'
@@ -53,6 +53,8 @@ export interface FetchSessionInit {
   onProgress?(progress: FetchProgress): void
   /** The first leaf is stored: this peer can serve part of the root. */
   onServable?(): void
+  /** No peer holding anything of the root was found within a second: still searching, for at most `timeout` ms more. */
+  onSearching?(timeout: number): void
   /** A block is verified and on disk. */
   onStored?(cid: CID): void
   /** Paces this session's requests (replica repairs share one bucket). */
@@ -66,6 +68,10 @@ export interface FetchProgress {
   blocksDone: number
   /** Bytes fetched from peers in this session. */
   bytesFetched: number
+  /** Bytes of the DAG on disk (fetched now or held before). */
+  bytesDone: number
+  /** Bytes of the whole DAG (every block), once the root is known; 0 before. */
+  bytesTotal: number
   /** Peers we are fetching from. */
   peers: number
 }
@@ -91,6 +97,8 @@ export interface FetchResult {
 }
 
 const TICK = 250
+/** After this long without a peer holding anything, the session says it is searching (ms). */
+const SEARCH_NOTICE_DELAY = 1_000
 /** Connected peers asked whether they hold the root when a session starts. */
 const PROBE_CONNECTED = 32
 /** Window of leaves ahead of the first missing one in sequential mode. */
@@ -140,6 +148,10 @@ export class FetchSession {
   private readonly listeners: Array<() => void> = []
   private finished = false
   private blocksDone = 0
+  private bytesDone = 0
+  private bytesTotal = 0
+  /** Sizes the parents name for blocks not yet counted as done (for byte progress). */
+  private readonly sizes = new Map<string, number>()
   private blocksAlreadyHeld = 0
   private bytesFetched = 0
   private blocksFetched = 0
@@ -158,6 +170,7 @@ export class FetchSession {
   private localLeaves?: Bitfield
   private frontier = 0
   private servable = false
+  private searchNoticed = false
 
   constructor (components: FetchSessionComponents, init: FetchSessionInit) {
     this.c = components
@@ -244,6 +257,8 @@ export class FetchSession {
       blocksKnown: this.wants.knownCount + this.blocksAlreadyHeld,
       blocksDone: this.blocksDone,
       bytesFetched: this.bytesFetched,
+      bytesDone: this.bytesDone,
+      bytesTotal: this.bytesTotal,
       peers: this.peers.size
     })
   }
@@ -261,13 +276,16 @@ export class FetchSession {
         if (isInterior(cid)) {
           try {
             const block = await this.c.blocks.get(cid)
-            stack.push(...childLinks(cid, block.bytes).reverse())
+            stack.push(...this.children(cid, block.bytes).reverse())
+            this.counted(cid, block.bytes.byteLength)
           } catch (err) {
             if (!(err instanceof BlockVerificationError || err instanceof BlockNotFoundError)) throw err
             // the store removed a rotten copy: fetch it again
             this.want(cid)
             continue
           }
+        } else {
+          this.counted(cid, this.sizes.get(cid.toString()) ?? 0)
         }
         this.blocksAlreadyHeld++
         this.blocksDone++
@@ -275,6 +293,20 @@ export class FetchSession {
         this.want(cid)
       }
     }
+  }
+
+  /** An interior node's children, noting the sizes it names (the root's give the DAG's total). */
+  private children (cid: CID, bytes: Uint8Array): CID[] {
+    const links = sizedLinks(cid, bytes)
+    for (const link of links) this.sizes.set(link.cid.toString(), link.size)
+    if (cid.equals(this.init.root)) this.bytesTotal = bytes.byteLength + links.reduce((n, l) => n + l.size, 0)
+    return links.map(l => l.cid)
+  }
+
+  /** A block is on disk: it counts towards the bytes done. */
+  private counted (cid: CID, bytes: number): void {
+    this.sizes.delete(cid.toString())
+    this.bytesDone += bytes
   }
 
   private want (cid: CID): void {
@@ -506,8 +538,9 @@ export class FetchSession {
     const interior = isInterior(block.cid)
     try {
       await this.c.blocks.put(block)
+      this.counted(block.cid, block.bytes.byteLength)
       if (interior) {
-        await this.expand(childLinks(block.cid, block.bytes))
+        await this.expand(this.children(block.cid, block.bytes))
       }
     } catch (err: any) {
       this.log.error('storing %s failed: %s', block.cid, err.message)
@@ -611,6 +644,10 @@ export class FetchSession {
     }
     // windows follow measured rates
     this.fillAll()
+    if (!this.searchNoticed && this.peers.size === 0 && now - this.lastProgress >= SEARCH_NOTICE_DELAY) {
+      this.searchNoticed = true
+      this.init.onSearching?.(this.init.providerTimeout - (now - this.lastProgress))
+    }
     if (now - this.lastProgress > this.init.providerTimeout) {
       const secs = Math.round(this.init.providerTimeout / 1000)
       this.finish(this.peers.size === 0

@@ -10,6 +10,8 @@ import type { CID } from 'multiformats/cid'
 
 export interface ImportOptions {
   recursive?: boolean
+  /** Add what symbolic links inside a directory point to (files and folders, loops refused); by default they are skipped and named. */
+  followSymlinks?: boolean
   chunkSize?: number
   signal?: AbortSignal
   /** Called with the number of input bytes read so far. */
@@ -21,12 +23,16 @@ export interface ImportResult {
   name: string
   size: number
   type: 'file' | 'directory'
+  /** Entries of a directory that were not added (symbolic links unless followed, sockets, devices), with why. */
+  skipped: Array<{ path: string, reason: string }>
 }
 
 /**
  * Import a file, or with `recursive` a directory tree, into the block store
  * as a UnixFS DAG. Streams the input: memory does not grow with file size.
- * Symbolic links inside a directory are skipped, never followed.
+ * Symbolic links inside a directory are skipped (and named in `skipped`)
+ * unless `followSymlinks`; a link that leads back into a folder being added
+ * is refused, so a loop cannot make the import endless.
  */
 export async function importPath (blocks: BlockStore, input: string, options: ImportOptions = {}): Promise<ImportResult> {
   const abs = path.resolve(input)
@@ -62,10 +68,10 @@ export async function importPath (blocks: BlockStore, input: string, options: Im
     let root: CID | undefined
     for await (const entry of entries) root = entry.cid
     if (root == null) throw new InputError(`nothing imported from ${input}`)
-    return { cid: root, name, size: st.size, type: 'file' }
+    return { cid: root, name, size: st.size, type: 'file', skipped: [] }
   }
 
-  const files = await listTree(abs, name)
+  const { entries: files, skipped } = await listTree(abs, name, options.followSymlinks === true)
   total = files.reduce((n, f) => n + f.size, 0)
   const candidates: ImportCandidate[] = files.map(f => f.dir
     ? { path: f.rel }
@@ -75,32 +81,53 @@ export async function importPath (blocks: BlockStore, input: string, options: Im
     if (entry.path === name) root = entry.cid
   }
   if (root == null) throw new InputError(`nothing imported from ${input}`)
-  return { cid: root, name, size: total, type: 'directory' }
+  return { cid: root, name, size: total, type: 'directory', skipped }
 }
 
 interface TreeEntry { abs: string, rel: string, size: number, dir: boolean }
 
-/** Every file and directory under `root`, depth first, as paths starting with `name`. */
-async function listTree (root: string, name: string): Promise<TreeEntry[]> {
-  const out: TreeEntry[] = [{ abs: root, rel: name, size: 0, dir: true }]
-  const walk = async (dir: string, rel: string): Promise<void> => {
-    const entries = await fsp.readdir(dir, { withFileTypes: true })
-    entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
-    for (const e of entries) {
+/**
+ * Every file and directory under `root`, depth first, as paths starting
+ * with `name`, and what was left out. With `follow`, symbolic links are
+ * followed (a link to a folder already on the way down is refused).
+ */
+async function listTree (root: string, name: string, follow: boolean): Promise<{ entries: TreeEntry[], skipped: ImportResult['skipped'] }> {
+  const entries: TreeEntry[] = [{ abs: root, rel: name, size: 0, dir: true }]
+  const skipped: ImportResult['skipped'] = []
+  const walk = async (dir: string, rel: string, above: Set<string>): Promise<void> => {
+    const list = await fsp.readdir(dir, { withFileTypes: true })
+    list.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+    for (const e of list) {
       const abs = path.join(dir, e.name)
       const r = `${rel}/${e.name}`
-      if (e.isDirectory()) {
-        out.push({ abs, rel: r, size: 0, dir: true })
-        await walk(abs, r)
-      } else if (e.isFile()) {
-        const st = await fsp.stat(abs)
-        out.push({ abs, rel: r, size: st.size, dir: false })
+      let st: fs.Stats | undefined
+      if (e.isSymbolicLink()) {
+        if (!follow) {
+          skipped.push({ path: r, reason: 'symbolic link' })
+          continue
+        }
+        st = await fsp.stat(abs).catch(() => undefined)
+        if (st == null) {
+          skipped.push({ path: r, reason: 'symbolic link to nothing' })
+          continue
+        }
       }
-      // symbolic links, sockets, devices: skipped
+      const isDir = st?.isDirectory() ?? e.isDirectory()
+      const isFile = st?.isFile() ?? e.isFile()
+      if (isDir) {
+        const real = await fsp.realpath(abs)
+        if (above.has(real)) throw new InputError(`${r} leads back into a folder being added (a symbolic link loop)`)
+        entries.push({ abs, rel: r, size: 0, dir: true })
+        await walk(abs, r, new Set([...above, real]))
+      } else if (isFile) {
+        entries.push({ abs, rel: r, size: (st ?? await fsp.stat(abs)).size, dir: false })
+      } else {
+        skipped.push({ path: r, reason: 'not a regular file' })
+      }
     }
   }
-  await walk(root, name)
-  return out
+  await walk(root, name, new Set([await fsp.realpath(root)]))
+  return { entries, skipped }
 }
 
 async function * readFile (file: string, onBytes: (n: number) => void, signal?: AbortSignal): AsyncGenerator<Uint8Array> {

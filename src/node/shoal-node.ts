@@ -6,14 +6,16 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { blockKey, childLinks, isInterior } from '../content/dag.js'
 import { readFileContent } from '../content/file-reader.js'
-import { BlockVerificationError, ConfigError, DiskFullError, InputError, isDiskFull, NotAFileError, ReplicationError } from '../errors.js'
+import { BlockVerificationError, ConfigError, DiskFullError, InputError, isDiskFull, NotAFileError, NotFoundError, ReplicationError } from '../errors.js'
 import { BanList } from '../exchange/ban-list.js'
 import { PeerConduct } from '../exchange/peer-conduct.js'
 import { Exchange } from '../exchange/exchange.js'
 import { TokenBucket } from '../exchange/token-bucket.js'
 import { REPLICA_PROTOCOL } from '../protocol/constants.js'
-import { ReplicaManager } from '../replication/replica-manager.js'
+import { ReplicationGroup, readGroupKey } from '../replication/group.js'
+import { NO_GROUP, ReplicaManager } from '../replication/replica-manager.js'
 import { Announcer } from '../routing/announcer.js'
+import { Bootstrapper } from '../routing/bootstrapper.js'
 import { DhtDiscovery } from '../routing/dht-discovery.js'
 import { RoutingTableSweeper } from '../routing/routing-table-sweeper.js'
 import { Repo } from '../store/repo.js'
@@ -29,6 +31,7 @@ import type { BlockNetwork } from '../protocol/block-network.js'
 import type { FetchProgress, FetchResult } from '../exchange/fetch-session.js'
 import type { ContentDiscovery } from '../routing/content-discovery.js'
 import type { ShoalConfig } from '../store/config.js'
+import type { HandOverResult } from '../replication/hand-over.js'
 import type { ReplicaStatus } from '../replication/replica-manager.js'
 import type { Pin, PinReason } from '../store/pin-store.js'
 import type { AbortOptions, ComponentLogger, PeerId } from '@libp2p/interface'
@@ -48,8 +51,10 @@ export interface GetOptions {
   signal?: AbortSignal
   providerTimeout?: number
   onProgress?(progress: FetchProgress): void
-  /** Every block is on disk and verified; the output is being written. */
-  onWriting?(): void
+  /** No holder found yet: still searching, for at most `timeout` ms. */
+  onSearching?(timeout: number): void
+  /** Every block is on disk and verified; the output is being written to `target`. */
+  onWriting?(target: string): void
 }
 
 export interface GetResult extends FetchResult {
@@ -91,6 +96,20 @@ export interface AddOptions extends ImportOptions {
  */
 const LOCAL_CANDIDATES = 8
 const CANDIDATE_QUERY_TIMEOUT = 5_000
+/** One dial of a bootstrap peer; while none answered and no peer is connected, retries start after BOOTSTRAP_RETRY and double up to BOOTSTRAP_MAX_RETRY (ms). */
+const BOOTSTRAP_DIAL_TIMEOUT = 10_000
+const BOOTSTRAP_RETRY = 5_000
+const BOOTSTRAP_MAX_RETRY = 300_000
+
+export interface RootStatus {
+  cid: string
+  /** Why this peer keeps it (its pin's reasons); empty when it keeps nothing of it. */
+  here: PinReason[]
+  name?: string
+  size: number
+  /** Its copies in the swarm, when it is replicated. */
+  replication?: ReplicaStatus
+}
 
 export interface PeerSummary {
   peerId: string
@@ -134,13 +153,15 @@ export class ShoalNode {
   readonly discovery: ContentDiscovery
   readonly bans: BanList
   readonly replicas: ReplicaManager
+  /** Dials the bootstrap peers and says how each went. */
+  readonly bootstrapper: Bootstrapper
   private readonly sweeper: RoutingTableSweeper
   private readonly repairBucket: TokenBucket
   private readonly inUse = new Map<string, { cid: CID, users: number }>()
   private readonly gcLock = new GcLock()
   private started = false
 
-  private constructor (repo: Repo, libp2p: ShoalLibp2p, logger: ComponentLogger, bans: BanList, uploadBucket: TokenBucket) {
+  private constructor (repo: Repo, libp2p: ShoalLibp2p, logger: ComponentLogger, bans: BanList, uploadBucket: TokenBucket, group: ReplicationGroup) {
     this.repo = repo
     this.libp2p = libp2p
     this.bans = bans
@@ -169,13 +190,29 @@ export class ShoalNode {
       // kad-dht has no public way to drop a contact; its routing table does
       remove: async peer => { await (libp2p.services.dht as unknown as { routingTable?: { remove?(p: PeerId): Promise<void> } }).routingTable?.remove?.(peer) }
     }, { delay: repo.config.replication.gracePeriod, timeout: repo.config.replication.probeTimeout })
+    this.bootstrapper = new Bootstrapper({
+      peerStore: libp2p.peerStore,
+      dial: async (address, options) => await libp2p.dial(address, options),
+      connections: () => libp2p.getConnections().length
+    }, { list: repo.config.bootstrap, dialTimeout: BOOTSTRAP_DIAL_TIMEOUT, retry: BOOTSTRAP_RETRY, maxRetry: BOOTSTRAP_MAX_RETRY })
     this.repairBucket = new TokenBucket(repo.config.replication.repairRate)
     this.replicas = new ReplicaManager({
       peerId: libp2p.peerId,
       network: libp2p.services.replicas,
       store: repo.replicas,
       logger,
+      group,
       candidates: async (root, options) => await this.replicaCandidates(root, options),
+      providers: async (root, options) => {
+        const found: PeerId[] = []
+        for await (const p of this.discovery.findProviders(root, options)) found.push(p.id)
+        return found
+      },
+      addressesOf: async peer => {
+        const connected = libp2p.getConnections(peer).map(c => c.remoteAddr.toString())
+        if (connected.length > 0) return connected
+        return (await libp2p.peerStore.get(peer).catch(() => undefined))?.addresses.map(a => a.multiaddr.toString()) ?? []
+      },
       isComplete: async root => await repo.pins.isComplete(root),
       keepReplica: async root => { await this.keepReplica(root) },
       fetchReplica: async (root, options) => { await this.fetchReplica(root, options) },
@@ -224,7 +261,9 @@ export class ShoalNode {
         onViolation: (peer, err) => { conduct.violation(peer, err.message) },
         downloadThrottle: downloadBucket.unlimited ? undefined : async bytes => { await downloadBucket.take(bytes) }
       })
-      return new ShoalNode(repo, libp2p, logger, bans, uploadBucket)
+      const { groupKeyFile, trustedPeers } = repo.config.replication
+      const group = new ReplicationGroup({ key: groupKeyFile === '' ? undefined : await readGroupKey(groupKeyFile), trustedPeers })
+      return new ShoalNode(repo, libp2p, logger, bans, uploadBucket, group)
     } catch (err) {
       await repo.close()
       throw err
@@ -242,6 +281,7 @@ export class ShoalNode {
 
   async start (): Promise<void> {
     await this.libp2p.start()
+    this.bootstrapper.start()
     this.exchange.start()
     this.announcer.start()
     await this.replicas.start()
@@ -257,6 +297,7 @@ export class ShoalNode {
     if (this.started) {
       this.started = false
       this.sweeper.stop()
+      this.bootstrapper.stop()
       await this.replicas.stop()
       this.announcer.stop()
       this.exchange.stop()
@@ -269,8 +310,8 @@ export class ShoalNode {
    * Graceful leave: hand the replicas we hold over to other peers (bounded
    * by the configured leave timeout), then tell their holders we go.
    */
-  async leave (options: AbortOptions = {}): Promise<{ handedOver: number, unfinished: number }> {
-    if (!this.started) return { handedOver: 0, unfinished: 0 }
+  async leave (options: AbortOptions = {}): Promise<HandOverResult> {
+    if (!this.started) return { handedOver: 0, unfinished: 0, short: [] }
     return await this.replicas.leave(options)
   }
 
@@ -281,9 +322,7 @@ export class ShoalNode {
   async add (input: string, options: AddOptions = {}): Promise<ImportResult & { pinned: boolean, replication?: ReplicaStatus }> {
     const replicas = options.replicas ?? this.repo.config.replication.replicas
     const replicasMax = options.replicasMax ?? replicas
-    if (replicas > 1 && options.pin === false) {
-      throw new ReplicationError('--replicas needs the file pinned here until the copies are made (drop --no-pin)')
-    }
+    if (replicas > 1 && !this.replicas.inGroup) throw new ReplicationError(NO_GROUP)
     if (replicasMax < replicas) {
       throw new ReplicationError(`--replicas-max (${replicasMax}) must be at least --replicas (${replicas})`)
     }
@@ -294,9 +333,10 @@ export class ShoalNode {
         chunkSize: this.repo.config.chunkSize,
         ...options
       })
-      if (pinned) {
-        await this.repo.pins.pin({ cid: imported.cid, name: imported.name, size: imported.size, type: imported.type, created: Date.now() }, 'user')
-      }
+      const info = { cid: imported.cid, name: imported.name, size: imported.size, type: imported.type, created: Date.now() }
+      if (pinned) await this.repo.pins.pin(info, 'user')
+      // with --no-pin a replicated root is kept only as a replica: trimmed like any other copy
+      if (replicas > 1) await this.repo.pins.pin(info, 'replica')
       return imported
     }).catch(err => { throw this.repoFull(err, 'nothing was added; the blocks stored so far go at the next gc') })
     this.announcer.announce(result.cid)
@@ -307,16 +347,34 @@ export class ShoalNode {
     return { ...result, pinned }
   }
 
-  /** Where the copies of a replicated root are, and whether there are enough. */
-  async status (cid: CID, options: AbortOptions = {}): Promise<ReplicaStatus> {
-    return await this.replicas.status(cid, {
-      ...options,
-      providers: async (root, opts) => {
-        const found: PeerId[] = []
-        for await (const p of this.discovery.findProviders(root, opts)) found.push(p.id)
-        return found
-      }
-    })
+  /**
+   * Keep K copies (at most M) of a root this peer holds whole, added or
+   * fetched: placed as `add --replicas` places them, or, for a root already
+   * replicated, the new counts replace the old ones on every holder.
+   */
+  async replicate (cid: CID, options: { replicas: number, replicasMax?: number } & AbortOptions): Promise<ReplicaStatus> {
+    const pin = await this.repo.pins.get(cid)
+    if (pin == null || !(await this.repo.pins.isComplete(cid))) {
+      throw new InputError(`${cid.toString()} is not all here: fetch it first (shoal get ${cid.toString()})`)
+    }
+    const max = options.replicasMax ?? options.replicas
+    if (max < options.replicas) throw new ReplicationError(`--replicas-max (${max}) must be at least --replicas (${options.replicas})`)
+    return await this.replicas.replicate(cid, { min: options.replicas, max, size: pin.size }, options)
+  }
+
+  /**
+   * A root as this peer keeps it (its pin's reasons) and, if it is
+   * replicated, where its copies are: from our own view when we are a
+   * holder, else from what its holders say. NotFoundError when this peer
+   * keeps nothing of it and no holder answered.
+   */
+  async status (cid: CID, options: AbortOptions = {}): Promise<RootStatus> {
+    const pin = await this.repo.pins.get(cid)
+    const replication = await this.replicas.status(cid, options)
+    if (replication == null && pin == null) {
+      throw new NotFoundError(`this peer keeps nothing of ${cid.toString()}, and no holder of a replica of it answered`)
+    }
+    return { cid: cid.toString(), here: pin?.reasons ?? [], name: pin?.name, size: replication?.size ?? pin?.size ?? 0, replication }
   }
 
   /** Peers that might take a replica of `root` (the replica manager orders them by distance). */
@@ -342,7 +400,7 @@ export class ShoalNode {
   }
 
   /** Download a replica we accepted (at the repair rate), pin it and announce it. */
-  private async fetchReplica (root: CID, options: AbortOptions): Promise<void> {
+  private async fetchReplica (root: CID, options: AbortOptions & { onProgress?(bytes: number): void }): Promise<void> {
     const done = await this.use(root)
     try {
       await this.fetchReplicaInUse(root, options)
@@ -351,8 +409,8 @@ export class ShoalNode {
     }
   }
 
-  private async fetchReplicaInUse (root: CID, options: AbortOptions): Promise<void> {
-    await this.fetch(root, { signal: options.signal, rateLimit: this.repairBucket })
+  private async fetchReplicaInUse (root: CID, options: AbortOptions & { onProgress?(bytes: number): void }): Promise<void> {
+    await this.fetch(root, { signal: options.signal, rateLimit: this.repairBucket, onProgress: p => { options.onProgress?.(p.bytesDone) } })
     await this.keepReplica(root, options)
     await this.repo.pins.clearDownloading(root)
     this.announcer.announce(root)
@@ -386,7 +444,7 @@ export class ShoalNode {
     let fetched = await this.fetch(cid, options).catch(err => {
       throw this.repoFull(err, 'the blocks fetched so far are kept: run the get again to resume')
     })
-    options.onWriting?.()
+    options.onWriting?.(output)
     let exported
     try {
       exported = await exportPath(this.repo.blocks, cid, output, { force: options.force, signal: options.signal })

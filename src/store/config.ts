@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ConfigError } from '../errors.js'
 import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../content/profile.js'
@@ -65,6 +66,10 @@ export interface ReplicationConfig {
   maxConcurrentRepairs: number
   /** How long a graceful stop waits for its replicas to be handed over (ms). */
   leaveTimeout: number
+  /** The replication group's key file: peers holding the same key keep replicas for each other ('': none). */
+  groupKeyFile: string
+  /** Peers trusted to ask us to keep replicas without a group key (PeerId strings). */
+  trustedPeers: string[]
 }
 
 export interface ShoalConfig {
@@ -124,7 +129,9 @@ export const DEFAULT_REPLICATION: ReplicationConfig = {
   gracePeriod: 60_000,
   repairRate: 8 * 1024 * 1024,
   maxConcurrentRepairs: 2,
-  leaveTimeout: 60_000
+  leaveTimeout: 60_000,
+  groupKeyFile: '',
+  trustedPeers: []
 }
 
 export function defaultConfig (): ShoalConfig {
@@ -141,7 +148,7 @@ export function defaultConfig (): ShoalConfig {
     api: '',
     apiAllowRemote: false,
     limits: { ...DEFAULT_LIMITS },
-    replication: { ...DEFAULT_REPLICATION }
+    replication: { ...DEFAULT_REPLICATION, trustedPeers: [] }
   }
 }
 
@@ -155,7 +162,7 @@ export function validateConfig (input: unknown, source = 'config'): ShoalConfig 
   const config: ShoalConfig = {
     listen: multiaddrList(raw.listen ?? defaults.listen, `${source}: listen`),
     announce: multiaddrList(raw.announce ?? defaults.announce, `${source}: announce`),
-    bootstrap: multiaddrList(raw.bootstrap ?? defaults.bootstrap, `${source}: bootstrap`),
+    bootstrap: multiaddrList(raw.bootstrap ?? defaults.bootstrap, `${source}: bootstrap`).map(a => checkBootstrap(a, `${source}: bootstrap`)),
     mdns: bool(raw.mdns ?? defaults.mdns, `${source}: mdns`),
     chunkSize: chunkSize(raw.chunkSize ?? defaults.chunkSize, `${source}: chunkSize`),
     maxUploadRate: rate(raw.maxUploadRate ?? defaults.maxUploadRate, `${source}: maxUploadRate`),
@@ -165,7 +172,7 @@ export function validateConfig (input: unknown, source = 'config'): ShoalConfig 
     api: raw.api == null || raw.api === '' ? '' : checkMultiaddr(raw.api, `${source}: api`),
     apiAllowRemote: bool(raw.apiAllowRemote ?? defaults.apiAllowRemote, `${source}: apiAllowRemote`),
     limits: { ...defaults.limits },
-    replication: { ...defaults.replication }
+    replication: { ...defaults.replication, trustedPeers: [] }
   }
   if (raw.limits != null) {
     if (typeof raw.limits !== 'object') throw new ConfigError(`${source}: limits must be an object`)
@@ -182,7 +189,9 @@ export function validateConfig (input: unknown, source = 'config'): ShoalConfig 
     for (const [name, value] of Object.entries(raw.replication)) {
       if (!(name in defaults.replication)) throw new ConfigError(`${source}: unknown replication setting "${name}"`)
       const what = `${source}: replication.${name}`
-      config.replication[name as keyof ReplicationConfig] = name === 'repairRate' ? rate(value, what) : positiveInt(value, what)
+      if (name === 'groupKeyFile') config.replication.groupKeyFile = str(value, what)
+      else if (name === 'trustedPeers') config.replication.trustedPeers = peerIdList(value, what)
+      else (config.replication as unknown as Record<string, number>)[name] = name === 'repairRate' ? rate(value, what) : positiveInt(value, what)
     }
     if (config.replication.replicas > MAX_REPLICAS) throw new ConfigError(`${source}: replication.replicas must be at most ${MAX_REPLICAS}`)
   }
@@ -222,6 +231,18 @@ export async function writeConfig (file: string, config: ShoalConfig): Promise<v
   await fs.rename(tmp, file)
 }
 
+/** A list of PeerId strings (e.g. 12D3KooW…), each checked. */
+export function peerIdList (value: unknown, what: string): string[] {
+  if (!Array.isArray(value)) throw new ConfigError(`${what} must be a list of peer ids`)
+  return value.map(v => {
+    try {
+      return peerIdFromString(String(v)).toString()
+    } catch {
+      throw new ConfigError(`${what}: not a peer id: ${JSON.stringify(v)}`)
+    }
+  })
+}
+
 function multiaddrList (value: unknown, what: string): string[] {
   if (!Array.isArray(value)) throw new ConfigError(`${what} must be a list of multiaddrs`)
   return value.map(v => checkMultiaddr(v, what))
@@ -234,6 +255,24 @@ export function checkMultiaddr (value: unknown, what = 'multiaddr'): string {
   } catch {
     throw new ConfigError(`${what}: not a valid multiaddr: ${JSON.stringify(value)}`)
   }
+}
+
+/**
+ * A bootstrap address must name the peer (/p2p/<peer id>): the connection is
+ * encrypted to that identity, and without it Shoal cannot know whom it reached.
+ */
+export function checkBootstrap (value: unknown, what = 'bootstrap'): string {
+  const address = checkMultiaddr(value, what)
+  const id = multiaddr(address).getComponents().findLast(c => c.name === 'p2p')?.value
+  if (id == null) {
+    throw new ConfigError(`${what}: ${address} has no /p2p/<peer id>; give the peer's full address (\`shoal id\` on that peer prints it)`)
+  }
+  try {
+    peerIdFromString(id)
+  } catch {
+    throw new ConfigError(`${what}: ${address} names no valid peer id`)
+  }
+  return address
 }
 
 function rate (value: unknown, what: string, unit = 'bytes per second (0: unlimited)'): number {
@@ -251,11 +290,22 @@ const UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024,
  * (KiB, MiB, GiB) of 1024.
  */
 export function parseRate (text: string, what = 'rate'): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*(?:\/s)?\s*$/i.exec(text)
+  const n = parseBytes(text, true)
+  if (n == null) throw new ConfigError(`${what}: not a rate: ${JSON.stringify(text)} (try 10MB, 512KiB or 0 for unlimited)`)
+  return n
+}
+
+/** Parse an amount of bytes such as "20GB", "512MiB" or "0" (units as parseRate). */
+export function parseSize (text: string, what = 'size'): number {
+  const n = parseBytes(text, false)
+  if (n == null) throw new ConfigError(`${what}: not a size: ${JSON.stringify(text)} (try 20GB, 512MiB or 0 for unlimited)`)
+  return n
+}
+
+function parseBytes (text: string, perSecond: boolean): number | undefined {
+  const m = (perSecond ? /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*(?:\/s)?\s*$/i : /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i).exec(text)
   const unit = m?.[2].toLowerCase()
-  if (m == null || unit == null || !(unit in UNITS)) {
-    throw new ConfigError(`${what}: not a rate: ${JSON.stringify(text)} (try 10MB, 512KiB or 0 for unlimited)`)
-  }
+  if (m == null || unit == null || !(unit in UNITS)) return undefined
   return Math.round(Number(m[1]) * UNITS[unit])
 }
 

@@ -22,3 +22,15 @@ export async function loadOrCreateIdentity (file: string): Promise<PrivateKey> {
   await fs.rename(tmp, file)
   return key
 }
+
+/** The PeerId of the repo whose identity key is `file` (the key must exist). */
+export async function readPeerId (file: string): Promise<string> {
+  let bytes: Uint8Array
+  try {
+    bytes = await fs.readFile(file)
+  } catch (err: any) {
+    throw new RepoError(err.code === 'ENOENT' ? `no identity key at ${file}` : `cannot read identity key ${file}: ${err.message}`)
+  }
+  const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
+  return peerIdFromPrivateKey(privateKeyFromProtobuf(bytes)).toString()
+}

@@ -2,6 +2,9 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { CID } from 'multiformats/cid'
+import { byDistance } from '../../src/replication/keyspace.js'
 import { shoal, shoalOk, useDaemons } from '../helpers/cli.js'
 import type { DaemonProcess } from '../helpers/cli.js'
 
@@ -29,16 +32,24 @@ describe('cli: replicas', function () {
   /** The daemon the first test stops. */
   let stopped: DaemonProcess | undefined
 
+  let group: string[]
+
   before(async () => {
-    const first = await scope.start('p0', FAST)
+    const key = path.join(scope.dir, 'group.key')
+    await fs.writeFile(key, (await shoalOk(['group-key'])).stdout, { mode: 0o600 })
+    group = ['--group-key', key]
+    const first = await scope.start('p0', [...FAST, ...group])
     daemons.push(first)
-    for (let i = 1; i < 5; i++) daemons.push(await scope.start(`p${i}`, [...FAST, '--bootstrap', first.addresses[0]]))
+    for (let i = 1; i < 5; i++) daemons.push(await scope.start(`p${i}`, [...FAST, ...group, '--bootstrap', first.addresses[0]]))
   })
 
   it('add --replicas places K copies; status shows them from any peer; a graceful stop hands its copy over', async () => {
     const file = path.join(scope.dir, 'input')
     await fs.writeFile(file, randomBytes(3 * 1024 * 1024))
-    const added = JSON.parse((await shoalOk(['add', file, '--replicas', '3', '--json', '--repo', daemons[0].repo])).stdout)
+    // added through one of the three peers closest to the root, so no surplus copy waits out the grace period
+    const { cid } = JSON.parse((await shoalOk(['add', file, '--json', '--repo', daemons[0].repo])).stdout)
+    const closest = byDistance(CID.parse(cid), daemons.map(d => ({ peer: peerIdFromString(d.peerId), d })))[0].d
+    const added = JSON.parse((await shoalOk(['add', file, '--replicas', '3', '--json', '--repo', closest.repo])).stdout)
     assert.equal(added.replication.wanted, 3)
 
     const ok = await statusUntil(daemons[4].repo, added.cid, s => s.health === 'ok' && s.copies === 3)
@@ -73,7 +84,57 @@ describe('cli: replicas', function () {
     const plain = JSON.parse((await shoalOk(['add', file, '--json', '--repo', adder.repo])).stdout)
     const unknown = await shoal(['status', plain.cid, '--repo', other.repo])
     assert.equal(unknown.code, 4, unknown.stderr)
-    assert.match(unknown.stderr, /no live holder of a replica/)
+    assert.match(unknown.stderr, /keeps nothing of .* and no holder of a replica of it answered/)
     assert.equal(unknown.stderr.trim().split('\n').length, 1)
+    // where it is pinned, status describes it as this peer keeps it
+    const local = await shoalOk(['status', plain.cid, '--repo', adder.repo])
+    assert.match(local.stdout, /pinned here \(user\); no replication asked/)
+    const json = JSON.parse((await shoalOk(['status', plain.cid, '--json', '--repo', adder.repo])).stdout)
+    assert.deepEqual([json.replicated, json.here], [false, ['user']])
+  })
+
+  it('replicate keeps K copies of a root this peer fetched rather than added, and changes K later', async () => {
+    const live = daemons.filter(d => d !== stopped)
+    const file = path.join(scope.dir, 'fetched')
+    await fs.writeFile(file, randomBytes(1024 * 1024))
+    const { cid } = JSON.parse((await shoalOk(['add', file, '--json', '--repo', live[0].repo])).stdout)
+    const missing = await shoal(['replicate', cid, '--replicas', '2', '--repo', live[1].repo])
+    assert.equal(missing.code, 2)
+    assert.match(missing.stderr, /is not all here: fetch it first \(shoal get/)
+    await shoalOk(['get', cid, '-o', path.join(scope.dir, 'fetched-copy'), '--repo', live[1].repo])
+    await shoalOk(['replicate', cid, '--replicas', '2', '--repo', live[1].repo])
+    await statusUntil(live[1].repo, cid, s => s.replicated === true && s.health === 'ok' && s.copies >= 2)
+    // K changes on one holder; every holder takes it up
+    await shoalOk(['replicate', cid, '--replicas', '3', '--repo', live[1].repo])
+    const three = await statusUntil(live[3].repo, cid, s => s.health === 'ok' && s.copies === 3 && s.wanted === 3)
+    assert.equal(three.holders.filter((h: any) => h.state === 'complete').length, 3)
+  })
+
+  it('a peer outside the replication group cannot make the group keep its files', async () => {
+    const live = daemons.filter(d => d !== stopped)
+    const before = await Promise.all(live.map(async d => JSON.parse((await shoalOk(['stat', '--json', '--repo', d.repo])).stdout)))
+    // a stranger with a group of its own, connected to every member
+    const otherKey = path.join(scope.dir, 'other.key')
+    await fs.writeFile(otherKey, (await shoalOk(['group-key'])).stdout)
+    const stranger = await scope.start('stranger', [...FAST, '--group-key', otherKey, '--bootstrap', live[0].addresses[0]])
+    for (const d of live) await shoalOk(['connect', d.addresses[0], '--repo', stranger.repo])
+    const file = path.join(scope.dir, 'unwanted')
+    await fs.writeFile(file, randomBytes(2 * 1024 * 1024))
+    const added = JSON.parse((await shoalOk(['add', file, '--replicas', '3', '--json', '--repo', stranger.repo])).stdout)
+    assert.deepEqual(added.replication.holders.map((h: any) => h.peer), [stranger.peerId], 'nobody took a copy')
+    for (const [i, d] of live.entries()) {
+      const replicas = JSON.parse((await shoalOk(['replicas', '--json', '--repo', d.repo])).stdout)
+      assert.ok(!replicas.some((r: any) => r.cid === added.cid), 'no member keeps it')
+      const after = JSON.parse((await shoalOk(['stat', '--json', '--repo', d.repo])).stdout)
+      assert.equal(after.blocks, before[i].blocks, 'no member downloaded a block')
+    }
+    assert.match(stranger.log, /declined|not in this peer's replication group/)
+
+    // and without any group, add --replicas says what is missing
+    const loner = await scope.start('loner', FAST)
+    const r = await shoal(['add', file, '--replicas', '2', '--repo', loner.repo])
+    assert.equal(r.code, 2)
+    assert.match(r.stderr, /replication needs a replication group: .*--group-key/)
+    assert.equal(r.stderr.trim().split('\n').length, 1)
   })
 })

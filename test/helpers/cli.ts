@@ -126,11 +126,13 @@ export class DaemonProcess {
         while ((nl = buffer.indexOf('\n')) >= 0) {
           const line = buffer.slice(0, nl)
           buffer = buffer.slice(nl + 1)
-          const listen = /listening on (\S+)/.exec(line)
+          // a text line (TIME LEVEL message) or, with --log-format json, an object
+          const msg = line.startsWith('{') ? String(JSON.parse(line).msg) : line.replace(/^\S+ +\S+ +/, '')
+          const listen = /^listening on (\S+)/.exec(msg)
           if (listen != null) this.addresses.push(listen[1])
-          const id = /peer id (\S+)/.exec(line)
+          const id = /^peer id (\S+)/.exec(msg)
           if (id != null) this.peerId = id[1]
-          if (/: ready$/.test(line)) resolve()
+          if (msg === 'ready') resolve()
         }
       })
       void this.exited.then(code => { reject(new Error(`daemon exited with ${code} before it was ready:\n${this.log}`)) })
@@ -152,6 +154,20 @@ export class DaemonProcess {
   /** Start a daemon that announces what it holds but never sends a leaf. */
   static async startStalling (repo: string, args: string[] = []): Promise<DaemonProcess> {
     return await DaemonProcess.startCorrupt(repo, args, { SHOAL_TEST_STALL: '1' })
+  }
+
+  /** Resolves with the first line of the daemon's log matching `pattern`, as soon as it is written. */
+  async logged (pattern: RegExp, timeout = 30_000): Promise<string> {
+    const started = Date.now()
+    while (Date.now() - started < timeout) {
+      const line = this.log.split('\n').find(l => pattern.test(l))
+      if (line != null) return line
+      await new Promise(resolve => {
+        const timer = setTimeout(resolve, timeout - (Date.now() - started))
+        this.child.stderr!.once('data', () => { clearTimeout(timer); resolve(undefined) })
+      })
+    }
+    throw new Error(`no log line matching ${pattern} within ${timeout} ms:\n${this.log}`)
   }
 
   async kill (signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {

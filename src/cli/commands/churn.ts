@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { InputError } from '../../errors.js'
-import { parseRate } from '../../store/config.js'
+import { parseSize } from '../../store/config.js'
 import { EXIT } from '../exit-codes.js'
 import { out } from '../output.js'
 import type { ChurnModelName } from '../../churn/model.js'
@@ -71,7 +71,7 @@ export const churnCommand: CommandModule<GlobalArgs, ChurnArgs> = {
     .example('$0 churn --peers 20 --model weibull --median 40 --duration 300 --json', '')
     .example('$0 churn --hosts --host-rate 20mbit --host-loss 1 --partition-ratio 0.5', 'peers on lab hosts, with partitions beside kills (root)') as any,
   handler: async args => {
-    const fileSize = parseRate(args['file-size'], '--file-size')
+    const fileSize = parseSize(args['file-size'], '--file-size')
     check(Number.isSafeInteger(args.peers) && args.peers >= 2, '--peers must be a whole number of at least 2')
     check(Number.isSafeInteger(args.files) && args.files >= 1, '--files must be at least 1')
     check(fileSize >= 1, '--file-size must be at least one byte')

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { ConfigError } from '../../errors.js'
-import { checkMultiaddr, parseRate } from '../../store/config.js'
+import { checkBootstrap, checkMultiaddr, parseRate, parseSize, peerIdList } from '../../store/config.js'
 import { defaultConfig } from '../../store/config.js'
 import { out } from '../output.js'
 import { repoOf } from '../context.js'
@@ -21,6 +21,8 @@ interface NetworkArgs extends GlobalArgs {
   'repair-rate'?: string
   'leave-timeout'?: number
   'swarm-key'?: string
+  'group-key'?: string
+  trust?: string[]
   api?: string
   'api-allow-remote'?: boolean
 }
@@ -39,6 +41,8 @@ function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
     .option('repair-rate', { type: 'string', describe: 'bandwidth for downloading replicas, e.g. 8MiB per second (0: unlimited)' })
     .option('leave-timeout', { type: 'number', describe: 'seconds a graceful stop waits to hand replicas over (default 60)' })
     .option('swarm-key', { type: 'string', describe: 'private swarm: a libp2p pre-shared key file (shoal swarm-key makes one); only peers with the same key can connect' })
+    .option('group-key', { type: 'string', describe: 'replication group: a key file (shoal group-key makes one); peers with the same key keep replicas for each other, and no one else can make this peer store anything' })
+    .option('trust', { type: 'string', array: true, describe: 'a peer id trusted to ask this peer to keep replicas, without a group key (repeatable)' })
     .option('api', { type: 'string', describe: 'also serve the control API on TCP, e.g. /ip4/127.0.0.1/tcp/5401 (token in $REPO/api.token)' })
     .option('api-allow-remote', { type: 'boolean', describe: 'let --api bind an address other than loopback' }) as any
 }
@@ -47,16 +51,18 @@ function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
 function overrides (args: NetworkArgs): Partial<ShoalConfig> {
   const o: Partial<ShoalConfig> = {}
   if (args.listen != null) o.listen = args.listen.map(a => checkMultiaddr(a, '--listen'))
-  if (args.bootstrap != null) o.bootstrap = args.bootstrap.map(a => checkMultiaddr(a, '--bootstrap'))
+  if (args.bootstrap != null) o.bootstrap = args.bootstrap.map(a => checkBootstrap(a, '--bootstrap'))
   if (args.announce != null) o.announce = args.announce.map(a => checkMultiaddr(a, '--announce'))
   if (args.mdns != null) o.mdns = args.mdns
   if (args['max-upload-rate'] != null) o.maxUploadRate = parseRate(args['max-upload-rate'], '--max-upload-rate')
   if (args['max-download-rate'] != null) o.maxDownloadRate = parseRate(args['max-download-rate'], '--max-download-rate')
-  if (args['max-storage'] != null) o.maxStorage = parseRate(args['max-storage'], '--max-storage')
+  if (args['max-storage'] != null) o.maxStorage = parseSize(args['max-storage'], '--max-storage')
   if (args['swarm-key'] != null) o.swarmKeyFile = path.resolve(args['swarm-key'])
   if (args.api != null) o.api = checkMultiaddr(args.api, '--api')
   if (args['api-allow-remote'] != null) o.apiAllowRemote = args['api-allow-remote']
   const replication: Partial<ReplicationConfig> = {}
+  if (args['group-key'] != null) replication.groupKeyFile = path.resolve(args['group-key'])
+  if (args.trust != null) replication.trustedPeers = peerIdList(args.trust, '--trust')
   if (args['check-interval'] != null) replication.checkInterval = seconds(args['check-interval'], '--check-interval')
   if (args['grace-period'] != null) replication.gracePeriod = seconds(args['grace-period'], '--grace-period')
   if (args['leave-timeout'] != null) replication.leaveTimeout = seconds(args['leave-timeout'], '--leave-timeout')
@@ -81,28 +87,52 @@ export const initCommand: CommandModule<GlobalArgs, NetworkArgs> = {
     // loaded here, not at start: the other commands need none of the daemon's modules
     const { initRepo } = await import('../../store/repo.js')
     const created = await initRepo(repo, { ...defaults, ...o, replication: { ...defaults.replication, ...o.replication } })
+    const { readPeerId } = await import('../../store/identity.js')
+    const { repoPaths } = await import('../../store/repo-layout.js')
+    const peerId = await readPeerId(repoPaths(repo).identity)
     if (args.json === true) {
-      out.json({ repo, created })
+      out.json({ repo, created, peerId })
     } else {
       out.line(created ? `initialised repo ${repo}` : `repo ${repo} already exists; left unchanged`)
+      out.line(`peer id ${peerId}`)
     }
   }
 }
 
-export const daemonCommand: CommandModule<GlobalArgs, NetworkArgs> = {
+interface DaemonArgs extends NetworkArgs {
+  'log-level': string
+  'log-format'?: string
+}
+
+export const daemonCommand: CommandModule<GlobalArgs, DaemonArgs> = {
   command: 'daemon',
   describe: 'Run a peer in the foreground: serve and fetch blocks, answer the CLI (creates the repo if needed; flags override its config for this run)',
   builder: y => networkOptions(y)
-    .example('$0 daemon --repo ./peer-b --listen /ip4/127.0.0.1/tcp/4402 --bootstrap /ip4/127.0.0.1/tcp/4401/p2p/12D3Koo…', ''),
+    .option('log-level', { type: 'string', default: 'info', describe: 'error, warn, info or debug' })
+    .option('log-format', { type: 'string', describe: 'text (default) or json (one object per line, for log collectors; --json means the same)' })
+    .example('$0 daemon --repo ./peer-b --listen /ip4/127.0.0.1/tcp/4402 --bootstrap /ip4/127.0.0.1/tcp/4401/p2p/12D3Koo…', '')
+    .example('$0 daemon --group-key ~/group.key --log-format json', '') as any,
   handler: async args => {
     const repo = repoOf(args)
-    const { startDaemon } = await import('../../daemon/daemon.js')
-    const daemon = await startDaemon({
-      repo,
-      config: overrides(args),
-      report: line => { out.note(`shoal daemon: ${line}`) }
+    const { createLog, parseLogFormat, parseLogLevel } = await import('../../daemon/log.js')
+    const log = createLog({
+      level: parseLogLevel(args['log-level']),
+      format: args['log-format'] != null ? parseLogFormat(args['log-format']) : args.json === true ? 'json' : 'text',
+      write: line => { out.note(line) }
     })
+    const { startDaemon } = await import('../../daemon/daemon.js')
+    const daemon = await startDaemon({ repo, config: overrides(args), log })
     await daemon.stopped
+  }
+}
+
+export const groupKeyCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'group-key',
+  describe: 'Print a new key for a replication group (give the same file to every peer that may keep copies, with --group-key)',
+  builder: y => y.example('$0 group-key > group.key', ''),
+  handler: async () => {
+    const { newGroupKey } = await import('../../replication/group.js')
+    out.line(newGroupKey().trimEnd())
   }
 }
 

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises'
 import { parseCID } from '../../content/dag.js'
+import { RepoError } from '../../errors.js'
 import { checkMultiaddr } from '../../store/config.js'
 import { repoPaths } from '../../store/repo-layout.js'
 import { clientOf } from '../context.js'
@@ -9,17 +10,36 @@ import type { CommandModule } from 'yargs'
 
 export const idCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'id',
-  describe: 'Show this peer\'s id and the full multiaddrs others can use to reach it',
+  describe: 'Show this peer\'s id and the full multiaddrs others can use to reach it (with no daemon running: from the repo and its config)',
   builder: y => y.example('$0 id --json', ''),
   handler: async args => {
-    const id = await clientOf(args).json('GET', '/v1/id')
-    if (args.json === true) {
-      out.json({ peerId: id.peerId, addresses: id.addresses })
-    } else {
-      out.line(id.peerId)
-      for (const a of id.addresses) out.line(`  ${a}`)
+    const client = clientOf(args)
+    let id: { peerId: string, addresses: string[], running: boolean }
+    try {
+      id = { ...await client.json('GET', '/v1/id'), running: true }
+    } catch (err: any) {
+      if (err.name !== 'DaemonNotRunningError') throw err
+      id = { ...await idFromRepo(client.repo), running: false }
     }
+    if (args.json === true) {
+      out.json(id)
+      return
+    }
+    out.line(id.peerId)
+    for (const a of id.addresses) out.line(`  ${a}`)
+    if (!id.running) out.note('no daemon is running: these are the addresses its config listens on (a port of 0 is chosen when it starts)')
   }
+}
+
+/** The peer id in the repo's identity key, and the addresses its config listens on or announces. */
+async function idFromRepo (repo: string): Promise<{ peerId: string, addresses: string[] }> {
+  const paths = repoPaths(repo)
+  await fs.access(paths.config).catch(() => { throw new RepoError(`no Shoal repo at ${repo} (create one with: shoal init --repo ${repo})`) })
+  const [{ readPeerId }, { readConfig }] = await Promise.all([import('../../store/identity.js'), import('../../store/config.js')])
+  const peerId = await readPeerId(paths.identity)
+  const config = await readConfig(paths.config)
+  const addresses = (config.announce.length > 0 ? config.announce : config.listen).map(a => `${a}/p2p/${peerId}`)
+  return { peerId, addresses }
 }
 
 export const lsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
@@ -137,13 +157,17 @@ export const statCommand: CommandModule<GlobalArgs, GlobalArgs> = {
 
 export const stopCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'stop',
-  describe: 'Stop the daemon cleanly and wait until it has exited',
+  describe: 'Stop the daemon cleanly (after handing its replicas over) and wait until it has exited',
   builder: y => y.example('$0 stop', ''),
   handler: async args => {
     const client = clientOf(args)
-    await client.json('POST', '/v1/stop')
-    // the daemon hands its replicas over (bounded by replication.leaveTimeout),
-    // then releases the repo lock as the last step of a clean stop
+    // the daemon hands its replicas over (bounded by replication.leaveTimeout), saying what it
+    // waits for, then releases the repo lock as the last step of a clean stop
+    const result = await client.events('/v1/stop', {}, event => {
+      if (event.type !== 'handover' || args.json === true) return
+      const waiting = event.waiting.map((w: any) => `${w.root} (${w.copies} of ${w.wanted} copies elsewhere)`).join(', ')
+      out.note(`handing over ${event.waiting.length} replica(s), ${Math.round(event.seconds)} s of at most ${event.timeout} s: waiting for ${waiting}`)
+    })
     const lock = repoPaths(client.repo).lock
     const deadline = Date.now() + 180_000
     while (Date.now() < deadline) {
@@ -151,7 +175,12 @@ export const stopCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       if (gone) break
       await new Promise(resolve => setTimeout(resolve, 100))
     }
-    if (args.json === true) out.json({ stopped: true })
-    else out.line('daemon stopped')
+    if (args.json === true) {
+      out.json({ stopped: true, handedOver: result.handedOver, unfinished: result.unfinished, short: result.short })
+      return
+    }
+    if (result.handedOver > 0) out.note(`handed over ${result.handedOver} replica(s)`)
+    for (const s of result.short) out.note(`short of copies without this peer: ${s.root} has ${s.copies} of ${s.wanted} elsewhere (the other holders repair it)`)
+    out.line('daemon stopped')
   }
 }

@@ -1,12 +1,21 @@
 import { parseCID } from '../../content/dag.js'
+import { InputError } from '../../errors.js'
 import { clientOf } from '../context.js'
-import { formatBytes, out } from '../output.js'
+import { formatBytes, formatDuration, out } from '../output.js'
 import type { GlobalArgs } from '../context.js'
 import type { CommandModule } from 'yargs'
 
 interface StatusArgs extends GlobalArgs { cid: string }
 
-interface HolderStatus { peer: string, state: string }
+interface HolderStatus {
+  peer: string
+  state: string
+  downFor?: number
+  replacedIn?: number
+  bytesHeld?: number
+  addresses?: string[]
+}
+
 interface ReplicaStatus {
   cid: string
   wanted: number
@@ -19,21 +28,51 @@ interface ReplicaStatus {
   local: boolean
 }
 
-function printStatus (s: ReplicaStatus): void {
+interface RootStatus extends Partial<ReplicaStatus> {
+  cid: string
+  here: string[]
+  name?: string
+  size: number
+  replicated: boolean
+}
+
+/** One holder, as people read it: state, id, what it is doing, where it is. */
+function holderLine (h: HolderStatus, s: ReplicaStatus): string {
+  const notes: string[] = []
+  if (h.peer === s.leader) notes.push('(leader)')
+  if (h.state === 'absent') notes.push(`absent ${formatDuration((h.downFor ?? 0) / 1000)}; replaced in ${formatDuration((h.replacedIn ?? 0) / 1000)} unless it returns`)
+  if (h.state === 'gone') notes.push(`gone ${formatDuration((h.downFor ?? 0) / 1000)}; no longer counted`)
+  if (h.state === 'fetching' && h.bytesHeld != null) notes.push(`${formatBytes(h.bytesHeld)} of ${formatBytes(s.size)}`)
+  if (h.addresses != null && h.addresses.length > 0) notes.push(h.addresses[0])
+  return `  ${h.state.padEnd(9)}${h.peer}${notes.length > 0 ? '  ' + notes.join('  ') : ''}`
+}
+
+function printReplication (s: ReplicaStatus): void {
   out.line(`${s.cid}  ${s.health}`)
   out.line(`  copies   ${s.copies} complete of ${s.wanted} wanted (at most ${s.max}), ${formatBytes(s.size)}`)
-  for (const h of s.holders) out.line(`  ${h.state.padEnd(9)}${h.peer}${h.peer === s.leader ? '  (leader)' : ''}`)
+  for (const h of s.holders) out.line(holderLine(h, s))
+}
+
+function printStatus (s: RootStatus): void {
+  if (!s.replicated) {
+    out.line(`${s.cid}  pinned here (${s.here.join(', ')}); no replication asked`)
+    out.line(`  size     ${formatBytes(s.size)}`)
+    out.note(`\`shoal replicate ${s.cid} --replicas K\` keeps K copies in the swarm`)
+    return
+  }
+  printReplication(s as ReplicaStatus)
+  out.line(`  here     ${s.here.length > 0 ? `kept for: ${s.here.join(', ')}` : 'nothing of it is kept on this peer'}`)
 }
 
 export const statusCommand: CommandModule<GlobalArgs, StatusArgs> = {
   command: 'status <cid>',
-  describe: 'Replication of a root: copies wanted, holders and health (ok, under-replicated, repairing, lost)',
+  describe: 'A root as this peer keeps it, and its copies in the swarm: wanted, holders (closest first, with what each is doing) and health (ok, under-replicated, repairing, lost)',
   builder: y => y.positional('cid', { type: 'string', demandOption: true })
     .example('$0 status bafybei…', '')
     .example('$0 status bafybei… --json', '') as any,
   handler: async args => {
     const cid = parseCID(args.cid)
-    const s: ReplicaStatus = await clientOf(args).json('POST', '/v1/status', { cid: cid.toString() })
+    const s: RootStatus = await clientOf(args).json('POST', '/v1/status', { cid: cid.toString() })
     if (args.json === true) out.json(s)
     else printStatus(s)
   }
@@ -50,6 +89,38 @@ export const replicasCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       return
     }
     if (replicas.length === 0) out.note('no replicas held')
-    for (const s of replicas) printStatus(s)
+    for (const s of replicas) printReplication(s)
   }
+}
+
+interface ReplicateArgs extends GlobalArgs {
+  cid: string
+  replicas: number
+  'replicas-max'?: number
+}
+
+export const replicateCommand: CommandModule<GlobalArgs, ReplicateArgs> = {
+  command: 'replicate <cid>',
+  describe: 'Keep K copies in the swarm of a root this peer holds (added or fetched); for a replicated root, change K',
+  builder: y => y.positional('cid', { type: 'string', demandOption: true })
+    .option('replicas', { alias: 'k', type: 'number', demandOption: true, describe: 'copies to keep (K)' })
+    .option('replicas-max', { type: 'number', describe: 'copies above this are trimmed (default: --replicas)' })
+    .example('$0 replicate bafybei… --replicas 3', '') as any,
+  handler: async args => {
+    const cid = parseCID(args.cid)
+    const replicas = positiveInt(args.replicas, '--replicas')
+    const replicasMax = args['replicas-max'] == null ? undefined : positiveInt(args['replicas-max'], '--replicas-max')
+    const s: ReplicaStatus = await clientOf(args).json('POST', '/v1/replicate', { cid: cid.toString(), replicas, replicasMax })
+    if (args.json === true) {
+      out.json(s)
+      return
+    }
+    printReplication(s)
+    out.note(`\`shoal status ${s.cid}\` shows the copies as they are made`)
+  }
+}
+
+export function positiveInt (value: number, what: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw new InputError(`${what} must be a whole number of at least 1, got ${value}`)
+  return value
 }

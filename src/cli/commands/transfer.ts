@@ -1,17 +1,18 @@
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { parseCID } from '../../content/dag.js'
-import { InputError } from '../../errors.js'
+import { InputError, InterruptedError } from '../../errors.js'
 import { chunkSize } from '../../store/config.js'
 import { RemoteError } from '../api-client.js'
 import { clientOf, interruptSignal } from '../context.js'
-import { RateMeter, formatBytes, formatDuration, out, progressBar } from '../output.js'
+import { RateMeter, formatBytes, formatDuration, out, plural, progressBar } from '../output.js'
 import type { GlobalArgs } from '../context.js'
 import type { CommandModule } from 'yargs'
 
 interface AddArgs extends GlobalArgs {
   path: string
   recursive?: boolean
+  'follow-symlinks'?: boolean
   pin?: boolean
   'chunk-size'?: number
   quiet?: boolean
@@ -25,6 +26,7 @@ export const addCommand: CommandModule<GlobalArgs, AddArgs> = {
   builder: y => y
     .positional('path', { type: 'string', demandOption: true, describe: 'file or directory to share' })
     .option('recursive', { alias: 'r', type: 'boolean', describe: 'add a directory and everything in it' })
+    .option('follow-symlinks', { type: 'boolean', describe: 'with -r: add what symbolic links point to (by default they are skipped, and named)' })
     .option('pin', { type: 'boolean', default: true, describe: 'keep it through gc (--no-pin to skip)' })
     .option('chunk-size', { type: 'number', describe: 'chunk size in bytes (default from config: 1 MiB)' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only the CID' })
@@ -42,6 +44,7 @@ export const addCommand: CommandModule<GlobalArgs, AddArgs> = {
       const result = await client.events('/v1/add', {
         path: path.resolve(args.path),
         recursive: args.recursive === true,
+        followSymlinks: args['follow-symlinks'] === true,
         pin: args.pin !== false,
         chunkSize: size,
         replicas: positiveInt(args.replicas, '--replicas'),
@@ -53,9 +56,13 @@ export const addCommand: CommandModule<GlobalArgs, AddArgs> = {
       }, interruptSignal())
       bar.stop()
       if (args.json === true) {
-        out.json({ cid: result.cid, name: result.name, size: result.size, kind: result.kind, pinned: result.pinned, replication: result.replication })
+        out.json({ cid: result.cid, name: result.name, size: result.size, kind: result.kind, pinned: result.pinned, replication: result.replication, skipped: result.skipped })
       } else {
         out.line(result.cid)
+        if (result.skipped.length > 0) {
+          const links = result.skipped.some((e: any) => e.reason === 'symbolic link') ? ' (--follow-symlinks adds what links point to)' : ''
+          out.note(`skipped ${result.skipped.length} entr${result.skipped.length === 1 ? 'y' : 'ies'}${links}: ${result.skipped.map((e: any) => `${e.path} (${e.reason})`).join(', ')}`)
+        }
         if (args.quiet !== true) out.note(`added ${result.name} (${formatBytes(result.size)}${result.pinned === true ? ', pinned' : ''})`)
         if (args.quiet !== true && result.replication != null) {
           const r = result.replication
@@ -100,8 +107,9 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
     // the current folder by default: the file lands in it as ./CID
     const output = path.resolve(args.output ?? '.')
     const json = args.json === true
-    const bar = progressBar('fetching [{bar}] {percentage}% | {bytes} | {rate}/s | ETA {eta_formatted} | {peers} peers', !json)
+    const bar = progressBar('fetching [{bar}] {percentage}% | {done} of {size} | {rate}/s | ETA {eta_formatted} | {peers}', !json)
     const rate = new RateMeter()
+    let last: { bytesDone: number, bytesTotal: number } | undefined
     try {
       const result = await client.events('/v1/get', {
         cid: cid.toString(),
@@ -110,22 +118,27 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
         force: args.force === true,
         providerTimeout: args.timeout == null ? undefined : args.timeout * 1000
       }, event => {
-        if (event.type === 'phase' && event.phase === 'writing' && !json) {
-          bar.stop()
-          if (process.stderr.isTTY) out.note(`all blocks fetched and verified; writing ${output}`)
-          return
-        }
-        if (event.type !== 'progress' && event.type !== 'phase') return
         if (json) {
-          out.json(event)
+          if (event.type === 'progress' || event.type === 'phase') out.json(event)
+          if (event.type === 'progress') last = event
           return
         }
-        const r = rate.add(event.bytesFetched)
-        bar.update(event.blocksDone, event.blocksKnown, {
-          bytes: formatBytes(event.bytesFetched),
-          rate: formatBytes(r),
-          peers: String(event.peers)
-        })
+        if (event.type === 'phase' && event.phase === 'searching') {
+          out.note(`searching for peers that hold ${cid.toString()} (giving up after ${Math.round(event.timeout / 1000)} s with none found)`)
+        } else if (event.type === 'phase' && event.phase === 'writing') {
+          bar.stop()
+          if (process.stderr.isTTY) out.note(`all blocks fetched and verified; writing ${event.output as string}`)
+        } else if (event.type === 'progress') {
+          last = event
+          // bytes on disk against the DAG's size (before the root is known: blocks)
+          const [done, total] = event.bytesTotal > 0 ? [event.bytesDone, event.bytesTotal] : [event.blocksDone, event.blocksKnown]
+          bar.update(done, total, {
+            done: event.bytesTotal > 0 ? formatBytes(event.bytesDone) : `${event.blocksDone} blocks`,
+            size: event.bytesTotal > 0 ? formatBytes(event.bytesTotal) : `${event.blocksKnown}`,
+            rate: formatBytes(rate.add(event.bytesFetched)),
+            peers: plural(event.peers, 'peer')
+          })
+        }
       }, interruptSignal())
       bar.stop()
       if (json) {
@@ -144,10 +157,17 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
         })
       } else {
         const speed = result.seconds > 0 ? result.bytesFetched / result.seconds : 0
-        out.note(`fetched ${formatBytes(result.bytesFetched)} from ${result.peers.length} peer(s) in ${formatDuration(result.seconds)} (${formatBytes(speed)}/s)` +
+        out.note(`fetched ${formatBytes(result.bytesFetched)} from ${plural(result.peers.length, 'peer')} in ${formatDuration(result.seconds)} (${formatBytes(speed)}/s)` +
           (result.blocksAlreadyHeld > 0 ? `; ${result.blocksAlreadyHeld} block(s) were already here` : ''))
         out.line(result.output)
       }
+    } catch (err: any) {
+      bar.stop()
+      if (err?.name === 'InterruptedError' || err?.cause?.name === 'InterruptedError') {
+        const kept = last == null ? 'nothing fetched yet' : last.bytesTotal > 0 ? `${formatBytes(last.bytesDone)} of ${formatBytes(last.bytesTotal)} kept` : `${formatBytes(last.bytesDone)} kept`
+        throw new InterruptedError(`interrupted: ${kept}; run the same command to resume`)
+      }
+      throw err
     } finally {
       bar.stop()
     }

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { SHOAL_BIN, shoal, shoalOk, useDaemons } from '../helpers/cli.js'
+
+/** Run `shoal ARGS` with its stdout closed by the reader before anything is written (`| head` that already quit). */
+async function withClosedStdout (args: string[]): Promise<{ code: number | null, stderr: string }> {
+  const child = spawn(process.execPath, [SHOAL_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  child.stdout.destroy()
+  let stderr = ''
+  child.stderr.on('data', d => { stderr += d })
+  const code = await new Promise<number | null>(resolve => child.on('close', resolve))
+  return { code, stderr }
+}
+
+describe('cli: the small things a user meets', function () {
+  this.timeout(120_000)
+  const scope = useDaemons()
+  let repo: string
+
+  before(async () => {
+    repo = scope.repo('a')
+    await scope.start('a')
+  })
+
+  it('a reader that closes stdout (| head -1) ends stat and replicas quietly', async () => {
+    for (const command of ['stat', 'replicas', 'ls', 'peers']) {
+      const r = await withClosedStdout([command, '--repo', repo])
+      assert.equal(r.code, 0, `${command}: ${r.stderr}`)
+      assert.doesNotMatch(r.stderr, /EPIPE|\n\s+at /, `${command}: no stack trace`)
+    }
+  })
+
+  it('with --json every error is one JSON object on stdout, with its name and exit code', async () => {
+    const bad = await shoal(['get', 'bafy-not-a-cid', '--json', '--repo', repo])
+    assert.equal(bad.code, 2)
+    assert.deepEqual(JSON.parse(bad.stdout), { error: { name: 'InvalidCIDError', message: 'not a valid CID: "bafy-not-a-cid"', exitCode: 2 } })
+    const none = await shoal(['ls', '--json', '--repo', scope.repo('nobody')])
+    assert.equal(JSON.parse(none.stdout).error.exitCode, 3)
+    const usage = await shoal(['get', '--json'])
+    assert.equal(JSON.parse(usage.stdout).error.name, 'UsageError')
+  })
+
+  it('a get of a CID nobody holds says it is searching, and for how long', async () => {
+    const unknown = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
+    const r = await shoal(['get', unknown, '-o', path.join(scope.dir, 'never'), '--timeout', '3', '--repo', repo])
+    assert.equal(r.code, 4)
+    const lines = r.stderr.trim().split('\n')
+    assert.match(lines[0], /^searching for peers that hold bafkrei.* \(giving up after [23] s with none found\)$/)
+    assert.match(lines[1], /no reachable peer has bafkrei.* \(searched for 3s\)/)
+    const json = await shoal(['get', unknown, '-o', path.join(scope.dir, 'never'), '--timeout', '3', '--json', '--repo', repo])
+    const events = json.stdout.trim().split('\n').map(l => JSON.parse(l))
+    assert.equal(events[0].phase, 'searching')
+    assert.equal(events.at(-1).error.name, 'NoProvidersError')
+  })
+
+  it('says what it means: a missing CID, a mistyped option, a size that is not one', async () => {
+    const missing = await shoal(['get', '--repo', repo])
+    assert.equal(missing.code, 2)
+    assert.match(missing.stderr, /missing <cid>: usage: shoal get <cid>/)
+    const typo = await shoal(['get', 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', '--forse', '--repo', repo])
+    assert.equal(typo.code, 2)
+    assert.match(typo.stderr, /unknown option --forse \(did you mean --force\?\)/)
+    const command = await shoal(['fetch', 'x'])
+    assert.match(command.stderr, /unknown command fetch \(did you mean get\?\)/)
+    const size = await shoal(['daemon', '--repo', scope.repo('b'), '--max-storage', 'lots'])
+    assert.equal(size.code, 2)
+    assert.match(size.stderr, /--max-storage: not a size: "lots" \(try 20GB/)
+    await assert.rejects(fs.access(scope.repo('b')), 'a refused start leaves no repo')
+  })
+
+  it('add -r names the symbolic links it skipped; --follow-symlinks adds what they point to', async () => {
+    const tree = path.join(scope.dir, 'tree')
+    await fs.mkdir(tree)
+    await fs.writeFile(path.join(tree, 'real.txt'), 'real')
+    await fs.writeFile(path.join(scope.dir, 'outside.txt'), 'outside')
+    await fs.symlink(path.join(scope.dir, 'outside.txt'), path.join(tree, 'link.txt'))
+    const plain = await shoalOk(['add', '-r', tree, '--repo', repo])
+    assert.match(plain.stderr, /skipped 1 entry \(--follow-symlinks adds what links point to\): tree\/link\.txt \(symbolic link\)/)
+    const followed = JSON.parse((await shoalOk(['add', '-r', tree, '--follow-symlinks', '--json', '--repo', repo])).stdout)
+    assert.deepEqual(followed.skipped, [])
+    const out = path.join(scope.dir, 'tree-back')
+    await shoalOk(['get', followed.cid, '-o', out, '--repo', repo])
+    assert.equal(await fs.readFile(path.join(out, 'link.txt'), 'utf8'), 'outside')
+    // a link back up the tree is a loop: refused, nothing added
+    await fs.symlink(tree, path.join(tree, 'loop'))
+    const loop = await shoal(['add', '-r', tree, '--follow-symlinks', '--repo', repo])
+    assert.equal(loop.code, 2)
+    assert.match(loop.stderr, /tree\/loop leads back into a folder being added/)
+  })
+
+  it('shoal id works without a daemon (from the repo), and init prints the peer id', async () => {
+    const fresh = scope.repo('fresh')
+    const init = await shoalOk(['init', '--repo', fresh, '--listen', '/ip4/127.0.0.9/tcp/4499'])
+    const peerId = /peer id (\S+)/.exec(init.stdout)![1]
+    const offline = JSON.parse((await shoalOk(['id', '--json', '--repo', fresh])).stdout)
+    assert.deepEqual(offline, { peerId, addresses: [`/ip4/127.0.0.9/tcp/4499/p2p/${peerId}`], running: false })
+    const running = JSON.parse((await shoalOk(['id', '--json', '--repo', repo])).stdout)
+    assert.equal(running.running, true)
+    assert.equal(running.peerId, (await shoalOk(['id', '--repo', repo])).stdout.split('\n')[0])
+  })
+
+  it('daemon --json logs JSON lines', async () => {
+    const d = await scope.start('json-daemon', ['--json'])
+    assert.ok(d.log.trim().split('\n').every(l => typeof JSON.parse(l).msg === 'string'))
+  })
+})
