@@ -124,6 +124,12 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
       denyDialPeer: peer => options.isBanned?.(peer.toString()) ?? false,
       denyInboundEncryptedConnection: peer => (options.isBanned?.(peer.toString()) ?? false) || tooMany(peer)
     },
+    // libp2p pings every connection every 10 s and, by default, aborts it when a ping fails. Under
+    // load a ping times out, or collides with another ping stream ("Too many outbound protocol
+    // streams for /ipfs/ping"), and a live connection dies with every stream on it: replica probes,
+    // downloads. Dead peers are found by the protocols themselves (a refused dial, a timeout);
+    // the pings stay for their round-trip times.
+    connectionMonitor: { abortConnectionOnPingFailure: false },
     connectionManager: {
       maxConnections: config.limits.maxConnections,
       inboundConnectionThreshold: config.limits.inboundConnectionThreshold,

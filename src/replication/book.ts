@@ -101,10 +101,15 @@ export class ReplicaBook {
     const now = Date.now()
     for (const bytes of entry.holders) {
       const peer = bytesToPeer(bytes)
-      if (peer == null || peer.equals(this.c.self) || view.has(peer.toString())) continue
+      if (peer == null || peer.equals(this.c.self)) continue
       const k = peer.toString()
-      // gossip lags: never resurrect a holder just trimmed or long gone
+      // gossip lags: never resurrect a holder just trimmed
       if ((this.released.get(`${key}/${k}`) ?? 0) > now) continue
+      // `from` lists only holders its last probe reached: if we cannot reach it, it is slow or
+      // cut off from us, not gone; and one we had given up on (a healed partition) is back
+      this.c.liveness.vouched(k)
+      if (view.has(k)) continue
+      // a peer that said it was leaving stays gone
       if (!this.c.liveness.stillCounts(k, gracePeriod, now)) continue
       view.set(peer, 'fetching')
       this.changed(key)

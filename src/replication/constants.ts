@@ -1,6 +1,14 @@
 /** Placement requests sent per root per round (the next round goes on). */
 export const MAX_ASKS_PER_ROUND = 8
 
+/**
+ * A peer that stopped answering is offered copies again once it has been
+ * silent this long (ms), after every live peer: a peer cut off by a partition
+ * forgets the holders it could not reach, and they forget it; after the
+ * partition heals, its offers to them are how each side finds the other.
+ */
+export const RETRY_SILENT_PEER_AFTER = 20_000
+
 /** A peer that declined a root is not asked again for it for this long (ms). */
 export const DECLINED_TTL = 60_000
 
@@ -19,6 +27,12 @@ export const LEAVING_NOTICE_TIMEOUT = 2_000
 /** Disk space no replica may take: this much, or this share of a small disk. */
 export const DISK_HEADROOM = 1024 * 1024 * 1024
 export const DISK_HEADROOM_SHARE = 0.05
+
+/**
+ * A holder gone this many grace periods is forgotten even while the root is
+ * short of copies (the leader places at most max + K holders it knows of).
+ */
+export const FORGET_AFTER_GRACE_PERIODS = 3
 
 /** Rounds a new holder waits before it may lead: it first hears who else was asked. */
 export const SETTLE_ROUNDS = 2

@@ -16,8 +16,9 @@ interface PeerHealth {
  * from their requests: never from provider records, which outlive peers.
  * A peer that stops answering is down from its first failed probe, and
  * stops counting as a holder only once it has been down for the grace
- * period and missed `FAILURES_BEFORE_GONE` probes in a row (a peer that
- * said it is leaving stops counting at once).
+ * period and missed `FAILURES_BEFORE_GONE` probes in a row with no other
+ * holder vouching for it meanwhile (a peer that said it is leaving stops
+ * counting at once).
  */
 export class PeerLiveness {
   private readonly peers = new Map<string, PeerHealth>()
@@ -34,6 +35,17 @@ export class PeerLiveness {
       health.downSince ??= now
       health.failures++
     }
+  }
+
+  /**
+   * Another holder, a member of our group, answered us just now and lists
+   * this peer among the holders it reaches: we cannot, but it is not gone
+   * (SWIM's indirect probe, for free in the gossip). It keeps counting as
+   * absent, and stops counting only once nobody vouches for it any more.
+   */
+  vouched (peer: string): void {
+    const health = this.peers.get(peer)
+    if (health?.downSince != null && Number.isFinite(health.failures)) health.failures = 0
   }
 
   /** The peer said it is leaving: treat it as down for longer than any grace period. */

@@ -1,5 +1,5 @@
 import { ReplicaOp } from '../protocol/replica-network.js'
-import { DECLINED_TTL, MAX_ASKS_PER_ROUND, NOT_MEMBER_TTL } from './constants.js'
+import { DECLINED_TTL, MAX_ASKS_PER_ROUND, NOT_MEMBER_TTL, RETRY_SILENT_PEER_AFTER } from './constants.js'
 import { byDistance } from './keyspace.js'
 import type { ReplicaBook } from './book.js'
 import type { ReplicaClient } from './client.js'
@@ -75,11 +75,15 @@ export class Placement {
       const now = Date.now()
       const candidates = (await this.c.candidates(view.root, { signal })).filter(peer => {
         const k = peer.toString()
-        return !peer.equals(this.c.self) && !view.has(k) && this.c.liveness.isUp(k) && (this.declined.get(`${key}/${k}`) ?? 0) < now
+        return !peer.equals(this.c.self) && !view.has(k) && (this.declined.get(`${key}/${k}`) ?? 0) < now
       })
+      // live peers first, closest first; then peers silent for long (they may be back)
+      const live = candidates.filter(p => this.c.liveness.isUp(p.toString()))
+      const silent = candidates.filter(p => this.c.liveness.downFor(p.toString(), now) >= RETRY_SILENT_PEER_AFTER)
+      const ordered = [...byDistance(view.root, live.map(peer => ({ peer }))), ...byDistance(view.root, silent.map(peer => ({ peer })))]
       let placed = 0
       let asked = 0
-      for (const { peer } of byDistance(view.root, candidates.map(peer => ({ peer })))) {
+      for (const { peer } of ordered) {
         if (placed >= count || asked++ >= MAX_ASKS_PER_ROUND || signal.aborted) break
         const holders = [...view.holders.values()].map(h => h.peer).filter(p => this.c.liveness.isUp(p.toString()))
         if (await this.offer(view, peer, holders, signal)) placed++

@@ -25,6 +25,8 @@ export interface ProberInit {
   /** The shortest probe timeout (ms); it grows with the response times seen. */
   probeTimeout: number
   gracePeriod: number
+  /** How often a round runs (ms): a peer that probed us within it need not be probed back. */
+  checkInterval: number
 }
 
 /**
@@ -39,11 +41,22 @@ export class Prober {
   private readonly c: ProberComponents
   private readonly init: ProberInit
   private readonly timeout: AdaptiveTimeout
+  /** Members that probed us: when, and about which roots. */
+  private readonly heard = new Map<string, { at: number, roots: Set<string> }>()
 
   constructor (components: ProberComponents, init: ProberInit) {
     this.c = components
     this.init = init
     this.timeout = new AdaptiveTimeout({ minTimeout: init.probeTimeout, maxTimeout: init.probeTimeout * MAX_PROBE_TIMEOUT_FACTOR })
+  }
+
+  /**
+   * A member probed us about `roots` (and we folded its answer in): for one
+   * round we need not probe it about them ourselves. Holders probe each
+   * other, so this halves the probes.
+   */
+  probedBy (peer: PeerId, roots: string[]): void {
+    this.heard.set(peer.toString(), { at: Date.now(), roots: new Set(roots) })
   }
 
   /** Probe every other holder of our roots (only of `only`, if given) once. */
@@ -58,7 +71,13 @@ export class Prober {
         byPeer.set(peer.toString(), entry)
       }
     }
-    await Promise.all([...byPeer.values()].map(async ({ peer, views }) => { await this.probe(peer, views, signal) }))
+    const now = Date.now()
+    for (const [key, heard] of this.heard) if (now - heard.at >= this.init.checkInterval) this.heard.delete(key)
+    await Promise.all([...byPeer.values()].map(async ({ peer, views }) => {
+      const heard = this.heard.get(peer.toString())
+      if (only == null && heard != null && views.every(v => heard.roots.has(v.root.toString()))) return
+      await this.probe(peer, views, signal)
+    }))
   }
 
   private async probe (peer: PeerId, views: RootView[], signal: AbortSignal): Promise<void> {

@@ -4,6 +4,7 @@ import { ReplicationError } from '../errors.js'
 import { MAX_REPLICAS } from '../store/config.js'
 import { anySignal } from '../signals.js'
 import { Admission } from './admission.js'
+import { FORGET_AFTER_GRACE_PERIODS, SETTLE_ROUNDS } from './constants.js'
 import { ReplicaBook } from './book.js'
 import { ReplicaClient } from './client.js'
 import { entryOf } from './codec.js'
@@ -143,10 +144,12 @@ export class ReplicaManager implements Startable {
     this.statusQuery = new StatusQuery({
       self,
       network: components.network,
-      firstAsk: async (root, options) => [
-        ...await components.candidates(root, options),
-        ...await components.providers(root, options).catch(() => [])
-      ]
+      // both at once, the DHT's part bounded: a lookup stuck on an unreachable peer must not
+      // eat the whole query's time, or nobody would be asked at all
+      firstAsk: async (root, options) => (await Promise.all([
+        components.candidates(root, options).catch(() => []),
+        components.providers(root, { signal: anySignal(AbortSignal.timeout(init.probeTimeout), options.signal) }).catch(() => [])
+      ])).flat()
     }, init.probeTimeout)
     this.queue = new RepairQueue(async (root, signal) => { await this.download(root, signal) }, init.maxConcurrentRepairs, this.log)
     const admission = new Admission({
@@ -165,6 +168,7 @@ export class ReplicaManager implements Startable {
       keepReplica: components.keepReplica,
       download: root => { this.queue.enqueue(root) },
       release: async (root, by) => { await this.release(root, by) },
+      probedBy: (peer, roots) => { this.prober.probedBy(peer, roots) },
       entry: view => this.entry(view),
       persist: async () => { await this.book.persist() }
     }
@@ -301,22 +305,27 @@ export class ReplicaManager implements Startable {
       this.reportedGone.add(`${key}/${peer.toString()}`)
       this.events.safeDispatchEvent('holder:gone', { detail: { root: key, peer: peer.toString() } })
     }
-    // a holder gone past the grace period no longer counts; once replaced it is forgotten
-    if (a.counted >= view.min) {
-      for (const peer of a.gone) {
-        view.remove(peer)
-        this.reportedGone.delete(`${key}/${peer.toString()}`)
-        this.book.changed(key)
-      }
+    // a holder gone past the grace period no longer counts; it is forgotten once replaced, or
+    // once long gone (if it comes back, its own probes introduce it again)
+    for (const peer of a.gone) {
+      if (a.counted < view.min && this.liveness.downFor(peer.toString(), now) < FORGET_AFTER_GRACE_PERIODS * this.init.gracePeriod) continue
+      view.remove(peer)
+      this.reportedGone.delete(`${key}/${peer.toString()}`)
+      this.book.changed(key)
     }
     // only a holder with every block leads: a peer that just took a copy
     // may not know yet who else was asked alongside it
     const leading = a.leader?.equals(this.c.peerId) === true && view.holders.get(this.c.peerId.toString())?.state === 'complete'
     if (!leading) {
       view.overSince = undefined
+      view.leadingSince = undefined
       this.repairing.delete(key)
       return
     }
+    // a peer leads only once it has led for a couple of rounds: when a closer holder is slow to
+    // answer for a moment, two leaders would place and trim against each other
+    view.leadingSince ??= now
+    if (now - view.leadingSince < SETTLE_ROUNDS * this.init.checkInterval) return
     const started = this.repairing.get(key)
     if (started != null && a.complete.length >= view.min) {
       this.repairing.delete(key)

@@ -65,6 +65,8 @@ export class RootView {
   overSince?: number
   /** No repair is started before this time (ms): a new holder first hears from the others. */
   settledAt = 0
+  /** Since when this peer has been the root's leader without a break (ms); unset when it is not. */
+  leadingSince?: number
 
   constructor (root: CID, intent: Intent) {
     this.root = root
@@ -124,7 +126,10 @@ export class RootView {
 
   /**
    * The leader's duties this round (`self` leads and holds every block):
-   * place copies while fewer than K count; once more than `max` complete
+   * place copies while fewer than K count, but never beyond `max` + K
+   * holders known (answering or not): when silent holders are only slow, not
+   * dead, the copies placed in their stead are bounded, and trimmed once they
+   * answer again. Once more than `max` complete
    * copies have answered for a grace period, release the surplus, farthest
    * first, together with any copy still downloading (it is not needed).
    * Holders that do not answer do not hold a trim back: only copies that
@@ -132,15 +137,20 @@ export class RootView {
    * flapping holder can neither block the trim nor make it go below K.
    */
   duties (a: Assessment, self: PeerId, gracePeriod: number, now: number): Duties {
-    const place = now >= this.settledAt ? Math.max(0, this.min - a.counted) : 0
-    if (a.complete.length < this.max || (a.complete.length === this.max && a.fetching.length === 0)) {
+    const room = Math.max(0, this.max + this.min - this.holders.size)
+    const place = now >= this.settledAt ? Math.min(room, Math.max(0, this.min - a.counted)) : 0
+    // the surplus is timed on every complete copy we know of, silent ones included, so a
+    // moment of silence does not start the wait again; what is released answers now
+    const completeKnown = a.complete.length + a.absent.filter(p => this.holders.get(p.toString())?.state === 'complete').length
+    const surplus = completeKnown > this.max || (a.complete.length >= this.max && a.fetching.length > 0)
+    if (!surplus) {
       this.overSince = undefined
       return { place, release: [] }
     }
     this.overSince ??= now
-    if (now - this.overSince < gracePeriod) return { place, release: [] }
+    if (now - this.overSince < gracePeriod || a.complete.length < this.max) return { place, release: [] }
     const farthestFirst = byDistance(this.root, a.complete.map(peer => ({ peer }))).reverse().map(p => p.peer)
-    const surplus = farthestFirst.filter(p => !p.equals(self)).slice(0, a.complete.length - this.max)
-    return { place, release: [...a.fetching, ...surplus] }
+    const extra = farthestFirst.filter(p => !p.equals(self)).slice(0, a.complete.length - this.max)
+    return { place, release: [...a.fetching, ...extra] }
   }
 }

@@ -31,15 +31,20 @@ class Harness {
   readonly fetched: string[] = []
   readonly released: string[] = []
   readonly kept: string[] = []
+  /** Peers we sent a request to, in order. */
+  readonly asked: string[] = []
   manager!: ReplicaManager
   self!: PeerId
   store = new ReplicaStore(new MemoryDatastore())
   /** Replica downloads finish when this resolves. */
   downloads = Promise.withResolvers<void>()
 
-  async start (init: { maxStorage?: number, used?: number } = {}, overrides: Partial<ReplicaManagerComponents> = {}): Promise<void> {
+  async start (init: { maxStorage?: number, used?: number, checkInterval?: number } = {}, overrides: Partial<ReplicaManagerComponents> = {}): Promise<void> {
     this.self = await newPeer()
-    const network = { onRequest: (h: ReplicaHandler) => { this.handler = h }, request: async () => { throw new Error('offline') } } as unknown as ReplicaNetwork
+    const network = {
+      onRequest: (h: ReplicaHandler) => { this.handler = h },
+      request: async (peer: PeerId) => { this.asked.push(peer.toString()); throw new Error('offline') }
+    } as unknown as ReplicaNetwork
     this.manager = new ReplicaManager({
       peerId: this.self,
       network,
@@ -56,7 +61,7 @@ class Harness {
       usedStorage: async () => init.used ?? 0,
       diskSpace: async () => ({ free: 1e12, total: 1e12 }),
       ...overrides
-    }, { ...DEFAULT_REPLICATION, checkInterval: 60_000, maxStorage: init.maxStorage ?? 0 })
+    }, { ...DEFAULT_REPLICATION, checkInterval: init.checkInterval ?? 60_000, maxStorage: init.maxStorage ?? 0 })
     await this.manager.start()
   }
 
@@ -149,6 +154,21 @@ describe('replication: admission and the replication group (stubbed components)'
     assert.ok(!group.admits(sealed, a, c), 'nor can it be replayed to another peer')
     assert.ok(!group.admits({ ...sealed, op: ReplicaOp.RELEASE }, a, b), 'nor can the message be changed')
     assert.ok(new ReplicationGroup({ trustedPeers: [a.toString()] }).admits({ ...sealed, proof: new Uint8Array(0) }, a, b), 'a trusted peer needs no proof')
+  })
+
+  it('a holder that probed us is not probed back in the same round', async () => {
+    h = new Harness()
+    await h.start({ checkInterval: 300 })
+    const holder = await newPeer()
+    const root = await rootOf('probed')
+    await h.send(holder, ReplicaOp.REPLICATE, [offer(root, 10)])
+    await h.send(holder, ReplicaOp.STATUS, [offer(root, 10)])
+    h.asked.length = 0
+    await (h.manager as any).prober.probeAll(AbortSignal.timeout(1_000))
+    assert.equal(h.asked.length, 0, 'it told us its state and heard ours: nothing to ask')
+    await new Promise(resolve => setTimeout(resolve, 350))
+    await (h.manager as any).prober.probeAll(AbortSignal.timeout(1_000))
+    assert.ok(h.asked.includes(holder.toString()), 'a round later without word from it, it is probed')
   })
 
   it('without a group a peer keeps replicas for nobody and replicates nothing', async () => {

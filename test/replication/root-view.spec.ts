@@ -40,6 +40,23 @@ describe('replication: the per-root rule', () => {
     assert.equal(view.assess(liveness, 5_000, 9_000).counted, 3, 'an answer makes it count again')
   })
 
+  it('a holder another holder vouches for keeps counting as absent, however long we cannot reach it', () => {
+    const view = new RootView(root, { min: 2, max: 2, size: 1 })
+    view.set(ps[0], 'complete')
+    view.set(ps[1], 'complete')
+    const liveness = new PeerLiveness()
+    liveness.failed(ps[1].toString(), 0)
+    liveness.failed(ps[1].toString(), 1)
+    assert.deepEqual(view.assess(liveness, 1_000, 5_000).gone, [ps[1]])
+    liveness.vouched(ps[1].toString())
+    const a = view.assess(liveness, 1_000, 5_000)
+    assert.deepEqual(a.absent, [ps[1]], 'counted, but not answering us: never released, never leading')
+    assert.equal(a.counted, 2)
+    liveness.failed(ps[1].toString(), 6_000)
+    liveness.failed(ps[1].toString(), 7_000)
+    assert.deepEqual(view.assess(liveness, 1_000, 8_000).gone, [ps[1]], 'once nobody vouches, two more missed probes and it is gone')
+  })
+
   it('names the live complete holder closest to the root as leader', () => {
     const view = new RootView(root, { min: 2, max: 2, size: 1 })
     view.set(ps[0], 'fetching')
@@ -74,6 +91,21 @@ describe('replication: the per-root rule', () => {
     assert.equal(view.duties(view.assess(liveness, 1_000, 2_000), ps[0], 1_000, 2_000).place, 1)
   })
 
+  it('places no copies beyond max + K holders known, however many are silent', () => {
+    const view = new RootView(root, { min: 2, max: 2, size: 1 })
+    const liveness = new PeerLiveness()
+    view.set(ps[0], 'complete')
+    for (const p of ps.slice(1, 4)) {
+      view.set(p, 'fetching')
+      liveness.failed(p.toString(), 0)
+      liveness.failed(p.toString(), 1)
+    }
+    // 4 known, 3 of them gone: 1 counts, 1 short, and room for 0 more
+    assert.equal(view.duties(view.assess(liveness, 1_000, 5_000), ps[0], 1_000, 5_000).place, 0)
+    view.remove(ps[3])
+    assert.equal(view.duties(view.assess(liveness, 1_000, 5_000), ps[0], 1_000, 5_000).place, 1)
+  })
+
   it('releases the complete copies beyond max, farthest first, once the surplus lasted a grace period; never the leader', () => {
     const view = new RootView(root, { min: 2, max: 3, size: 1 })
     for (const p of ps) view.set(p, 'complete')
@@ -94,6 +126,18 @@ describe('replication: the per-root rule', () => {
     const d = view.duties(view.assess(liveness, 10_000, 10_000), ps[0], 10_000, 10_000)
     assert.deepEqual(d.release, [ps[4]], '4 answering complete copies, max 3: one goes, though ps[1] is absent')
     assert.ok(!d.release.some(p => p.equals(ps[1])), 'the silent one is not released (it may be the one that is dead)')
+  })
+
+  it('a holder silent for a moment does not start the surplus\'s wait again', () => {
+    const view = new RootView(root, { min: 2, max: 2, size: 1 })
+    for (const p of ps.slice(0, 3)) view.set(p, 'complete')
+    const liveness = new PeerLiveness()
+    const at = (now: number): ReturnType<RootView['duties']> => view.duties(view.assess(liveness, 1_000, now), ps[0], 1_000, now)
+    assert.deepEqual(at(0).release, [])
+    liveness.failed(ps[2].toString(), 500)
+    assert.deepEqual(at(600).release, [], 'the farthest is silent: nothing to release yet')
+    liveness.seen(ps[2].toString(), 900)
+    assert.deepEqual(at(1_000).release, [ps[2]], 'it answers again, a grace period after the surplus began: released')
   })
 
   it('releases copies still downloading once max complete copies answer', () => {

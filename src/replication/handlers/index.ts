@@ -35,6 +35,8 @@ export interface HandlerContext {
   download(root: CID): void
   /** Stop keeping a root as a replica (`by`: who asked). */
   release(root: CID, by: string): Promise<void>
+  /** A member probed us about these roots (we need not probe it back this round). */
+  probedBy(peer: PeerId, roots: string[]): void
   /** How we describe our view of a root on the wire. */
   entry(view: RootView): RootReplicas
   persist(): Promise<void>

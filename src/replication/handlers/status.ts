@@ -13,11 +13,17 @@ import type { PeerId } from '@libp2p/interface'
 export async function handleStatus (ctx: HandlerContext, from: PeerId, roots: RootReplicas[], member: boolean): Promise<RootReplicas[]> {
   if (ctx.departed()) return roots.map(entry => blankEntry(decodeCID(entry.root)))
   if (roots.length === 0 && member) return [...ctx.book.views.values()].map(view => ctx.entry(view))
-  return roots.map(entry => {
+  const merged: string[] = []
+  const answers = roots.map(entry => {
     const root = decodeCID(entry.root)
     const view = ctx.book.get(root)
     if (view == null) return blankEntry(root)
-    if (member) ctx.book.merge(view, from, entry, ctx.gracePeriod)
+    if (member) {
+      ctx.book.merge(view, from, entry, ctx.gracePeriod)
+      merged.push(root.toString())
+    }
     return ctx.entry(view)
   })
+  if (merged.length > 0) ctx.probedBy(from, merged)
+  return answers
 }
