@@ -90,7 +90,12 @@ export interface ChurnReport {
   lost: number
   corrupt: number
   repair: Summary & { episodes: number, withDataMoved: number, unresolved: number }
-  files: Array<{ cid: string, belowKSeconds: number, noCopySeconds: number, minCopies: number, finalCopies: number }>
+  /** Per file; `maxCopies`: the most complete copies seen at once, during the churn and the settling after it. */
+  files: Array<{ cid: string, belowKSeconds: number, noCopySeconds: number, minCopies: number, maxCopies: number, finalCopies: number }>
+  /** Every file ended at exactly K copies (surplus trimmed) within the settling time. */
+  settled: boolean
+  /** Samples where a running peer did not answer in time and its last answer was used. */
+  lateAnswers: number
   bytesMovedByRepair: number
   timeline: Sample[]
   fetchLog: FetchRecord[]
@@ -224,14 +229,14 @@ class ChurnRun {
         if (this.partitioned.has(p)) await this.heal(p)
         else await this.restart(p)
       }))
-      await this.settle(observer, this.now())
+      const settled = await this.settle(observer, this.now(), true)
       observer.finish(this.now())
       const finalHolders = await observer.holders(this.peers)
       for (const file of this.files) {
         await this.fetchOnce(file, this.fetchRandom.pick(this.livePeers()))
       }
       const seconds = (Date.now() - started) / 1000
-      return this.report(observer, finalHolders.map(s => s.size), seconds, setupSeconds)
+      return this.report(observer, finalHolders.map(s => s.size), seconds, setupSeconds, settled)
     } finally {
       killAll()
       await Promise.all(this.peers.map(async p => { await p.kill().catch(() => {}); p.closeLog() }))
@@ -414,15 +419,20 @@ class ChurnRun {
     this.pending.add(p)
   }
 
-  /** Wait until every file has K complete copies on live peers (sampling as we go). */
-  private async settle (observer: ReplicaObserver, t: number): Promise<void> {
+  /**
+   * Wait until every file has K complete copies on live peers, and with
+   * `trimmed` no more than K either (surplus copies released), sampling as
+   * we go. Whether it got there in time.
+   */
+  private async settle (observer: ReplicaObserver, t: number, trimmed = false): Promise<boolean> {
     const deadline = Date.now() + SETTLE_TIMEOUT
     while (Date.now() < deadline) {
       const s = await observer.sample(t < 0 ? -1 : this.now(), this.peers)
-      if (s.copies.every(c => c >= this.o.replicas)) return
+      if (s.copies.every(c => c >= this.o.replicas && (!trimmed || c <= this.o.replicas))) return true
       await sleep(SAMPLE_INTERVAL, this.signal)
     }
-    this.o.log('not every file reached K copies in time')
+    this.o.log(`not every file reached K copies${trimmed ? ' and no more' : ''} in time`)
+    return false
   }
 
   private async makeFiles (): Promise<void> {
@@ -479,7 +489,7 @@ class ChurnRun {
     this.fetchLog.push(record)
   }
 
-  private report (observer: ReplicaObserver, finalCopies: number[], seconds: number, setupSeconds: number): ChurnReport {
+  private report (observer: ReplicaObserver, finalCopies: number[], seconds: number, setupSeconds: number, settled: boolean): ChurnReport {
     const { log: _log, signal: _signal, dir: _dir, keep: _keep, ...options } = this.o
     const counted = this.fetchLog.filter(f => f.outcome !== 'interrupted')
     const ok = counted.filter(f => f.outcome === 'ok')
@@ -525,8 +535,11 @@ class ChurnRun {
         belowKSeconds: Math.round(observer.belowK[i] * 10) / 10,
         noCopySeconds: Math.round(observer.noCopy[i] * 10) / 10,
         minCopies: Number.isFinite(observer.minCopies[i]) ? observer.minCopies[i] : finalCopies[i],
+        maxCopies: Math.max(observer.maxCopies[i], finalCopies[i]),
         finalCopies: finalCopies[i]
       })),
+      settled,
+      lateAnswers: observer.lateAnswers,
       bytesMovedByRepair: observer.bytesMovedByRepair,
       timeline: observer.samples,
       fetchLog: this.fetchLog

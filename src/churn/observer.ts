@@ -41,6 +41,7 @@ export class ReplicaObserver {
   readonly belowK: number[]
   readonly noCopy: number[]
   readonly minCopies: number[]
+  readonly maxCopies: number[]
   bytesMovedByRepair = 0
   private readonly below: Array<{ start: number, before: Set<string>, repaired: boolean } | undefined>
   private readonly everHeld: Array<Set<string>>
@@ -55,6 +56,7 @@ export class ReplicaObserver {
     this.belowK = files.map(() => 0)
     this.noCopy = files.map(() => 0)
     this.minCopies = files.map(() => Infinity)
+    this.maxCopies = files.map(() => 0)
     this.below = files.map(() => undefined)
     this.everHeld = files.map(() => new Set())
   }
@@ -103,6 +105,7 @@ export class ReplicaObserver {
       const copies = holders.size
       if (this.counting) {
         this.minCopies[i] = Math.min(this.minCopies[i], copies)
+        this.maxCopies[i] = Math.max(this.maxCopies[i], copies)
         if (copies < this.k) this.belowK[i] += dt
         if (copies === 0) this.noCopy[i] += dt
         for (const peer of holders) {

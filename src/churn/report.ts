@@ -25,6 +25,8 @@ export function formatReport (r: ChurnReport): string {
     ['repair time', `p50 ${secs(r.repair.p50)}, p95 ${secs(r.repair.p95)}, max ${secs(r.repair.max)}`],
     ['time below K', r.files.map(f => f.belowKSeconds.toFixed(0)).join(' ') + ' s per file'],
     ['no live copy', r.files.map(f => f.noCopySeconds.toFixed(0)).join(' ') + ' s per file'],
+    ['most copies', r.files.map(f => f.maxCopies).join(' ') + ` per file (K = ${o.replicas})`],
+    ['after settling', r.files.map(f => f.finalCopies).join(' ') + (r.settled ? ' (every file back at K)' : ' (not every file back at K in time)')],
     ['repair traffic', mib(r.bytesMovedByRepair)],
     ['lost files', String(r.lost)],
     ['corrupt reads', String(r.corrupt)],
