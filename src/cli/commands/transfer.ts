@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { parseCID } from '../../content/dag.js'
@@ -110,6 +111,8 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
     const bar = progressBar('fetching [{bar}] {percentage}% | {done} of {size} | {rate}/s | ETA {eta_formatted} | {peers}', !json)
     const rate = new RateMeter()
     let last: { bytesDone: number, bytesTotal: number } | undefined
+    // the final name, and what was there before the daemon renamed the verified file into place
+    let writing: { output: string, before?: { ino: number, mtimeMs: number } } | undefined
     try {
       const result = await client.events('/v1/get', {
         cid: cid.toString(),
@@ -118,6 +121,7 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
         force: args.force === true,
         providerTimeout: args.timeout == null ? undefined : args.timeout * 1000
       }, event => {
+        if (event.type === 'phase' && event.phase === 'writing') writing = { output: event.output, before: statSync(event.output, { throwIfNoEntry: false }) }
         if (json) {
           if (event.type === 'progress' || event.type === 'phase') out.json(event)
           if (event.type === 'progress') last = event
@@ -167,11 +171,25 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
         const kept = last == null ? 'nothing fetched yet' : last.bytesTotal > 0 ? `${formatBytes(last.bytesDone)} of ${formatBytes(last.bytesTotal)} kept` : `${formatBytes(last.bytesDone)} kept`
         throw new InterruptedError(`interrupted: ${kept}; run the same command to resume`)
       }
+      if (writing != null && err?.name !== 'RemoteError' && renamedSince(writing)) {
+        // the daemon went away after the rename: the file under its name is the verified whole
+        out.note(`the daemon stopped before it reported back, but ${writing.output} had been saved whole (verified before it took its name)`)
+        if (json) out.json({ type: 'summary', cid: cid.toString(), output: writing.output, unreported: true })
+        else out.line(writing.output)
+        return
+      }
       throw err
     } finally {
       bar.stop()
     }
   }
+}
+
+/** Whether a new file has taken the name since `writing.before` was seen there. */
+function renamedSince (writing: { output: string, before?: { ino: number, mtimeMs: number } }): boolean {
+  const now = statSync(writing.output, { throwIfNoEntry: false })
+  if (now == null || !now.isFile()) return false
+  return writing.before == null || now.ino !== writing.before.ino || now.mtimeMs !== writing.before.mtimeMs
 }
 
 interface CatArgs extends GlobalArgs {
