@@ -3,6 +3,11 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { byDistance } from '../../src/replication/keyspace.js'
 import { DaemonProcess, loopbackHost, shoal, shoalOk, useDaemons } from '../helpers/cli.js'
 
 async function logged (daemon: DaemonProcess, pattern: RegExp): Promise<string> {
@@ -31,16 +36,26 @@ describe('cli: the daemon says what it does', function () {
     for (let i = 1; i < 4; i++) daemons.push(await scope.start(`l${i}`, [...fast, '--bootstrap', first.addresses[0]]))
     assert.match(await logged(first, / info +peer connected peer=12D3/), /address=\/ip4\//)
 
+    // a file whose two closest peers leave the adder out: they take copies and the adder's copy is trimmed
     const file = path.join(scope.dir, 'logged')
-    await fs.writeFile(file, randomBytes(1024 * 1024))
+    let bytes: Buffer, closest: DaemonProcess[]
+    do {
+      bytes = randomBytes(1024 * 1024)
+      const root = CID.create(1, raw.code, await sha256.digest(bytes))
+      closest = byDistance(root, daemons.map(d => ({ peer: peerIdFromString(d.peerId), d }))).slice(0, 2).map(p => p.d)
+    } while (closest.includes(first))
+    await fs.writeFile(file, bytes)
     const added = JSON.parse((await shoalOk(['add', file, '--replicas', '2', '--json', '--repo', first.repo])).stdout)
-    const taker = daemons.find(d => added.replication.holders.some((h: any) => h.peer === d.peerId) && d !== first)!
-    await logged(taker, new RegExp(`took a copy to keep root=${added.cid} for=${first.peerId} state=fetching`))
-    await logged(taker, new RegExp(`copy complete root=${added.cid}`))
+    for (const holder of closest) {
+      await logged(first, new RegExp(`peer took a copy root=${added.cid} peer=${holder.peerId} state=fetching`))
+      await logged(holder, new RegExp(`took a copy to keep root=${added.cid} for=${first.peerId} state=fetching`))
+      await logged(holder, new RegExp(`copy complete root=${added.cid}`))
+    }
+    await logged(first, new RegExp(`released our copy root=${added.cid}`))
 
-    // the taker dies: the other holder notices, waits out the grace period, and repairs
+    // one holder dies: the other notices, waits out the grace period, and repairs
+    const [taker, survivor] = closest
     await taker.kill('SIGKILL')
-    const survivor = daemons.find(d => d !== taker && added.replication.holders.some((h: any) => h.peer === d.peerId))!
     await logged(survivor, new RegExp(` warn +holder not answering peer=${taker.peerId}`))
     await logged(survivor, new RegExp(` warn +holder gone past the grace period; its copy no longer counts root=${added.cid} peer=${taker.peerId}`))
     await logged(survivor, new RegExp(`repair started root=${added.cid} copies=1 wanted=2`))

@@ -55,7 +55,12 @@ describe('cli: the shoal command under systemd', function () {
       assert.deepEqual(await childrenOf(service.pid!), [], 'no second process: the launcher became the daemon')
       assert.match(await fs.readlink(`/proc/${service.pid}/exe`), /node$/)
 
-      // the service holds one of three copies; a fourth peer is there to take its place
+      // the service holds one of three copies (once it knows both other peers); a fourth peer is there to take its place
+      await new Promise<void>(resolve => {
+        const check = (): void => { if (log.includes(`peer connected peer=${y.peerId}`)) resolve() }
+        service.stderr.on('data', check)
+        check()
+      })
       const file = path.join(scope.dir, 'kept')
       await fs.writeFile(file, randomBytes(1024 * 1024))
       const added = JSON.parse((await shoalOk(['add', file, '--replicas', '3', '--json', '--repo', repo])).stdout)
