@@ -29,8 +29,9 @@ describe('cli: replicas', function () {
   this.timeout(120_000)
   const scope = useDaemons()
   const daemons: DaemonProcess[] = []
-  /** The daemon the first test stops. */
-  let stopped: DaemonProcess | undefined
+  /** Daemons a test stopped or killed. */
+  const down = new Set<DaemonProcess>()
+  const running = (): DaemonProcess[] => daemons.filter(d => !down.has(d))
 
   let group: string[]
 
@@ -59,10 +60,13 @@ describe('cli: replicas', function () {
 
     // a holder that is not the leader stops gracefully: shoal stop returns once it handed over
     const holder = daemons.find(d => d.peerId !== ok.leader && ok.holders.some((h: any) => h.peer === d.peerId))!
-    stopped = holder
+    down.add(holder)
     const stop = await shoalOk(['stop', '--repo', holder.repo], { timeout: 90_000 })
     assert.equal(await holder.exited, 0)
     assert.match(stop.stdout, /daemon stopped/)
+    // it said what it was waiting for, and what it did
+    assert.match(stop.stderr, new RegExp(`handing over 1 replica\\(s\\), \\d+ s of at most 60 s: waiting for ${added.cid} \\(2 of 3 copies elsewhere\\)`))
+    assert.match(stop.stderr, /handed over 1 replica/)
     assert.match(holder.log, /handed over 1 replica/)
     const witness = daemons.find(d => d !== holder)!
     const after = await statusUntil(witness.repo, added.cid, s => s.health === 'ok' && s.copies === 3 && !s.holders.some((h: any) => h.peer === holder.peerId))
@@ -71,7 +75,7 @@ describe('cli: replicas', function () {
 
   it('refuses bad replica counts and answers 4 for a root nobody replicates', async () => {
     // the first test stopped one daemon
-    const [adder, other] = daemons.filter(d => d !== stopped)
+    const [adder, other] = running()
     const file = path.join(scope.dir, 'small')
     await fs.writeFile(file, 'small file')
     const zero = await shoal(['add', file, '--replicas', '0', '--repo', adder.repo])
@@ -94,7 +98,7 @@ describe('cli: replicas', function () {
   })
 
   it('replicate keeps K copies of a root this peer fetched rather than added, and changes K later', async () => {
-    const live = daemons.filter(d => d !== stopped)
+    const live = running()
     const file = path.join(scope.dir, 'fetched')
     await fs.writeFile(file, randomBytes(1024 * 1024))
     const { cid } = JSON.parse((await shoalOk(['add', file, '--json', '--repo', live[0].repo])).stdout)
@@ -110,8 +114,27 @@ describe('cli: replicas', function () {
     assert.equal(three.holders.filter((h: any) => h.state === 'complete').length, 3)
   })
 
+  it('status shows a holder that stopped answering: for how long, and when it is replaced unless it returns', async () => {
+    const live = running()
+    const file = path.join(scope.dir, 'watched')
+    await fs.writeFile(file, randomBytes(512 * 1024))
+    const { cid } = JSON.parse((await shoalOk(['add', file, '--json', '--repo', live[0].repo])).stdout)
+    const [first, second] = byDistance(CID.parse(cid), live.map(d => ({ peer: peerIdFromString(d.peerId), d }))).map(p => p.d)
+    await shoalOk(['add', file, '--replicas', '2', '--repo', first.repo])
+    await statusUntil(first.repo, cid, s => s.copies === 2 && s.holders.length === 2)
+    await second.kill('SIGKILL')
+    const seen = await statusUntil(first.repo, cid, s => s.holders.some((h: any) => h.peer === second.peerId && h.state === 'absent'))
+    const absent = seen.holders.find((h: any) => h.peer === second.peerId)
+    assert.ok(absent.downFor >= 0 && absent.replacedIn > 0 && absent.replacedIn <= 60_000, JSON.stringify(absent))
+    const human = await shoalOk(['status', cid, '--repo', first.repo])
+    assert.match(human.stdout, new RegExp(`absent +${second.peerId}  absent \\d+s; replaced in \\d+s unless it returns`))
+    assert.deepEqual(seen.holders.map((h: any) => h.peer), [first.peerId, second.peerId], 'closest to the root first')
+    assert.ok(seen.holders[0].addresses.length > 0, 'with addresses')
+    down.add(second)
+  })
+
   it('a peer outside the replication group cannot make the group keep its files', async () => {
-    const live = daemons.filter(d => d !== stopped)
+    const live = running()
     const before = await Promise.all(live.map(async d => JSON.parse((await shoalOk(['stat', '--json', '--repo', d.repo])).stdout)))
     // a stranger with a group of its own, connected to every member
     const otherKey = path.join(scope.dir, 'other.key')
