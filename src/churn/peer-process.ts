@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process'
+import { DaemonStartError } from '../errors.js'
 import { createWriteStream } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ApiClient } from '../cli/api-client.js'
+import { ApiClient } from '../client/api-client.js'
 import type { ChildProcess, SpawnOptions } from 'node:child_process'
 import type { WriteStream } from 'node:fs'
 
 /** The `shoal` executable next to this build. */
-export const SHOAL_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/shoal.js')
+const SHOAL_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/shoal.js')
 
 const READY_TIMEOUT = 60_000
 
@@ -92,8 +93,8 @@ export class PeerProcess {
         if (/ info +ready$/.test(line)) ready.resolve()
       }
     })
-    void this.exited.then(() => { ready.reject(new Error(`${this.name} exited before it was ready (see ${this.logFile})`)) })
-    const timer = setTimeout(() => { ready.reject(new Error(`${this.name} was not ready within ${READY_TIMEOUT / 1000} s`)) }, READY_TIMEOUT)
+    void this.exited.then(() => { ready.reject(new DaemonStartError(`${this.name} exited before it was ready (see ${this.logFile})`)) })
+    const timer = setTimeout(() => { ready.reject(new DaemonStartError(`${this.name} was not ready within ${READY_TIMEOUT / 1000} s`)) }, READY_TIMEOUT)
     const onAbort = (): void => { ready.reject(signal?.reason) }
     signal?.addEventListener('abort', onAbort, { once: true })
     try {

@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { InterruptedError } from '../errors.js'
 import { defaultRepoPath } from '../store/repo-layout.js'
-import { ApiClient } from './api-client.js'
+import { ApiClient } from '../client/api-client.js'
 
 /** Options every command takes. */
 export interface GlobalArgs {

@@ -1,4 +1,5 @@
 import { BlockServer } from './block-server.js'
+import { AbortError } from '@libp2p/interface'
 import { FetchSession } from './fetch-session.js'
 import { Ledger } from './ledger.js'
 import { SwarmRegistry } from './swarm-registry.js'
@@ -8,7 +9,7 @@ import type { FetchProgress, FetchResult, FetchSessionComponents } from './fetch
 import type { TokenBucket } from './token-bucket.js'
 import type { BlockNetwork } from '../protocol/block-network.js'
 import type { SwarmNetwork } from '../protocol/swarm-network.js'
-import type { ContentDiscovery } from '../routing/content-discovery.js'
+import type { ProviderFinder } from './provider-finder.js'
 import type { BlockStore } from '../store/block-store.js'
 import type { LimitsConfig } from '../store/config.js'
 import type { ComponentLogger, PeerId, PeerStore, Startable } from '@libp2p/interface'
@@ -18,7 +19,7 @@ export interface ExchangeComponents {
   network: BlockNetwork
   swarmNetwork: SwarmNetwork
   blocks: BlockStore
-  discovery: ContentDiscovery
+  discovery: ProviderFinder
   peerStore: PeerStore
   bans: BanList
   uploadBucket: TokenBucket
@@ -78,7 +79,7 @@ export class Exchange implements Startable {
   }
 
   stop (): void {
-    this.controller.abort(new Error('daemon stopping'))
+    this.controller.abort(new AbortError('daemon stopping'))
     this.server.stop()
     this.swarms.stop()
   }

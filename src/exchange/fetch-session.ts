@@ -1,4 +1,5 @@
 import { isInterior, sizedLinks } from '../content/dag.js'
+import { AbortError } from '@libp2p/interface'
 import { BlockNotFoundError, BlockVerificationError, NoProvidersError } from '../errors.js'
 import { Availability } from './availability.js'
 import { Bitfield } from './bitfield.js'
@@ -12,7 +13,7 @@ import type { Swarm, RemotePeer } from './swarm.js'
 import type { SwarmRegistry } from './swarm-registry.js'
 import type { VerifiedBlock } from '../content/verify.js'
 import type { BlockNetwork } from '../protocol/block-network.js'
-import type { ContentDiscovery } from '../routing/content-discovery.js'
+import type { ProviderFinder } from './provider-finder.js'
 import type { BlockStore } from '../store/block-store.js'
 import type { ComponentLogger, Logger, PeerId, PeerInfo } from '@libp2p/interface'
 import type { TokenBucket } from './token-bucket.js'
@@ -22,7 +23,7 @@ export interface FetchSessionComponents {
   blocks: BlockStore
   network: BlockNetwork
   swarms: SwarmRegistry
-  discovery: ContentDiscovery
+  discovery: ProviderFinder
   ledger: Ledger
   bans: BanList
   logger: ComponentLogger
@@ -184,7 +185,7 @@ export class FetchSession {
   /** Fetch every missing block of the DAG; resolves when all are on disk. */
   async run (signal?: AbortSignal): Promise<FetchResult> {
     const started = Date.now()
-    const onAbort = (): void => { this.finish(signal?.reason ?? new Error('aborted')) }
+    const onAbort = (): void => { this.finish(signal?.reason ?? new AbortError()) }
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
       signal?.throwIfAborted()

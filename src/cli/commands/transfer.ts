@@ -2,9 +2,9 @@ import { statSync } from 'node:fs'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { parseCID } from '../../content/dag.js'
-import { InputError, InterruptedError } from '../../errors.js'
+import { IncompleteOutputError, InputError, InterruptedError } from '../../errors.js'
 import { chunkSize } from '../../store/config.js'
-import { RemoteError } from '../api-client.js'
+import { RemoteError } from '../../client/api-client.js'
 import { clientOf, interruptSignal } from '../context.js'
 import { RateMeter, formatBytes, formatDuration, out, plural, progressBar } from '../output.js'
 import type { GlobalArgs } from '../context.js'
@@ -217,7 +217,7 @@ export const catCommand: CommandModule<GlobalArgs, CatArgs> = {
       throw new RemoteError(err.name ?? 'Error', `${err.message ?? 'failed'} (output is incomplete)`)
     }
     if (!res.complete) {
-      throw new Error('the daemon stopped sending before the end of the file (output is incomplete)')
+      throw new IncompleteOutputError('the daemon stopped sending before the end of the file (output is incomplete)')
     }
   }
 }

@@ -1,4 +1,4 @@
-import type { HandlerContext } from './index.js'
+import type { HandlerContext } from './context.js'
 import type { RootReplicas } from '../../protocol/replica-network.js'
 import type { PeerId } from '@libp2p/interface'
 

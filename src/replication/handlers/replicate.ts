@@ -2,13 +2,13 @@ import { decodeCID } from '../../content/dag.js'
 import { MAX_REPLICAS } from '../../store/config.js'
 import { SETTLE_ROUNDS } from '../constants.js'
 import { declineEntry } from '../codec.js'
-import type { HandlerContext } from './index.js'
+import type { HandlerContext } from './context.js'
 import type { RootReplicas } from '../../protocol/replica-network.js'
 import type { ReplicaRecord } from '../../store/replica-store.js'
 import type { PeerId } from '@libp2p/interface'
 
 /** Why a stranger's request to keep a copy is declined. */
-export const NOT_IN_GROUP = 'not in this peer\'s replication group'
+const NOT_IN_GROUP = 'not in this peer\'s replication group'
 
 /**
  * REPLICATE: a member asks us to keep a copy of each root. We take it

@@ -1,6 +1,6 @@
 import { decodeCID } from '../../content/dag.js'
 import { blankEntry } from '../codec.js'
-import type { HandlerContext } from './index.js'
+import type { HandlerContext } from './context.js'
 import type { RootReplicas } from '../../protocol/replica-network.js'
 import type { PeerId } from '@libp2p/interface'
 

@@ -3,7 +3,7 @@ import { repoPaths } from '../store/repo-layout.js'
 import { ShoalError } from '../errors.js'
 
 /** No daemon answers on the repo's socket. */
-export class DaemonNotRunningError extends ShoalError {
+class DaemonNotRunningError extends ShoalError {
   static override readonly name = 'DaemonNotRunningError'
   override name = 'DaemonNotRunningError'
 }
