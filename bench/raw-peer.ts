@@ -21,11 +21,10 @@ const node = await createLibp2p({
 })
 
 await node.handle(RAW_PROTOCOL, async (stream) => {
-  let total = 0
-  for await (const buf of stream) {
-    total = new DataView(buf.subarray().buffer, buf.subarray().byteOffset).getUint32(0) * CHUNK
-    break
-  }
+  // the first message says how many chunks to send
+  const first = await stream[Symbol.asyncIterator]().next()
+  const buf = first.done === true ? undefined : first.value.subarray()
+  const total = buf == null ? 0 : new DataView(buf.buffer, buf.byteOffset).getUint32(0) * CHUNK
   const chunk = new Uint8Array(CHUNK).fill(7)
   for (let sent = 0; sent < total; sent += CHUNK) {
     if (!stream.send(chunk)) await stream.onDrain()

@@ -1,6 +1,8 @@
 import fs from 'node:fs/promises'
+import { AbortError } from '@libp2p/interface'
 import http from 'node:http'
-import { logger } from '@libp2p/logger'
+import { defaultLogger } from '@libp2p/logger'
+import type { ComponentLogger, Logger } from '@libp2p/interface'
 import { ApiGuard } from './api-guard.js'
 import { routeFor } from './api-routes.js'
 import { HttpError, errorBody, sendJson, statusFor } from './http-util.js'
@@ -10,9 +12,9 @@ import type { HandOverResult } from '../replication/hand-over.js'
 /** How long a stopping API waits for requests in flight to send their last event (ms). */
 const DRAIN_TIMEOUT = 2_000
 
-const log = logger('shoal:api')
-
 export interface ApiServerInit {
+  /** The node's logger (by default one of its own). */
+  logger?: ComponentLogger
   node: ShoalNode
   /** Path of the Unix socket (created with mode 0600). */
   socketPath: string
@@ -34,8 +36,11 @@ export class ApiServer {
   private readonly controllers = new Set<AbortController>()
   private readonly active = new Set<Promise<void>>()
 
+  private readonly log: Logger
+
   constructor (init: ApiServerInit) {
     this.init = init
+    this.log = (init.logger ?? defaultLogger()).forComponent('shoal:api')
     this.server = http.createServer((req, res) => { this.track(this.handle(req, res)) })
   }
 
@@ -66,10 +71,11 @@ export class ApiServer {
   }
 
   private async startTcp (tcp: { host: string, port: number, token: string }): Promise<void> {
-    let guard: ApiGuard | undefined
+    // the guard needs the port the server got
+    const tcpGuard: { guard?: ApiGuard } = {}
     const server = http.createServer((req, res) => {
       try {
-        guard!.check(req)
+        tcpGuard.guard!.check(req)
       } catch (err: any) {
         sendJson(res, err.status ?? 403, errorBody(err))
         return
@@ -85,12 +91,12 @@ export class ApiServer {
     })
     this.tcpServer = server
     const address = server.address()
-    guard = new ApiGuard(tcp.token, tcp.host, typeof address === 'object' && address != null ? address.port : tcp.port)
+    tcpGuard.guard = new ApiGuard(tcp.token, tcp.host, typeof address === 'object' && address != null ? address.port : tcp.port)
   }
 
   /** Cancel what runs, let it send its last event (briefly), then close. */
   async stop (): Promise<void> {
-    for (const c of this.controllers) c.abort(new Error('daemon stopping'))
+    for (const c of this.controllers) c.abort(new AbortError('daemon stopping'))
     const drained = Promise.allSettled([...this.active])
     await Promise.race([drained, new Promise(resolve => setTimeout(resolve, DRAIN_TIMEOUT).unref())])
     for (const server of [this.server, this.tcpServer]) {
@@ -110,7 +116,7 @@ export class ApiServer {
     const controller = new AbortController()
     this.controllers.add(controller)
     res.on('close', () => {
-      if (!res.writableFinished) controller.abort(new Error('client went away'))
+      if (!res.writableFinished) controller.abort(new AbortError('client went away'))
       this.controllers.delete(controller)
     })
     try {
@@ -123,7 +129,7 @@ export class ApiServer {
         requestStop: async () => await this.init.requestStop()
       })
     } catch (err: any) {
-      log('%s %s failed: %s', req.method, req.url, err.message)
+      this.log('%s %s failed: %s', req.method, req.url, err.message)
       const status = err instanceof HttpError ? err.status : statusFor(err.name)
       if (!res.headersSent) {
         sendJson(res, status, errorBody(err))

@@ -46,7 +46,7 @@ export interface SwarmEvents {
   'peer:have': CustomEvent<{ peer: RemotePeer, indices: number[] }>
   'peer:gone': CustomEvent<RemotePeer>
   /** Peer exchange named a peer in this swarm we are not talking to. */
-  'discovered': CustomEvent<PeerInfo>
+  discovered: CustomEvent<PeerInfo>
 }
 
 export interface SwarmComponents {

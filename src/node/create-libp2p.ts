@@ -1,4 +1,5 @@
 import { noise } from '@chainsafe/libp2p-noise'
+import { QuotaExceededError } from '../errors.js'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
@@ -44,10 +45,10 @@ const DHT_DATASTORE_PREFIX = '/shoal/dht'
  * records (public-key records included, which anyone can mint by the million).
  */
 async function refuseValues (): Promise<void> {
-  throw new Error('this peer stores no DHT values')
+  throw new QuotaExceededError('this peer stores no DHT values')
 }
 
-export type ShoalServices = {
+type ShoalServices = {
   identify: Identify
   ping: Ping
   dht: KadDHT
@@ -90,19 +91,20 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
   }
 
   // the gater needs the node to count a peer's connections
-  let node: ShoalLibp2p | undefined
+  const made: { node?: ShoalLibp2p } = {}
   const tooMany = (peer: import('@libp2p/interface').PeerId): boolean =>
-    (node?.getConnections(peer).length ?? 0) >= config.limits.maxConnectionsPerPeer
+    (made.node?.getConnections(peer).length ?? 0) >= config.limits.maxConnectionsPerPeer
   const onViolation = (peer: PeerId, err: Error): void => { options.onViolation?.(peer.toString(), err) }
   // other peers' provider records are bounded (kad-dht itself stores any number)
   const quota = new ProviderRecordQuota({
+    logger: options.logger,
     prefix: `${DHT_DATASTORE_PREFIX}/provider`,
     self: peerIdFromPrivateKey(options.privateKey).toString(),
     perPeer: config.limits.maxProviderRecordsPerPeer,
     total: config.limits.maxProviderRecords
   })
   await quota.load(options.datastore)
-  node = await createLibp2p({
+  const node: ShoalLibp2p = await createLibp2p({
     start: false,
     privateKey: options.privateKey,
     datastore: quota.wrap(options.datastore),
@@ -167,5 +169,6 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
       })
     }
   })
+  made.node = node
   return node
 }

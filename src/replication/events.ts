@@ -28,7 +28,7 @@ export interface ReplicaEvents {
   /** A root we lead is back at K complete copies. */
   'repair:done': CustomEvent<{ root: string, copies: number, seconds: number }>
   /** As a root's leader we released a surplus copy. */
-  'trim': CustomEvent<{ root: string, peer: string, copies: number, max: number }>
+  trim: CustomEvent<{ root: string, peer: string, copies: number, max: number }>
   /** A graceful stop is handing copies over (sent every few seconds until done). */
-  'handover': CustomEvent<{ waiting: Array<{ root: string, copies: number, wanted: number }>, seconds: number, timeout: number }>
+  handover: CustomEvent<{ waiting: Array<{ root: string, copies: number, wanted: number }>, seconds: number, timeout: number }>
 }

@@ -1,0 +1,19 @@
+import neostandard from 'neostandard'
+
+/**
+ * The style js-libp2p and Helia are written in: standard, for TypeScript.
+ * `void promise` as a statement marks a promise deliberately not awaited
+ * (as ts-standard allows), and `_` a value deliberately unused; generated
+ * protobuf codecs are left as protons wrote them.
+ */
+export default [
+  ...neostandard({ ts: true, ignores: ['dist/**', 'node_modules/**', 'src/protocol/blocks.ts', 'src/protocol/swarm.ts', 'src/protocol/replica.ts'] }),
+  {
+    files: ['**/*.ts'],
+    rules: {
+      'no-void': ['error', { allowAsStatement: true }],
+      // `for await (const _ of it)` counts or drains
+      '@typescript-eslint/no-unused-vars': ['error', { args: 'none', caughtErrors: 'none', ignoreRestSiblings: true, varsIgnorePattern: '^_' }]
+    }
+  }
+]
