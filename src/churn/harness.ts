@@ -55,13 +55,13 @@ export interface ChurnOptions {
   signal?: AbortSignal
 }
 
-export interface ChurnEvent {
+interface ChurnEvent {
   t: number
   kind: 'kill' | 'graceful' | 'restart' | 'new-peer' | 'partition' | 'heal'
   peer: string
 }
 
-export interface FetchRecord {
+interface FetchRecord {
   t: number
   cid: string
   peer: string

@@ -1,5 +1,5 @@
 /** Edit distance between two short strings (insertions, deletions, substitutions). */
-export function distance (a: string, b: string): number {
+function distance (a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
   for (let i = 1; i <= a.length; i++) {
     const row = [i]

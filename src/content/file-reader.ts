@@ -1,4 +1,5 @@
 import * as dagPb from '@ipld/dag-pb'
+import { NotAFileError } from '../errors.js'
 import { UnixFS } from 'ipfs-unixfs'
 import { DAG_PB_CODE, RAW_CODE } from './dag.js'
 import type { CID } from 'multiformats/cid'
@@ -10,7 +11,7 @@ export interface FileReaderOptions {
 }
 
 /** Leaves read ahead by default: enough to keep the disk busy, few enough to keep memory flat. */
-export const DEFAULT_READ_AHEAD = 8
+const DEFAULT_READ_AHEAD = 8
 
 /**
  * The bytes of a UnixFS file, in order, reading at most `readAhead` leaves
@@ -41,7 +42,7 @@ async function * pieces (root: CID, get: (cid: CID) => Promise<Uint8Array>, sign
       yield cid
       continue
     }
-    if (cid.code !== DAG_PB_CODE) throw new Error(`unsupported codec 0x${cid.code.toString(16)} in a file`)
+    if (cid.code !== DAG_PB_CODE) throw new NotAFileError(`unsupported codec 0x${cid.code.toString(16)} in a file`)
     const node = dagPb.decode(await get(cid))
     if (node.Data != null) {
       const data = UnixFS.unmarshal(node.Data).data

@@ -16,7 +16,7 @@ export interface VerifiedBlock {
 }
 
 /** Whether Shoal can verify blocks named by this CID. */
-export function isSupportedCID (cid: CID): boolean {
+function isSupportedCID (cid: CID): boolean {
   return cid.multihash.code === sha256.code
 }
 

@@ -7,7 +7,7 @@ import type { ShoalNode } from '../node/shoal-node.js'
 import type { HandOverResult } from '../replication/hand-over.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
-export interface RouteContext {
+interface RouteContext {
   node: ShoalNode
   req: IncomingMessage
   res: ServerResponse

@@ -1,11 +1,11 @@
 import { ConfigError } from '../errors.js'
 
-export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const
+const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const
 export type LogLevel = typeof LOG_LEVELS[number]
-export const LOG_FORMATS = ['text', 'json'] as const
+const LOG_FORMATS = ['text', 'json'] as const
 export type LogFormat = typeof LOG_FORMATS[number]
 
-export type LogFields = Record<string, string | number | boolean | undefined>
+type LogFields = Record<string, string | number | boolean | undefined>
 
 /**
  * The daemon's log for operators: one line per thing the daemon does, at a

@@ -52,13 +52,13 @@ export interface Host {
 }
 
 /** The lab cannot run here (not root, a tool missing) or a command inside it failed. */
-export class LabError extends ShoalError {
+class LabError extends ShoalError {
   static override readonly name = 'LabError'
   override name = 'LabError'
 }
 
 /** Fail with one line when the lab cannot run here, rather than pass without testing. */
-export async function checkLabPrerequisites (): Promise<void> {
+async function checkLabPrerequisites (): Promise<void> {
   if (process.getuid?.() !== 0) throw new LabError('the host lab needs root (network namespaces, veth, tc, nftables)')
   for (const tool of ['ip', 'tc', 'nft']) {
     await run(tool, ['-V']).catch(async () => await run(tool, ['--version'])).catch(() => {

@@ -2,11 +2,15 @@ import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { importer } from 'ipfs-unixfs-importer'
+import { pipe } from 'it-pipe'
 import { importerOptions } from '../content/profile.js'
 import { InputError } from '../errors.js'
 import type { BlockStore } from '../store/block-store.js'
 import type { ImportCandidate } from 'ipfs-unixfs-importer'
 import type { CID } from 'multiformats/cid'
+
+/** Bytes read from an input file at a time (the size of a default chunk). */
+const READ_SIZE = 1024 * 1024
 
 export interface ImportOptions {
   recursive?: boolean
@@ -130,10 +134,16 @@ async function listTree (root: string, name: string, follow: boolean): Promise<{
   return { entries, skipped }
 }
 
-async function * readFile (file: string, onBytes: (n: number) => void, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
-  const stream = fs.createReadStream(file, { highWaterMark: 1024 * 1024, signal })
-  for await (const chunk of stream) {
-    onBytes(chunk.byteLength)
-    yield chunk
+/** A file's bytes in reads of up to `READ_SIZE`, each counted as it passes. */
+function readFile (file: string, onBytes: (n: number) => void, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+  return pipe(fs.createReadStream(file, { highWaterMark: READ_SIZE, signal }), counted(onBytes))
+}
+
+function counted (onBytes: (n: number) => void): (source: AsyncIterable<Uint8Array>) => AsyncGenerator<Uint8Array> {
+  return async function * (source) {
+    for await (const chunk of source) {
+      onBytes(chunk.byteLength)
+      yield chunk
+    }
   }
 }

@@ -31,7 +31,7 @@ export function decodeReplicaMessage (buf: Uint8Array | Uint8ArrayList): Replica
   }
 }
 
-export function encodeReplicaMessage (msg: ReplicaMessage): Uint8ArrayList {
+function encodeReplicaMessage (msg: ReplicaMessage): Uint8ArrayList {
   return frame(ReplicaMessage.encode(msg))
 }
 

@@ -8,16 +8,16 @@ import type { CID } from 'multiformats/cid'
  * and the leader of a root follow XOR distance here, so any peer can
  * recompute them.
  */
-export function rootPosition (root: CID): Uint8Array {
+function rootPosition (root: CID): Uint8Array {
   return sha256(root.multihash.bytes)
 }
 
-export function peerPosition (peer: PeerId): Uint8Array {
+function peerPosition (peer: PeerId): Uint8Array {
   return sha256(peer.toMultihash().bytes)
 }
 
 /** Negative if `a` is closer to `target` than `b` (XOR metric), positive if farther. */
-export function compareDistance (target: Uint8Array, a: Uint8Array, b: Uint8Array): number {
+function compareDistance (target: Uint8Array, a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < target.length; i++) {
     const da = a[i] ^ target[i]
     const db = b[i] ^ target[i]

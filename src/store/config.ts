@@ -98,7 +98,7 @@ export interface ShoalConfig {
   replication: ReplicationConfig
 }
 
-export const DEFAULT_LIMITS: LimitsConfig = {
+const DEFAULT_LIMITS: LimitsConfig = {
   maxConnections: 300,
   inboundConnectionThreshold: 50,
   maxPendingConnections: 16,

@@ -4,7 +4,7 @@ import type { PinStore } from './pin-store.js'
 import type { Datastore } from 'interface-datastore'
 
 /** The layout of the datastore; bumped when a migration below is added. */
-export const DATASTORE_VERSION = 2
+const DATASTORE_VERSION = 2
 
 const VERSION_KEY = new Key('/shoal/version')
 const LEGACY_DOWNLOAD_PREFIX = '/shoal/downloads/'

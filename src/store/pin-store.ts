@@ -10,7 +10,7 @@ import type { Datastore } from 'interface-datastore'
  */
 export type PinReason = 'user' | 'replica' | 'download'
 
-export const PIN_REASONS: readonly PinReason[] = ['user', 'replica', 'download']
+const PIN_REASONS: readonly PinReason[] = ['user', 'replica', 'download']
 
 /** What a pin says about its root, for people. */
 export interface PinInfo {

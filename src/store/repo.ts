@@ -12,7 +12,7 @@ import { ReplicaStore } from './replica-store.js'
 import type { ShoalConfig } from './config.js'
 import type { PrivateKey } from '@libp2p/interface'
 
-export { defaultRepoPath, REPO_LAYOUT, repoPaths } from './repo-layout.js'
+export { repoPaths } from './repo-layout.js'
 
 /**
  * Create a repo folder (mode 0700) with a config file, unless one exists.

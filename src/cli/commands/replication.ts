@@ -120,7 +120,7 @@ export const replicateCommand: CommandModule<GlobalArgs, ReplicateArgs> = {
   }
 }
 
-export function positiveInt (value: number, what: string): number {
+function positiveInt (value: number, what: string): number {
   if (!Number.isSafeInteger(value) || value < 1) throw new InputError(`${what} must be a whole number of at least 1, got ${value}`)
   return value
 }
