@@ -112,3 +112,21 @@ export class InterruptedError extends ShoalError {
   static override readonly name = 'InterruptedError'
   override name = 'InterruptedError'
 }
+
+/** A command line the parser refused (unknown option, missing argument…). */
+export class UsageError extends ShoalError {
+  static override readonly name = 'UsageError'
+  override name = 'UsageError'
+}
+
+/** A daemon child process that exited, or did not say it was ready, in time. */
+export class DaemonStartError extends ShoalError {
+  static override readonly name = 'DaemonStartError'
+  override name = 'DaemonStartError'
+}
+
+/** What was written out stops short of the whole content (the daemon stopped sending). */
+export class IncompleteOutputError extends ShoalError {
+  static override readonly name = 'IncompleteOutputError'
+  override name = 'IncompleteOutputError'
+}

@@ -1,4 +1,5 @@
 import yargs from 'yargs'
+import { UsageError } from '../errors.js'
 import { hideBin } from 'yargs/helpers'
 import { daemonCommand, groupKeyCommand, initCommand, swarmKeyCommand } from './commands/daemon.js'
 import { connectCommand, gcCommand, idCommand, lsCommand, peersCommand, providersCommand, rmCommand, statCommand, stopCommand } from './commands/manage.js'
@@ -68,9 +69,7 @@ export async function main (argv: string[] = hideBin(process.argv)): Promise<voi
       if (err != null) throw err
       // while a command runs, the parser's options are that command's (getOptions is left out of its types)
       const options = (parser as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions()
-      const e = new Error(usageMessage(msg, argv, Object.keys(options.key)))
-      e.name = 'UsageError'
-      throw e
+      throw new UsageError(usageMessage(msg, argv, Object.keys(options.key)))
     })
 
   endQuietlyOnClosedStdout()

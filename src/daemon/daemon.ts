@@ -99,6 +99,7 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
   try {
     api = new ApiServer({
       node,
+      logger: node.logger,
       socketPath: node.repo.paths.apiSocket,
       requestStop: async () => {
         void stop()

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { InputError } from '../errors.js'
 
 /** Largest control-API request body accepted. */
-export const MAX_BODY_SIZE = 64 * 1024
+const MAX_BODY_SIZE = 64 * 1024
 
 export class HttpError extends Error {
   constructor (readonly status: number, message: string, readonly errorName = 'HttpError') {
@@ -45,7 +46,7 @@ export async function readJson (req: IncomingMessage): Promise<Record<string, an
   if (size === 0) return {}
   try {
     const value = JSON.parse(Buffer.concat(chunks).toString('utf8'))
-    if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not an object')
+    if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new InputError('not an object')
     return value
   } catch {
     throw new HttpError(400, 'request body is not a JSON object')

@@ -1,4 +1,5 @@
 import { ProtocolViolationError } from '../errors.js'
+import { AbortError } from '@libp2p/interface'
 import type { BanList } from './ban-list.js'
 import type { Ledger } from './ledger.js'
 import type { TokenBucket } from './token-bucket.js'
@@ -66,7 +67,7 @@ export class BlockServer implements Startable {
     this.controller.abort()
     for (const s of this.streams) {
       s.open = false
-      s.channel.abort(new Error('daemon stopping'))
+      s.channel.abort(new AbortError('daemon stopping'))
     }
     this.streams.clear()
     this.turns.clear()

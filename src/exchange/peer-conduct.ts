@@ -1,13 +1,15 @@
-import { logger } from '@libp2p/logger'
+import { defaultLogger } from '@libp2p/logger'
+import { VIOLATION_WINDOW } from './constants.js'
+import type { ComponentLogger, Logger } from '@libp2p/interface'
 import type { BanList } from './ban-list.js'
 
-const log = logger('shoal:peer-conduct')
-
 export interface PeerConductInit {
+  /** The node's logger (by default one of its own). */
+  logger?: ComponentLogger
   /** Violations within `window` that get a peer banned. */
   maxViolations: number
-  /** How far back violations count (ms). */
-  window: number
+  /** How far back violations count (ms; default VIOLATION_WINDOW). */
+  window?: number
   /** How long the ban lasts (ms). */
   banTime: number
 }
@@ -27,17 +29,22 @@ export class PeerConduct {
   private readonly bans: BanList
   private readonly records = new Map<string, number[]>()
 
+  private readonly log: Logger
+  private readonly window: number
+
   constructor (bans: BanList, init: PeerConductInit) {
     this.bans = bans
     this.init = init
+    this.window = init.window ?? VIOLATION_WINDOW
+    this.log = (init.logger ?? defaultLogger()).forComponent('shoal:peer-conduct')
   }
 
   violation (peer: string, reason: string): void {
     const now = Date.now()
-    const recent = (this.records.get(peer) ?? []).filter(t => now - t < this.init.window)
+    const recent = (this.records.get(peer) ?? []).filter(t => now - t < this.window)
     recent.push(now)
     this.records.delete(peer)
-    log('%s broke the protocol (%d in the window): %s', peer, recent.length, reason)
+    this.log('%s broke the protocol (%d in the window): %s', peer, recent.length, reason)
     if (recent.length >= this.init.maxViolations) {
       this.bans.ban(peer, this.init.banTime, `broke the wire protocol ${recent.length} times (last: ${reason})`)
       return
@@ -51,6 +58,6 @@ export class PeerConduct {
   /** Violations of `peer` still counting. */
   count (peer: string): number {
     const now = Date.now()
-    return (this.records.get(peer) ?? []).filter(t => now - t < this.init.window).length
+    return (this.records.get(peer) ?? []).filter(t => now - t < this.window).length
   }
 }

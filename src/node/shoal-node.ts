@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises'
+import { AbortError } from '@libp2p/interface'
 import { defaultLogger } from '@libp2p/logger'
 import { preSharedKey } from '@libp2p/pnet'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -6,7 +7,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { blockKey, childLinks, isInterior } from '../content/dag.js'
 import { readFileContent } from '../content/file-reader.js'
-import { BlockVerificationError, ConfigError, DiskFullError, InputError, isDiskFull, NotAFileError, NotFoundError, ReplicationError } from '../errors.js'
+import { BlockNotFoundError, BlockVerificationError, ConfigError, DiskFullError, InputError, isDiskFull, NotAFileError, NotFoundError, ReplicationError } from '../errors.js'
 import { BanList } from '../exchange/ban-list.js'
 import { PeerConduct } from '../exchange/peer-conduct.js'
 import { Exchange } from '../exchange/exchange.js'
@@ -135,8 +136,9 @@ async function readSwarmKey (file: string): Promise<Uint8Array | undefined> {
 }
 
 async function toBytes (chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  for await (const chunk of chunks) return chunk
-  throw new Error('empty block')
+  const first = await chunks[Symbol.asyncIterator]().next()
+  if (first.done === true) throw new BlockNotFoundError('the block store gave an empty block')
+  return first.value
 }
 
 /**
@@ -160,9 +162,12 @@ export class ShoalNode {
   private readonly inUse = new Map<string, { cid: CID, users: number }>()
   private readonly gcLock = new GcLock()
   private started = false
+  /** The node's logger: its parts log through it, and so may the daemon around it. */
+  readonly logger: ComponentLogger
 
   private constructor (repo: Repo, libp2p: ShoalLibp2p, logger: ComponentLogger, bans: BanList, uploadBucket: TokenBucket, group: ReplicationGroup) {
     this.repo = repo
+    this.logger = logger
     this.libp2p = libp2p
     this.bans = bans
     this.network = libp2p.services.blocks
@@ -252,7 +257,7 @@ export class ShoalNode {
       }
       const logger = options.logger ?? defaultLogger()
       const bans = new BanList()
-      const conduct = new PeerConduct(bans, { maxViolations: repo.config.limits.maxViolations, window: 10 * 60_000, banTime: repo.config.limits.banTime })
+      const conduct = new PeerConduct(bans, { maxViolations: repo.config.limits.maxViolations, banTime: repo.config.limits.banTime, logger })
       const downloadBucket = new TokenBucket(repo.config.maxDownloadRate)
       const uploadBucket = new TokenBucket(repo.config.maxUploadRate)
       const libp2p = await createShoalLibp2p({
@@ -485,7 +490,7 @@ export class ShoalNode {
       yield * readFileContent(cid, async c => await toBytes(arrivals.get(c, { signal })), { signal })
       await fetching
     } finally {
-      controller.abort(new Error('cat finished'))
+      controller.abort(new AbortError('cat finished'))
       await fetching.catch(() => {})
       await this.repo.pins.clearDownloading(cid)
       done()

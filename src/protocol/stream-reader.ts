@@ -1,4 +1,5 @@
 import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
+import { StreamAbortedError, StreamResetError } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 /**
@@ -49,7 +50,7 @@ export async function * readStream (stream: Stream): AsyncGenerator<Uint8Array |
   try {
     if (stream.status !== 'open' && stream.readBufferLength === 0) {
       // closed before we began: gracefully, or by a reset or abort
-      if (stream.status === 'reset' || stream.status === 'aborted') failure = new Error(`stream was ${stream.status}`)
+      if (stream.status === 'reset' || stream.status === 'aborted') failure = stream.status === 'reset' ? new StreamResetError('stream was reset') : new StreamAbortedError('stream was aborted')
       done = true
     }
     endIfDrained()

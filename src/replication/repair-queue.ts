@@ -1,4 +1,5 @@
 import type { Logger } from '@libp2p/interface'
+import { AbortError } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 const FIRST_RETRY = 5_000
@@ -49,7 +50,7 @@ export class RepairQueue {
     if (job == null) return
     this.jobs.delete(root.toString())
     clearTimeout(job.retry)
-    job.controller.abort(new Error('replica released'))
+    job.controller.abort(new AbortError('replica released'))
     const i = this.waiting.indexOf(job)
     if (i >= 0) this.waiting.splice(i, 1)
   }

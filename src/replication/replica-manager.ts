@@ -1,4 +1,5 @@
 import { peerIdFromString } from '@libp2p/peer-id'
+import { AbortError } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import { ReplicationError } from '../errors.js'
 import { MAX_REPLICAS } from '../store/config.js'
@@ -59,7 +60,7 @@ export interface ReplicaManagerInit extends ReplicationConfig {
   maxStorage: number
 }
 
-export interface HolderStatus {
+interface HolderStatus {
   peer: string
   /** `absent`: not answering, still counted; `gone`: no longer counted. */
   state: HolderState | 'absent' | 'gone'
@@ -191,7 +192,7 @@ export class ReplicaManager implements Startable {
 
   async stop (): Promise<void> {
     clearInterval(this.timer)
-    this.controller.abort(new Error('stopping'))
+    this.controller.abort(new AbortError('stopping'))
     this.queue.stop()
     await this.book.persist()
   }

@@ -1,11 +1,11 @@
-import { logger } from '@libp2p/logger'
+import { defaultLogger } from '@libp2p/logger'
 import { QuotaExceededError } from '../errors.js'
-import type { AbortOptions } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, Logger } from '@libp2p/interface'
 import type { Datastore, Key } from 'interface-datastore'
 
-const log = logger('shoal:provider-quota')
-
 export interface ProviderQuotaInit {
+  /** The node's logger (by default one of its own). */
+  logger?: ComponentLogger
   /** Where kad-dht keeps provider records: `<datastorePrefix>/provider`. */
   prefix: string
   /** Our own peer ID: our own records are never limited. */
@@ -33,8 +33,11 @@ export class ProviderRecordQuota {
   /** Entries refused since start, for `shoal stat`-style reporting and tests. */
   refused = 0
 
+  private readonly log: Logger
+
   constructor (init: ProviderQuotaInit) {
     this.init = init
+    this.log = (init.logger ?? defaultLogger()).forComponent('shoal:provider-quota')
   }
 
   /** Count the entries already stored (at start, before libp2p runs). */
@@ -77,7 +80,7 @@ export class ProviderRecordQuota {
         return await store.put(key, value, options)
       }
       if (this.countOf(peer) >= this.init.perPeer || this.total >= this.init.total) {
-        if (this.refused++ % 1000 === 0) log('provider records of %s over quota (%d kept, %d in all); refusing', peer, this.countOf(peer), this.total)
+        if (this.refused++ % 1000 === 0) this.log('provider records of %s over quota (%d kept, %d in all); refusing', peer, this.countOf(peer), this.total)
         throw new QuotaExceededError(`provider records of ${peer} over quota`)
       }
       this.add(peer, 1)

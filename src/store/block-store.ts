@@ -2,15 +2,13 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { NextToLast } from 'blockstore-fs/sharding'
-import { logger } from '@libp2p/logger'
+import { defaultLogger } from '@libp2p/logger'
 import { BlockNotFoundError, BlockVerificationError } from '../errors.js'
 import { blockKey } from '../content/dag.js'
 import { verifyBlock } from '../content/verify.js'
 import type { VerifiedBlock } from '../content/verify.js'
-import type { AbortOptions } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, Logger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
-
-const log = logger('shoal:block-store')
 
 export interface BlockStoreStats {
   blocks: number
@@ -43,8 +41,12 @@ export class BlockStore {
   private readonly deleting = new Map<string, Promise<void>>()
   readonly path: string
 
-  constructor (dir: string) {
+  private readonly log: Logger
+
+  /** `logger`: the node's (by default one of its own). */
+  constructor (dir: string, logger: ComponentLogger = defaultLogger()) {
     this.path = dir
+    this.log = logger.forComponent('shoal:block-store')
     this.fs = new FsBlockstore(dir, { shardingStrategy: this.sharding })
   }
 
@@ -119,7 +121,7 @@ export class BlockStore {
       return verifyBlock(cid, bytes)
     } catch (err) {
       if (err instanceof BlockVerificationError) {
-        log.error('block %s failed verification on disk; removing it', cid)
+        this.log.error('block %s failed verification on disk; removing it', cid)
         await this.fs.delete(cid).catch(() => {})
       }
       throw err
@@ -141,7 +143,7 @@ export class BlockStore {
       try {
         cid = this.sharding.decode(file.path)
       } catch {
-        log('ignoring foreign file %s', file.path)
+        this.log('ignoring foreign file %s', file.path)
         continue
       }
       yield { cid, size: file.size }

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { InputError } from '../../errors.js'
+import { InputError, InterruptedError } from '../../errors.js'
 import { parseSize } from '../../store/config.js'
 import { EXIT } from '../exit-codes.js'
 import { out } from '../output.js'
@@ -89,9 +89,7 @@ export const churnCommand: CommandModule<GlobalArgs, ChurnArgs> = {
     const seed = args.seed ?? Math.floor(Math.random() * 2 ** 31)
     const controller = new AbortController()
     const interrupt = (): void => {
-      const err = new Error('interrupted')
-      err.name = 'InterruptedError'
-      controller.abort(err)
+      controller.abort(new InterruptedError('interrupted'))
     }
     process.once('SIGINT', interrupt)
     process.once('SIGTERM', interrupt)
