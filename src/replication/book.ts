@@ -1,6 +1,7 @@
 import { decodeCID } from '../content/dag.js'
 import { RELEASED_TTL } from './constants.js'
 import { bytesToPeer, holderState } from './codec.js'
+import { expire } from './expiry.js'
 import { RootView } from './root-view.js'
 import type { PeerLiveness } from './peer-liveness.js'
 import type { RootReplicas } from '../protocol/replica-network.js'
@@ -79,6 +80,7 @@ export class ReplicaBook {
   /** We released `peer`'s copy: ignore gossip that still names it for a while. */
   releasedFrom (view: RootView, peer: PeerId): void {
     view.remove(peer)
+    expire(this.released, Date.now())
     this.released.set(`${view.root.toString()}/${peer.toString()}`, Date.now() + RELEASED_TTL)
     this.changed(view.root.toString())
   }

@@ -1,5 +1,6 @@
 import { ReplicaOp } from '../protocol/replica-network.js'
 import { DECLINED_TTL, MAX_ASKS_PER_ROUND, NOT_MEMBER_TTL, RETRY_SILENT_PEER_AFTER } from './constants.js'
+import { expire } from './expiry.js'
 import { byDistance } from './keyspace.js'
 import type { ReplicaBook } from './book.js'
 import type { ReplicaClient } from './client.js'
@@ -73,6 +74,7 @@ export class Placement {
     return await this.exclusively(view.root, async () => {
       const key = view.root.toString()
       const now = Date.now()
+      expire(this.declined, now)
       const candidates = (await this.c.candidates(view.root, { signal })).filter(peer => {
         const k = peer.toString()
         return !peer.equals(this.c.self) && !view.has(k) && (this.declined.get(`${key}/${k}`) ?? 0) < now

@@ -96,3 +96,12 @@ describe('replication: placement', () => {
     assert.equal(asked.length, 2, 'two offers in all, not four')
   })
 })
+
+describe('replication: expiring maps', () => {
+  it('drops only the entries whose time has passed', async () => {
+    const { expire } = await import('../../src/replication/expiry.js')
+    const until = new Map([['a', 10], ['b', 20], ['c', 30]])
+    expire(until, 20)
+    assert.deepEqual([...until.keys()], ['c'])
+  })
+})
