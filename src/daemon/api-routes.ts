@@ -1,4 +1,5 @@
 import path from 'node:path'
+import { CONNECT_TIMEOUT, PROVIDERS_TIMEOUT } from './constants.js'
 import { parseCID } from '../content/dag.js'
 import { chunkSize as checkChunkSize } from '../store/config.js'
 import { InputError } from '../errors.js'
@@ -169,14 +170,14 @@ export const routes: Record<string, Route> = {
 
   'POST /v1/connect': async ({ node, req, res, signal }) => {
     const body = await readJson(req)
-    const peerId = await node.connect(str(body, 'address'), { signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) })
+    const peerId = await node.connect(str(body, 'address'), { signal: AbortSignal.any([signal, AbortSignal.timeout(CONNECT_TIMEOUT)]) })
     sendJson(res, 200, { peerId })
   },
 
   'POST /v1/providers': async ({ node, req, res, signal }) => {
     const body = await readJson(req)
     const cid = parseCID(str(body, 'cid'))
-    const timeout = optNumber(body, 'timeout') ?? 10_000
+    const timeout = optNumber(body, 'timeout') ?? PROVIDERS_TIMEOUT
     sendJson(res, 200, { providers: await node.providers(cid, timeout, { signal }) })
   },
 

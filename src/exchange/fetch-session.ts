@@ -1,4 +1,5 @@
 import { isInterior, sizedLinks } from '../content/dag.js'
+import { PROVIDER_QUERY_TIMEOUT, REDISCOVER_ALONE, REDISCOVER_FIRST, REDISCOVER_INTERVAL } from './constants.js'
 import { AbortError } from '@libp2p/interface'
 import { BlockNotFoundError, BlockVerificationError, NoProvidersError } from '../errors.js'
 import { Availability } from './availability.js'
@@ -175,7 +176,7 @@ export class FetchSession {
 
   constructor (components: FetchSessionComponents, init: FetchSessionInit) {
     this.c = components
-    this.init = { queryTimeout: 30_000, rediscoverInterval: 30_000, ...init }
+    this.init = { queryTimeout: PROVIDER_QUERY_TIMEOUT, rediscoverInterval: REDISCOVER_INTERVAL, ...init }
     this.log = components.logger.forComponent(`shoal:fetch:${init.root.toString().slice(-8)}`)
     this.swarm = components.swarms.join(init.root)
     // run() awaits this; an early failure must not count as unhandled meanwhile
@@ -371,8 +372,8 @@ export class FetchSession {
       }
       // with nobody to fetch from, look again soon; otherwise for more holders, more and more rarely
       const wait = this.peers.size === 0 && this.connecting.size === 0
-        ? 1_000
-        : Math.min(this.init.rediscoverInterval, 2_000 * 2 ** round++)
+        ? REDISCOVER_ALONE
+        : Math.min(this.init.rediscoverInterval, REDISCOVER_FIRST * 2 ** round++)
       await new Promise<void>(resolve => {
         const t = setTimeout(wake, wait)
         function wake (): void {
