@@ -103,6 +103,12 @@ describe('hosts: Shoal across network namespaces', function () {
     await fs.writeFile(input, randomBytes(size))
     let cid = ''
     for (let i = 1; i <= 4; i++) cid = JSON.parse((await shoalOk(['add', input, '--json', '--repo', repo(i)])).stdout).cid
+    // the test is of a swarm of four: it starts once the DHT names all four (an add announces in the background)
+    const seederIds = [1, 2, 3, 4].map(i => daemons.get(i)!.peerId)
+    await until('the DHT to name all four seeders', 60_000, async () => {
+      const named = JSON.parse((await shoalOk(['providers', cid, '--json', '--timeout', '5', '--repo', repo(5)])).stdout).map((p: any) => p.peerId)
+      return seederIds.every(s => named.includes(s)) ? true : undefined
+    })
     const out = path.join(dir, 'out')
     const got = await shoalStreaming(['get', cid, '-o', out, '--json', '--repo', repo(5)], () => {})
     assert.equal(got.code, 0, got.stderr)
