@@ -1,24 +1,15 @@
 import { ReplicaOp } from '../protocol/replica-network.js'
 import { anySignal, sleep } from '../signals.js'
 import { LEAVE_POLL, LEAVING_NOTICE_TIMEOUT } from './constants.js'
-import type { ReplicaBook } from './book.js'
-import type { ReplicaClient } from './client.js'
-import type { ReplicaEvents } from './events.js'
-import type { PeerLiveness } from './peer-liveness.js'
+import type { ReplicaComponents } from './components.js'
 import type { Placement } from './placement.js'
 import type { Prober } from './prober.js'
 import type { RootView } from './root-view.js'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
-import type { TypedEventTarget } from 'main-event'
 
-export interface HandOverComponents {
-  self: PeerId
-  book: ReplicaBook
-  client: ReplicaClient
-  liveness: PeerLiveness
+export interface HandOverComponents extends Omit<ReplicaComponents, 'log'> {
   placement: Placement
   prober: Prober
-  events: TypedEventTarget<ReplicaEvents>
 }
 
 export interface HandOverInit {

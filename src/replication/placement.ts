@@ -2,22 +2,12 @@ import { ReplicaOp } from '../protocol/replica-network.js'
 import { DECLINED_TTL, MAX_ASKS_PER_ROUND, NOT_MEMBER_TTL, RETRY_SILENT_PEER_AFTER } from './constants.js'
 import { expire } from './expiry.js'
 import { byDistance } from './keyspace.js'
-import type { ReplicaBook } from './book.js'
-import type { ReplicaClient } from './client.js'
-import type { ReplicaEvents } from './events.js'
-import type { PeerLiveness } from './peer-liveness.js'
+import type { ReplicaComponents } from './components.js'
 import type { RootView } from './root-view.js'
-import type { AbortOptions, Logger, PeerId } from '@libp2p/interface'
-import type { TypedEventTarget } from 'main-event'
+import type { AbortOptions, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
-export interface PlacementComponents {
-  self: PeerId
-  client: ReplicaClient
-  book: ReplicaBook
-  liveness: PeerLiveness
-  events: TypedEventTarget<ReplicaEvents>
-  log: Logger
+export interface PlacementComponents extends ReplicaComponents {
   /**
    * Peers that may take a replica of `root`: connected ones, known speakers
    * of the protocol, and the root's closest peers in the DHT (always when

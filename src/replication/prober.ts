@@ -2,21 +2,11 @@ import { AdaptiveTimeout } from '@libp2p/utils'
 import { ReplicaOp } from '../protocol/replica-network.js'
 import { entryOf } from './codec.js'
 import { MAX_PROBE_TIMEOUT_FACTOR } from './constants.js'
-import type { ReplicaBook } from './book.js'
-import type { ReplicaClient } from './client.js'
-import type { ReplicaEvents } from './events.js'
-import type { PeerLiveness } from './peer-liveness.js'
+import type { ReplicaComponents } from './components.js'
 import type { RootView } from './root-view.js'
-import type { Logger, PeerId } from '@libp2p/interface'
-import type { TypedEventTarget } from 'main-event'
+import type { PeerId } from '@libp2p/interface'
 
-export interface ProberComponents {
-  self: PeerId
-  client: ReplicaClient
-  book: ReplicaBook
-  liveness: PeerLiveness
-  events: TypedEventTarget<ReplicaEvents>
-  log: Logger
+export interface ProberComponents extends ReplicaComponents {
   /** Bytes of a root our own unfinished copy holds. */
   bytesHeld(root: string): number
 }
