@@ -5,7 +5,9 @@ import { Ledger } from './ledger.js'
 import { SwarmRegistry } from './swarm-registry.js'
 import { anySignal } from '../signals.js'
 import type { BanList } from './ban-list.js'
-import type { FetchProgress, FetchResult, FetchSessionComponents } from './fetch-session.js'
+import { WantManager } from './want-manager.js'
+import type { BlockSource } from './block-source.js'
+import type { ConnectEvents, FetchProgress, FetchResult } from './session-types.js'
 import type { TokenBucket } from './token-bucket.js'
 import type { BlockNetwork } from '../protocol/block-network.js'
 import type { SwarmNetwork } from '../protocol/swarm-network.js'
@@ -28,7 +30,7 @@ export interface ExchangeComponents {
   /** Peers connected now. */
   connectedPeers(): PeerId[]
   /** Source of `peer:connect` events (the libp2p node). */
-  events: FetchSessionComponents['events']
+  events: ConnectEvents
   /** Whether this peer holds the whole DAG under `root`. */
   holdsComplete(root: CID): Promise<boolean>
 }
@@ -59,16 +61,21 @@ export interface FetchOptions {
  */
 export class Exchange implements Startable {
   readonly ledger = new Ledger()
+  /** What the running downloads need, node-wide: no block is asked for twice. */
+  readonly wants = new WantManager()
   readonly swarms: SwarmRegistry
   private readonly c: ExchangeComponents
   private readonly limits: ExchangeLimits
   private readonly server: BlockServer
   private readonly sessions = new Set<FetchSession>()
   private readonly controller = new AbortController()
+  /** Block protocols downloads ask peers through: Shoal's own first. */
+  private readonly sources: BlockSource[]
 
   constructor (components: ExchangeComponents, limits: ExchangeLimits) {
     this.c = components
     this.limits = limits
+    this.sources = [components.network]
     this.server = new BlockServer({ ...components, ledger: this.ledger }, limits)
     this.swarms = new SwarmRegistry({ ...components, network: components.swarmNetwork })
   }
@@ -96,9 +103,11 @@ export class Exchange implements Startable {
   async fetch (root: CID, options: FetchOptions = {}): Promise<FetchResult> {
     const session = new FetchSession({
       ...this.c,
+      sources: this.sources,
       self: this.c.peerId,
       ledger: this.ledger,
-      swarms: this.swarms
+      swarms: this.swarms,
+      wants: this.wants
     }, {
       root,
       maxWindow: this.limits.requestWindow,

@@ -1,4 +1,5 @@
-import { childLinks, isInterior } from '../content/dag.js'
+import { isInterior } from '../content/dag.js'
+import { walkDag } from '../content/dag-walk.js'
 import type { BlockStore } from '../store/block-store.js'
 import type { CID } from 'multiformats/cid'
 
@@ -23,16 +24,9 @@ export class LeafIndex {
 
   static async build (root: CID, blocks: BlockStore): Promise<LeafIndex> {
     const leaves: CID[] = []
-    const stack: CID[] = [root]
-    while (stack.length > 0) {
-      const cid = stack.pop()!
-      if (!isInterior(cid)) {
-        leaves.push(cid)
-        continue
-      }
-      const block = await blocks.get(cid)
-      const links = childLinks(cid, block.bytes)
-      for (let i = links.length - 1; i >= 0; i--) stack.push(links[i])
+    // every interior node must be here: a missing one throws
+    for await (const { cid } of walkDag([root], async cid => (await blocks.get(cid)).bytes)) {
+      if (!isInterior(cid)) leaves.push(cid)
     }
     return new LeafIndex(leaves)
   }

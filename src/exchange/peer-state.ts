@@ -1,4 +1,4 @@
-import type { RequestChannel } from '../protocol/block-network.js'
+import type { BlockChannel } from './block-source.js'
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -31,7 +31,7 @@ const DEFAULT_RTT = 50
 export class PeerState {
   readonly id: PeerId
   readonly key: string
-  readonly channel: RequestChannel
+  readonly channel: BlockChannel
   /** Requests sent and not answered: CID string → time sent (ms). */
   readonly inFlight = new Map<string, { cid: CID, sentAt: number }>()
   /** Blocks this peer said it does not have. */
@@ -48,7 +48,7 @@ export class PeerState {
   private lastAnswer = 0
 
   /** `rtt` gives the connection's measured round trip in ms, if known. */
-  constructor (id: PeerId, channel: RequestChannel, limits: WindowLimits, rtt: () => number | undefined = () => undefined) {
+  constructor (id: PeerId, channel: BlockChannel, limits: WindowLimits, rtt: () => number | undefined = () => undefined) {
     this.id = id
     this.key = id.toString()
     this.channel = channel

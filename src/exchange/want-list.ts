@@ -16,6 +16,8 @@ export class WantList {
   private readonly leaves = new Map<string, CID>()
   private readonly inFlight = new Map<string, { cid: CID, peers: Set<string>, since: number }>()
   private readonly writing = new Set<string>()
+  /** Blocks another download is fetching (see WantManager): wanted, not asked for. */
+  private readonly waiting = new Map<string, CID>()
   private known = 0
 
   /** Add a block to fetch (ignored if it is already tracked). */
@@ -32,7 +34,36 @@ export class WantList {
 
   /** Whether the block is anywhere in the list. */
   has (key: string): boolean {
-    return this.retry.has(key) || this.interior.has(key) || this.leaves.has(key) || this.inFlight.has(key) || this.writing.has(key)
+    return this.isPending(key) || this.inFlight.has(key) || this.writing.has(key) || this.waiting.has(key)
+  }
+
+  /** Another download fetches `cid`: it stops being pending here until that one stores it or gives it up. */
+  elsewhere (cid: CID): void {
+    const key = cid.toString()
+    if (!this.isPending(key)) return
+    this.unpend(key)
+    this.waiting.set(key, cid)
+  }
+
+  /** The download fetching `cid` gave it up: it is pending here again. */
+  takeBack (cid: CID): void {
+    const key = cid.toString()
+    if (this.waiting.delete(key)) this.retry.set(key, cid)
+  }
+
+  /**
+   * Another download stored `cid`: it is being taken in here (as if
+   * received), until `stored`. Returns whether it was wanted here and not
+   * already on its way from a peer.
+   */
+  storedElsewhere (cid: CID): boolean {
+    const key = cid.toString()
+    if (!this.waiting.delete(key)) {
+      if (!this.isPending(key)) return false
+      this.unpend(key)
+    }
+    this.writing.add(key)
+    return true
   }
 
   /** Pending blocks, best first. */
@@ -54,9 +85,7 @@ export class WantList {
   /** Record that `peer` was asked for `cid`; it stops being pending. */
   requested (cid: CID, peer: string): void {
     const key = cid.toString()
-    this.retry.delete(key)
-    this.interior.delete(key)
-    this.leaves.delete(key)
+    this.unpend(key)
     const entry = this.inFlight.get(key)
     if (entry != null) {
       entry.peers.add(peer)
@@ -111,6 +140,11 @@ export class WantList {
     return this.retry.size + this.interior.size + this.leaves.size
   }
 
+  /** Blocks another download is fetching for us. */
+  get waitingCount (): number {
+    return this.waiting.size
+  }
+
   get inFlightCount (): number {
     return this.inFlight.size
   }
@@ -121,6 +155,12 @@ export class WantList {
   }
 
   isComplete (): boolean {
-    return this.pendingCount === 0 && this.inFlight.size === 0 && this.writing.size === 0
+    return this.pendingCount === 0 && this.inFlight.size === 0 && this.writing.size === 0 && this.waiting.size === 0
+  }
+
+  private unpend (key: string): void {
+    this.retry.delete(key)
+    this.interior.delete(key)
+    this.leaves.delete(key)
   }
 }

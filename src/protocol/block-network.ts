@@ -140,6 +140,8 @@ export class ServeChannel {
  * server, and opens `RequestChannel`s for download sessions.
  */
 export class BlockNetwork implements Startable {
+  /** A download's block source name (see the exchange's `BlockSource`). */
+  readonly name = BLOCK_PROTOCOL
   private readonly components: BlockNetworkComponents
   private readonly log: Logger
   private readonly maxInboundStreams: number
@@ -187,7 +189,7 @@ export class BlockNetwork implements Startable {
   }
 
   /** Open a stream to `peer` (dialling it if needed) for requesting blocks. */
-  async openRequestChannel (peer: PeerId, events: RequestChannelEvents, options: { signal?: AbortSignal } = {}): Promise<RequestChannel> {
+  async openChannel (peer: PeerId, events: RequestChannelEvents, options: { signal?: AbortSignal } = {}): Promise<RequestChannel> {
     const signal = anySignal(AbortSignal.timeout(STREAM_OPEN_TIMEOUT), options.signal)
     const stream = await this.components.connectionManager.openStream(peer, BLOCK_PROTOCOL, { signal })
     stream.inactivityTimeout = this.idleTimeout

@@ -129,6 +129,30 @@ describe('node: fetching between in-process peers', function () {
     assert.equal(ban.reason, 'claims blocks it does not serve')
   })
 
+  it('two downloads of one root on one peer (a get beside a cat) ask the holder for each block once', async () => {
+    const a = await swarm.start()
+    const c = await swarm.start({}, { bootstrapTo: [a] })
+    await routingTableHas(c, 1)
+    const file = await swarm.writeRandomFile('input', 16 * 1024 * 1024)
+    const added = await a.add(file)
+    await a.discovery.provide(added.cid)
+    const dagBlocks = 1 + (await leavesOf(a, added.cid)).length
+
+    const out = swarm.outputPath('copy')
+    const catting = (async () => {
+      const chunks: Uint8Array[] = []
+      for await (const chunk of c.cat(added.cid, { providerTimeout: 20_000 })) chunks.push(chunk)
+      return Buffer.concat(chunks)
+    })()
+    const [got, catted] = await Promise.all([c.get(added.cid, out, { providerTimeout: 20_000 }), catting])
+    assert.equal(await sha256File(out), await sha256File(file))
+    assert.ok(catted.equals(await fs.readFile(file)), 'cat streamed the same bytes')
+    const sent = a.exchange.ledger.total
+    assert.equal(sent.blocksSent, dagBlocks, 'the holder sent every block once')
+    assert.equal(c.exchange.ledger.total.blocksReceived, dagBlocks)
+    assert.ok(got.blocksFetched + got.blocksShared + got.blocksAlreadyHeld >= dagBlocks, 'the get took in every block')
+  })
+
   it('resumes an interrupted download without fetching stored blocks again', async () => {
     const a = await swarm.start()
     const b = await swarm.start({}, { bootstrapTo: [a] })
