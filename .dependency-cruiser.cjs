@@ -52,6 +52,13 @@ module.exports = {
       to: { path: `^src/(${LAYERS.join('|')})/` }
     },
     {
+      name: 'api-routes-call-node-operations',
+      comment: 'the control API calls the node\'s operations; it never reaches into the exchange, routing, replication or the wire',
+      severity: 'error',
+      from: { path: '^src/daemon/api-(routes|server)\\.ts$' },
+      to: { path: '^src/(exchange|routing|replication|protocol)/' }
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       from: { path: '^src/' },

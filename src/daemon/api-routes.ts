@@ -4,8 +4,7 @@ import { parseCID } from '../content/dag.js'
 import { chunkSize as checkChunkSize } from '../store/config.js'
 import { InputError } from '../errors.js'
 import { HttpError, errorBody, ndjson, readJson, sendJson, throttle } from './http-util.js'
-import type { ShoalNode } from '../node/shoal-node.js'
-import type { HandOverResult } from '../replication/hand-over.js'
+import type { HandOverResult, ShoalNode } from '../node/shoal-node.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
 interface RouteContext {
@@ -197,7 +196,7 @@ export const routes: Record<string, Route> = {
   },
 
   'GET /v1/replicas': async ({ node, res }) => {
-    sendJson(res, 200, { replicas: node.replicas.list() })
+    sendJson(res, 200, { replicas: node.replicaList() })
   },
 
   'GET /v1/stat': async ({ node, res }) => {
@@ -207,12 +206,12 @@ export const routes: Record<string, Route> = {
   'POST /v1/stop': async ({ node, res, requestStop }) => {
     const out = ndjson(res)
     const onHandOver = (evt: CustomEvent): void => { void out.send({ type: 'handover', ...evt.detail }) }
-    node.replicas.events.addEventListener('handover', onHandOver)
+    node.replicaEvents.addEventListener('handover', onHandOver)
     try {
       const result = await requestStop()
       await out.send({ type: 'result', stopping: true, ...result })
     } finally {
-      node.replicas.events.removeEventListener('handover', onHandOver)
+      node.replicaEvents.removeEventListener('handover', onHandOver)
     }
     out.end()
   }

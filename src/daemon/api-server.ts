@@ -7,7 +7,7 @@ import { ApiGuard } from './api-guard.js'
 import { routeFor } from './api-routes.js'
 import { HttpError, errorBody, sendJson, statusFor } from './http-util.js'
 import type { ShoalNode } from '../node/shoal-node.js'
-import type { HandOverResult } from '../replication/hand-over.js'
+import type { HandOverResult } from '../node/shoal-node.js'
 
 /** How long a stopping API waits for requests in flight to send their last event (ms). */
 const DRAIN_TIMEOUT = 2_000

@@ -44,7 +44,7 @@ export function logNodeEvents (node: ShoalNode, log: Log): () => void {
     log.warn('banned peer', { peer: d.peer, reason: d.reason, until: new Date(d.until).toISOString() })
   })
   for (const [type, line] of Object.entries(REPLICA_LINES)) {
-    on(node.replicas.events, type, detail => { (line as (d: unknown, log: Log) => void)(detail, log) })
+    on(node.replicaEvents, type, detail => { (line as (d: unknown, log: Log) => void)(detail, log) })
   }
   return () => { for (const f of off) f() }
 }

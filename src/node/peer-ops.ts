@@ -1,0 +1,116 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { InputError } from '../errors.js'
+import { anySignal } from '../signals.js'
+import type { ShoalLibp2p } from './create-libp2p.js'
+import type { BanList } from '../exchange/ban-list.js'
+import type { Exchange } from '../exchange/exchange.js'
+import type { ReplicaManager } from '../replication/replica-manager.js'
+import type { ContentDiscovery } from '../routing/content-discovery.js'
+import type { Repo } from '../store/repo.js'
+import type { AbortOptions } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+export interface RepoStat {
+  repo: string
+  blocks: number
+  bytes: number
+  pins: number
+  peers: number
+  bytesSent: number
+  bytesReceived: number
+  activeDownloads: number
+  activeUploads: number
+  /** Peers banned for sending blocks that failed verification. */
+  banned: Array<{ peer: string, until: number, reason: string }>
+  /** Roots held as replicas, and replica downloads running. */
+  replicas: number
+  activeRepairs: number
+}
+
+export interface PeerSummary {
+  peerId: string
+  addresses: string[]
+}
+
+export interface PeerOpsComponents {
+  libp2p: ShoalLibp2p
+  repo: Repo
+  exchange: Exchange
+  bans: BanList
+  replicas: ReplicaManager
+  discovery: ContentDiscovery
+}
+
+/** The node's operations on peers and its own state: stat, peers, connect, providers. */
+export class PeerOps {
+  private readonly c: PeerOpsComponents
+
+  constructor (components: PeerOpsComponents) {
+    this.c = components
+  }
+
+  async stat (): Promise<RepoStat> {
+    const { repo, exchange, replicas } = this.c
+    const store = await repo.blocks.stats()
+    let pins = 0
+    for await (const _ of repo.pins.pins()) pins++
+    const total = exchange.ledger.total
+    return {
+      repo: repo.root,
+      blocks: store.blocks,
+      bytes: store.bytes,
+      pins,
+      peers: this.c.libp2p.getPeers().length,
+      bytesSent: total.bytesSent,
+      bytesReceived: total.bytesReceived,
+      activeDownloads: exchange.activeDownloads,
+      activeUploads: exchange.activeUploads,
+      banned: this.c.bans.list(),
+      replicas: replicas.list().filter(r => r.local).length,
+      activeRepairs: replicas.activeRepairs
+    }
+  }
+
+  peers (): PeerSummary[] {
+    const byPeer = new Map<string, string[]>()
+    for (const conn of this.c.libp2p.getConnections()) {
+      const key = conn.remotePeer.toString()
+      const list = byPeer.get(key) ?? []
+      list.push(conn.remoteAddr.toString())
+      byPeer.set(key, list)
+    }
+    return [...byPeer.entries()].map(([peerId, addresses]) => ({ peerId, addresses }))
+  }
+
+  /** Dial a peer by full multiaddr (with /p2p/). */
+  async connect (address: string, options: AbortOptions = {}): Promise<string> {
+    let ma
+    try {
+      ma = multiaddr(address)
+    } catch {
+      throw new InputError(`not a valid multiaddr: ${JSON.stringify(address)}`)
+    }
+    const peer = ma.getComponents().find(c => c.name === 'p2p')?.value
+    if (peer == null) {
+      throw new InputError(`multiaddr has no /p2p/<peer id>: ${address}`)
+    }
+    peerIdFromString(peer)
+    const conn = await this.c.libp2p.dial(ma, options)
+    return conn.remotePeer.toString()
+  }
+
+  /** Peers the DHT names as holders of `cid`, found within `timeout` ms. */
+  async providers (cid: CID, timeout: number, options: AbortOptions = {}): Promise<PeerSummary[]> {
+    const found = new Map<string, PeerSummary>()
+    const signal = anySignal(AbortSignal.timeout(timeout), options.signal)
+    try {
+      for await (const p of this.c.discovery.findProviders(cid, { signal })) {
+        found.set(p.id.toString(), { peerId: p.id.toString(), addresses: p.multiaddrs.map(m => m.toString()) })
+      }
+    } catch (err) {
+      if (!signal.aborted || options.signal?.aborted === true) throw err
+    }
+    return [...found.values()]
+  }
+}

@@ -1,0 +1,86 @@
+import { exporter } from 'ipfs-unixfs-exporter'
+import { InputError, isDiskFull } from '../errors.js'
+import type { GarbageCollector } from './gc.js'
+import type { Announcer } from '../routing/announcer.js'
+import type { BlockStore } from '../store/block-store.js'
+import type { Pin, PinReason, PinStore } from '../store/pin-store.js'
+import type { AbortOptions } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+export interface PinningComponents {
+  blocks: BlockStore
+  pins: PinStore
+  announcer: Announcer
+  gc: GarbageCollector
+  /** Stop holding a replica of `root` (its other holders repair); whether it was one. */
+  dropReplica(root: CID): Promise<boolean>
+  /** Write the datastore out (after a pin went on a full disk). */
+  flushDatastore(): Promise<void>
+}
+
+/**
+ * Why this peer keeps each root: the user's pins, replicas, downloads in
+ * progress (the reasons of `PinStore`), and what keeping or dropping one
+ * means for announcing it. Nothing here deletes a block: that is gc's, and
+ * only for roots no reason keeps.
+ */
+export class Pinning {
+  private readonly c: PinningComponents
+
+  constructor (components: PinningComponents) {
+    this.c = components
+  }
+
+  /** Every root kept, oldest first. */
+  async ls (): Promise<Pin[]> {
+    const pins: Pin[] = []
+    for await (const pin of this.c.pins.pins()) pins.push(pin)
+    return pins.sort((a, b) => a.created - b.created)
+  }
+
+  /** A fetched root is all here: pin it for the user (unless `pin` is false), end its download, announce it. */
+  async keepFetched (cid: CID, name: string, exported: { type: 'file' | 'directory', size: number }, pin: boolean): Promise<boolean> {
+    if (pin) await this.c.pins.pin({ cid, name, size: exported.size, type: exported.type, created: Date.now() }, 'user')
+    await this.c.pins.clearDownloading(cid)
+    this.c.announcer.announce(cid)
+    return pin
+  }
+
+  /** Pin a root that is all here as a replica (named after its CID unless the user named it). */
+  async keepReplica (root: CID, options: AbortOptions = {}): Promise<void> {
+    const entry = await exporter(root, this.c.blocks.exporterStore(), { signal: options.signal })
+    const type = entry.type === 'directory' ? 'directory' : 'file'
+    const size = entry.type === 'directory' ? 0 : Number(entry.size)
+    await this.c.pins.pin({ cid: root, name: root.toString(), size, type, created: Date.now() }, 'replica')
+  }
+
+  /** A replica is released: the user's pin, if any, keeps the root here (and announced). */
+  async releaseReplica (root: CID): Promise<void> {
+    await this.c.pins.unpin(root, ['replica', 'download'])
+    if (!(await this.c.pins.isPinned(root))) this.c.announcer.withdraw(root)
+  }
+
+  /**
+   * Unpin a root for every reason it was kept (the user's pin, a replica: the
+   * other holders see it go and repair, an unfinished download: given up);
+   * its blocks go at the next gc. Returns the reasons it was kept for.
+   */
+  async rm (cid: CID): Promise<PinReason[]> {
+    const wasReplica = await this.c.dropReplica(cid)
+    let removed: PinReason[]
+    try {
+      removed = await this.c.pins.unpin(cid)
+    } catch (err) {
+      if (!isDiskFull(err)) throw err
+      // a full disk leaves no room even to record that the pin is gone: delete its
+      // blocks first (nothing else refers to them), then forget it
+      await this.c.gc.collect({}, cid)
+      removed = await this.c.pins.unpin(cid)
+      await this.c.flushDatastore()
+    }
+    if (wasReplica && !removed.includes('replica')) removed.push('replica')
+    if (removed.length === 0) throw new InputError(`${cid.toString()} is not pinned`)
+    this.c.announcer.withdraw(cid)
+    return removed
+  }
+}

@@ -1,0 +1,143 @@
+import fs from 'node:fs/promises'
+import { InputError, NotFoundError, ReplicationError } from '../errors.js'
+import { REPLICA_PROTOCOL } from '../protocol/constants.js'
+import { anySignal } from '../signals.js'
+import type { ShoalLibp2p } from './create-libp2p.js'
+import type { Pinning } from './pinning.js'
+import type { Transfers } from './transfers.js'
+import type { BanList } from '../exchange/ban-list.js'
+import type { ReplicaManager, ReplicaManagerComponents, ReplicaStatus } from '../replication/replica-manager.js'
+import type { ContentDiscovery } from '../routing/content-discovery.js'
+import type { Repo } from '../store/repo.js'
+import type { PinReason } from '../store/pin-store.js'
+import type { AbortOptions, PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+/**
+ * Below this many peers known locally (connected, or in the peer store with
+ * the replica protocol), placement also asks the DHT for the root's closest
+ * peers; a query costs seconds when some of them are gone, and repairs wait.
+ */
+const LOCAL_CANDIDATES = 8
+const CANDIDATE_QUERY_TIMEOUT = 5_000
+
+export interface RootStatus {
+  cid: string
+  /** Why this peer keeps it (its pin's reasons); empty when it keeps nothing of it. */
+  here: PinReason[]
+  name?: string
+  size: number
+  /** Its copies in the swarm, when it is replicated. */
+  replication?: ReplicaStatus
+}
+
+export interface ReplicaHostComponents {
+  libp2p: ShoalLibp2p
+  repo: Repo
+  discovery: ContentDiscovery
+  bans: BanList
+  pinning: Pinning
+  /** Both are built after this (they need what it answers), hence getters. */
+  transfers(): Transfers
+  replicas(): ReplicaManager
+}
+
+/**
+ * What replication needs of the rest of the node, and the node's
+ * replication operations. `managerComponents` answers the replica
+ * manager's questions from libp2p (candidates, providers, addresses), the
+ * repo (pins, storage, disk space) and the transfers (replica downloads);
+ * `replicate` and `status` are what the user asks of it.
+ */
+export class ReplicaHost {
+  private readonly c: ReplicaHostComponents
+
+  constructor (components: ReplicaHostComponents) {
+    this.c = components
+  }
+
+  /** The replica manager's components that reach outside replication. */
+  managerComponents (): Pick<ReplicaManagerComponents, 'candidates' | 'providers' | 'addressesOf' | 'isComplete' | 'keepReplica' | 'fetchReplica' | 'releaseReplica' | 'usedStorage' | 'diskSpace'> {
+    const { libp2p, repo, pinning } = this.c
+    return {
+      candidates: async (root, options) => await this.candidates(root, options),
+      providers: async (root, options) => {
+        // what was found before the lookup was cut short counts
+        const found: PeerId[] = []
+        try {
+          for await (const p of this.c.discovery.findProviders(root, options)) found.push(p.id)
+        } catch (err) {
+          if (found.length === 0) throw err
+        }
+        return found
+      },
+      addressesOf: async peer => {
+        const connected = libp2p.getConnections(peer).map(c => c.remoteAddr.toString())
+        if (connected.length > 0) return connected
+        return (await libp2p.peerStore.get(peer).catch(() => undefined))?.addresses.map(a => a.multiaddr.toString()) ?? []
+      },
+      isComplete: async root => await repo.pins.isComplete(root),
+      keepReplica: async root => { await pinning.keepReplica(root) },
+      fetchReplica: async (root, options) => { await this.c.transfers().fetchReplica(root, options) },
+      releaseReplica: async root => { await pinning.releaseReplica(root) },
+      usedStorage: async () => (await repo.blocks.stats()).bytes,
+      diskSpace: async () => {
+        const s = await fs.statfs(repo.paths.blocks)
+        return { free: s.bavail * s.bsize, total: s.blocks * s.bsize }
+      }
+    }
+  }
+
+  /**
+   * Keep K copies (at most M) of a root this peer holds whole, added or
+   * fetched: placed as `add --replicas` places them, or, for a root already
+   * replicated, the new counts replace the old ones on every holder.
+   */
+  async replicate (cid: CID, options: { replicas: number, replicasMax?: number } & AbortOptions): Promise<ReplicaStatus> {
+    const pin = await this.c.repo.pins.get(cid)
+    if (pin == null || !(await this.c.repo.pins.isComplete(cid))) {
+      throw new InputError(`${cid.toString()} is not all here: fetch it first (shoal get ${cid.toString()})`)
+    }
+    const max = options.replicasMax ?? options.replicas
+    if (max < options.replicas) throw new ReplicationError(`--replicas-max (${max}) must be at least --replicas (${options.replicas})`)
+    return await this.c.replicas().replicate(cid, { min: options.replicas, max, size: pin.size }, options)
+  }
+
+  /**
+   * A root as this peer keeps it (its pin's reasons) and, if it is
+   * replicated, where its copies are: from our own view when we are a
+   * holder, else from what its holders say. NotFoundError when this peer
+   * keeps nothing of it and no holder answered.
+   */
+  async status (cid: CID, options: AbortOptions = {}): Promise<RootStatus> {
+    const pin = await this.c.repo.pins.get(cid)
+    const replication = await this.c.replicas().status(cid, options)
+    if (replication == null && pin == null) {
+      throw new NotFoundError(`this peer keeps nothing of ${cid.toString()}, and no holder of a replica of it answered`)
+    }
+    return { cid: cid.toString(), here: pin?.reasons ?? [], name: pin?.name, size: replication?.size ?? pin?.size ?? 0, replication }
+  }
+
+  /** Peers that might take a replica of `root` (the replica manager orders them by distance). */
+  private async candidates (root: CID, options: AbortOptions & { thorough?: boolean }): Promise<PeerId[]> {
+    const { libp2p } = this.c
+    const found = new Map<string, PeerId>()
+    for (const peer of libp2p.getPeers()) found.set(peer.toString(), peer)
+    for (const peer of await libp2p.peerStore.all({ filters: [p => p.protocols.includes(REPLICA_PROTOCOL)] })) {
+      found.set(peer.id.toString(), peer.id)
+    }
+    if (options.thorough === true || found.size < LOCAL_CANDIDATES) {
+      const signal = anySignal(AbortSignal.timeout(CANDIDATE_QUERY_TIMEOUT), options.signal)
+      try {
+        for await (const peer of libp2p.peerRouting.getClosestPeers(root.multihash.bytes, { signal })) {
+          found.set(peer.id.toString(), peer.id)
+        }
+      } catch {
+        // a slow or failed query leaves the peers we already know
+      }
+    }
+    found.delete(libp2p.peerId.toString())
+    for (const banned of this.c.bans.list()) found.delete(banned.peer)
+    return [...found.values()]
+  }
+}

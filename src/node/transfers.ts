@@ -1,0 +1,211 @@
+import { AbortError } from '@libp2p/interface'
+import { exporter } from 'ipfs-unixfs-exporter'
+import { readFileContent } from '../content/file-reader.js'
+import { BlockNotFoundError, BlockVerificationError, DiskFullError, isDiskFull, NotAFileError, ReplicationError } from '../errors.js'
+import { anySignal } from '../signals.js'
+import { BlockArrivals } from './block-arrivals.js'
+import { exportPath, resolveOutput } from './export-path.js'
+import { importPath } from './import-path.js'
+import type { GarbageCollector } from './gc.js'
+import type { ImportOptions, ImportResult } from './import-path.js'
+import type { Pinning } from './pinning.js'
+import type { Exchange } from '../exchange/exchange.js'
+import type { FetchProgress, FetchResult } from '../exchange/session-types.js'
+import type { TokenBucket } from '../exchange/token-bucket.js'
+import type { ReplicaManager, ReplicaStatus } from '../replication/replica-manager.js'
+import type { Announcer } from '../routing/announcer.js'
+import type { BlockStore } from '../store/block-store.js'
+import type { PinStore } from '../store/pin-store.js'
+import type { AbortOptions } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+export interface GetOptions {
+  pin?: boolean
+  force?: boolean
+  signal?: AbortSignal
+  providerTimeout?: number
+  onProgress?(progress: FetchProgress): void
+  /** No holder found yet: still searching, for at most `timeout` ms. */
+  onSearching?(timeout: number): void
+  /** Every block is on disk and verified; the output is being written to `target`. */
+  onWriting?(target: string): void
+}
+
+export interface GetResult extends FetchResult {
+  size: number
+  type: 'file' | 'directory'
+  output: string
+  pinned: boolean
+}
+
+export interface AddOptions extends ImportOptions {
+  pin?: boolean
+  /** Keep this many copies in the swarm (K); 1 keeps only this peer's. */
+  replicas?: number
+  /** Copies above this are trimmed (default: replicas). */
+  replicasMax?: number
+}
+
+export interface TransfersComponents {
+  blocks: BlockStore
+  pins: PinStore
+  exchange: Exchange
+  announcer: Announcer
+  gc: GarbageCollector
+  pinning: Pinning
+  replicas: ReplicaManager
+  /** Paces replica downloads (repairs share it). */
+  repairBucket: TokenBucket
+  /** The repo's directory, named when its disk is full. */
+  repoRoot: string
+}
+
+export interface TransfersInit {
+  chunkSize: number
+  /** Copies an add keeps when it does not say (K). */
+  replicas: number
+  /** Says why `add --replicas` cannot replicate (undefined: this peer is in a group). */
+  notInGroup?: string
+}
+
+async function toBytes (chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const first = await chunks[Symbol.asyncIterator]().next()
+  if (first.done === true) throw new BlockNotFoundError('the block store gave an empty block')
+  return first.value
+}
+
+/**
+ * Content in and out of this peer: `add` (import, pin, announce, place
+ * copies), `get` (fetch from the swarm, then write the output), `cat`
+ * (stream while fetching) and replica downloads. Each marks its root in use
+ * for gc while it runs, and announces a root as soon as some of it is here.
+ */
+export class Transfers {
+  private readonly c: TransfersComponents
+  private readonly init: TransfersInit
+
+  constructor (components: TransfersComponents, init: TransfersInit) {
+    this.c = components
+    this.init = init
+  }
+
+  /**
+   * Import a file or directory, pin it and announce it; with `replicas` > 1,
+   * also place that many copies on the peers closest to the root.
+   */
+  async add (input: string, options: AddOptions = {}): Promise<ImportResult & { pinned: boolean, replication?: ReplicaStatus }> {
+    const replicas = options.replicas ?? this.init.replicas
+    const replicasMax = options.replicasMax ?? replicas
+    if (replicas > 1 && this.init.notInGroup != null) throw new ReplicationError(this.init.notInGroup)
+    if (replicasMax < replicas) {
+      throw new ReplicationError(`--replicas-max (${replicasMax}) must be at least --replicas (${replicas})`)
+    }
+    const pinned = options.pin !== false
+    // a gc must not run between storing the blocks and pinning them
+    const result = await this.c.gc.writing(async () => {
+      const imported = await importPath(this.c.blocks, input, { chunkSize: this.init.chunkSize, ...options })
+      const info = { cid: imported.cid, name: imported.name, size: imported.size, type: imported.type, created: Date.now() }
+      if (pinned) await this.c.pins.pin(info, 'user')
+      // with --no-pin a replicated root is kept only as a replica: trimmed like any other copy
+      if (replicas > 1) await this.c.pins.pin(info, 'replica')
+      return imported
+    }).catch(err => { throw this.repoFull(err, 'nothing was added; the blocks stored so far go at the next gc') })
+    this.c.announcer.announce(result.cid)
+    if (replicas > 1) {
+      const replication = await this.c.replicas.replicate(result.cid, { min: replicas, max: replicasMax, size: result.size }, options)
+      return { ...result, pinned, replication }
+    }
+    return { ...result, pinned }
+  }
+
+  /**
+   * Fetch the DAG under `cid` from the swarm (resuming what the store already
+   * has), then write it to `output` (into it, as `output/CID`, when it is a
+   * directory). Pins it unless `pin` is false and announces it, so this peer
+   * serves it too.
+   */
+  async get (cid: CID, output: string, options: GetOptions = {}): Promise<GetResult> {
+    const target = await resolveOutput(output, cid, options)
+    const done = await this.c.gc.use(cid)
+    try {
+      return await this.fetchAndExport(cid, target, options)
+    } finally {
+      done()
+    }
+  }
+
+  /**
+   * Stream a file's bytes while it downloads: the session fetches in file
+   * order and the exporter reads each block as soon as it is verified and
+   * stored. Nothing is pinned.
+   */
+  async * cat (cid: CID, options: GetOptions = {}): AsyncGenerator<Uint8Array> {
+    const controller = new AbortController()
+    const signal = anySignal(controller.signal, options.signal)
+    const done = await this.c.gc.use(cid)
+    const arrivals = new BlockArrivals(this.c.blocks, signal)
+    const fetching = this.fetch(cid, { ...options, signal, sequential: true, onStored: c => { arrivals.stored(c) } })
+    fetching.then(() => { arrivals.complete() }, err => { arrivals.fail(err) })
+    try {
+      const entry = await exporter(cid, arrivals, { signal })
+      if (entry.type !== 'file' && entry.type !== 'raw' && entry.type !== 'identity') {
+        throw new NotAFileError(`${cid.toString()} is a ${entry.type}, not a file (use get)`)
+      }
+      yield * readFileContent(cid, async c => await toBytes(arrivals.get(c, { signal })), { signal })
+      await fetching
+    } finally {
+      controller.abort(new AbortError('cat finished'))
+      await fetching.catch(() => {})
+      await this.c.pins.clearDownloading(cid)
+      done()
+    }
+  }
+
+  /** Download a replica we accepted (at the repair rate), pin it and announce it. */
+  async fetchReplica (root: CID, options: AbortOptions & { onProgress?(bytes: number): void }): Promise<void> {
+    const done = await this.c.gc.use(root)
+    try {
+      await this.fetch(root, { signal: options.signal, rateLimit: this.c.repairBucket, onProgress: p => { options.onProgress?.(p.bytesDone) } })
+      await this.c.pinning.keepReplica(root, options)
+      await this.c.pins.clearDownloading(root)
+      this.c.announcer.announce(root)
+    } finally {
+      done()
+    }
+  }
+
+  private async fetchAndExport (cid: CID, output: string, options: GetOptions): Promise<GetResult> {
+    let fetched = await this.fetch(cid, options).catch(err => {
+      throw this.repoFull(err, 'the blocks fetched so far are kept: run the get again to resume')
+    })
+    options.onWriting?.(output)
+    let exported
+    try {
+      exported = await exportPath(this.c.blocks, cid, output, { force: options.force, signal: options.signal })
+    } catch (err) {
+      if (isDiskFull(err)) throw new DiskFullError(`no space left to write ${output}; nothing was written under that name`)
+      if (!(err instanceof BlockVerificationError)) throw err
+      // a block rotted on disk since it was stored; the store dropped it, so fetch it again
+      const again = await this.fetch(cid, options)
+      fetched = { ...again, seconds: fetched.seconds + again.seconds }
+      exported = await exportPath(this.c.blocks, cid, output, { force: options.force, signal: options.signal })
+    }
+    const pinned = await this.c.pinning.keepFetched(cid, output.split('/').pop() ?? cid.toString(), exported, options.pin !== false)
+    return { ...fetched, ...exported, output, pinned }
+  }
+
+  private async fetch (cid: CID, options: GetOptions & { sequential?: boolean, onStored?(cid: CID): void, rateLimit?: TokenBucket }): Promise<FetchResult> {
+    await this.c.pins.markDownloading(cid)
+    return await this.c.exchange.fetch(cid, {
+      ...options,
+      // serve what we have as soon as we have some of it
+      onServable: () => { this.c.announcer.announce(cid) }
+    })
+  }
+
+  /** A write to the repo that failed for lack of space, as a DiskFullError saying what became of it. */
+  private repoFull (err: unknown, outcome: string): unknown {
+    if (!isDiskFull(err)) return err
+    return new DiskFullError(`the repo's disk is full (${this.c.repoRoot}): ${outcome}; free space or run \`shoal gc\``)
+  }
+}
