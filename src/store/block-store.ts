@@ -39,6 +39,10 @@ export class BlockStore {
   private readonly sweeps = new Set<Set<string>>()
   /** keys a sweep is deleting right now; a `put` of one waits for it */
   private readonly deleting = new Map<string, Promise<void>>()
+  /** the last `put` of each key under way: puts of one key run one after another, so each new file is counted once */
+  private readonly putting = new Map<string, Promise<void>>()
+  /** blocks and bytes on disk: counted once at open, then kept by every put and delete */
+  private totals: BlockStoreStats = { blocks: 0, bytes: 0 }
   readonly path: string
 
   private readonly log: Logger
@@ -52,6 +56,7 @@ export class BlockStore {
 
   async open (): Promise<void> {
     await this.fs.open()
+    this.totals = await this.count()
   }
 
   async close (): Promise<void> {
@@ -68,13 +73,18 @@ export class BlockStore {
     const key = blockKey(block.cid)
     for (const written of this.sweeps) written.add(key)
     this.writing.set(key, (this.writing.get(key) ?? 0) + 1)
-    try {
+    const write = (this.putting.get(key) ?? Promise.resolve()).catch(() => {}).then(async () => {
       await this.deleting.get(key)
-      if (await this.fs.has(block.cid, options)) {
-        return
-      }
+      if (await this.fs.has(block.cid, options)) return
       await this.fs.put(block.cid, block.bytes, options)
+      this.totals.blocks++
+      this.totals.bytes += block.bytes.byteLength
+    })
+    this.putting.set(key, write)
+    try {
+      await write
     } finally {
+      if (this.putting.get(key) === write) this.putting.delete(key)
       const n = this.writing.get(key) ?? 1
       if (n <= 1) this.writing.delete(key)
       else this.writing.set(key, n - 1)
@@ -101,6 +111,7 @@ export class BlockStore {
         const deletion = this.fs.delete(cid, options).finally(() => { this.deleting.delete(key) })
         this.deleting.set(key, deletion)
         await deletion
+        this.uncount(size)
         blocks++
         bytes += size
       }
@@ -122,14 +133,16 @@ export class BlockStore {
     } catch (err) {
       if (err instanceof BlockVerificationError) {
         this.log.error('block %s failed verification on disk; removing it', cid)
-        await this.fs.delete(cid).catch(() => {})
+        await this.fs.delete(cid).then(() => { this.uncount(bytes.byteLength) }, () => {})
       }
       throw err
     }
   }
 
   async delete (cid: CID, options?: AbortOptions): Promise<void> {
+    const size = await fs.stat(this.pathOf(cid)).then(st => st.size, () => undefined)
     await this.fs.delete(cid, options)
+    if (size != null) this.uncount(size)
   }
 
   /**
@@ -150,7 +163,13 @@ export class BlockStore {
     }
   }
 
-  async stats (options?: AbortOptions): Promise<BlockStoreStats> {
+  /** Blocks and bytes on disk, from counters (no directory walk). */
+  async stats (): Promise<BlockStoreStats> {
+    return { ...this.totals }
+  }
+
+  /** Walk the store to count its blocks and bytes (once, at open). */
+  private async count (options?: AbortOptions): Promise<BlockStoreStats> {
     let blocks = 0
     let bytes = 0
     for await (const file of this.files(options)) {
@@ -158,6 +177,11 @@ export class BlockStore {
       bytes += file.size
     }
     return { blocks, bytes }
+  }
+
+  private uncount (bytes: number): void {
+    this.totals.blocks = Math.max(0, this.totals.blocks - 1)
+    this.totals.bytes = Math.max(0, this.totals.bytes - bytes)
   }
 
   /** The path a block is stored at (tests use it to corrupt a block on purpose). */

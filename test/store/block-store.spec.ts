@@ -70,6 +70,29 @@ describe('store: BlockStore', () => {
     assert.deepEqual(listed, new Set(blocks.map(b => blockKey(b.cid))))
     assert.deepEqual(await store.stats(), { blocks: 3, bytes: 600 })
   })
+
+  it('keeps its counts through concurrent puts, deletes, rot and a sweep, and counts again when reopened', async () => {
+    const [a, b, c, d] = [await makeBlock(100), await makeBlock(200), await makeBlock(300), await makeBlock(400)]
+    await Promise.all([store.put(a), store.put(a), store.put(a), store.put(b)])
+    assert.deepEqual(await store.stats(), { blocks: 2, bytes: 300 }, 'a block put three times at once is one block')
+    await store.put(c)
+    await store.put(d)
+    await store.delete(b.cid)
+    await store.delete(b.cid)
+    assert.deepEqual(await store.stats(), { blocks: 3, bytes: 800 }, 'a delete of what is gone changes nothing')
+    const file = store.pathOf(c.cid)
+    const bytes = await fs.readFile(file)
+    bytes[0] ^= 0x01
+    await fs.writeFile(file, bytes)
+    await assert.rejects(store.get(c.cid), { name: 'BlockVerificationError' })
+    assert.deepEqual(await store.stats(), { blocks: 2, bytes: 500 }, 'a rotten block removed is no longer counted')
+    await store.sweep(async () => key => key === blockKey(a.cid))
+    assert.deepEqual(await store.stats(), { blocks: 1, bytes: 100 })
+    await store.close()
+    store = new BlockStore(path.join(dir, 'blocks'))
+    await store.open()
+    assert.deepEqual(await store.stats(), { blocks: 1, bytes: 100 }, 'reopened, it counts what is on disk')
+  })
   it('a sweep deletes what is not kept and spares blocks written while it decides', async () => {
     const [kept, garbage, early, late] = [await makeBlock(), await makeBlock(), await makeBlock(), await makeBlock()]
     for (const b of [kept, garbage]) await store.put(b)
