@@ -10,11 +10,12 @@ const LAYERS = [
   'client', //       the control API's client (used by cli and churn)
   'daemon', //       the process: start/stop, signals, the operator log, the control API server
   'node', //         one peer: composition root and its operations (add, get, gc, pins…)
+  'config', //       the user's settings: schema and defaults, validation, the file, and the map to each part's Init
   'replication', //  K copies: coordinator, handlers, prober, placement, hand-over…
   'routing', //      the DHT: discovery, announcer, bootstrap, provider quota
   'exchange', //     block exchange: sessions, swarms, the block server
   'protocol', //     the wire: streams and messages of /shoal/blocks, /shoal/swarm, /shoal/replica
-  'store', //        the repo: blocks, pins, replica records, config
+  'store', //        the repo: blocks, pins, replica records, identity
   'content' //       CIDs, verification, the importer profile, DAG links
 ]
 
@@ -25,21 +26,6 @@ const forbidden = LAYERS.map((layer, i) => ({
   from: { path: `^src/${layer}/` },
   to: { path: `^src/(${LAYERS.slice(0, i).join('|') || '$^'})/` }
 }))
-
-/**
- * The one exception left, named so it cannot grow: the repo's config takes
- * the wire limits' defaults from the protocol. It goes once the config moves
- * to its own layer that maps the user's settings to each part's Init.
- */
-const KNOWN = { from: '^src/store/config\\.ts$', to: '^src/protocol/constants\\.ts$' }
-
-for (const rule of forbidden) {
-  if (rule.name === 'store-imports-no-higher-layer') {
-    forbidden.push({ ...rule, name: 'store-config-imports-only-the-wire-limits', from: { path: KNOWN.from }, to: { path: rule.to.path, pathNot: KNOWN.to } })
-    rule.from = { path: rule.from.path, pathNot: KNOWN.from }
-    break
-  }
-}
 
 module.exports = {
   forbidden: [

@@ -1,10 +1,13 @@
 import { spawn } from 'node:child_process'
 import { DaemonStartError } from '../errors.js'
+import { DaemonChild } from '../client/daemon-child.js'
+import { raceSignal } from '../signals.js'
 import { createWriteStream } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ApiClient } from '../client/api-client.js'
-import type { ChildProcess, SpawnOptions } from 'node:child_process'
+import type { Launcher } from '../client/daemon-child.js'
+import type { ChildProcess } from 'node:child_process'
 import type { WriteStream } from 'node:fs'
 
 /** The `shoal` executable next to this build. */
@@ -13,9 +16,6 @@ const SHOAL_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 const READY_TIMEOUT = 60_000
 
 export type PeerState = 'up' | 'stopping' | 'down' | 'retired'
-
-/** Starts the daemon process: directly, or inside a lab host's network namespace. */
-export type Launcher = (cmd: string, args: string[], options: SpawnOptions) => ChildProcess
 
 export interface PeerPlacement {
   /** Address to listen on (a loopback address, or 0.0.0.0 on a lab host). */
@@ -71,44 +71,26 @@ export class PeerProcess {
 
   async start (bootstrap: string[], signal?: AbortSignal): Promise<void> {
     this.log ??= createWriteStream(this.logFile, { flags: 'a' })
-    const args = [SHOAL_BIN, 'daemon', '--repo', this.repo, '--listen', `/ip4/${this.host}/tcp/${this.port}`]
+    const args = ['--repo', this.repo, '--listen', `/ip4/${this.host}/tcp/${this.port}`]
     for (const b of bootstrap) args.push('--bootstrap', b)
-    const child = this.launch(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] })
-    this.child = child
-    this.exited = new Promise(resolve => { child.once('exit', () => { resolve() }) })
-    const ready = Promise.withResolvers<void>()
-    const addresses: string[] = []
-    let buffer = ''
-    child.stderr?.on('data', (chunk: Buffer) => {
-      this.log?.write(chunk)
-      buffer += chunk.toString('utf8')
-      let nl
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl)
-        buffer = buffer.slice(nl + 1)
-        const listening = /listening on (\S+)/.exec(line)
-        if (listening != null) addresses.push(listening[1])
-        const id = /peer id (\S+)/.exec(line)
-        if (id != null) this.peerId = id[1]
-        if (/ info +ready$/.test(line)) ready.resolve()
-      }
-    })
-    void this.exited.then(() => { ready.reject(new DaemonStartError(`${this.name} exited before it was ready (see ${this.logFile})`)) })
-    const timer = setTimeout(() => { ready.reject(new DaemonStartError(`${this.name} was not ready within ${READY_TIMEOUT / 1000} s`)) }, READY_TIMEOUT)
-    const onAbort = (): void => { ready.reject(signal?.reason) }
-    signal?.addEventListener('abort', onAbort, { once: true })
+    const daemon = new DaemonChild(args, { entry: SHOAL_BIN, launch: this.launch, onLog: chunk => { this.log?.write(chunk) } })
+    this.child = daemon.child
+    this.exited = daemon.exited.then(() => {})
+    const timeout = AbortSignal.timeout(READY_TIMEOUT)
+    const stop = signal == null ? timeout : AbortSignal.any([signal, timeout])
+    let event
     try {
-      await ready.promise
-    } catch (err) {
-      child.kill('SIGKILL')
-      await this.exited
-      throw err
-    } finally {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', onAbort)
+      event = await raceSignal(daemon.ready, stop)
+    } catch (err: any) {
+      await daemon.kill('SIGKILL')
+      if (signal?.aborted === true) throw signal.reason
+      throw new DaemonStartError(timeout.aborted
+        ? `${this.name} was not ready within ${READY_TIMEOUT / 1000} s`
+        : `${this.name} exited before it was ready (see ${this.logFile}): ${err.message}`)
     }
-    this.addresses = addresses
-    const port = addresses.map(a => /\/tcp\/(\d+)/.exec(a)?.[1]).find(p => p != null)
+    this.peerId = event.peerId
+    this.addresses = event.addresses
+    const port = event.addresses.map(a => /\/tcp\/(\d+)/.exec(a)?.[1]).find(p => p != null)
     if (port != null) this.port = Number(port)
     this.setState('up')
   }

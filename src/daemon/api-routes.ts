@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { CONNECT_TIMEOUT, PROVIDERS_TIMEOUT } from './constants.js'
 import { parseCID } from '../content/dag.js'
-import { chunkSize as checkChunkSize } from '../store/config.js'
+import { chunkSize as checkChunkSize } from '../config/validate.js'
 import { InputError } from '../errors.js'
 import { HttpError, errorBody, ndjson, readJson, sendJson, throttle } from './http-util.js'
 import type { HandOverResult, ShoalNode } from '../node/shoal-node.js'

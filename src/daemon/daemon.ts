@@ -4,14 +4,15 @@ import path from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ConfigError } from '../errors.js'
 import { ShoalNode } from '../node/shoal-node.js'
-import { initRepo } from '../store/repo.js'
+import { announceReady } from './ready.js'
+import { initRepo } from '../config/file.js'
 import { ApiServer } from './api-server.js'
 import { logNodeEvents } from './event-log.js'
 import { explainListenFailure } from './listen-check.js'
 import type { Log } from './log.js'
 import type { ShoalNodeOptions } from '../node/shoal-node.js'
 import type { HandOverResult } from '../replication/hand-over.js'
-import type { ShoalConfig } from '../store/config.js'
+import type { ShoalConfig } from '../config/schema.js'
 
 export interface DaemonOptions extends ShoalNodeOptions {
   repo: string
@@ -19,6 +20,8 @@ export interface DaemonOptions extends ShoalNodeOptions {
   log: Log
   /** Resolves when the daemon should stop; SIGINT/SIGTERM are always honoured. */
   stopSignal?: AbortSignal
+  /** A file descriptor to write the ready event to (`ReadyEvent`, one JSON line), then close. */
+  readyFd?: number
 }
 
 export interface RunningDaemon {
@@ -105,10 +108,10 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
         void stop()
         return await handedOver.promise
       },
-      tcp: node.repo.config.api === '' ? undefined : { ...tcpAddress(node.repo.config.api, node.repo.config.apiAllowRemote), token: await apiToken(node.repo.paths.apiToken) }
+      tcp: node.config.api === '' ? undefined : { ...tcpAddress(node.config.api, node.config.apiAllowRemote), token: await apiToken(node.repo.paths.apiToken) }
     })
     logBootstrap(node, log)
-    await node.start().catch(async err => { throw await explainListenFailure(err, node.repo.config.listen) })
+    await node.start().catch(async err => { throw await explainListenFailure(err, node.config.listen) })
     await api.start()
   } catch (err) {
     await api!?.stop().catch(() => {})
@@ -131,6 +134,10 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
   if (api.url != null) log.info(`api on ${api.url}`, { token: node.repo.paths.apiToken })
   if (!node.replicas.inGroup) log.info('in no replication group: this peer keeps replicas for nobody (see --group-key)')
   log.info('ready')
+  if (options.readyFd != null) {
+    const err = announceReady(options.readyFd, { peerId: node.peerId.toString(), addresses: node.addresses(), api: node.repo.paths.apiSocket, apiUrl: api.url })
+    if (err != null) log.warn(`cannot write the ready event to file descriptor ${options.readyFd}`, { error: err.message })
+  }
   return { node, stopped: stopped.promise, stop }
 }
 

@@ -13,7 +13,6 @@ import type { BlockNetwork } from '../protocol/block-network.js'
 import type { SwarmNetwork } from '../protocol/swarm-network.js'
 import type { ProviderFinder } from './provider-finder.js'
 import type { BlockStore } from '../store/block-store.js'
-import type { LimitsConfig } from '../store/config.js'
 import type { ComponentLogger, PeerId, PeerStore, Startable } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -35,7 +34,20 @@ export interface ExchangeComponents {
   holdsComplete(root: CID): Promise<boolean>
 }
 
-export type ExchangeLimits = Pick<LimitsConfig, 'maxRequestsPerPeer' | 'maxConcurrentUploads' | 'requestWindow' | 'requestTimeout' | 'providerTimeout' | 'banTime'>
+export interface ExchangeLimits {
+  /** Block requests one peer may have queued with us at once. */
+  maxRequestsPerPeer: number
+  /** Blocks being read and sent at once, across all peers. */
+  maxConcurrentUploads: number
+  /** Blocks a download keeps requested from one peer at once. */
+  requestWindow: number
+  /** How long to wait for a requested block before asking someone else (ms). */
+  requestTimeout: number
+  /** How long a download waits with no reachable holder before it fails (ms). */
+  providerTimeout: number
+  /** How long a peer that lied is banned (ms). */
+  banTime: number
+}
 
 export interface FetchOptions {
   signal?: AbortSignal

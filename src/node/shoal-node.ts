@@ -9,8 +9,9 @@ import { Announcer } from '../routing/announcer.js'
 import { Bootstrapper } from '../routing/bootstrapper.js'
 import { DhtDiscovery } from '../routing/dht-discovery.js'
 import { RoutingTableSweeper } from '../routing/routing-table-sweeper.js'
+import { readConfig } from '../config/file.js'
+import { partInits, withOverrides } from '../config/inits.js'
 import { Repo } from '../store/repo.js'
-import { BOOTSTRAP_DIAL_TIMEOUT, BOOTSTRAP_MAX_RETRY, BOOTSTRAP_RETRY } from './constants.js'
 import { createShoalLibp2p } from './create-libp2p.js'
 import { GarbageCollector } from './gc.js'
 import { PeerOps } from './peer-ops.js'
@@ -24,7 +25,7 @@ import type { RootStatus } from './replica-host.js'
 import type { AddOptions, GetOptions, GetResult } from './transfers.js'
 import type { ImportResult } from './import-path.js'
 import type { ContentDiscovery } from '../routing/content-discovery.js'
-import type { ShoalConfig } from '../store/config.js'
+import type { ShoalConfig } from '../config/schema.js'
 import type { HandOverResult } from '../replication/hand-over.js'
 import type { ReplicaEvents } from '../replication/events.js'
 import type { ReplicaStatus } from '../replication/replica-manager.js'
@@ -53,6 +54,8 @@ export interface ShoalNodeOptions {
  */
 export class ShoalNode {
   readonly repo: Repo
+  /** The repo's config with this run's overrides. */
+  readonly config: ShoalConfig
   readonly libp2p: ShoalLibp2p
   readonly exchange: Exchange
   readonly announcer: Announcer
@@ -71,9 +74,10 @@ export class ShoalNode {
   private readonly peerOps: PeerOps
   private started = false
 
-  private constructor (repo: Repo, libp2p: ShoalLibp2p, logger: ComponentLogger, bans: BanList, uploadBucket: TokenBucket, group: ReplicationGroup) {
-    const config = repo.config
+  private constructor (repo: Repo, config: ShoalConfig, libp2p: ShoalLibp2p, logger: ComponentLogger, bans: BanList, uploadBucket: TokenBucket, group: ReplicationGroup) {
+    const inits = partInits(config)
     this.repo = repo
+    this.config = config
     this.logger = logger
     this.libp2p = libp2p
     this.bans = bans
@@ -91,7 +95,7 @@ export class ShoalNode {
       connectedPeers: () => libp2p.getPeers(),
       events: libp2p,
       holdsComplete: async root => await repo.pins.isComplete(root)
-    }, config.limits)
+    }, inits.exchange)
     this.announcer = new Announcer({ discovery: this.discovery, logger })
     this.sweeper = new RoutingTableSweeper({
       logger,
@@ -100,12 +104,12 @@ export class ShoalNode {
       ping: async (peer, options) => await libp2p.services.ping.ping(peer, options),
       // kad-dht has no public way to drop a contact; its routing table does
       remove: async peer => { await (libp2p.services.dht as unknown as { routingTable?: { remove?(p: PeerId): Promise<void> } }).routingTable?.remove?.(peer) }
-    }, { delay: config.replication.gracePeriod, timeout: config.replication.probeTimeout })
+    }, inits.sweeper)
     this.bootstrapper = new Bootstrapper({
       peerStore: libp2p.peerStore,
       dial: async (address, options) => await libp2p.dial(address, options),
       connections: () => libp2p.getConnections().length
-    }, { list: config.bootstrap, dialTimeout: BOOTSTRAP_DIAL_TIMEOUT, retry: BOOTSTRAP_RETRY, maxRetry: BOOTSTRAP_MAX_RETRY })
+    }, inits.bootstrap)
     this.gcs = new GarbageCollector({ blocks: repo.blocks, pins: repo.pins, announcer: this.announcer, swarms: this.exchange.swarms })
     this.pinning = new Pinning({
       blocks: repo.blocks,
@@ -131,7 +135,7 @@ export class ShoalNode {
       logger,
       group,
       ...this.replicaHost.managerComponents()
-    }, { ...config.replication, maxStorage: config.maxStorage })
+    }, inits.replication)
     this.transfers = new Transfers({
       blocks: repo.blocks,
       pins: repo.pins,
@@ -140,9 +144,9 @@ export class ShoalNode {
       gc: this.gcs,
       pinning: this.pinning,
       replicas: this.replicas,
-      repairBucket: new TokenBucket(config.replication.repairRate),
+      repairBucket: new TokenBucket(inits.rates.repair),
       repoRoot: repo.root
-    }, { chunkSize: config.chunkSize, replicas: config.replication.replicas, notInGroup: this.replicas.inGroup ? undefined : NO_GROUP })
+    }, { ...inits.transfers, notInGroup: this.replicas.inGroup ? undefined : NO_GROUP })
     this.peerOps = new PeerOps({ libp2p, repo, exchange: this.exchange, bans, replicas: this.replicas, discovery: this.discovery })
     // a banned peer is cut off at once, not only refused next time
     bans.addEventListener('ban', evt => {
@@ -156,31 +160,27 @@ export class ShoalNode {
     const repo = new Repo(root)
     await repo.open()
     try {
-      repo.config = {
-        ...repo.config,
-        ...options.config,
-        limits: { ...repo.config.limits, ...options.config?.limits },
-        replication: { ...repo.config.replication, ...options.config?.replication }
-      }
+      const config = withOverrides(await readConfig(repo.paths.config), options.config)
       const logger = options.logger ?? defaultLogger()
+      const { conduct: conductInit, rates } = partInits(config)
       const bans = new BanList()
-      const conduct = new PeerConduct(bans, { maxViolations: repo.config.limits.maxViolations, banTime: repo.config.limits.banTime, logger })
-      const downloadBucket = new TokenBucket(repo.config.maxDownloadRate)
-      const uploadBucket = new TokenBucket(repo.config.maxUploadRate)
+      const conduct = new PeerConduct(bans, { ...conductInit, logger })
+      const downloadBucket = new TokenBucket(rates.download)
+      const uploadBucket = new TokenBucket(rates.upload)
       const libp2p = await createShoalLibp2p({
-        swarmKey: await readSwarmKey(repo.config.swarmKeyFile),
+        swarmKey: await readSwarmKey(config.swarmKeyFile),
         privateKey: repo.privateKey,
         datastore: repo.datastore,
-        config: repo.config,
+        config,
         kBucketSize: options.kBucketSize,
         logger,
         isBanned: peer => bans.isBanned(peer),
         onViolation: (peer, err) => { conduct.violation(peer, err.message) },
         downloadThrottle: downloadBucket.unlimited ? undefined : async bytes => { await downloadBucket.take(bytes) }
       })
-      const { groupKeyFile, trustedPeers } = repo.config.replication
+      const { groupKeyFile, trustedPeers } = config.replication
       const group = new ReplicationGroup({ key: groupKeyFile === '' ? undefined : await readGroupKey(groupKeyFile), trustedPeers })
-      return new ShoalNode(repo, libp2p, logger, bans, uploadBucket, group)
+      return new ShoalNode(repo, config, libp2p, logger, bans, uploadBucket, group)
     } catch (err) {
       await repo.close()
       throw err

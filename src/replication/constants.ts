@@ -57,3 +57,6 @@ export const GROUP_PROOF_CONTEXT = 'shoal/replica/1.0.0 group proof'
 
 /** The first line of a replication group key file, then 64 hex digits. */
 export const GROUP_KEY_HEADER = '/shoal/group-key/1.0.0'
+
+/** Most copies of one root the swarm keeps (and holders a replica message may name). */
+export const MAX_REPLICAS = 64

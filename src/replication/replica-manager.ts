@@ -2,7 +2,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { AbortError } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import { ReplicationError } from '../errors.js'
-import { MAX_REPLICAS } from '../store/config.js'
+import { MAX_REPLICAS } from '../replication/constants.js'
 import { anySignal } from '../signals.js'
 import { Admission } from './admission.js'
 import { FORGET_AFTER_GRACE_PERIODS, SETTLE_ROUNDS } from './constants.js'
@@ -23,7 +23,6 @@ import type { ReplicationGroup } from './group.js'
 import type { ReplicaEvents } from './events.js'
 import type { Health, HolderState, RootView } from './root-view.js'
 import type { ReplicaMessage, ReplicaNetwork } from '../protocol/replica-network.js'
-import type { ReplicationConfig } from '../store/config.js'
 import type { ReplicaStore } from '../store/replica-store.js'
 import type { AbortOptions, ComponentLogger, Logger, PeerId, Startable } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -55,7 +54,17 @@ export interface ReplicaManagerComponents {
   diskSpace(): Promise<{ free: number, total: number }>
 }
 
-export interface ReplicaManagerInit extends ReplicationConfig {
+export interface ReplicaManagerInit {
+  /** How often holders of a root probe each other (ms). */
+  checkInterval: number
+  /** A probe unanswered for this long is a failure (ms). */
+  probeTimeout: number
+  /** A holder down this long is replaced; a surplus copy this long is trimmed (ms). */
+  gracePeriod: number
+  /** Replica downloads running at once. */
+  maxConcurrentRepairs: number
+  /** How long a graceful stop waits for its replicas to be handed over (ms). */
+  leaveTimeout: number
   /** Bytes this peer may store (0: unlimited). */
   maxStorage: number
 }

@@ -1,4 +1,5 @@
 import { peerIdFromString } from '@libp2p/peer-id'
+import { BOOTSTRAP_DIAL_TIMEOUT, BOOTSTRAP_MAX_RETRY, BOOTSTRAP_RETRY } from './constants.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import type { AbortOptions, Connection, PeerId, PeerStore, Startable } from '@libp2p/interface'
@@ -24,10 +25,10 @@ export interface BootstrapperInit {
   /** Full multiaddrs, each with /p2p/<peer id> (checked by the config). */
   list: string[]
   /** How long one dial may take (ms). */
-  dialTimeout: number
+  dialTimeout?: number
   /** First wait before trying again while alone (ms); it doubles up to `maxRetry`. */
-  retry: number
-  maxRetry: number
+  retry?: number
+  maxRetry?: number
 }
 
 /** Tag that keeps bootstrap peers' records in the peer store, as @libp2p/bootstrap sets it. */
@@ -42,7 +43,7 @@ const BOOTSTRAP_TAG_VALUE = 50
  */
 export class Bootstrapper extends TypedEventEmitter<BootstrapEvents> implements Startable {
   private readonly c: BootstrapperComponents
-  private readonly init: BootstrapperInit
+  private readonly init: Required<BootstrapperInit>
   private readonly peers: Array<{ id: PeerId, address: Multiaddr }>
   private controller = new AbortController()
   private timer?: ReturnType<typeof setTimeout>
@@ -51,8 +52,8 @@ export class Bootstrapper extends TypedEventEmitter<BootstrapEvents> implements 
   constructor (components: BootstrapperComponents, init: BootstrapperInit) {
     super()
     this.c = components
-    this.init = init
-    this.wait = init.retry
+    this.init = { dialTimeout: BOOTSTRAP_DIAL_TIMEOUT, retry: BOOTSTRAP_RETRY, maxRetry: BOOTSTRAP_MAX_RETRY, ...init }
+    this.wait = this.init.retry
     this.peers = init.list.map(text => {
       const address = multiaddr(text)
       const id = address.getComponents().findLast(c => c.name === 'p2p')?.value

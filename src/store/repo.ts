@@ -3,36 +3,34 @@ import path from 'node:path'
 import { LevelDatastore } from 'datastore-level'
 import { RepoError } from '../errors.js'
 import { BlockStore } from './block-store.js'
-import { defaultConfig, readConfig, writeConfig } from './config.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { migrateDatastore } from './migrate.js'
 import { PinStore } from './pin-store.js'
 import { repoPaths } from './repo-layout.js'
 import { ReplicaStore } from './replica-store.js'
-import type { ShoalConfig } from './config.js'
 import type { PrivateKey } from '@libp2p/interface'
 
 export { repoPaths } from './repo-layout.js'
 
 /**
- * Create a repo folder (mode 0700) with a config file, unless one exists.
- * Returns true when it created it.
+ * Make a repo folder (mode 0700) and its identity; `isNew` says whether it
+ * was a repo already (its config file is what marks one, written by the
+ * config layer's `initRepo`).
  */
-export async function initRepo (root: string, config: ShoalConfig = defaultConfig()): Promise<boolean> {
+export async function makeRepoDir (root: string): Promise<{ isNew: boolean }> {
   const paths = repoPaths(root)
   await fs.mkdir(path.resolve(root), { recursive: true, mode: 0o700 })
   await fs.chmod(path.resolve(root), 0o700)
   try {
     await fs.access(paths.config)
-    return false
+    return { isNew: false }
   } catch {}
-  await writeConfig(paths.config, config)
   await loadOrCreateIdentity(paths.identity)
-  return true
+  return { isNew: true }
 }
 
 /**
- * An open repo: config, identity, blocks, pins and the datastore that also
+ * An open repo: identity, blocks, pins and the datastore that also
  * holds libp2p's peer store and the DHT's records. Only one process opens a
  * repo at a time (a lock file names its pid).
  */
@@ -44,7 +42,6 @@ export class Repo {
   datastore!: LevelDatastore
   pins!: PinStore
   replicas!: ReplicaStore
-  config!: ShoalConfig
   privateKey!: PrivateKey
   private locked = false
 
@@ -62,7 +59,6 @@ export class Repo {
     }
     await this.lock()
     try {
-      this.config = await readConfig(this.paths.config)
       this.privateKey = await loadOrCreateIdentity(this.paths.identity)
       await this.blocks.open()
       this.datastore = new LevelDatastore(this.paths.datastore)

@@ -8,6 +8,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { byDistance } from '../../src/replication/keyspace.js'
+import { repoPaths } from '../../src/store/repo-layout.js'
 import { DaemonProcess, loopbackHost, shoal, shoalOk, useDaemons } from '../helpers/cli.js'
 
 async function logged (daemon: DaemonProcess, pattern: RegExp): Promise<string> {
@@ -63,8 +64,22 @@ describe('cli: the daemon says what it does', function () {
     await logged(survivor, new RegExp(`repair finished root=${added.cid} copies=2`))
   })
 
+  it('--ready-fd gets one JSON line once the daemon serves: its peer id, addresses and API socket; a bad descriptor is one clear line', async () => {
+    // DaemonProcess starts every daemon with --ready-fd 3 and takes its addresses from the event
+    const d = await scope.start('ready')
+    assert.ok(peerIdFromString(d.peerId) != null)
+    assert.ok(d.addresses.length > 0 && d.addresses.every(a => a.endsWith(`/p2p/${d.peerId}`)), d.addresses.join(' '))
+    const id = JSON.parse((await shoalOk(['id', '--repo', d.repo, '--json'])).stdout)
+    assert.equal(id.peerId, d.peerId)
+    assert.equal(d.api, repoPaths(d.repo).apiSocket)
+    const bad = await shoal(['daemon', '--repo', scope.repo('bad-fd'), '--ready-fd', '1'])
+    assert.equal(bad.code, 2, bad.stderr)
+    assert.match(bad.stderr, /--ready-fd must be an open file descriptor of 3 or more/)
+  })
+
   it('--log-format json writes one JSON object per line; --log-level warn leaves info out', async () => {
     const json = await scope.start('json', ['--log-format', 'json'])
+    await json.logged(/"msg":"ready"/)
     const lines = json.log.trim().split('\n')
     for (const line of lines) {
       const entry = JSON.parse(line)

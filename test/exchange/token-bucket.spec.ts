@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { TokenBucket } from '../../src/exchange/token-bucket.js'
-import { parseRate } from '../../src/store/config.js'
+import { parseRate } from '../../src/config/units.js'
 
 describe('exchange: token bucket', () => {
   it('is unlimited at rate 0', async () => {

@@ -3,7 +3,11 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { ChildProcess, SpawnOptions } from 'node:child_process'
+import { DaemonChild } from '../../src/client/daemon-child.js'
+import type { Launcher } from '../../src/client/daemon-child.js'
+import type { ChildProcess } from 'node:child_process'
+
+export type { Launcher }
 
 /** The project's `shoal` entry point. */
 export const SHOAL_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/shoal.js')
@@ -91,17 +95,17 @@ export function loopbackHost (): string {
   return `127.0.0.${nextHost}`
 }
 
-export type Launcher = (cmd: string, args: string[], options: SpawnOptions) => ChildProcess
-
 /**
- * A `shoal daemon` child process. `ready` resolves when it printed "ready",
- * with the full multiaddrs it listens on.
+ * A `shoal daemon` child process (see `DaemonChild`). `ready` resolves when
+ * it sent its ready event, with the full multiaddrs it listens on.
  */
 export class DaemonProcess {
   readonly repo: string
   readonly child: ChildProcess
   readonly addresses: string[] = []
   peerId = ''
+  /** The control API's socket, as its ready event names it. */
+  api = ''
   log = ''
   readonly ready: Promise<void>
   readonly exited: Promise<number | null>
@@ -112,30 +116,20 @@ export class DaemonProcess {
    */
   constructor (repo: string, args: string[] = [], env: Record<string, string> = {}, entry = SHOAL_BIN, launch: Launcher = spawn) {
     this.repo = repo
-    this.child = launch(process.execPath, [entry, 'daemon', '--repo', repo, ...args], {
+    const daemon = new DaemonChild(['--repo', repo, ...args], {
+      entry,
       env: { ...process.env, ...env },
-      stdio: ['ignore', 'ignore', 'pipe']
+      launch,
+      onLog: chunk => { this.log += chunk.toString() }
     })
-    this.exited = new Promise(resolve => this.child.on('exit', code => { resolve(code) }))
-    this.ready = new Promise((resolve, reject) => {
-      let buffer = ''
-      this.child.stderr!.on('data', (d: Buffer) => {
-        this.log += d.toString()
-        buffer += d.toString()
-        let nl
-        while ((nl = buffer.indexOf('\n')) >= 0) {
-          const line = buffer.slice(0, nl)
-          buffer = buffer.slice(nl + 1)
-          // a text line (TIME LEVEL message) or, with --log-format json, an object
-          const msg = line.startsWith('{') ? String(JSON.parse(line).msg) : line.replace(/^\S+ +\S+ +/, '')
-          const listen = /^listening on (\S+)/.exec(msg)
-          if (listen != null) this.addresses.push(listen[1])
-          const id = /^peer id (\S+)/.exec(msg)
-          if (id != null) this.peerId = id[1]
-          if (msg === 'ready') resolve()
-        }
-      })
-      void this.exited.then(code => { reject(new Error(`daemon exited with ${code} before it was ready:\n${this.log}`)) })
+    this.child = daemon.child
+    this.exited = daemon.exited
+    this.ready = daemon.ready.then(event => {
+      this.peerId = event.peerId
+      this.api = event.api
+      this.addresses.push(...event.addresses)
+    }, err => {
+      throw new Error(`${err.message}:\n${this.log}`)
     })
   }
 

@@ -3,10 +3,10 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { ShoalNode } from '../../src/node/shoal-node.js'
 import { newGroupKey } from '../../src/replication/group.js'
-import { defaultConfig } from '../../src/store/config.js'
-import { initRepo } from '../../src/store/repo.js'
+import { defaultConfig } from '../../src/config/schema.js'
+import { initRepo } from '../../src/config/file.js'
 import { loopbackHost, tempDir } from './cli.js'
-import type { ShoalConfig } from '../../src/store/config.js'
+import type { ShoalConfig } from '../../src/config/schema.js'
 
 /**
  * Real Shoal nodes in this process, each with its own repo and loopback

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { byDistance } from '../../src/replication/keyspace.js'
-import { DEFAULT_REPLICATION } from '../../src/store/config.js'
+import { DEFAULT_REPLICATION } from '../../src/config/schema.js'
 import { TestSwarm, routingTableHas } from '../helpers/nodes.js'
 import type { ShoalNode } from '../../src/node/shoal-node.js'
-import type { ReplicationConfig, ShoalConfig } from '../../src/store/config.js'
+import type { ReplicationConfig, ShoalConfig } from '../../src/config/schema.js'
 import type { CID } from 'multiformats/cid'
 
 /** Fast liveness so a test sees detection, grace and repair in seconds. */

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { InputError, InterruptedError } from '../../errors.js'
-import { parseSize } from '../../store/config.js'
+import { parseSize } from '../../config/units.js'
 import { EXIT } from '../exit-codes.js'
 import { out } from '../output.js'
 import type { ChurnModelName } from '../../churn/model.js'

@@ -1,11 +1,12 @@
 import path from 'node:path'
-import { ConfigError } from '../../errors.js'
-import { checkBootstrap, checkMultiaddr, parseRate, parseSize, peerIdList } from '../../store/config.js'
-import { defaultConfig } from '../../store/config.js'
+import { ConfigError, UsageError } from '../../errors.js'
+import { checkBootstrap, checkMultiaddr, peerIdList } from '../../config/validate.js'
+import { parseRate, parseSize } from '../../config/units.js'
+import { defaultConfig } from '../../config/schema.js'
 import { out } from '../output.js'
 import { repoOf } from '../context.js'
 import type { GlobalArgs } from '../context.js'
-import type { ReplicationConfig, ShoalConfig } from '../../store/config.js'
+import type { ReplicationConfig, ShoalConfig } from '../../config/schema.js'
 import type { Argv, CommandModule } from 'yargs'
 
 interface NetworkArgs extends GlobalArgs {
@@ -85,7 +86,7 @@ export const initCommand: CommandModule<GlobalArgs, NetworkArgs> = {
     const defaults = defaultConfig()
     const o = overrides(args)
     // loaded here, not at start: the other commands need none of the daemon's modules
-    const { initRepo } = await import('../../store/repo.js')
+    const { initRepo } = await import('../../config/file.js')
     const created = await initRepo(repo, { ...defaults, ...o, replication: { ...defaults.replication, ...o.replication } })
     const { readPeerId } = await import('../../store/identity.js')
     const { repoPaths } = await import('../../store/repo-layout.js')
@@ -102,6 +103,7 @@ export const initCommand: CommandModule<GlobalArgs, NetworkArgs> = {
 interface DaemonArgs extends NetworkArgs {
   'log-level': string
   'log-format'?: string
+  'ready-fd'?: number
 }
 
 export const daemonCommand: CommandModule<GlobalArgs, DaemonArgs> = {
@@ -110,6 +112,7 @@ export const daemonCommand: CommandModule<GlobalArgs, DaemonArgs> = {
   builder: y => networkOptions(y)
     .option('log-level', { type: 'string', default: 'info', describe: 'error, warn, info or debug' })
     .option('log-format', { type: 'string', describe: 'text (default) or json (one object per line, for log collectors; --json means the same)' })
+    .option('ready-fd', { type: 'number', describe: 'once serving, write one JSON line (peerId, addresses, api) to this open file descriptor and close it, for a supervisor' })
     .example('$0 daemon --repo ./peer-b --listen /ip4/127.0.0.1/tcp/4402 --bootstrap /ip4/127.0.0.1/tcp/4401/p2p/12D3Koo…', '')
     .example('$0 daemon --group-key ~/group.key --log-format json', '') as any,
   handler: async args => {
@@ -121,7 +124,9 @@ export const daemonCommand: CommandModule<GlobalArgs, DaemonArgs> = {
       write: line => { out.note(line) }
     })
     const { startDaemon } = await import('../../daemon/daemon.js')
-    const daemon = await startDaemon({ repo, config: overrides(args), log })
+    const readyFd = args['ready-fd']
+    if (readyFd != null && (!Number.isSafeInteger(readyFd) || readyFd < 3)) throw new UsageError(`--ready-fd must be an open file descriptor of 3 or more, got ${String(readyFd)}`)
+    const daemon = await startDaemon({ repo, config: overrides(args), log, readyFd })
     await daemon.stopped
   }
 }

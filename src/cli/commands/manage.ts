@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises'
 import { parseCID } from '../../content/dag.js'
 import { RepoError } from '../../errors.js'
-import { checkMultiaddr } from '../../store/config.js'
+import { checkMultiaddr } from '../../config/validate.js'
 import { repoPaths } from '../../store/repo-layout.js'
 import { clientOf } from '../context.js'
 import { formatBytes, out } from '../output.js'
@@ -35,7 +35,7 @@ export const idCommand: CommandModule<GlobalArgs, GlobalArgs> = {
 async function idFromRepo (repo: string): Promise<{ peerId: string, addresses: string[] }> {
   const paths = repoPaths(repo)
   await fs.access(paths.config).catch(() => { throw new RepoError(`no Shoal repo at ${repo} (create one with: shoal init --repo ${repo})`) })
-  const [{ readPeerId }, { readConfig }] = await Promise.all([import('../../store/identity.js'), import('../../store/config.js')])
+  const [{ readPeerId }, { readConfig }] = await Promise.all([import('../../store/identity.js'), import('../../config/file.js')])
   const peerId = await readPeerId(paths.identity)
   const config = await readConfig(paths.config)
   const addresses = (config.announce.length > 0 ? config.announce : config.listen).map(a => `${a}/p2p/${peerId}`)

@@ -1,5 +1,5 @@
 import { decodeCID } from '../../content/dag.js'
-import { MAX_REPLICAS } from '../../store/config.js'
+import { MAX_REPLICAS } from '../../replication/constants.js'
 import { SETTLE_ROUNDS } from '../constants.js'
 import { declineEntry } from '../codec.js'
 import type { HandlerContext } from './context.js'

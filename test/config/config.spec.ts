@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { defaultConfig, readConfig, validateConfig } from '../../src/store/config.js'
-import { Repo, initRepo } from '../../src/store/repo.js'
+import { defaultConfig } from '../../src/config/schema.js'
+import { readConfig } from '../../src/config/file.js'
+import { validateConfig } from '../../src/config/validate.js'
+import { Repo } from '../../src/store/repo.js'
+import { initRepo } from '../../src/config/file.js'
 import { tempDir } from '../helpers/cli.js'
 
 describe('store: config and repo', () => {

@@ -1,0 +1,149 @@
+import { DEFAULT_CHUNK_SIZE } from '../content/profile.js'
+import { MAX_MESSAGE_SIZE, MAX_REPLICA_MESSAGE_SIZE, MAX_REPLICA_STREAMS, MAX_SWARM_MESSAGE_SIZE, MAX_SWARM_STREAMS } from '../protocol/constants.js'
+
+/** Default TCP port of a Shoal peer (IPFS uses 4001; Shoal keeps clear of it). */
+export const DEFAULT_PORT = 4401
+
+export interface LimitsConfig {
+  /** Most open libp2p connections. */
+  maxConnections: number
+  /** Inbound connections accepted per second from one host. */
+  inboundConnectionThreshold: number
+  /** Inbound connections being set up (encryption, muxer) at once. */
+  maxPendingConnections: number
+  /** Connections one peer may hold open with us (each brings its own stream limits). */
+  maxConnectionsPerPeer: number
+  /** Block requests one peer may have queued with us at once. */
+  maxRequestsPerPeer: number
+  /** Blocks being read and sent at once, across all peers. */
+  maxConcurrentUploads: number
+  /** Block-protocol streams one peer may open to us (per connection). */
+  maxInboundStreamsPerPeer: number
+  /** Swarm (availability) streams one peer may open to us (per connection). */
+  maxSwarmStreamsPerPeer: number
+  /** Replica-protocol streams one peer may have open with us (per connection). */
+  maxReplicaStreamsPerPeer: number
+  /** DHT streams one peer may open to us (per connection). */
+  maxDhtStreamsPerPeer: number
+  /** Streams of any protocol one connection may carry (the muxer's limit). */
+  maxStreamsPerConnection: number
+  /** Largest block-protocol message (at least chunkSize + 64 KiB). */
+  maxMessageSize: number
+  /** Largest swarm and replica messages. */
+  maxSwarmMessageSize: number
+  maxReplicaMessageSize: number
+  /** DHT provider records kept for one other peer, and for all of them. */
+  maxProviderRecordsPerPeer: number
+  maxProviderRecords: number
+  /** Blocks we keep requested from one peer at once. */
+  requestWindow: number
+  /** How long to wait for a requested block before asking someone else (ms). */
+  requestTimeout: number
+  /** How long a `get` waits with no reachable holder before it fails (ms). */
+  providerTimeout: number
+  /** How long a peer that lied (a block failing verification, blocks claimed and not served) or kept breaking the protocol is banned (ms). */
+  banTime: number
+  /** Protocol violations (malformed or oversized messages) within 10 minutes that get a peer banned. */
+  maxViolations: number
+}
+
+export interface ReplicationConfig {
+  /** Copies `add` asks for when no --replicas is given (1: only this peer's own). */
+  replicas: number
+  /** How often holders of a root probe each other (ms). */
+  checkInterval: number
+  /** A probe unanswered for this long is a failure (ms). */
+  probeTimeout: number
+  /** A holder down this long is replaced; a surplus copy this long is trimmed (ms). */
+  gracePeriod: number
+  /** Bytes per second all replica downloads of this peer may use together (0: unlimited). */
+  repairRate: number
+  /** Replica downloads running at once. */
+  maxConcurrentRepairs: number
+  /** How long a graceful stop waits for its replicas to be handed over (ms). */
+  leaveTimeout: number
+  /** The replication group's key file: peers holding the same key keep replicas for each other ('': none). */
+  groupKeyFile: string
+  /** Peers trusted to ask us to keep replicas without a group key (PeerId strings). */
+  trustedPeers: string[]
+}
+
+export interface ShoalConfig {
+  /** Multiaddrs to listen on. */
+  listen: string[]
+  /** Multiaddrs to announce instead of the listen ones (e.g. a public address); empty: announce what we listen on. */
+  announce: string[]
+  /** Peers to connect to at start, as full multiaddrs with /p2p/. */
+  bootstrap: string[]
+  /** Find peers on the local network with mDNS. */
+  mdns: boolean
+  /** Chunk size for `add` in bytes. */
+  chunkSize: number
+  /** Upload and download limits in bytes per second; 0: unlimited. */
+  maxUploadRate: number
+  maxDownloadRate: number
+  /** Bytes this peer may store; replicas that would exceed it are declined (0: unlimited). */
+  maxStorage: number
+  /** Path of a libp2p pre-shared key: only peers holding the same key can connect ('' : an open swarm). */
+  swarmKeyFile: string
+  /** Also serve the control API on this TCP multiaddr, token required ('': only the Unix socket). */
+  api: string
+  /** Let `api` bind an address other than loopback. */
+  apiAllowRemote: boolean
+  limits: LimitsConfig
+  replication: ReplicationConfig
+}
+
+const DEFAULT_LIMITS: LimitsConfig = {
+  maxConnections: 300,
+  inboundConnectionThreshold: 50,
+  maxPendingConnections: 16,
+  maxConnectionsPerPeer: 4,
+  maxRequestsPerPeer: 256,
+  maxConcurrentUploads: 32,
+  maxInboundStreamsPerPeer: 32,
+  maxSwarmStreamsPerPeer: MAX_SWARM_STREAMS,
+  maxReplicaStreamsPerPeer: MAX_REPLICA_STREAMS,
+  maxDhtStreamsPerPeer: 32,
+  maxStreamsPerConnection: 256,
+  maxMessageSize: MAX_MESSAGE_SIZE,
+  maxSwarmMessageSize: MAX_SWARM_MESSAGE_SIZE,
+  maxReplicaMessageSize: MAX_REPLICA_MESSAGE_SIZE,
+  maxProviderRecordsPerPeer: 50_000,
+  maxProviderRecords: 500_000,
+  requestWindow: 32,
+  requestTimeout: 30_000,
+  providerTimeout: 60_000,
+  banTime: 3_600_000,
+  maxViolations: 8
+}
+
+export const DEFAULT_REPLICATION: ReplicationConfig = {
+  replicas: 1,
+  checkInterval: 5_000,
+  probeTimeout: 5_000,
+  gracePeriod: 60_000,
+  repairRate: 8 * 1024 * 1024,
+  maxConcurrentRepairs: 2,
+  leaveTimeout: 60_000,
+  groupKeyFile: '',
+  trustedPeers: []
+}
+
+export function defaultConfig (): ShoalConfig {
+  return {
+    listen: [`/ip4/0.0.0.0/tcp/${DEFAULT_PORT}`],
+    announce: [],
+    bootstrap: [],
+    mdns: false,
+    chunkSize: DEFAULT_CHUNK_SIZE,
+    maxUploadRate: 0,
+    maxDownloadRate: 0,
+    maxStorage: 0,
+    swarmKeyFile: '',
+    api: '',
+    apiAllowRemote: false,
+    limits: { ...DEFAULT_LIMITS },
+    replication: { ...DEFAULT_REPLICATION, trustedPeers: [] }
+  }
+}
