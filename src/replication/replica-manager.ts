@@ -5,13 +5,12 @@ import { ReplicationError } from '../errors.js'
 import { MAX_REPLICAS } from '../replication/constants.js'
 import { anySignal } from '../signals.js'
 import { Admission } from './admission.js'
-import { FORGET_AFTER_GRACE_PERIODS, SETTLE_ROUNDS } from './constants.js'
 import { ReplicaBook } from './book.js'
 import { ReplicaClient } from './client.js'
 import { entryOf } from './codec.js'
 import { HANDLERS } from './handlers/index.js'
 import { HandOver } from './hand-over.js'
-import { byDistance } from './keyspace.js'
+import { Leadership } from './leadership.js'
 import { PeerLiveness } from './peer-liveness.js'
 import { Placement } from './placement.js'
 import { Prober } from './prober.js'
@@ -21,7 +20,9 @@ import type { HandOverResult } from './hand-over.js'
 import type { HandlerContext } from './handlers/index.js'
 import type { ReplicationGroup } from './group.js'
 import type { ReplicaEvents } from './events.js'
-import type { Health, HolderState, RootView } from './root-view.js'
+import { describeView } from './status-view.js'
+import type { RootView } from './root-view.js'
+import type { ReplicaStatus } from './status-view.js'
 import type { ReplicaMessage, ReplicaNetwork } from '../protocol/replica-network.js'
 import type { ReplicaStore } from '../store/replica-store.js'
 import type { AbortOptions, ComponentLogger, Logger, PeerId, Startable } from '@libp2p/interface'
@@ -69,38 +70,6 @@ export interface ReplicaManagerInit {
   maxStorage: number
 }
 
-interface HolderStatus {
-  peer: string
-  /** `absent`: not answering, still counted; `gone`: no longer counted. */
-  state: HolderState | 'absent' | 'gone'
-  /** ms since it stopped answering (absent, gone). */
-  downFor?: number
-  /** ms until its copy is replaced unless it answers again (absent). */
-  replacedIn?: number
-  /** Bytes of the DAG it holds: its progress while fetching. */
-  bytesHeld?: number
-  /** Its addresses, as far as this peer knows them (status queries only). */
-  addresses?: string[]
-}
-
-export interface ReplicaStatus {
-  cid: string
-  /** The replication factor wanted (K), and the most copies kept. */
-  wanted: number
-  max: number
-  size: number
-  health: Health
-  /** Live holders with every block. */
-  copies: number
-  leader?: string
-  /** Closest to the root first (the order placement follows). */
-  holders: HolderStatus[]
-  /** This peer holds it as a replica. */
-  local: boolean
-  /** The state of this peer's own copy, if it holds one. */
-  self?: HolderState
-}
-
 /** What `add --replicas` or `replicate` says without a replication group. */
 export const NO_GROUP = 'replication needs a replication group: give every peer that may keep copies the same --group-key FILE (make one with: shoal group-key > group.key), or list trusted peers with --trust PEERID'
 
@@ -127,13 +96,10 @@ export class ReplicaManager implements Startable {
   private readonly handOver: HandOver
   private readonly statusQuery: StatusQuery
   private readonly queue: RepairQueue
+  private readonly leadership: Leadership
   private readonly context: HandlerContext
   /** Bytes our unfinished copies hold, by root. */
   private readonly progress = new Map<string, number>()
-  /** Roots we lead that are being repaired, since when (ms). */
-  private readonly repairing = new Map<string, number>()
-  /** `root/peer` of holders already reported gone. */
-  private readonly reportedGone = new Set<string>()
   private controller = new AbortController()
   private timer?: ReturnType<typeof setInterval>
   private ticking = false
@@ -150,6 +116,7 @@ export class ReplicaManager implements Startable {
     const shared = { self, client: this.client, book: this.book, liveness: this.liveness, events: this.events, log: this.log }
     this.prober = new Prober({ ...shared, bytesHeld: root => this.progress.get(root) ?? 0 }, init)
     this.placement = new Placement({ ...shared, candidates: components.candidates })
+    this.leadership = new Leadership({ ...shared, placement: this.placement, signal: () => this.controller.signal }, init)
     this.handOver = new HandOver({ ...shared, placement: this.placement, prober: this.prober }, init)
     this.statusQuery = new StatusQuery({
       self,
@@ -297,59 +264,12 @@ export class ReplicaManager implements Startable {
     try {
       await this.prober.probeAll(this.controller.signal)
       const now = Date.now()
-      for (const view of this.book.views.values()) this.maintain(view, now)
+      for (const view of this.book.views.values()) this.leadership.maintain(view, now)
       await this.book.persist()
     } catch (err: any) {
       this.log.error('replica round failed: %s', err.message)
     } finally {
       this.ticking = false
-    }
-  }
-
-  /** One root, one round: forget holders replaced long ago, and lead if it is ours to lead. */
-  private maintain (view: RootView, now: number): void {
-    const key = view.root.toString()
-    const a = view.assess(this.liveness, this.init.gracePeriod, now)
-    for (const peer of a.gone) {
-      if (this.reportedGone.has(`${key}/${peer.toString()}`)) continue
-      this.reportedGone.add(`${key}/${peer.toString()}`)
-      this.events.safeDispatchEvent('holder:gone', { detail: { root: key, peer: peer.toString() } })
-    }
-    // a holder gone past the grace period no longer counts; it is forgotten once replaced, or
-    // once long gone (if it comes back, its own probes introduce it again)
-    for (const peer of a.gone) {
-      if (a.counted < view.min && this.liveness.downFor(peer.toString(), now) < FORGET_AFTER_GRACE_PERIODS * this.init.gracePeriod) continue
-      view.remove(peer)
-      this.reportedGone.delete(`${key}/${peer.toString()}`)
-      this.book.changed(key)
-    }
-    // only a holder with every block leads: a peer that just took a copy
-    // may not know yet who else was asked alongside it
-    const leading = a.leader?.equals(this.c.peerId) === true && view.holders.get(this.c.peerId.toString())?.state === 'complete'
-    if (!leading) {
-      view.overSince = undefined
-      view.leadingSince = undefined
-      this.repairing.delete(key)
-      return
-    }
-    // a peer leads only once it has led for a couple of rounds: when a closer holder is slow to
-    // answer for a moment, two leaders would place and trim against each other
-    view.leadingSince ??= now
-    if (now - view.leadingSince < SETTLE_ROUNDS * this.init.checkInterval) return
-    const started = this.repairing.get(key)
-    if (started != null && a.complete.length >= view.min) {
-      this.repairing.delete(key)
-      this.events.safeDispatchEvent('repair:done', { detail: { root: key, copies: a.complete.length, seconds: (now - started) / 1000 } })
-    }
-    if (this.placement.isPlacing(view.root)) return
-    const duties = view.duties(a, this.c.peerId, this.init.gracePeriod, now)
-    if (duties.place > 0) {
-      this.log('%s has %d of %d copies; placing %d', key, a.counted, view.min, duties.place)
-      if (!this.repairing.has(key)) this.repairing.set(key, now)
-      this.events.safeDispatchEvent('repair:start', { detail: { root: key, copies: a.counted, wanted: view.min, placing: duties.place } })
-      void this.placement.place(view, duties.place, this.controller.signal)
-    } else if (duties.release.length > 0) {
-      void this.placement.release(view, duties.release, this.controller.signal)
     }
   }
 
@@ -393,35 +313,7 @@ export class ReplicaManager implements Startable {
     return entryOf(view, this.c.peerId, this.liveness, this.progress.get(view.root.toString()) ?? 0)
   }
 
-  // ---- for people ----
-
   private describe (view: RootView, liveness = this.liveness): ReplicaStatus {
-    const now = Date.now()
-    const a = view.assess(liveness, this.init.gracePeriod, now)
-    const absent = new Set(a.absent.map(p => p.toString()))
-    const gone = new Set(a.gone.map(p => p.toString()))
-    const self = this.c.peerId.toString()
-    const holders = byDistance(view.root, [...view.holders.values()]).map(h => {
-      const key = h.peer.toString()
-      const status: HolderStatus = { peer: key, state: absent.has(key) ? 'absent' : gone.has(key) ? 'gone' : h.state }
-      if (absent.has(key) || gone.has(key)) status.downFor = liveness.downFor(key, now)
-      if (absent.has(key)) status.replacedIn = Math.max(0, this.init.gracePeriod - (status.downFor ?? 0))
-      const bytesHeld = key === self ? (h.state === 'complete' ? view.size : this.progress.get(view.root.toString())) : h.bytesHeld
-      if (h.state === 'fetching' && bytesHeld != null) status.bytesHeld = bytesHeld
-      return status
-    })
-    const mine = view.holders.get(self)?.state
-    return {
-      cid: view.root.toString(),
-      wanted: view.min,
-      max: view.max,
-      size: view.size,
-      health: a.health,
-      copies: a.complete.length,
-      leader: a.leader?.toString(),
-      holders,
-      local: liveness === this.liveness && mine != null,
-      self: liveness === this.liveness ? mine : undefined
-    }
+    return describeView(view, { self: this.c.peerId, liveness, ownLiveness: this.liveness, gracePeriod: this.init.gracePeriod, progress: this.progress.get(view.root.toString()) })
   }
 }

@@ -1,0 +1,83 @@
+import { FORGET_AFTER_GRACE_PERIODS, SETTLE_ROUNDS } from './constants.js'
+import type { ReplicaComponents } from './components.js'
+import type { Placement } from './placement.js'
+import type { RootView } from './root-view.js'
+
+export interface LeadershipComponents extends Omit<ReplicaComponents, 'client'> {
+  placement: Placement
+  /** Aborted when replication stops. */
+  signal(): AbortSignal
+}
+
+export interface LeadershipInit {
+  gracePeriod: number
+  checkInterval: number
+}
+
+/**
+ * The leader's round for each root: report and forget holders gone past the
+ * grace period, and, when this peer is the live complete holder closest to
+ * the root and has been for `SETTLE_ROUNDS` rounds, do the root's duties
+ * (`RootView.duties`): place copies while fewer than K count, release a
+ * lasting surplus. Reports each repair's start and end.
+ */
+export class Leadership {
+  private readonly c: LeadershipComponents
+  private readonly init: LeadershipInit
+  /** Roots we lead that are being repaired, since when (ms). */
+  private readonly repairing = new Map<string, number>()
+  /** `root/peer` of holders already reported gone. */
+  private readonly reportedGone = new Set<string>()
+
+  constructor (components: LeadershipComponents, init: LeadershipInit) {
+    this.c = components
+    this.init = init
+  }
+
+  /** One root, one round: forget holders replaced long ago, and lead if it is ours to lead. */
+  maintain (view: RootView, now: number): void {
+    const key = view.root.toString()
+    const a = view.assess(this.c.liveness, this.init.gracePeriod, now)
+    for (const peer of a.gone) {
+      if (this.reportedGone.has(`${key}/${peer.toString()}`)) continue
+      this.reportedGone.add(`${key}/${peer.toString()}`)
+      this.c.events.safeDispatchEvent('holder:gone', { detail: { root: key, peer: peer.toString() } })
+    }
+    // a holder gone past the grace period no longer counts; it is forgotten once replaced, or
+    // once long gone (if it comes back, its own probes introduce it again)
+    for (const peer of a.gone) {
+      if (a.counted < view.min && this.c.liveness.downFor(peer.toString(), now) < FORGET_AFTER_GRACE_PERIODS * this.init.gracePeriod) continue
+      view.remove(peer)
+      this.reportedGone.delete(`${key}/${peer.toString()}`)
+      this.c.book.changed(key)
+    }
+    // only a holder with every block leads: a peer that just took a copy
+    // may not know yet who else was asked alongside it
+    const leading = a.leader?.equals(this.c.self) === true && view.holders.get(this.c.self.toString())?.state === 'complete'
+    if (!leading) {
+      view.overSince = undefined
+      view.leadingSince = undefined
+      this.repairing.delete(key)
+      return
+    }
+    // a peer leads only once it has led for a couple of rounds: when a closer holder is slow to
+    // answer for a moment, two leaders would place and trim against each other
+    view.leadingSince ??= now
+    if (now - view.leadingSince < SETTLE_ROUNDS * this.init.checkInterval) return
+    const started = this.repairing.get(key)
+    if (started != null && a.complete.length >= view.min) {
+      this.repairing.delete(key)
+      this.c.events.safeDispatchEvent('repair:done', { detail: { root: key, copies: a.complete.length, seconds: (now - started) / 1000 } })
+    }
+    if (this.c.placement.isPlacing(view.root)) return
+    const duties = view.duties(a, this.c.self, this.init.gracePeriod, now)
+    if (duties.place > 0) {
+      this.c.log('%s has %d of %d copies; placing %d', key, a.counted, view.min, duties.place)
+      if (!this.repairing.has(key)) this.repairing.set(key, now)
+      this.c.events.safeDispatchEvent('repair:start', { detail: { root: key, copies: a.counted, wanted: view.min, placing: duties.place } })
+      void this.c.placement.place(view, duties.place, this.c.signal())
+    } else if (duties.release.length > 0) {
+      void this.c.placement.release(view, duties.release, this.c.signal())
+    }
+  }
+}

@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { defaultLogger } from '@libp2p/logger'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { MemoryDatastore } from 'datastore-core'
+import { TypedEventEmitter } from 'main-event'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { ReplicaBook } from '../../src/replication/book.js'
+import { FAILURES_BEFORE_GONE, SETTLE_ROUNDS } from '../../src/replication/constants.js'
+import { HandOver } from '../../src/replication/hand-over.js'
+import { byDistance } from '../../src/replication/keyspace.js'
+import { Leadership } from '../../src/replication/leadership.js'
+import { PeerLiveness } from '../../src/replication/peer-liveness.js'
+import { ReplicaOp } from '../../src/protocol/replica-network.js'
+import { ReplicaStore } from '../../src/store/replica-store.js'
+import type { ReplicaClient } from '../../src/replication/client.js'
+import type { ReplicaEvents } from '../../src/replication/events.js'
+import type { Placement } from '../../src/replication/placement.js'
+import type { Prober } from '../../src/replication/prober.js'
+import type { RootView } from '../../src/replication/root-view.js'
+import type { PeerId } from '@libp2p/interface'
+
+const GRACE = 1_000
+const CHECK = 100
+
+async function newPeer (): Promise<PeerId> {
+  return peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+}
+
+/** A placement that records what it was asked to do and does it at once on the view. */
+function stubPlacement (): { placement: Placement, placed: number[], released: string[][] } {
+  const placed: number[] = []
+  const released: string[][] = []
+  const placement = {
+    isPlacing: () => false,
+    place: async (_view: RootView, n: number) => { placed.push(n); return n },
+    release: async (_view: RootView, peers: PeerId[]) => { released.push(peers.map(String)) }
+  } as unknown as Placement
+  return { placement, placed, released }
+}
+
+interface World {
+  root: CID
+  /** Every peer, closest to the root first. */
+  ordered: PeerId[]
+  liveness: PeerLiveness
+  events: TypedEventEmitter<ReplicaEvents>
+  heard: string[]
+  bookFor(self: PeerId): ReplicaBook
+}
+
+async function world (): Promise<World> {
+  const root = CID.createV1(0x55, await sha256.digest(new TextEncoder().encode(`root ${Math.random()}`)))
+  const peers = await Promise.all(Array.from({ length: 5 }, newPeer))
+  const ordered = byDistance(root, peers.map(peer => ({ peer }))).map(p => p.peer)
+  const liveness = new PeerLiveness()
+  for (const p of ordered) liveness.seen(p.toString())
+  const events = new TypedEventEmitter<ReplicaEvents>()
+  const heard: string[] = []
+  for (const type of ['repair:start', 'repair:done', 'holder:gone'] as const) {
+    events.addEventListener(type, () => { heard.push(type) })
+  }
+  const log = defaultLogger().forComponent('test')
+  return { root, ordered, liveness, events, heard, bookFor: self => new ReplicaBook({ self, store: new ReplicaStore(new MemoryDatastore()), liveness, log, onChange: () => {} }) }
+}
+
+function track (book: ReplicaBook, root: CID, holders: PeerId[], min = 3): RootView {
+  const view = book.track({ root, min, max: min, size: 10, intentSince: 1, state: 'complete', holders: [], created: Date.now() })
+  for (const h of holders) view.set(h, 'complete')
+  return view
+}
+
+describe('replication: the leader\'s round (stubbed components)', () => {
+  it('the closest complete holder places the missing copies, once it has led for SETTLE_ROUNDS rounds, and says when the repair is done', async () => {
+    const w = await world()
+    const [self, other, newcomer] = w.ordered
+    const book = w.bookFor(self)
+    const { placement, placed } = stubPlacement()
+    const leader = new Leadership({ self, book, liveness: w.liveness, events: w.events, log: defaultLogger().forComponent('test'), placement, signal: () => new AbortController().signal }, { gracePeriod: GRACE, checkInterval: CHECK })
+    const view = track(book, w.root, [self, other])
+    const t0 = Date.now()
+    leader.maintain(view, t0)
+    assert.deepEqual(placed, [], 'a fresh leader waits before it acts')
+    leader.maintain(view, t0 + SETTLE_ROUNDS * CHECK)
+    assert.deepEqual(placed, [1], 'two of three copies: one placed')
+    assert.deepEqual(w.heard, ['repair:start'])
+    view.set(newcomer, 'complete')
+    leader.maintain(view, t0 + (SETTLE_ROUNDS + 1) * CHECK)
+    assert.deepEqual(placed, [1], 'nothing more to place')
+    assert.deepEqual(w.heard, ['repair:start', 'repair:done'])
+  })
+
+  it('a holder that is not the closest complete one never places nor trims', async () => {
+    const w = await world()
+    const [closest, self] = w.ordered
+    const book = w.bookFor(self)
+    const { placement, placed, released } = stubPlacement()
+    const leader = new Leadership({ self, book, liveness: w.liveness, events: w.events, log: defaultLogger().forComponent('test'), placement, signal: () => new AbortController().signal }, { gracePeriod: GRACE, checkInterval: CHECK })
+    const view = track(book, w.root, [closest, self])
+    const t0 = Date.now()
+    for (let round = 0; round <= SETTLE_ROUNDS + 2; round++) leader.maintain(view, t0 + round * CHECK)
+    assert.deepEqual(placed, [])
+    assert.deepEqual(released, [])
+  })
+
+  it('reports a holder gone past the grace period once, and forgets it once it is replaced', async () => {
+    const w = await world()
+    const [self, a, b, c] = w.ordered
+    const book = w.bookFor(self)
+    const { placement } = stubPlacement()
+    const leader = new Leadership({ self, book, liveness: w.liveness, events: w.events, log: defaultLogger().forComponent('test'), placement, signal: () => new AbortController().signal }, { gracePeriod: GRACE, checkInterval: CHECK })
+    const view = track(book, w.root, [self, a, b])
+    const t0 = Date.now()
+    for (let i = 0; i < FAILURES_BEFORE_GONE; i++) w.liveness.failed(b.toString(), t0)
+    leader.maintain(view, t0 + GRACE / 2)
+    assert.ok(!w.heard.includes('holder:gone'), 'within the grace period it still counts')
+    leader.maintain(view, t0 + GRACE + 1)
+    leader.maintain(view, t0 + GRACE + 2)
+    assert.equal(w.heard.filter(e => e === 'holder:gone').length, 1, 'reported once')
+    assert.ok(view.has(b.toString()), 'kept while the root is short of copies')
+    view.set(c, 'complete')
+    leader.maintain(view, t0 + GRACE + 3)
+    assert.ok(!view.has(b.toString()), 'forgotten once replaced')
+  })
+})
+
+describe('replication: hand-over (stubbed components)', () => {
+  it('a leaving holder places copies for the roots that would be short without it, waits for them, then tells every holder it goes', async () => {
+    const w = await world()
+    const [self, a, b, newcomer] = w.ordered
+    const book = w.bookFor(self)
+    const short = track(book, w.root, [self, a, b])
+    const otherRoot = CID.createV1(0x55, await sha256.digest(new TextEncoder().encode(`other ${Math.random()}`)))
+    // this one has K copies without us: nothing to hand over
+    track(book, otherRoot, [self, a, b, newcomer])
+    const placed: string[] = []
+    const placement = {
+      isPlacing: () => false,
+      place: async (view: RootView, n: number) => {
+        placed.push(`${view.root.toString()}:${n}`)
+        view.set(newcomer, 'fetching')
+        return n
+      }
+    } as unknown as Placement
+    // each probe round, the newcomer's copy completes
+    const prober = { probeAll: async () => { short.set(newcomer, 'complete') } } as unknown as Prober
+    const told: string[] = []
+    const client = {
+      request: async (peer: PeerId, msg: { op: ReplicaOp }) => {
+        if (msg.op === ReplicaOp.LEAVING) told.push(peer.toString())
+        return msg
+      }
+    } as unknown as ReplicaClient
+    const handOver = new HandOver({ self, client, book, liveness: w.liveness, events: w.events, placement, prober }, { gracePeriod: GRACE, leaveTimeout: 10_000 })
+    const result = await handOver.leave()
+    assert.deepEqual(placed, [`${w.root.toString()}:1`], 'one copy placed, for the root that was short')
+    assert.deepEqual(result, { handedOver: 1, unfinished: 0, short: [] })
+    assert.deepEqual(told.sort(), [a, b, newcomer].map(String).sort(), 'every other holder heard we go')
+  })
+
+  it('stops at the leave timeout and says which roots are still short', async () => {
+    const w = await world()
+    const [self, a] = w.ordered
+    const book = w.bookFor(self)
+    track(book, w.root, [self, a], 2)
+    const placement = { isPlacing: () => false, place: async () => 0 } as unknown as Placement
+    const prober = { probeAll: async () => {} } as unknown as Prober
+    const client = { request: async (_peer: PeerId, msg: unknown) => msg } as unknown as ReplicaClient
+    const handOver = new HandOver({ self, client, book, liveness: w.liveness, events: w.events, placement, prober }, { gracePeriod: GRACE, leaveTimeout: 300 })
+    const started = Date.now()
+    const result = await handOver.leave()
+    assert.ok(Date.now() - started < 5_000, 'bounded by the leave timeout')
+    assert.deepEqual(result, { handedOver: 0, unfinished: 1, short: [{ root: w.root.toString(), copies: 1, wanted: 2 }] })
+  })
+})
