@@ -3,7 +3,7 @@ import type { PeerLiveness } from './peer-liveness.js'
 import type { Health, HolderState, RootView } from './root-view.js'
 import type { PeerId } from '@libp2p/interface'
 
-export interface HolderStatus {
+interface HolderStatus {
   peer: string
   /** `absent`: not answering, still counted; `gone`: no longer counted. */
   state: HolderState | 'absent' | 'gone'
