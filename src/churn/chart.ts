@@ -1,4 +1,4 @@
-import type { ChurnReport } from './harness.js'
+import type { ChurnReport } from './run-report.js'
 
 const W = 960
 const H = 420

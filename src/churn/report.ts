@@ -1,4 +1,4 @@
-import type { ChurnReport } from './harness.js'
+import type { ChurnReport } from './run-report.js'
 
 function secs (v: number | undefined): string {
   return v == null ? '–' : `${v.toFixed(1)} s`

@@ -7,12 +7,13 @@ import { HolderSearch } from './holder-search.js'
 import { PeerPool } from './peer-pool.js'
 import { Scheduler } from './scheduler.js'
 import { SessionDag } from './session-dag.js'
+import { SwarmLink } from './swarm-link.js'
 import type { FetchResult, FetchSessionComponents, FetchSessionInit } from './session-types.js'
 import type { PeerState } from './peer-state.js'
-import type { RemotePeer, Swarm } from './swarm.js'
+import type { Swarm } from './swarm.js'
 import type { WantSubscriber } from './want-manager.js'
 import type { VerifiedBlock } from '../content/verify.js'
-import type { Logger, PeerId, PeerInfo } from '@libp2p/interface'
+import type { Logger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 const TICK = 250
@@ -28,8 +29,6 @@ const MAX_BROKEN_CLAIMS = 4
 /** The block size a rate-limited session assumes before any arrived. */
 const PACED_FIRST_BLOCK = 256 * 1024
 
-type Target = { addEventListener(type: string, fn: (e: any) => void): void, removeEventListener(type: string, fn: (e: any) => void): void }
-
 /**
  * One download of one DAG: a swarm session, made of
  * - a `SessionDag` (what is wanted, the leaves in order, progress),
@@ -42,6 +41,10 @@ type Target = { addEventListener(type: string, fn: (e: any) => void): void, remo
  * stored, a peer that lies is banned, what is on disk is never fetched
  * again (a new session resumes an interrupted one), and a block another
  * download of the node is fetching is waited for, not asked for twice.
+ *
+ * Longer than the other parts (about 350 lines) because it is the one place
+ * that wires them and holds the policy between them; each part it wires is
+ * a file of its own.
  */
 export class FetchSession implements WantSubscriber {
   private readonly c: FetchSessionComponents
@@ -55,7 +58,7 @@ export class FetchSession implements WantSubscriber {
   private readonly swarm: Swarm
   private readonly controller = new AbortController()
   private readonly done = Promise.withResolvers<void>()
-  private readonly listeners: Array<() => void> = []
+  private readonly link: SwarmLink
   private finished = false
   private bytesFetched = 0
   private blocksFetched = 0
@@ -97,12 +100,24 @@ export class FetchSession implements WantSubscriber {
       onRoom: () => { this.scheduler.fillAll() },
       onError: (cid, err) => { this.writeFailed(cid, err) }
     })
+    this.link = new SwarmLink({
+      swarm: this.swarm,
+      dag: this.dag,
+      pool: this.pool,
+      scheduler: this.scheduler,
+      bans: components.bans,
+      connects: components.events,
+      self: components.self,
+      log: this.log,
+      signal: this.controller.signal,
+      finished: () => this.finished
+    })
     this.search = new HolderSearch(components.discovery, this.log, {
       root: init.root,
       queryTimeout: init.queryTimeout ?? PROVIDER_QUERY_TIMEOUT,
       rediscoverInterval: init.rediscoverInterval ?? REDISCOVER_INTERVAL,
       alone: () => this.pool.isEmpty,
-      found: peer => { this.consider(peer) }
+      found: peer => { this.link.consider(peer) }
     })
     // run() awaits this; an early failure must not count as unhandled meanwhile
     this.done.promise.catch(() => {})
@@ -120,13 +135,13 @@ export class FetchSession implements WantSubscriber {
       if (this.dag.wants.isComplete()) {
         this.finish()
       } else {
-        this.listen()
+        this.link.listen()
         const limit = this.init.rateLimit
         if (limit != null && !limit.unlimited) {
           void this.scheduler.pace(limit, () => this.blocksFetched > 0 ? this.bytesFetched / this.blocksFetched : PACED_FIRST_BLOCK, this.controller.signal)
         }
         this.timer = setInterval(() => { this.tick() }, TICK)
-        for (const peer of this.c.connectedPeers().slice(0, PROBE_CONNECTED)) this.consider(peer)
+        for (const peer of this.c.connectedPeers().slice(0, PROBE_CONNECTED)) this.link.consider(peer)
         void this.search.run(this.controller.signal)
       }
       await this.done.promise
@@ -173,33 +188,6 @@ export class FetchSession implements WantSubscriber {
     })
   }
 
-  private on<T> (target: Target, type: string, fn: (detail: T) => void): void {
-    const handler = (e: CustomEvent<T>): void => { fn(e.detail) }
-    target.addEventListener(type, handler)
-    this.listeners.push(() => { target.removeEventListener(type, handler) })
-  }
-
-  private listen (): void {
-    this.on<RemotePeer>(this.swarm, 'peer:state', remote => {
-      this.dag.numbering?.availability.setPeer(remote.key, remote.complete, remote.bitfield)
-      if (remote.holdsSomething) this.pool.connect(remote.id, this.controller.signal)
-      const peer = this.pool.peers.get(remote.key)
-      if (peer != null) this.scheduler.fill(peer)
-    })
-    this.on<{ peer: RemotePeer, indices: number[] }>(this.swarm, 'peer:have', ({ peer: remote, indices }) => {
-      this.dag.numbering?.availability.addHaves(remote.key, indices)
-      const peer = this.pool.peers.get(remote.key)
-      if (peer != null) this.scheduler.fill(peer)
-      else this.pool.connect(remote.id, this.controller.signal)
-    })
-    this.on<RemotePeer>(this.swarm, 'peer:gone', remote => {
-      this.dag.numbering?.availability.removePeer(remote.key)
-    })
-    this.on<PeerInfo>(this.swarm, 'discovered', info => { this.consider(info.id) })
-    this.on<PeerId>(this.c.events as Target, 'peer:connect', peer => { this.consider(peer) })
-    this.on<{ peer: string }>(this.c.bans, 'ban', ({ peer }) => { this.pool.drop(peer, 'banned') })
-  }
-
   private progress (): void {
     this.init.onProgress?.({
       blocksKnown: this.dag.blocksKnown,
@@ -225,17 +213,6 @@ export class FetchSession implements WantSubscriber {
     if (this.servable) return
     this.servable = true
     this.init.onServable?.()
-  }
-
-  /** A possible holder: learn what it holds through the swarm (or, failing that, just ask it). */
-  private consider (id: PeerId): void {
-    const key = id.toString()
-    if (this.finished || id.equals(this.c.self) || this.c.bans.isBanned(key)) return
-    this.swarm.connect(id, this.controller.signal).catch(err => {
-      if (this.finished) return
-      this.log('no swarm stream to %s (%s); asking it for blocks directly', key, err.message)
-      this.pool.connect(id, this.controller.signal)
-    })
   }
 
   private onReady (peer: PeerState): void {
@@ -324,7 +301,7 @@ export class FetchSession implements WantSubscriber {
     }
     // it said it held this block: a block rotting on an honest disk explains one or two such
     // answers, a peer that advertises what it does not serve is lying
-    if (this.claimed(peer.key, cid) && ++peer.brokenClaims > MAX_BROKEN_CLAIMS) {
+    if (this.link.claimed(peer.key, cid) && ++peer.brokenClaims > MAX_BROKEN_CLAIMS) {
       this.log.error('peer %s claims blocks it does not serve; banning it', peer.key)
       this.c.bans.ban(peer.key, this.init.banTime, 'claims blocks it does not serve')
       this.pool.drop(peer.key, 'claims blocks it does not serve')
@@ -337,15 +314,6 @@ export class FetchSession implements WantSubscriber {
   private withdraw (cid: CID, peerKey: string): void {
     this.dag.wants.withdrawn(cid, peerKey)
     if (this.dag.wants.isPending(cid.toString())) this.c.wants.unclaim(cid, this)
-  }
-
-  /** Whether the peer told the swarm it holds `cid` (complete, or the leaf's bit set). */
-  private claimed (peerKey: string, cid: CID): boolean {
-    const remote = this.swarm.peers.get(peerKey)
-    if (remote == null || !remote.heard) return false
-    if (remote.complete) return true
-    const indices = this.dag.numbering?.index.indicesOf(cid)
-    return indices != null && indices.some(i => remote.hasLeaf(i) === true)
   }
 
   private onDropped (peer: PeerState): void {
@@ -379,7 +347,7 @@ export class FetchSession implements WantSubscriber {
     clearInterval(this.timer)
     this.controller.abort()
     this.scheduler.stop()
-    for (const off of this.listeners.splice(0)) off()
+    this.link.close()
     this.pool.close()
     this.c.wants.leave(this)
     if (err != null) {
