@@ -14,10 +14,14 @@ export interface DaemonChildOptions {
   launch?: Launcher
   /** Each chunk of the daemon's log (its stderr) as it is written. */
   onLog?(chunk: Buffer): void
+  /** How long to wait for the ready event (ms; default READY_TIMEOUT). */
+  readyTimeout?: number
 }
 
 /** The file descriptor the child writes its ready event to. */
 const READY_FD = 3
+/** A daemon not ready within this long is reported (it is not killed: that is the caller's choice). */
+const READY_TIMEOUT = 60_000
 
 /**
  * A `shoal daemon` child process, started with `--ready-fd`: `ready`
@@ -39,7 +43,7 @@ export class DaemonChild {
     })
     this.exited = new Promise(resolve => { this.child.once('exit', code => { resolve(code) }) })
     this.child.stderr?.on('data', (chunk: Buffer) => { options.onLog?.(chunk) })
-    this.ready = readReady(this.child.stdio[READY_FD] as Readable | null, this.exited)
+    this.ready = readReady(this.child.stdio[READY_FD] as Readable | null, this.exited, options.readyTimeout ?? READY_TIMEOUT)
     // a caller that gives up on `ready` (it kills the child) must not leave an unhandled rejection
     this.ready.catch(() => {})
   }
@@ -60,10 +64,12 @@ export class DaemonChild {
   }
 }
 
-async function readReady (pipe: Readable | null, exited: Promise<number | null>): Promise<ReadyEvent> {
+async function readReady (pipe: Readable | null, exited: Promise<number | null>, timeout: number): Promise<ReadyEvent> {
   if (pipe == null) throw new DaemonStartError('the daemon has no ready pipe')
   let text = ''
+  let timer: ReturnType<typeof setTimeout> | undefined
   const line = new Promise<string>((resolve, reject) => {
+    timer = setTimeout(() => { reject(new DaemonStartError(`the daemon sent no ready event within ${timeout / 1000} s`)) }, timeout)
     pipe.on('data', (chunk: Buffer) => {
       text += chunk.toString('utf8')
       const nl = text.indexOf('\n')
@@ -72,7 +78,7 @@ async function readReady (pipe: Readable | null, exited: Promise<number | null>)
     pipe.on('error', reject)
     void exited.then(code => { reject(new DaemonStartError(`the daemon exited (${String(code)}) before it was ready`)) })
   })
-  const first = await line
+  const first = await line.finally(() => { clearTimeout(timer) })
   let event: ReadyEvent
   try {
     event = JSON.parse(first)

@@ -46,7 +46,7 @@ export class BlockServer implements Startable {
   private readonly log: Logger
   private readonly maxRequestsPerPeer: number
   private readonly maxUploads: number
-  private readonly controller = new AbortController()
+  private controller = new AbortController()
   /** Peers with queued requests, in turn order; each with its streams. */
   private readonly turns = new Map<string, Set<Stream>>()
   private readonly streams = new Set<Stream>()
@@ -59,11 +59,14 @@ export class BlockServer implements Startable {
     this.maxUploads = init.maxConcurrentUploads
   }
 
-  start (): void {
-    this.c.network.onInbound(channel => { this.serve(channel) })
+  /** Serve: the block protocol is registered from now on (and again after a stop). */
+  async start (): Promise<void> {
+    this.controller = new AbortController()
+    await this.c.network.onInbound(channel => { this.serve(channel) })
   }
 
-  stop (): void {
+  async stop (): Promise<void> {
+    await this.c.network.onInbound(undefined)
     this.controller.abort()
     for (const s of this.streams) {
       s.open = false

@@ -80,7 +80,7 @@ export class Exchange implements Startable {
   private readonly limits: ExchangeLimits
   private readonly server: BlockServer
   private readonly sessions = new Set<FetchSession>()
-  private readonly controller = new AbortController()
+  private controller = new AbortController()
   /** Block protocols downloads ask peers through: Shoal's own first. */
   private readonly sources: BlockSource[]
 
@@ -92,15 +92,17 @@ export class Exchange implements Startable {
     this.swarms = new SwarmRegistry({ ...components, network: components.swarmNetwork })
   }
 
-  start (): void {
-    this.server.start()
-    this.swarms.start()
+  /** Serve blocks and swarms; a stopped exchange can be started again. */
+  async start (): Promise<void> {
+    this.controller = new AbortController()
+    await this.server.start()
+    await this.swarms.start()
   }
 
-  stop (): void {
+  async stop (): Promise<void> {
     this.controller.abort(new AbortError('daemon stopping'))
-    this.server.stop()
-    this.swarms.stop()
+    await this.server.stop()
+    await this.swarms.stop()
   }
 
   get activeDownloads (): number {

@@ -30,11 +30,12 @@ export class SwarmRegistry {
     this.log = components.logger.forComponent('shoal:swarms')
   }
 
-  start (): void {
-    this.c.network.onInbound(channel => { void this.inbound(channel) })
+  async start (): Promise<void> {
+    await this.c.network.onInbound(channel => { void this.inbound(channel) })
   }
 
-  stop (): void {
+  async stop (): Promise<void> {
+    await this.c.network.onInbound(undefined)
     for (const { swarm } of this.swarms.values()) swarm.close()
     this.swarms.clear()
   }

@@ -10,11 +10,14 @@ import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { isLoopback } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
-import { BlockNetwork } from '../protocol/block-network.js'
-import { ReplicaNetwork } from '../protocol/replica-network.js'
-import { SwarmNetwork } from '../protocol/swarm-network.js'
+import { blockNetwork } from '../protocol/block-network.js'
+import { replicaNetwork } from '../protocol/replica-network.js'
+import { swarmNetwork } from '../protocol/swarm-network.js'
 import { ProviderRecordQuota } from '../routing/provider-quota.js'
 import type { ShoalConfig } from '../config/schema.js'
+import type { BlockNetwork } from '../protocol/block-network.js'
+import type { ReplicaNetwork } from '../protocol/replica-network.js'
+import type { SwarmNetwork } from '../protocol/swarm-network.js'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { PeerDiscovery, PeerId, PrivateKey, Libp2p, ComponentLogger } from '@libp2p/interface'
@@ -151,18 +154,18 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
         maxInboundStreams: config.limits.maxDhtStreamsPerPeer,
         metricsPrefix: 'shoal_dht'
       }),
-      blocks: (components: any) => new BlockNetwork(components, {
+      blocks: blockNetwork({
         maxInboundStreams: config.limits.maxInboundStreamsPerPeer,
         maxMessageSize: config.limits.maxMessageSize,
         onViolation,
         downloadThrottle: options.downloadThrottle
       }),
-      swarm: (components: any) => new SwarmNetwork(components, {
+      swarm: swarmNetwork({
         maxInboundStreams: config.limits.maxSwarmStreamsPerPeer,
         maxMessageSize: config.limits.maxSwarmMessageSize,
         onViolation
       }),
-      replicas: (components: any) => new ReplicaNetwork(components, {
+      replicas: replicaNetwork({
         maxInboundStreams: config.limits.maxReplicaStreamsPerPeer,
         maxMessageSize: config.limits.maxReplicaMessageSize,
         onViolation

@@ -199,7 +199,7 @@ export class ShoalNode {
   async start (): Promise<void> {
     await this.libp2p.start()
     this.bootstrapper.start()
-    this.exchange.start()
+    await this.exchange.start()
     this.announcer.start()
     await this.replicas.start()
     this.sweeper.start()
@@ -217,7 +217,7 @@ export class ShoalNode {
       this.bootstrapper.stop()
       await this.replicas.stop()
       this.announcer.stop()
-      this.exchange.stop()
+      await this.exchange.stop()
       await this.libp2p.stop()
     }
     await this.repo.close()

@@ -1,9 +1,11 @@
+import { serviceCapabilities } from '@libp2p/interface'
 import { decodeCID } from '../content/dag.js'
 import { verifyBlock } from '../content/verify.js'
 import { ProtocolViolationError } from '../errors.js'
 import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from './codec.js'
 import { BLOCK_PROTOCOL, MAX_CIDS_PER_REQUEST, MAX_INBOUND_STREAMS, MAX_MESSAGE_SIZE, MAX_OUTBOUND_STREAMS, STREAM_IDLE_TIMEOUT, STREAM_OPEN_TIMEOUT } from './constants.js'
 import { FramedStream } from './framed-stream.js'
+import { ServedProtocol } from './served-protocol.js'
 import { anySignal } from '../signals.js'
 import type { VerifiedBlock } from '../content/verify.js'
 import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
@@ -140,6 +142,8 @@ export class ServeChannel {
  * server, and opens `RequestChannel`s for download sessions.
  */
 export class BlockNetwork implements Startable {
+  readonly [Symbol.toStringTag] = '@shoal/blocks'
+  readonly [serviceCapabilities]: string[] = ['@shoal/blocks']
   /** A download's block source name (see the exchange's `BlockSource`). */
   readonly name = BLOCK_PROTOCOL
   private readonly components: BlockNetworkComponents
@@ -151,6 +155,7 @@ export class BlockNetwork implements Startable {
   private readonly downloadThrottle?: (bytes: number) => Promise<void> | undefined
   private readonly onViolation?: (peer: PeerId, err: Error) => void
   private inboundHandler?: (channel: ServeChannel) => void
+  private readonly served: ServedProtocol
   private started = false
 
   constructor (components: BlockNetworkComponents, init: BlockNetworkInit = {}) {
@@ -162,25 +167,28 @@ export class BlockNetwork implements Startable {
     this.idleTimeout = init.idleTimeout ?? STREAM_IDLE_TIMEOUT
     this.downloadThrottle = init.downloadThrottle
     this.onViolation = init.onViolation
-  }
-
-  /** Set who serves inbound channels (the block server). */
-  onInbound (handler: (channel: ServeChannel) => void): void {
-    this.inboundHandler = handler
-  }
-
-  async start (): Promise<void> {
-    await this.components.registrar.handle(BLOCK_PROTOCOL, (stream, connection) => {
-      this.handleInbound(stream, connection)
-    }, {
+    this.served = new ServedProtocol(components.registrar, BLOCK_PROTOCOL, (stream, connection) => { this.handleInbound(stream, connection) }, {
       maxInboundStreams: this.maxInboundStreams,
       maxOutboundStreams: this.maxOutboundStreams
     })
+  }
+
+  /**
+   * Set who serves inbound channels (the block server), or nobody: the
+   * protocol is registered only while someone does.
+   */
+  async onInbound (handler: ((channel: ServeChannel) => void) | undefined): Promise<void> {
+    this.inboundHandler = handler
+    await this.served.serve(handler != null)
+  }
+
+  async start (): Promise<void> {
+    await this.served.start()
     this.started = true
   }
 
   async stop (): Promise<void> {
-    await this.components.registrar.unhandle(BLOCK_PROTOCOL)
+    await this.served.stop()
     this.started = false
   }
 
@@ -226,4 +234,9 @@ export class BlockNetwork implements Startable {
     }
     this.inboundHandler(new ServeChannel(connection.remotePeer, framed))
   }
+}
+
+/** The libp2p service factory, as js-libp2p's own services: `services: { blocks: blockNetwork({ … }) }`. */
+export function blockNetwork (init: BlockNetworkInit = {}): (components: BlockNetworkComponents) => BlockNetwork {
+  return components => new BlockNetwork(components, init)
 }

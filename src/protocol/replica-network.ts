@@ -1,7 +1,9 @@
+import { serviceCapabilities } from '@libp2p/interface'
 import { ProtocolViolationError } from '../errors.js'
 import { frame } from './codec.js'
 import { MAX_HOLDERS_PER_ROOT, MAX_REPLICA_MESSAGE_SIZE, MAX_REPLICA_ROOTS, MAX_REPLICA_STREAMS, REPLICA_PROTOCOL, REPLICA_REQUEST_TIMEOUT } from './constants.js'
 import { FramedStream } from './framed-stream.js'
+import { ServedProtocol } from './served-protocol.js'
 import { ReplicaMessage, ReplicaOp, ReplicaState } from './replica.js'
 import { anySignal } from '../signals.js'
 import type { RootReplicas } from './replica.js'
@@ -48,12 +50,15 @@ export interface ReplicaNetworkInit {
 }
 
 export class ReplicaNetwork implements Startable {
+  readonly [Symbol.toStringTag] = '@shoal/replica'
+  readonly [serviceCapabilities]: string[] = ['@shoal/replica']
   private readonly components: ReplicaNetworkComponents
   private readonly log: Logger
   private readonly maxInboundStreams: number
   private readonly maxMessageSize: number
   private readonly onViolation?: (peer: PeerId, err: Error) => void
   private handler?: ReplicaHandler
+  private readonly served: ServedProtocol
   private started = false
 
   constructor (components: ReplicaNetworkComponents, init: ReplicaNetworkInit = {}) {
@@ -62,24 +67,25 @@ export class ReplicaNetwork implements Startable {
     this.maxInboundStreams = init.maxInboundStreams ?? MAX_REPLICA_STREAMS
     this.maxMessageSize = init.maxMessageSize ?? MAX_REPLICA_MESSAGE_SIZE
     this.onViolation = init.onViolation
-  }
-
-  onRequest (handler: ReplicaHandler): void {
-    this.handler = handler
-  }
-
-  async start (): Promise<void> {
-    await this.components.registrar.handle(REPLICA_PROTOCOL, (stream, connection) => {
-      this.handleInbound(stream, connection.remotePeer)
-    }, {
+    this.served = new ServedProtocol(components.registrar, REPLICA_PROTOCOL, (stream, connection) => { this.handleInbound(stream, connection.remotePeer) }, {
       maxInboundStreams: this.maxInboundStreams,
       maxOutboundStreams: MAX_REPLICA_STREAMS
     })
+  }
+
+  /** Set who answers requests (the replica manager), or nobody: the protocol is registered only while someone does. */
+  async onRequest (handler: ReplicaHandler | undefined): Promise<void> {
+    this.handler = handler
+    await this.served.serve(handler != null)
+  }
+
+  async start (): Promise<void> {
+    await this.served.start()
     this.started = true
   }
 
   async stop (): Promise<void> {
-    await this.components.registrar.unhandle(REPLICA_PROTOCOL)
+    await this.served.stop()
     this.started = false
   }
 
@@ -146,4 +152,9 @@ export class ReplicaNetwork implements Startable {
       }
     }, () => { signal.removeEventListener('abort', onAbort) })
   }
+}
+
+/** The libp2p service factory: `services: { replicas: replicaNetwork({ … }) }`. */
+export function replicaNetwork (init: ReplicaNetworkInit = {}): (components: ReplicaNetworkComponents) => ReplicaNetwork {
+  return components => new ReplicaNetwork(components, init)
 }

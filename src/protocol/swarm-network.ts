@@ -1,8 +1,10 @@
+import { serviceCapabilities } from '@libp2p/interface'
 import { ProtocolViolationError } from '../errors.js'
 import { decodeCID } from '../content/dag.js'
 import { frame } from './codec.js'
 import { MAX_ADDRS_PER_PEER, MAX_HAVES_PER_MESSAGE, MAX_PEERS_PER_MESSAGE, MAX_SWARM_MESSAGE_SIZE, MAX_SWARM_STREAMS, STREAM_IDLE_TIMEOUT, STREAM_OPEN_TIMEOUT, SWARM_PROTOCOL } from './constants.js'
 import { FramedStream } from './framed-stream.js'
+import { ServedProtocol } from './served-protocol.js'
 import { SwarmMessage } from './swarm.js'
 import { anySignal } from '../signals.js'
 import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
@@ -113,12 +115,15 @@ export interface SwarmNetworkInit {
 }
 
 export class SwarmNetwork implements Startable {
+  readonly [Symbol.toStringTag] = '@shoal/swarm'
+  readonly [serviceCapabilities]: string[] = ['@shoal/swarm']
   private readonly components: SwarmNetworkComponents
   private readonly log: Logger
   private readonly maxInboundStreams: number
   private readonly maxMessageSize: number
   private readonly onViolation?: (peer: PeerId, err: Error) => void
   private inboundHandler?: (channel: SwarmChannel) => void
+  private readonly served: ServedProtocol
   private started = false
 
   constructor (components: SwarmNetworkComponents, init: SwarmNetworkInit = {}) {
@@ -127,24 +132,25 @@ export class SwarmNetwork implements Startable {
     this.maxInboundStreams = init.maxInboundStreams ?? MAX_SWARM_STREAMS
     this.maxMessageSize = init.maxMessageSize ?? MAX_SWARM_MESSAGE_SIZE
     this.onViolation = init.onViolation
-  }
-
-  onInbound (handler: (channel: SwarmChannel) => void): void {
-    this.inboundHandler = handler
-  }
-
-  async start (): Promise<void> {
-    await this.components.registrar.handle(SWARM_PROTOCOL, (stream, connection) => {
-      this.handleInbound(stream, connection)
-    }, {
+    this.served = new ServedProtocol(components.registrar, SWARM_PROTOCOL, (stream, connection) => { this.handleInbound(stream, connection) }, {
       maxInboundStreams: this.maxInboundStreams,
       maxOutboundStreams: MAX_SWARM_STREAMS
     })
+  }
+
+  /** Set who takes inbound swarm channels (the swarm registry), or nobody: the protocol is registered only while someone does. */
+  async onInbound (handler: ((channel: SwarmChannel) => void) | undefined): Promise<void> {
+    this.inboundHandler = handler
+    await this.served.serve(handler != null)
+  }
+
+  async start (): Promise<void> {
+    await this.served.start()
     this.started = true
   }
 
   async stop (): Promise<void> {
-    await this.components.registrar.unhandle(SWARM_PROTOCOL)
+    await this.served.stop()
     this.started = false
   }
 
@@ -190,4 +196,9 @@ export class SwarmNetwork implements Startable {
       this.inboundHandler(channel)
     }, err => { channel?.ended(err) })
   }
+}
+
+/** The libp2p service factory: `services: { swarm: swarmNetwork({ … }) }`. */
+export function swarmNetwork (init: SwarmNetworkInit = {}): (components: SwarmNetworkComponents) => SwarmNetwork {
+  return components => new SwarmNetwork(components, init)
 }

@@ -153,7 +153,7 @@ export class ReplicaManager implements Startable {
 
   async start (): Promise<void> {
     this.controller = new AbortController()
-    this.c.network.onRequest(async (peer, msg, signal) => await this.handle(peer, msg, signal))
+    await this.c.network.onRequest(async (peer, msg, signal) => await this.handle(peer, msg, signal))
     for await (const record of this.c.store.all()) {
       const view = this.book.track(record)
       for (const holder of record.holders) {
@@ -167,6 +167,7 @@ export class ReplicaManager implements Startable {
   }
 
   async stop (): Promise<void> {
+    await this.c.network.onRequest(undefined)
     clearInterval(this.timer)
     this.controller.abort(new AbortError('stopping'))
     this.queue.stop()

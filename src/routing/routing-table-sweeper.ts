@@ -31,7 +31,7 @@ export class RoutingTableSweeper implements Startable {
   private readonly init: RoutingTableSweeperInit
   private readonly log: Logger
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>()
-  private readonly controller = new AbortController()
+  private controller = new AbortController()
   private readonly onDisconnect = (evt: Event): void => { this.schedule((evt as CustomEvent<PeerId>).detail) }
   private readonly onConnect = (evt: Event): void => { this.cancel((evt as CustomEvent<PeerId>).detail) }
 
@@ -42,6 +42,7 @@ export class RoutingTableSweeper implements Startable {
   }
 
   start (): void {
+    this.controller = new AbortController()
     this.c.events.addEventListener('peer:disconnect', this.onDisconnect)
     this.c.events.addEventListener('peer:connect', this.onConnect)
   }

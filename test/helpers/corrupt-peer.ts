@@ -15,7 +15,8 @@ const opt = (name: string): string[] => argv.flatMap((a, i) => a === `--${name}`
 const daemon = await startDaemon({
   repo: opt('repo')[0],
   config: { listen: opt('listen'), bootstrap: opt('bootstrap') },
-  log: createLog()
+  log: createLog(),
+  readyFd: opt('ready-fd').map(Number)[0]
 })
 const blocks = daemon.node.repo.blocks
 const honestGet = blocks.get.bind(blocks)

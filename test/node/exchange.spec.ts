@@ -153,6 +153,23 @@ describe('node: fetching between in-process peers', function () {
     assert.ok(got.blocksFetched + got.blocksShared + got.blocksAlreadyHeld >= dagBlocks, 'the get took in every block')
   })
 
+  it('the block protocol is offered only while the exchange serves: stopped, a peer is told it is not supported; started again, it serves', async () => {
+    const a = await swarm.start()
+    const b = await swarm.start({}, { bootstrapTo: [a] })
+    await routingTableHas(b, 1)
+    const file = await swarm.writeRandomFile('input', 2 * 1024 * 1024)
+    const added = await a.add(file)
+    await a.discovery.provide(added.cid)
+    const events = { onBlock: () => {}, onInvalidBlock: () => {}, onDontHave: () => {}, onClose: () => {} }
+    await a.exchange.stop()
+    await assert.rejects(b.libp2p.services.blocks.openChannel(a.peerId, events), { name: 'UnsupportedProtocolError' })
+    await assert.rejects(b.libp2p.services.swarm.open(a.peerId, added.cid), { name: 'UnsupportedProtocolError' })
+    await a.exchange.start()
+    const out = swarm.outputPath('after-restart')
+    await b.get(added.cid, out, { providerTimeout: 20_000 })
+    assert.equal(await sha256File(out), await sha256File(file))
+  })
+
   it('resumes an interrupted download without fetching stored blocks again', async () => {
     const a = await swarm.start()
     const b = await swarm.start({}, { bootstrapTo: [a] })
