@@ -112,6 +112,7 @@ export const routes: Record<string, Route> = {
         bytesFetched: result.bytesFetched,
         blocksFetched: result.blocksFetched,
         blocksAlreadyHeld: result.blocksAlreadyHeld,
+        blocksShared: result.blocksShared,
         duplicateBlocks: result.duplicateBlocks,
         seconds: result.seconds,
         pinned: result.pinned,

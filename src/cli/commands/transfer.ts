@@ -154,6 +154,7 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
           bytesFetched: result.bytesFetched,
           blocksFetched: result.blocksFetched,
           blocksAlreadyHeld: result.blocksAlreadyHeld,
+          blocksShared: result.blocksShared,
           duplicateBlocks: result.duplicateBlocks,
           seconds: result.seconds,
           peers: result.peers,
@@ -162,7 +163,8 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
       } else {
         const speed = result.seconds > 0 ? result.bytesFetched / result.seconds : 0
         out.note(`fetched ${formatBytes(result.bytesFetched)} from ${plural(result.peers.length, 'peer')} in ${formatDuration(result.seconds)} (${formatBytes(speed)}/s)` +
-          (result.blocksAlreadyHeld > 0 ? `; ${result.blocksAlreadyHeld} block(s) were already here` : ''))
+          (result.blocksAlreadyHeld > 0 ? `; ${result.blocksAlreadyHeld} block(s) were already here` : '') +
+          (result.blocksShared > 0 ? `; ${result.blocksShared} block(s) came through another download of it on this peer` : ''))
         out.line(result.output)
       }
     } catch (err: any) {
