@@ -5,7 +5,6 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { PeerState } from '../../src/exchange/peer-state.js'
 import { pickBlocks } from '../../src/exchange/piece-picker.js'
-import { UploadSlots } from '../../src/exchange/upload-slots.js'
 import { WantList } from '../../src/exchange/want-list.js'
 
 async function cid (n: number, codec = raw.code): Promise<CID> {
@@ -68,38 +67,5 @@ describe('exchange: want list and piece picking', () => {
     p.lacks.add(cids[0].toString())
     assert.deepEqual(pickBlocks({ wants: w, peer: p, max: p.room }).map(String), cids.slice(1, 4).map(String))
     assert.deepEqual(pickBlocks({ wants: w, peer: p, max: 0 }), [])
-  })
-})
-
-describe('exchange: upload slots', () => {
-  it('bounds concurrent holders and serves waiters in order', async () => {
-    const slots = new UploadSlots(2)
-    const r1 = await slots.acquire()
-    const r2 = await slots.acquire()
-    assert.equal(slots.inUse, 2)
-    const order: number[] = []
-    const w3 = slots.acquire().then(r => { order.push(3); return r })
-    const w4 = slots.acquire().then(r => { order.push(4); return r })
-    r1()
-    r1() // releasing twice frees one slot only
-    const r3 = await w3
-    assert.deepEqual(order, [3])
-    r2()
-    const r4 = await w4
-    assert.deepEqual(order, [3, 4])
-    r3()
-    r4()
-    assert.equal(slots.inUse, 0)
-  })
-
-  it('a waiter can give up', async () => {
-    const slots = new UploadSlots(1)
-    const r = await slots.acquire()
-    const controller = new AbortController()
-    const waiting = slots.acquire(controller.signal)
-    controller.abort(new Error('gone'))
-    await assert.rejects(waiting, /gone/)
-    r()
-    assert.equal(slots.inUse, 0)
   })
 })
