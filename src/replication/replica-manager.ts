@@ -79,9 +79,13 @@ export const NO_GROUP = 'replication needs a replication group: give every peer 
  * group. Holders probe each other every `checkInterval` (Prober), fold what
  * they hear into their views (ReplicaBook), and the live holder closest to
  * the root leads: it places copies while fewer than K count and releases a
- * lasting surplus (RootView.duties, Placement). Requests from other peers go
- * to one handler per operation (handlers/); what fits is decided by
- * Admission; a graceful stop hands copies over first (HandOver).
+ * lasting surplus (Leadership, RootView.duties, Placement). Requests from
+ * other peers go to one handler per operation (handlers/); what fits is
+ * decided by Admission; a graceful stop hands copies over first (HandOver).
+ *
+ * The coordinator only: it wires those parts and holds the operations the
+ * node calls (replicate, status, list, leave, drop). A third of its ~320
+ * lines are the components' and status types above.
  */
 export class ReplicaManager implements Startable {
   readonly events = new TypedEventEmitter<ReplicaEvents>()
