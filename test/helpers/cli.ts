@@ -136,7 +136,8 @@ export class DaemonProcess {
   /** Start a daemon listening on its own loopback address and a port from the OS. */
   static async start (repo: string, args: string[] = [], env: Record<string, string> = {}, entry = SHOAL_BIN): Promise<DaemonProcess> {
     const d = new DaemonProcess(repo, ['--listen', `/ip4/${loopbackHost()}/tcp/0`, ...args], env, entry)
-    await d.ready
+    // a daemon that never got ready is nobody's to clean up but ours
+    await d.ready.catch(async err => { await d.kill(); throw err })
     return d
   }
 

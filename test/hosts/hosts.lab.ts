@@ -28,8 +28,8 @@ describe('hosts: Shoal across network namespaces', function () {
     const repo = path.join(dir, `host${index}`)
     const d = new DaemonProcess(repo, ['--listen', `/ip4/0.0.0.0/tcp/${PORT}`, ...args], {}, SHOAL_BIN,
       (cmd, a, options) => lab.spawn(index, cmd, a, options))
-    await d.ready
     daemons.set(index, d)
+    await d.ready
     return d
   }
 
