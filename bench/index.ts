@@ -38,7 +38,8 @@ try {
       `  raw libp2p stream   ${r.rawStream.MBps} MB/s (baseline)`,
       `  helia bitswap       ${r.heliaBitswap.MBps} MB/s`,
       `  shoal fetch         ${r.shoalFetch.MBps} MB/s  = ${r.ratios.fetchVsRaw} x raw, ${r.ratios.fetchVsHelia} x helia`,
-      `  shoal get (e2e)     ${r.shoalGet.MBps} MB/s  = ${r.ratios.getVsRaw} x raw, ${r.ratios.getVsHelia} x helia`)
+      `  shoal get (e2e)     ${r.shoalGet.MBps} MB/s  = ${r.ratios.getVsRaw} x raw, ${r.ratios.getVsHelia} x helia`,
+      `  disk used / size    ${r.disk.afterAdd} after add (seeder), ${r.disk.afterGet} after get (downloader)`)
   }
   if (only.has('scaling')) {
     const r = await swarmScaling({ dir, runs, sizeMiB: 96, rate, counts: [1, 2, 4, 8] })

@@ -23,6 +23,15 @@ export async function writeRandomFile (file: string, sizeMiB: number): Promise<v
   }
 }
 
+/** Bytes of every file under `dir` (their sizes, as `du --apparent-size` counts them). */
+export async function bytesUnder (dir: string): Promise<number> {
+  let total = 0
+  for (const entry of await fs.readdir(dir, { recursive: true, withFileTypes: true }).catch(() => [])) {
+    if (entry.isFile()) total += (await fs.stat(path.join(entry.parentPath, entry.name)).catch(() => ({ size: 0 }))).size
+  }
+  return total
+}
+
 /** Daemons for one scenario, all stopped by `stop()`. */
 export class Cluster {
   readonly daemons: DaemonProcess[] = []
@@ -42,14 +51,19 @@ export class Cluster {
     return JSON.parse((await shoalOk(['add', '--repo', this.repo(name), file, '--json'], { timeout: 600_000 })).stdout).cid
   }
 
-  /** `shoal get --json` on `name`; returns its summary and wall time. */
-  async get (name: string, cid: string, extra: string[] = []): Promise<{ summary: any, wall: number }> {
+  /**
+   * `shoal get --json` on `name`; returns its summary, wall time, and the
+   * bytes on that peer's disk once it is done (its repo's blocks and the
+   * output, before the output is removed again).
+   */
+  async get (name: string, cid: string, extra: string[] = []): Promise<{ summary: any, wall: number, diskBytes: number }> {
     const out = path.join(this.dir, `out-${name}`)
     const start = performance.now()
     const r = await shoalOk(['get', '--repo', this.repo(name), cid, '-o', out, '--json', '--no-pin', ...extra], { timeout: 900_000 })
     const wall = (performance.now() - start) / 1000
+    const diskBytes = await bytesUnder(path.join(this.repo(name), 'blocks')) + (await fs.stat(out)).size
     await fs.rm(out, { force: true })
-    return { summary: summaryOf(r), wall }
+    return { summary: summaryOf(r), wall, diskBytes }
   }
 
   /** Peak resident memory of a daemon so far (bytes), from /proc. */

@@ -13,7 +13,7 @@ import { shoalOk } from '../test/helpers/cli.js'
 import { Abuser } from '../test/helpers/abuser.js'
 import { RAW_PROTOCOL } from './constants.js'
 import { createBenchHelia } from './helia/node.js'
-import { Cluster, MiB, mbps, median, writeRandomFile } from './lib.js'
+import { Cluster, bytesUnder, MiB, mbps, median, writeRandomFile } from './lib.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
@@ -99,14 +99,19 @@ export async function singleSource (o: ScenarioOptions & { sizeMiB: number }): P
   const cluster = new Cluster(path.join(o.dir, 'single'))
   const fetch: number[] = []
   const wall: number[] = []
+  let seedDisk = 0
+  let leechDisk = 0
   try {
     await cluster.start('seed')
     const cid = await cluster.add('seed', input)
+    // the user's file and the repo's blocks: what sharing the file costs on disk
+    seedDisk = bytes + await bytesUnder(path.join(cluster.repo('seed'), 'blocks'))
     for (let r = 0; r < o.runs; r++) {
       const leech = await cluster.start(`leech-${r}`, ['--bootstrap', cluster.daemons[0].addresses[0]])
       const got = await cluster.get(`leech-${r}`, cid)
       fetch.push(got.summary.seconds)
       wall.push(got.wall)
+      leechDisk = got.diskBytes
       await leech.kill('SIGTERM')
     }
   } finally {
@@ -124,6 +129,11 @@ export async function singleSource (o: ScenarioOptions & { sizeMiB: number }): P
     heliaBitswap: { MBps: heliaMBps, seconds: helia, what: 'Helia 7 bitswap, same file and 1 MiB chunks, two processes, cat to the end' },
     shoalFetch: { MBps: fetchMBps, seconds: fetch, what: 'fetch, verify and store every block' },
     shoalGet: { MBps: e2eMBps, seconds: wall, what: 'whole `shoal get`, including writing and syncing the output file' },
+    disk: {
+      afterAdd: Math.round(seedDisk / bytes * 100) / 100,
+      afterGet: Math.round(leechDisk / bytes * 100) / 100,
+      what: 'bytes on the peer\'s disk (the file, and the repo\'s blocks) over the file size: after `add` on the seeder, after `get` on a downloader'
+    },
     ratios: {
       fetchVsRaw: Math.round(fetchMBps / rawMBps * 100) / 100,
       getVsRaw: Math.round(e2eMBps / rawMBps * 100) / 100,
