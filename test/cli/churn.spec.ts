@@ -40,7 +40,13 @@ describe('cli: shoal churn', function () {
     assert.ok(report.successRate >= 0.95, `success rate ${report.successRate}`)
     assert.ok(report.events.kills >= 1 && report.events.gracefulStops >= 1, JSON.stringify(report.events))
     // downtime (10 s) outlasts the grace period (3 s): some copies were made again
-    assert.ok(report.repair.withDataMoved >= 1, JSON.stringify(report.repair))
+    // on failure, say what happened: who stopped when, and the copies the observer saw each second
+    const story = (): string => JSON.stringify({
+      repair: report.repair,
+      stops: report.events.list.map((e: any) => `${e.t.toFixed(0)}s ${e.kind} ${e.peer}`),
+      copies: report.timeline.map((t: any) => `${t.t.toFixed(0)}:${t.copies.join('/')}`).join(' ')
+    })
+    assert.ok(report.repair.withDataMoved >= 1, story())
     assert.ok(report.repair.max <= 30, `slowest repair ${report.repair.max} s`)
     assert.ok(report.bytesMovedByRepair >= 1024 * 1024)
     assert.equal(report.files.length, 4)
