@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { DaemonStartError } from '../errors.js'
 import { DaemonChild } from '../client/daemon-child.js'
-import { raceSignal } from '../signals.js'
+import { raceSignal } from 'race-signal'
 import { createWriteStream } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'

@@ -1,21 +1,15 @@
-import type { VerifiedBlock } from '../content/verify.js'
+import type { RequestChannelEvents } from '../protocol/block-network.js'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 /**
- * What a download hears back from a peer it asked for blocks, whatever the protocol.
+ * What a download hears back from a peer it asked for blocks: a verified
+ * block, a block that failed verification, "don't have", the end. Every
+ * block source reports these; `/shoal/blocks` defines them.
  *
  * @public for block sources to implement
  */
-export interface BlockChannelEvents {
-  /** A block that hashed to the CID it was sent as. */
-  onBlock(block: VerifiedBlock): void
-  /** A block whose bytes did not match its CID: the peer lied or is broken. */
-  onInvalidBlock(cid: CID | undefined, err: Error): void
-  onDontHave(cid: CID): void
-  /** The channel ended or failed; no more events follow. */
-  onClose(err?: Error): void
-}
+export type BlockChannelEvents = RequestChannelEvents
 
 /** A download's way of asking one peer for blocks. */
 export interface BlockChannel {

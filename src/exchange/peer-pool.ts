@@ -2,6 +2,7 @@ import { NoProvidersError } from '../errors.js'
 import { PeerState } from './peer-state.js'
 import type { BanList } from './ban-list.js'
 import type { BlockChannel, BlockSource } from './block-source.js'
+import type { PeerContribution } from './session-types.js'
 import type { VerifiedBlock } from '../content/verify.js'
 import type { Logger, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -48,7 +49,7 @@ export class PeerPool {
   /** Peers that let a request time out, and until when they are not asked again. */
   private readonly benched = new Map<string, { until: number, id: PeerId }>()
   private readonly drops = new Map<string, Set<string>>()
-  private readonly contributions = new Map<string, { peerId: string, bytes: number, blocks: number }>()
+  private readonly contributions = new Map<string, PeerContribution>()
   private closed = false
 
   constructor (components: PeerPoolComponents, init: PeerPoolInit, events: PeerPoolEvents) {
@@ -133,7 +134,7 @@ export class PeerPool {
   }
 
   /** Peers that sent blocks, with what each sent. */
-  contributors (): Array<{ peerId: string, bytes: number, blocks: number }> {
+  contributors (): PeerContribution[] {
     return [...this.contributions.values()].filter(p => p.blocks > 0)
   }
 

@@ -76,7 +76,7 @@ export interface FetchProgress {
   peers: number
 }
 
-interface PeerContribution {
+export interface PeerContribution {
   peerId: string
   bytes: number
   blocks: number
