@@ -48,12 +48,8 @@ export class DaemonChild {
     this.ready.catch(() => {})
   }
 
-  get pid (): number | undefined {
-    return this.child.pid
-  }
-
   /** Whether it has exited. */
-  get hasExited (): boolean {
+  private get hasExited (): boolean {
     return this.child.exitCode != null || this.child.signalCode != null
   }
 

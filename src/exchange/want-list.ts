@@ -140,11 +140,6 @@ export class WantList {
     return this.retry.size + this.interior.size + this.leaves.size
   }
 
-  /** Blocks another download is fetching for us. */
-  get waitingCount (): number {
-    return this.waiting.size
-  }
-
   get inFlightCount (): number {
     return this.inFlight.size
   }

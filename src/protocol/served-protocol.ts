@@ -25,11 +25,6 @@ export class ServedProtocol {
     this.options = options
   }
 
-  /** Whether the handler is registered now. */
-  get isRegistered (): boolean {
-    return this.registered
-  }
-
   async start (): Promise<void> {
     this.started = true
     await this.apply()
