@@ -11,6 +11,7 @@ import { DhtDiscovery } from '../routing/dht-discovery.js'
 import { RoutingTableSweeper } from '../routing/routing-table-sweeper.js'
 import { readConfig } from '../config/file.js'
 import { partInits, withOverrides } from '../config/inits.js'
+import type { PartInits } from '../config/inits.js'
 import { Repo } from '../store/repo.js'
 import { createShoalLibp2p } from './create-libp2p.js'
 import { GarbageCollector } from './gc.js'
@@ -74,8 +75,7 @@ export class ShoalNode {
   private readonly peerOps: PeerOps
   private started = false
 
-  private constructor (repo: Repo, config: ShoalConfig, libp2p: ShoalLibp2p, logger: ComponentLogger, bans: BanList, uploadBucket: TokenBucket, group: ReplicationGroup) {
-    const inits = partInits(config)
+  private constructor (repo: Repo, config: ShoalConfig, inits: PartInits, libp2p: ShoalLibp2p, logger: ComponentLogger, bans: BanList, uploadBucket: TokenBucket, group: ReplicationGroup) {
     this.repo = repo
     this.config = config
     this.logger = logger
@@ -162,7 +162,8 @@ export class ShoalNode {
     try {
       const config = withOverrides(await readConfig(repo.paths.config), options.config)
       const logger = options.logger ?? defaultLogger()
-      const { conduct: conductInit, rates } = partInits(config)
+      const inits = partInits(config)
+      const { conduct: conductInit, rates } = inits
       const bans = new BanList()
       const conduct = new PeerConduct(bans, { ...conductInit, logger })
       const downloadBucket = new TokenBucket(rates.download)
@@ -180,7 +181,7 @@ export class ShoalNode {
       })
       const { groupKeyFile, trustedPeers } = config.replication
       const group = new ReplicationGroup({ key: groupKeyFile === '' ? undefined : await readGroupKey(groupKeyFile), trustedPeers })
-      return new ShoalNode(repo, config, libp2p, logger, bans, uploadBucket, group)
+      return new ShoalNode(repo, config, inits, libp2p, logger, bans, uploadBucket, group)
     } catch (err) {
       await repo.close()
       throw err
