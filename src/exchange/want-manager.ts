@@ -1,5 +1,8 @@
 import type { CID } from 'multiformats/cid'
 
+/** How many lately stored blocks the want manager remembers. */
+const RECENTLY_STORED = 4096
+
 /** A download that shares blocks with others through the want manager. */
 export interface WantSubscriber {
   /** Another download asked a peer for `cid`: do not ask for it too, wait for it. */
@@ -28,9 +31,19 @@ interface Want {
  */
 export class WantManager {
   private readonly wants = new Map<string, Want>()
+  /**
+   * Blocks stored lately, oldest first: a download that looked in the store
+   * just before one was stored, and registers its want just after, is told
+   * it is stored instead of fetching it again.
+   */
+  private readonly recent = new Set<string>()
 
-  /** `session` needs `cid`. Returns whether another download is fetching it already. */
+  /** `session` needs `cid`. Returns whether another download is fetching it already (or has just stored it: `storedElsewhere` follows). */
   want (cid: CID, session: WantSubscriber): boolean {
+    if (this.recent.has(cid.toString())) {
+      queueMicrotask(() => { session.storedElsewhere(cid) })
+      return true
+    }
     const want = this.entry(cid)
     want.wanted.add(session)
     return want.owner != null && want.owner !== session
@@ -65,6 +78,11 @@ export class WantManager {
   /** `cid` is verified and on disk: every download that needed it is told. */
   stored (cid: CID, session: WantSubscriber): void {
     const key = cid.toString()
+    this.recent.add(key)
+    if (this.recent.size > RECENTLY_STORED) {
+      const [oldest] = this.recent
+      this.recent.delete(oldest)
+    }
     const want = this.wants.get(key)
     if (want == null) return
     this.wants.delete(key)

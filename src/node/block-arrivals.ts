@@ -35,19 +35,23 @@ export class BlockArrivals {
   }
 
   async * get (cid: CID, options?: AbortOptions): AsyncGenerator<Uint8Array> {
+    // the download may complete while we look: then look once more before giving up
+    const wasDone = this.done
     if (!(await this.blocks.has(cid))) {
       if (this.failure != null) throw this.failure
-      if (this.done) throw new BlockNotFoundError(`block ${cid.toString()} is not in the store`)
-      await new Promise<void>((resolve, reject) => {
-        const key = cid.toString()
-        const list = this.waiting.get(key) ?? []
-        list.push({ resolve, reject })
-        this.waiting.set(key, list)
-        const signal = options?.signal ?? this.signal
-        signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
-        // it may have been stored between the first look and now
-        this.blocks.has(cid).then(has => { if (has) resolve() }, reject)
-      })
+      if (this.done && (wasDone || !(await this.blocks.has(cid)))) throw new BlockNotFoundError(`block ${cid.toString()} is not in the store`)
+      if (!this.done) {
+        await new Promise<void>((resolve, reject) => {
+          const key = cid.toString()
+          const list = this.waiting.get(key) ?? []
+          list.push({ resolve, reject })
+          this.waiting.set(key, list)
+          const signal = options?.signal ?? this.signal
+          signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
+          // it may have been stored between the first look and now
+          this.blocks.has(cid).then(has => { if (has) resolve() }, reject)
+        })
+      }
     }
     yield (await this.blocks.get(cid, options)).bytes
   }
