@@ -1,6 +1,16 @@
 import type { VerifiedBlock } from '../content/verify.js'
-import type { BlockStore } from '../store/block-store.js'
+import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+
+/**
+ * Where a download's verified blocks are written: the block store, or a
+ * layout that writes leaves in place into the output.
+ */
+export interface BlockWriter {
+  put(block: VerifiedBlock, options?: AbortOptions): Promise<void>
+  /** An interior node of the DAG another download stored (a layout places its children). */
+  seen?(cid: CID, bytes: Uint8Array): Promise<void>
+}
 
 export interface BlockSinkInit {
   /**
@@ -20,11 +30,11 @@ export interface BlockSinkInit {
  * At most `maxPending` writes are in progress; `flush` waits for them all.
  */
 export class BlockSink {
-  private readonly blocks: BlockStore
+  private readonly blocks: BlockWriter
   private readonly init: BlockSinkInit
   private readonly writes = new Set<Promise<void>>()
 
-  constructor (blocks: BlockStore, init: BlockSinkInit) {
+  constructor (blocks: BlockWriter, init: BlockSinkInit) {
     this.blocks = blocks
     this.init = init
   }

@@ -6,6 +6,7 @@ import { SwarmRegistry } from './swarm-registry.js'
 import { anySignal } from '../signals.js'
 import type { BanList } from './ban-list.js'
 import { WantManager } from './want-manager.js'
+import type { BlockWriter } from './block-sink.js'
 import type { BlockSource } from './block-source.js'
 import type { ConnectEvents, FetchProgress, FetchResult } from './session-types.js'
 import type { TokenBucket } from './token-bucket.js'
@@ -64,6 +65,8 @@ export interface FetchOptions {
   onStored?(cid: CID): void
   /** Paces the download (replica repairs share one bucket). */
   rateLimit?: TokenBucket
+  /** Where verified blocks go (default: the block store); a layout writes leaves into the output. */
+  writer?: BlockWriter
 }
 
 /**
@@ -133,7 +136,8 @@ export class Exchange implements Startable {
       onServable: options.onServable,
       onSearching: options.onSearching,
       onStored: options.onStored,
-      rateLimit: options.rateLimit
+      rateLimit: options.rateLimit,
+      writer: options.writer
     })
     this.sessions.add(session)
     const signal = anySignal(this.controller.signal, options.signal)

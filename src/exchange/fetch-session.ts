@@ -95,7 +95,7 @@ export class FetchSession implements WantSubscriber {
       canReceive: () => this.sink.hasRoom,
       onSendFailed: (peer, err) => { this.pool.drop(peer.key, `request failed: ${err.message}`) }
     }, { sequential: init.sequential === true })
-    this.sink = new BlockSink(components.blocks, {
+    this.sink = new BlockSink(init.writer ?? components.blocks, {
       maxPending: MAX_PENDING_WRITES,
       onRoom: () => { this.scheduler.fillAll() },
       onError: (cid, err) => { this.writeFailed(cid, err) }
@@ -176,12 +176,22 @@ export class FetchSession implements WantSubscriber {
   }
 
   storedElsewhere (cid: CID): void {
-    if (this.finished || !this.dag.wants.storedElsewhere(cid)) return
+    // looked up first: a block stored a while ago may have gone since (its file deleted by its owner)
+    void this.c.blocks.has(cid).then(has => {
+      if (this.finished) return
+      if (has) this.adoptStored(cid)
+      else this.releasedElsewhere(cid)
+    }, err => { this.writeFailed(cid, err) })
+  }
+
+  private adoptStored (cid: CID): void {
+    if (!this.dag.wants.storedElsewhere(cid)) return
     this.blocksShared++
     this.lastProgress = Date.now()
     // an interior node is read back to walk on; a failure is the store's, as with our own writes
     this.sink.adopt(cid, async () => {
       const bytes = isInterior(cid) ? (await this.c.blocks.get(cid)).bytes : undefined
+      if (bytes != null) await this.init.writer?.seen?.(cid, bytes)
       await this.dag.landed(cid, bytes?.byteLength, bytes)
       this.dag.wants.stored(cid)
       this.settle(cid)

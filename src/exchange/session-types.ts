@@ -3,6 +3,7 @@ import type { BlockSource } from './block-source.js'
 import type { Ledger } from './ledger.js'
 import type { ProviderFinder } from './provider-finder.js'
 import type { SwarmRegistry } from './swarm-registry.js'
+import type { BlockWriter } from './block-sink.js'
 import type { TokenBucket } from './token-bucket.js'
 import type { WantManager } from './want-manager.js'
 import type { BlockStore } from '../store/block-store.js'
@@ -59,6 +60,8 @@ export interface FetchSessionInit {
   onStored?(cid: CID): void
   /** Paces this session's requests (replica repairs share one bucket). */
   rateLimit?: TokenBucket
+  /** Where verified blocks go (default: the block store). */
+  writer?: BlockWriter
 }
 
 export interface FetchProgress {

@@ -5,12 +5,14 @@ import type { Announcer } from '../routing/announcer.js'
 import type { SwarmRegistry } from '../exchange/swarm-registry.js'
 import type { BlockStore } from '../store/block-store.js'
 import type { PinStore } from '../store/pin-store.js'
+import type { RefStore } from '../store/ref-store.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 export interface GarbageCollectorComponents {
   blocks: BlockStore
   pins: PinStore
+  refs: RefStore
   announcer: Announcer
   swarms: SwarmRegistry
 }
@@ -18,8 +20,9 @@ export interface GarbageCollectorComponents {
 /**
  * Garbage collection: deletes every block not reachable from a pin (whatever
  * its reasons: a download in progress keeps its partial blocks) or from a
- * root in use by a running operation, stops announcing the roots that go and
- * leaves their swarms. Ordered against adds and downloads by a `GcLock`.
+ * root in use by a running operation, drops the references to files of the
+ * roots that go (a user's file itself is never touched; a replica's pack in
+ * the repo is deleted), stops announcing those roots and leaves their swarms. Ordered against adds and downloads by a `GcLock`.
  */
 export class GarbageCollector {
   private readonly c: GarbageCollectorComponents
@@ -66,21 +69,26 @@ export class GarbageCollector {
 
   private async sweep (options: AbortOptions, givingUp?: CID): Promise<{ blocks: number, bytes: number }> {
     // the store records what downloads write from here on and spares it
-    return await this.c.blocks.sweep(async () => {
+    let kept = new Set<string>()
+    const swept = await this.c.blocks.sweep(async () => {
       const roots: CID[] = []
       for await (const pin of this.c.pins.pins(options)) {
         if (givingUp == null || !pin.cid.equals(givingUp)) roots.push(pin.cid)
       }
       for (const { cid } of this.inUse.values()) roots.push(cid)
+      kept = new Set(roots.map(r => r.toString()))
       const keep = await this.reachable(roots, options)
       // stop announcing roots that are going (fetched with --no-pin, or unpinned), and leave their swarms
-      const kept = (root: CID): boolean => roots.some(r => r.equals(root))
+      const isKept = (root: CID): boolean => kept.has(root.toString())
       for (const root of this.c.announcer.roots()) {
-        if (!kept(root)) this.c.announcer.withdraw(root)
+        if (!isKept(root)) this.c.announcer.withdraw(root)
       }
-      this.c.swarms.retireUnless(kept)
+      this.c.swarms.retireUnless(isKept)
       return key => keep.has(key)
     }, options)
+    // a download that began since is in use: its root was kept above
+    const refs = await this.c.refs.sweep(root => kept.has(root) || [...this.inUse.keys()].includes(root), options)
+    return { blocks: swept.blocks, bytes: swept.bytes + refs.bytes }
   }
 
   /** The keys of every stored block reachable from `roots`. */

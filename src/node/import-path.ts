@@ -5,7 +5,9 @@ import { importer } from 'ipfs-unixfs-importer'
 import { pipe } from 'it-pipe'
 import { importerOptions } from '../content/profile.js'
 import { InputError } from '../errors.js'
+import { referencingImporter } from './ref-importer.js'
 import type { BlockStore } from '../store/block-store.js'
+import type { RefFile } from '../store/ref-store.js'
 import type { ImportCandidate } from 'ipfs-unixfs-importer'
 import type { CID } from 'multiformats/cid'
 
@@ -17,6 +19,8 @@ export interface ImportOptions {
   /** Add what symbolic links inside a directory point to (files and folders, loops refused); by default they are skipped and named. */
   followSymlinks?: boolean
   chunkSize?: number
+  /** Keep a private copy of every leaf in the block store, instead of referring to the file where it is. */
+  copy?: boolean
   signal?: AbortSignal
   /** Called with the number of input bytes read so far. */
   onProgress?(bytesRead: number, bytesTotal: number): void
@@ -65,27 +69,44 @@ export async function importPath (blocks: BlockStore, input: string, options: Im
   }
 
   const store = blocks.importerStore()
-  const opts = { ...importerOptions(options.chunkSize), signal: options.signal }
+  // by default a leaf stays where it is in the input: the repo records where
+  const sources = new Map<string, string>()
+  const records = new Map<string, Promise<RefFile>>()
+  const refs = options.copy === true ? undefined : blocks.refs
+  const opts = {
+    ...importerOptions(options.chunkSize),
+    signal: options.signal,
+    ...(refs == null ? {} : { bufferImporter: referencingImporter(refs, p => sources.get(p) ?? abs, records) })
+  }
+  let result: ImportResult
   if (st.isFile()) {
     total = st.size
     const entries = importer([{ content: readFile(abs, onBytes, options.signal) }], store, opts)
     let root: CID | undefined
     for await (const entry of entries) root = entry.cid
     if (root == null) throw new InputError(`nothing imported from ${input}`)
-    return { cid: root, name, size: st.size, type: 'file', skipped: [] }
+    result = { cid: root, name, size: st.size, type: 'file', skipped: [] }
+  } else {
+    const { entries: files, skipped } = await listTree(abs, name, options.followSymlinks === true)
+    total = files.reduce((n, f) => n + f.size, 0)
+    for (const f of files) sources.set(f.rel, f.abs)
+    const candidates: ImportCandidate[] = files.map(f => f.dir
+      ? { path: f.rel }
+      : { path: f.rel, content: readFile(f.abs, onBytes, options.signal) })
+    let root: CID | undefined
+    for await (const entry of importer(candidates, store, opts)) {
+      if (entry.path === name) root = entry.cid
+    }
+    if (root == null) throw new InputError(`nothing imported from ${input}`)
+    result = { cid: root, name, size: total, type: 'directory', skipped }
   }
-
-  const { entries: files, skipped } = await listTree(abs, name, options.followSymlinks === true)
-  total = files.reduce((n, f) => n + f.size, 0)
-  const candidates: ImportCandidate[] = files.map(f => f.dir
-    ? { path: f.rel }
-    : { path: f.rel, content: readFile(f.abs, onBytes, options.signal) })
-  let root: CID | undefined
-  for await (const entry of importer(candidates, store, opts)) {
-    if (entry.path === name) root = entry.cid
+  // the files' sizes and times, from which a later change is noticed, and the root they serve
+  for (const record of records.values()) {
+    const file = await record
+    await refs!.completed(file)
+    await refs!.addRoot(file, result.cid)
   }
-  if (root == null) throw new InputError(`nothing imported from ${input}`)
-  return { cid: root, name, size: total, type: 'directory', skipped }
+  return result
 }
 
 interface TreeEntry { abs: string, rel: string, size: number, dir: boolean }

@@ -26,6 +26,8 @@ export interface RepoStat {
   /** Roots held as replicas, and replica downloads running. */
   replicas: number
   activeRepairs: number
+  /** Files shared in place (not copied into the repo), their bytes, and the roots no longer served because one changed or went. */
+  referenced: { files: number, bytes: number, modified: string[], missing: string[] }
 }
 
 export interface PeerSummary {
@@ -68,8 +70,15 @@ export class PeerOps {
       activeUploads: exchange.activeUploads,
       banned: this.c.bans.list(),
       replicas: replicas.list().filter(r => r.local).length,
-      activeRepairs: replicas.activeRepairs
+      activeRepairs: replicas.activeRepairs,
+      referenced: this.referenced()
     }
+  }
+
+  private referenced (): RepoStat['referenced'] {
+    const files = this.c.repo.refs.list()
+    const roots = (state: string): string[] => [...new Set(files.filter(f => f.state === state).flatMap(f => f.roots))]
+    return { files: files.length, bytes: files.reduce((n, f) => n + f.size, 0), modified: roots('modified'), missing: roots('missing') }
   }
 
   peers (): PeerSummary[] {

@@ -4,12 +4,14 @@ import type { GarbageCollector } from './gc.js'
 import type { Announcer } from '../routing/announcer.js'
 import type { BlockStore } from '../store/block-store.js'
 import type { Pin, PinReason, PinStore } from '../store/pin-store.js'
+import type { RefState, RefStore } from '../store/ref-store.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 export interface PinningComponents {
   blocks: BlockStore
   pins: PinStore
+  refs: RefStore
   announcer: Announcer
   gc: GarbageCollector
   /** Stop holding a replica of `root` (its other holders repair); whether it was one. */
@@ -31,10 +33,10 @@ export class Pinning {
     this.c = components
   }
 
-  /** Every root kept, oldest first. */
-  async ls (): Promise<Pin[]> {
-    const pins: Pin[] = []
-    for await (const pin of this.c.pins.pins()) pins.push(pin)
+  /** Every root kept, oldest first, with the state of the files it is served from (`ok` for copies in the repo). */
+  async ls (): Promise<Array<Pin & { state: RefState }>> {
+    const pins: Array<Pin & { state: RefState }> = []
+    for await (const pin of this.c.pins.pins()) pins.push({ ...pin, state: this.c.refs.rootState(pin.cid) ?? 'ok' })
     return pins.sort((a, b) => a.created - b.created)
   }
 
@@ -81,6 +83,9 @@ export class Pinning {
     if (wasReplica && !removed.includes('replica')) removed.push('replica')
     if (removed.length === 0) throw new InputError(`${cid.toString()} is not pinned`)
     this.c.announcer.withdraw(cid)
+    // its references go now (the files themselves stay where they are); its blocks at the next gc
+    const key = cid.toString()
+    await this.c.refs.sweep(root => root !== key)
     return removed
   }
 }

@@ -8,6 +8,7 @@ import type { Transfers } from './transfers.js'
 import type { BanList } from '../exchange/ban-list.js'
 import type { ReplicaManager, ReplicaManagerComponents } from '../replication/replica-manager.js'
 import type { ReplicaStatus } from '../replication/status-view.js'
+import type { RefState } from '../store/ref-store.js'
 import type { ContentDiscovery } from '../routing/content-discovery.js'
 import type { Repo } from '../store/repo.js'
 import type { PinReason } from '../store/pin-store.js'
@@ -30,6 +31,8 @@ export interface RootStatus {
   size: number
   /** Its copies in the swarm, when it is replicated. */
   replication?: ReplicaStatus
+  /** Whether the files it is served from here are as they were (`ok` for copies in the repo). */
+  state: RefState
 }
 
 export interface ReplicaHostComponents {
@@ -116,7 +119,8 @@ export class ReplicaHost {
     if (replication == null && pin == null) {
       throw new NotFoundError(`this peer keeps nothing of ${cid.toString()}, and no holder of a replica of it answered`)
     }
-    return { cid: cid.toString(), here: pin?.reasons ?? [], name: pin?.name, size: replication?.size ?? pin?.size ?? 0, replication }
+    const state = this.c.repo.refs.rootState(cid) ?? 'ok'
+    return { cid: cid.toString(), here: pin?.reasons ?? [], name: pin?.name, size: replication?.size ?? pin?.size ?? 0, replication, state }
   }
 
   /** Peers that might take a replica of `root` (the replica manager orders them by distance). */

@@ -19,10 +19,13 @@ import { PeerOps } from './peer-ops.js'
 import { Pinning } from './pinning.js'
 import { ReplicaHost } from './replica-host.js'
 import { readSwarmKey } from './swarm-key.js'
+import { References } from './references.js'
 import { Transfers } from './transfers.js'
 import type { ShoalLibp2p } from './create-libp2p.js'
 import type { PeerSummary, RepoStat } from './peer-ops.js'
 import type { RootStatus } from './replica-host.js'
+import type { VerifyResult } from './references.js'
+import type { RefState } from '../store/ref-store.js'
 import type { AddOptions, GetOptions, GetResult } from './transfers.js'
 import type { ImportResult } from './import-path.js'
 import type { ContentDiscovery } from '../routing/content-discovery.js'
@@ -73,6 +76,8 @@ export class ShoalNode {
   private readonly transfers: Transfers
   private readonly replicaHost: ReplicaHost
   private readonly peerOps: PeerOps
+  /** Leaves held by reference: watched, withdrawn when their file changes, verified on demand. */
+  private readonly references: References
   private started = false
 
   private constructor (repo: Repo, config: ShoalConfig, inits: PartInits, libp2p: ShoalLibp2p, logger: ComponentLogger, bans: BanList, uploadBucket: TokenBucket, group: ReplicationGroup) {
@@ -94,9 +99,10 @@ export class ShoalNode {
       peerId: libp2p.peerId,
       connectedPeers: () => libp2p.getPeers(),
       events: libp2p,
-      holdsComplete: async root => await repo.pins.isComplete(root)
+      holdsComplete: async root => this.references.servable(root) && await repo.pins.isComplete(root)
     }, inits.exchange)
     this.announcer = new Announcer({ discovery: this.discovery, logger })
+    this.references = new References({ refs: repo.refs, blocks: repo.blocks, pins: repo.pins, announcer: this.announcer, swarms: this.exchange.swarms, logger })
     this.sweeper = new RoutingTableSweeper({
       logger,
       events: libp2p,
@@ -110,10 +116,11 @@ export class ShoalNode {
       dial: async (address, options) => await libp2p.dial(address, options),
       connections: () => libp2p.getConnections().length
     }, inits.bootstrap)
-    this.gcs = new GarbageCollector({ blocks: repo.blocks, pins: repo.pins, announcer: this.announcer, swarms: this.exchange.swarms })
+    this.gcs = new GarbageCollector({ blocks: repo.blocks, pins: repo.pins, refs: repo.refs, announcer: this.announcer, swarms: this.exchange.swarms })
     this.pinning = new Pinning({
       blocks: repo.blocks,
       pins: repo.pins,
+      refs: repo.refs,
       announcer: this.announcer,
       gc: this.gcs,
       dropReplica: async root => await this.replicas.drop(root),
@@ -145,7 +152,9 @@ export class ShoalNode {
       pinning: this.pinning,
       replicas: this.replicas,
       repairBucket: new TokenBucket(inits.rates.repair),
-      repoRoot: repo.root
+      repoRoot: repo.root,
+      refs: repo.refs,
+      packs: repo.paths.packs
     }, { ...inits.transfers, notInGroup: this.replicas.inGroup ? undefined : NO_GROUP })
     this.peerOps = new PeerOps({ libp2p, repo, exchange: this.exchange, bans, replicas: this.replicas, discovery: this.discovery })
     // a banned peer is cut off at once, not only refused next time
@@ -202,12 +211,14 @@ export class ShoalNode {
     this.bootstrapper.start()
     await this.exchange.start()
     this.announcer.start()
+    this.references.start()
     await this.replicas.start()
     this.sweeper.start()
     this.started = true
-    // after a restart our provider records may have expired elsewhere
+    // after a restart our provider records may have expired elsewhere; a root whose file changed meanwhile is not announced
+    await this.references.check()
     for await (const pin of this.repo.pins.pins()) {
-      this.announcer.announce(pin.cid)
+      if (this.references.servable(pin.cid)) this.announcer.announce(pin.cid)
     }
   }
 
@@ -217,6 +228,7 @@ export class ShoalNode {
       this.sweeper.stop()
       this.bootstrapper.stop()
       await this.replicas.stop()
+      await this.references.stop()
       this.announcer.stop()
       await this.exchange.stop()
       await this.libp2p.stop()
@@ -265,7 +277,7 @@ export class ShoalNode {
     return this.replicas.events
   }
 
-  async ls (): Promise<Pin[]> {
+  async ls (): Promise<Array<Pin & { state: RefState }>> {
     return await this.pinning.ls()
   }
 
@@ -276,6 +288,11 @@ export class ShoalNode {
   /** Delete every block not reachable from a pin or from a download in progress. Returns what was removed. */
   async gc (options: AbortOptions = {}): Promise<{ blocks: number, bytes: number }> {
     return await this.gcs.collect(options)
+  }
+
+  /** Read back and verify every leaf of `cid` (of every pin when none is given), from wherever it is held. */
+  async verify (cid?: CID, options: AbortOptions = {}): Promise<VerifyResult[]> {
+    return await this.references.verify(cid, options)
   }
 
   async stat (): Promise<RepoStat> {

@@ -1,14 +1,19 @@
+import fs from 'node:fs/promises'
+import path from 'node:path'
 import { AbortError } from '@libp2p/interface'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { readFileContent } from '../content/file-reader.js'
-import { BlockNotFoundError, BlockVerificationError, DiskFullError, isDiskFull, NotAFileError, ReplicationError } from '../errors.js'
+import { BlockNotFoundError, BlockVerificationError, DiskFullError, InputError, isDiskFull, NotAFileError, ReplicationError } from '../errors.js'
 import { anySignal } from '../signals.js'
 import { BlockArrivals } from './block-arrivals.js'
-import { exportPath, resolveOutput } from './export-path.js'
+import { resolveOutput } from './export-path.js'
 import { importPath } from './import-path.js'
+import { checkPart, commitOutput, partOf } from './output-commit.js'
+import { OutputLayout } from './output-layout.js'
 import type { GarbageCollector } from './gc.js'
 import type { ImportOptions, ImportResult } from './import-path.js'
 import type { Pinning } from './pinning.js'
+import type { BlockWriter } from '../exchange/block-sink.js'
 import type { Exchange } from '../exchange/exchange.js'
 import type { FetchProgress, FetchResult } from '../exchange/session-types.js'
 import type { TokenBucket } from '../exchange/token-bucket.js'
@@ -17,6 +22,7 @@ import type { ReplicaStatus } from '../replication/status-view.js'
 import type { Announcer } from '../routing/announcer.js'
 import type { BlockStore } from '../store/block-store.js'
 import type { PinStore } from '../store/pin-store.js'
+import type { RefStore } from '../store/ref-store.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -50,6 +56,7 @@ export interface AddOptions extends ImportOptions {
 export interface TransfersComponents {
   blocks: BlockStore
   pins: PinStore
+  refs: RefStore
   exchange: Exchange
   announcer: Announcer
   gc: GarbageCollector
@@ -59,6 +66,8 @@ export interface TransfersComponents {
   repairBucket: TokenBucket
   /** The repo's directory, named when its disk is full. */
   repoRoot: string
+  /** Where replica downloads keep their data (a pack per root). */
+  packs: string
 }
 
 export interface TransfersInit {
@@ -120,16 +129,24 @@ export class Transfers {
   }
 
   /**
-   * Fetch the DAG under `cid` from the swarm (resuming what the store already
-   * has), then write it to `output` (into it, as `output/CID`, when it is a
-   * directory). Pins it unless `pin` is false and announces it, so this peer
-   * serves it too.
+   * Fetch the DAG under `cid` from the swarm and write it to `output` (into
+   * it, as `output/CID`, when it is a directory). Every verified leaf goes
+   * straight to its place in `OUTPUT.part`, renamed to `OUTPUT` once the
+   * whole DAG is verified; the repo refers to the output for its leaves
+   * rather than keeping a copy. An interrupted get resumes from the `.part`.
+   * Pins the root unless `pin` is false and announces it, so this peer
+   * serves it too (from the output, during the download and after).
    */
   async get (cid: CID, output: string, options: GetOptions = {}): Promise<GetResult> {
     const target = await resolveOutput(output, cid, options)
+    const part = partOf(target)
+    await checkPart(part, cid, this.c.refs, options)
     const done = await this.c.gc.use(cid)
     try {
-      return await this.fetchAndExport(cid, target, options)
+      const { fetched, exported } = await this.fetchInto(cid, part, { owned: false }, options, target)
+      await commitOutput(this.c.refs, part, target, exported.type, options)
+      const pinned = await this.c.pinning.keepFetched(cid, target.split('/').pop() ?? cid.toString(), exported, options.pin !== false)
+      return { ...fetched, ...exported, output: target, pinned }
     } finally {
       done()
     }
@@ -162,11 +179,29 @@ export class Transfers {
     }
   }
 
-  /** Download a replica we accepted (at the repair rate), pin it and announce it. */
+  /**
+   * Download a replica we accepted (at the repair rate) into a pack of the
+   * repo's own (`packs/CID`: the file, or the directory tree), pin it and
+   * announce it.
+   */
   async fetchReplica (root: CID, options: AbortOptions & { onProgress?(bytes: number): void }): Promise<void> {
     const done = await this.c.gc.use(root)
     try {
-      await this.fetch(root, { signal: options.signal, rateLimit: this.c.repairBucket, onProgress: p => { options.onProgress?.(p.bytesDone) } })
+      const pack = path.join(this.c.packs, root.toString())
+      if (this.c.refs.filesOf(root).some(f => f.owned && f.complete && f.state === 'ok')) {
+        // a pack kept from an earlier copy of this root: only what is missing is fetched
+        await this.fetch(root, { signal: options.signal, rateLimit: this.c.repairBucket })
+      } else {
+        await fs.mkdir(this.c.packs, { recursive: true })
+        const part = partOf(pack)
+        await checkPart(part, root, this.c.refs, { force: true, owned: true })
+        const { exported } = await this.fetchInto(root, part, { owned: true }, {
+          signal: options.signal,
+          rateLimit: this.c.repairBucket,
+          onProgress: p => { options.onProgress?.(p.bytesDone) }
+        })
+        await commitOutput(this.c.refs, part, pack, exported.type, { force: true })
+      }
       await this.c.pinning.keepReplica(root, options)
       await this.c.pins.clearDownloading(root)
       this.c.announcer.announce(root)
@@ -175,33 +210,56 @@ export class Transfers {
     }
   }
 
-  private async fetchAndExport (cid: CID, output: string, options: GetOptions): Promise<GetResult> {
-    let fetched = await this.fetch(cid, options).catch(err => {
-      throw this.repoFull(err, 'the blocks fetched so far are kept: run the get again to resume')
-    })
-    options.onWriting?.(output)
-    let exported
+  /**
+   * Fetch `cid` with its leaves written in place under `part`, then complete
+   * and sync the output. A block that rotted in the store meanwhile is
+   * fetched again. `target` names the output in errors.
+   */
+  private async fetchInto (cid: CID, part: string, init: { owned: boolean }, options: GetOptions & { rateLimit?: TokenBucket }, target = part): Promise<{ fetched: FetchResult, exported: { type: 'file' | 'directory', size: number } }> {
+    const layout = new OutputLayout(this.c.blocks, this.c.refs, cid, part, init)
     try {
-      exported = await exportPath(this.c.blocks, cid, output, { force: options.force, signal: options.signal })
+      await layout.open(options)
+      let fetched = await this.fetch(cid, { ...options, writer: layout })
+      options.onWriting?.(target)
+      let exported
+      try {
+        exported = await layout.finish(options)
+      } catch (err) {
+        if (!(err instanceof BlockVerificationError) && !(err instanceof BlockNotFoundError)) throw err
+        // a block rotted, or a referenced file changed, since it was stored: fetch it again
+        const again = await this.fetch(cid, { ...options, writer: layout })
+        fetched = { ...again, seconds: fetched.seconds + again.seconds }
+        exported = await layout.finish(options)
+      }
+      return { fetched, exported }
     } catch (err) {
-      if (isDiskFull(err)) throw new DiskFullError(`no space left to write ${output}; nothing was written under that name`)
-      if (!(err instanceof BlockVerificationError)) throw err
-      // a block rotted on disk since it was stored; the store dropped it, so fetch it again
-      const again = await this.fetch(cid, options)
-      fetched = { ...again, seconds: fetched.seconds + again.seconds }
-      exported = await exportPath(this.c.blocks, cid, output, { force: options.force, signal: options.signal })
+      await layout.close()
+      if (err instanceof InputError || err instanceof NotAFileError) {
+        // refused content: nothing of it is kept to resume from
+        await this.c.refs.forget(layout.records())
+        await fs.rm(part, { recursive: true, force: true })
+      }
+      throw this.outputFull(err, part, target)
     }
-    const pinned = await this.c.pinning.keepFetched(cid, output.split('/').pop() ?? cid.toString(), exported, options.pin !== false)
-    return { ...fetched, ...exported, output, pinned }
   }
 
-  private async fetch (cid: CID, options: GetOptions & { sequential?: boolean, onStored?(cid: CID): void, rateLimit?: TokenBucket }): Promise<FetchResult> {
+  private async fetch (cid: CID, options: GetOptions & { sequential?: boolean, onStored?(cid: CID): void, rateLimit?: TokenBucket, writer?: BlockWriter }): Promise<FetchResult> {
     await this.c.pins.markDownloading(cid)
     return await this.c.exchange.fetch(cid, {
       ...options,
       // serve what we have as soon as we have some of it
       onServable: () => { this.c.announcer.announce(cid) }
     })
+  }
+
+  /** A download that failed for lack of space, in its output or in the repo, as a DiskFullError saying what became of it. */
+  private outputFull (err: unknown, part: string, target: string): unknown {
+    if (!isDiskFull(err)) return err
+    const where = (err as { path?: unknown }).path
+    if (typeof where === 'string' && where.startsWith(part)) {
+      return new DiskFullError(`no space left to write ${target}: what was fetched so far is kept in ${part}; free space and run the get again to resume`)
+    }
+    return this.repoFull(err, 'the blocks fetched so far are kept: run the get again to resume')
   }
 
   /** A write to the repo that failed for lack of space, as a DiskFullError saying what became of it. */

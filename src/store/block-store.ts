@@ -4,8 +4,9 @@ import { FsBlockstore } from 'blockstore-fs'
 import { NextToLast } from 'blockstore-fs/sharding'
 import { defaultLogger } from '@libp2p/logger'
 import { BlockNotFoundError, BlockVerificationError } from '../errors.js'
-import { blockKey } from '../content/dag.js'
+import { blockKey, isInterior } from '../content/dag.js'
 import { verifyBlock } from '../content/verify.js'
+import type { RefStore } from './ref-store.js'
 import type { VerifiedBlock } from '../content/verify.js'
 import type { AbortOptions, ComponentLogger, Logger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -44,6 +45,8 @@ export class BlockStore {
   /** blocks and bytes on disk: counted once at open, then kept by every put and delete */
   private totals: BlockStoreStats = { blocks: 0, bytes: 0 }
   readonly path: string
+  /** Leaves held by reference in files outside the store (set by the repo once its datastore is open). */
+  refs?: RefStore
 
   private readonly log: Logger
 
@@ -63,7 +66,14 @@ export class BlockStore {
     await this.fs.close()
   }
 
+  /** Whether the block is here: as a block file, or as a leaf in a referenced file that is still as it was. */
   async has (cid: CID, options?: AbortOptions): Promise<boolean> {
+    if (await this.fs.has(cid, options)) return true
+    return !isInterior(cid) && this.refs != null && await this.refs.has(cid)
+  }
+
+  /** Whether the block is here as a block file of its own (not by reference). */
+  async hasCopy (cid: CID, options?: AbortOptions): Promise<boolean> {
     return await this.fs.has(cid, options)
   }
 
@@ -124,9 +134,27 @@ export class BlockStore {
   /**
    * Read a block and check it against its CID. A block that fails the check is
    * deleted (so that it can be fetched again) and `BlockVerificationError`
-   * is thrown; a missing block throws `BlockNotFoundError`.
+   * is thrown; a missing block throws `BlockNotFoundError`. A leaf with no
+   * block file is read from a referenced file, verified the same way.
    */
   async get (cid: CID, options?: AbortOptions): Promise<VerifiedBlock> {
+    if (this.refs != null && !isInterior(cid)) {
+      try {
+        return await this.getCopy(cid, options)
+      } catch (err) {
+        if (!(err instanceof BlockNotFoundError) && !(err instanceof BlockVerificationError)) throw err
+        try {
+          return await this.refs.read(cid, options)
+        } catch (refErr) {
+          throw err instanceof BlockVerificationError && refErr instanceof BlockNotFoundError ? err : refErr
+        }
+      }
+    }
+    return await this.getCopy(cid, options)
+  }
+
+  /** Read a block file (not a reference) and check it; see `get`. */
+  private async getCopy (cid: CID, options?: AbortOptions): Promise<VerifiedBlock> {
     const bytes = await this.readRaw(cid, options)
     try {
       return verifyBlock(cid, bytes)

@@ -7,7 +7,9 @@ import { loadOrCreateIdentity } from './identity.js'
 import { migrateDatastore } from './migrate.js'
 import { PinStore } from './pin-store.js'
 import { repoPaths } from './repo-layout.js'
+import { RefStore } from './ref-store.js'
 import { ReplicaStore } from './replica-store.js'
+import { defaultLogger } from '@libp2p/logger'
 import type { PrivateKey } from '@libp2p/interface'
 
 export { repoPaths } from './repo-layout.js'
@@ -42,6 +44,8 @@ export class Repo {
   datastore!: LevelDatastore
   pins!: PinStore
   replicas!: ReplicaStore
+  /** Leaves kept by reference: files added in place, downloads' outputs, replica packs. */
+  refs!: RefStore
   privateKey!: PrivateKey
   private locked = false
 
@@ -66,6 +70,9 @@ export class Repo {
       this.pins = new PinStore(this.datastore)
       this.replicas = new ReplicaStore(this.datastore)
       await migrateDatastore(this.datastore, this.pins)
+      this.refs = new RefStore(this.datastore, defaultLogger().forComponent('shoal:refs'))
+      await this.refs.open()
+      this.blocks.refs = this.refs
     } catch (err) {
       await this.unlock()
       throw err
@@ -85,6 +92,7 @@ export class Repo {
   }
 
   async close (): Promise<void> {
+    await this.refs?.close().catch(() => {})
     await this.datastore?.close().catch(() => {})
     await this.blocks.close()
     await this.unlock()

@@ -96,7 +96,7 @@ describe('cli: bad input gets a clear error and loses nothing', function () {
   it('a block corrupted on disk is detected, not served, and never written out', async () => {
     const input = path.join(dir, 'to-corrupt')
     await fs.writeFile(input, randomBytes(3 * 1024 * 1024))
-    const { cid } = JSON.parse((await shoalOk(['add', '--repo', repoA, input, '--json'])).stdout)
+    const { cid } = JSON.parse((await shoalOk(['add', '--repo', repoA, input, '--copy', '--json'])).stdout)
     // rot every leaf file in A's store that belongs to this upload (the 3 raw leaves)
     const blocksDir = path.join(repoA, 'blocks')
     let rotted = 0

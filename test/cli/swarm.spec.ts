@@ -114,13 +114,14 @@ describe('cli: swarming downloads', function () {
     assert.notEqual(first.code, 0, 'the interrupted get failed')
     await assert.rejects(fs.access(path.join(scope.dir, 'out')), 'no output under the final name')
 
+    await fs.access(path.join(scope.dir, 'out.part'))
     await start('d', ['--bootstrap', s.addresses[0]])
-    const held = (await stat(repo('d'))).blocks
-    assert.ok(held >= 12 && held < 31, `blocks kept across the kill: ${held}`)
+    assert.equal((await stat(repo('d'))).blocks, 1, 'the repo holds the root; the leaves are in out.part')
 
     const second = summaryOf(await shoalOk(['get', '--repo', repo('d'), cid, '-o', path.join(scope.dir, 'out'), '--json']))
     assert.equal(await sha256File(path.join(scope.dir, 'out')), await sha256File(input))
-    assert.equal(second.blocksAlreadyHeld, held, 'every stored block was used')
+    const held = second.blocksAlreadyHeld
+    assert.ok(held >= 12 && held < 31, `blocks kept across the kill: ${held}`)
     assert.equal(second.blocksFetched, 31 - held, 'only the missing blocks were fetched')
     const third = summaryOf(await shoalOk(['get', '--repo', repo('d'), cid, '-o', path.join(scope.dir, 'again'), '--json']))
     assert.equal(third.bytesFetched, 0, 'a third get fetches nothing')

@@ -1,0 +1,5 @@
+/** Files the reference store keeps open for reading at once (least recently used ones are closed). */
+export const REF_HANDLES = 64
+
+/** How often a running daemon compares referenced files' sizes and times with what it recorded (ms). */
+export const REF_CHECK_INTERVAL = 10_000
