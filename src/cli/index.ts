@@ -2,7 +2,7 @@ import yargs from 'yargs'
 import { UsageError } from '../errors.js'
 import { hideBin } from 'yargs/helpers'
 import { daemonCommand, groupKeyCommand, initCommand, swarmKeyCommand } from './commands/daemon.js'
-import { connectCommand, gcCommand, idCommand, lsCommand, peersCommand, providersCommand, rmCommand, statCommand, stopCommand } from './commands/manage.js'
+import { connectCommand, gcCommand, idCommand, lsCommand, peersCommand, providersCommand, rmCommand, statCommand, stopCommand, verifyCommand } from './commands/manage.js'
 import { churnCommand } from './commands/churn.js'
 import { replicasCommand, replicateCommand, statusCommand } from './commands/replication.js'
 import { addCommand, catCommand, getCommand } from './commands/transfer.js'
@@ -15,7 +15,7 @@ import { closestName } from './suggest.js'
  * code from `exit-codes.ts`; stack traces are shown only with DEBUG set.
  */
 const COMMANDS = [initCommand, daemonCommand, idCommand, addCommand, getCommand, catCommand, lsCommand, rmCommand, gcCommand,
-  peersCommand, connectCommand, providersCommand, statusCommand, replicasCommand, replicateCommand, statCommand, stopCommand,
+  verifyCommand, peersCommand, connectCommand, providersCommand, statusCommand, replicasCommand, replicateCommand, statCommand, stopCommand,
   churnCommand, swarmKeyCommand, groupKeyCommand]
 
 /** Each command's usage line, by name: `get` → `get <cid>`. */

@@ -67,6 +67,7 @@ export const routes: Record<string, Route> = {
       const result = await node.add(input, {
         recursive: body.recursive === true,
         followSymlinks: body.followSymlinks === true,
+        copy: body.copy === true,
         pin: body.pin !== false,
         chunkSize,
         replicas: optInt(body, 'replicas'),
@@ -149,7 +150,13 @@ export const routes: Record<string, Route> = {
 
   'GET /v1/ls': async ({ node, res }) => {
     const pins = await node.ls()
-    sendJson(res, 200, { pins: pins.map(p => ({ cid: p.cid.toString(), name: p.name, size: p.size, kind: p.type, created: p.created, reasons: p.reasons })) })
+    sendJson(res, 200, { pins: pins.map(p => ({ cid: p.cid.toString(), name: p.name, size: p.size, kind: p.type, created: p.created, reasons: p.reasons, state: p.state })) })
+  },
+
+  'POST /v1/verify': async ({ node, req, res, signal }) => {
+    const body = await readJson(req)
+    const cid = body.cid == null ? undefined : parseCID(str(body, 'cid'))
+    sendJson(res, 200, { roots: await node.verify(cid, { signal }) })
   },
 
   'POST /v1/rm': async ({ node, req, res }) => {

@@ -54,8 +54,33 @@ export const lsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     }
     for (const p of pins) {
       const size = p.reasons.length === 1 && p.reasons[0] === 'download' ? '?' : formatBytes(p.size)
-      out.line(`${p.cid}  ${size.padStart(10)}  ${p.reasons.join(',').padEnd(21)}  ${p.kind === 'directory' ? p.name + '/' : p.name}`)
+      const state = p.state === 'ok' ? '' : `  [${p.state}: not served; \`shoal verify ${p.cid}\` rechecks]`
+      out.line(`${p.cid}  ${size.padStart(10)}  ${p.reasons.join(',').padEnd(21)}  ${p.kind === 'directory' ? p.name + '/' : p.name}${state}`)
     }
+  }
+}
+
+interface VerifyArgs extends GlobalArgs { cid?: string }
+
+export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
+  command: 'verify [cid]',
+  describe: 'Read back every leaf of a root (of every pin with no CID) from the files it is served from and the repo, and check it against its CID',
+  builder: y => y.positional('cid', { type: 'string' })
+    .example('$0 verify', 'every pin')
+    .example('$0 verify bafybei…', '') as any,
+  handler: async args => {
+    const cid = args.cid == null ? undefined : parseCID(args.cid).toString()
+    const { roots } = await clientOf(args).json('POST', '/v1/verify', { cid })
+    const bad = roots.filter((r: any) => r.state !== 'ok')
+    if (args.json === true) {
+      out.json(roots)
+    } else {
+      for (const r of roots) {
+        const files = r.files.filter((f: any) => f.state !== 'ok').map((f: any) => `${f.path} is ${f.state}`)
+        out.line(`${r.cid}  ${r.state.padEnd(8)}  ${r.leaves - r.bad} of ${r.leaves} leaves intact${files.length > 0 ? `  (${files.join('; ')})` : ''}`)
+      }
+    }
+    if (bad.length > 0) process.exitCode = 1
   }
 }
 
@@ -80,7 +105,7 @@ export const gcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   handler: async args => {
     const r = await clientOf(args).json('POST', '/v1/gc')
     if (args.json === true) out.json(r)
-    else out.line(`removed ${r.blocks} block(s), ${formatBytes(r.bytes)}`)
+    else out.line(`removed ${r.blocks} block(s), ${formatBytes(r.bytes)} (files shared in place are never deleted, only no longer referred to)`)
   }
 }
 
@@ -146,6 +171,9 @@ export const statCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     out.line(`repo        ${s.repo}`)
     out.line(`blocks      ${s.blocks} (${formatBytes(s.bytes)})`)
     out.line(`pins        ${s.pins}`)
+    out.line(`in place    ${s.referenced.files} file(s), ${formatBytes(s.referenced.bytes)} (served from where they are, not copied)`)
+    for (const cid of s.referenced.modified) out.line(`modified    ${cid} (a file it is served from changed: not served; \`shoal verify ${cid}\`)`)
+    for (const cid of s.referenced.missing) out.line(`missing     ${cid} (a file it is served from is gone: not served)`)
     out.line(`peers       ${s.peers}`)
     out.line(`sent        ${formatBytes(s.bytesSent)}`)
     out.line(`received    ${formatBytes(s.bytesReceived)}`)

@@ -34,6 +34,7 @@ interface RootStatus extends Partial<ReplicaStatus> {
   name?: string
   size: number
   replicated: boolean
+  state: string
 }
 
 /** One holder, as people read it: state, id, what it is doing, where it is. */
@@ -57,11 +58,18 @@ function printStatus (s: RootStatus): void {
   if (!s.replicated) {
     out.line(`${s.cid}  pinned here (${s.here.join(', ')}); no replication asked`)
     out.line(`  size     ${formatBytes(s.size)}`)
+    stateLine(s)
     out.note(`\`shoal replicate ${s.cid} --replicas K\` keeps K copies in the swarm`)
     return
   }
   printReplication(s as ReplicaStatus)
   out.line(`  here     ${s.here.length > 0 ? `kept for: ${s.here.join(', ')}` : 'nothing of it is kept on this peer'}`)
+  stateLine(s)
+}
+
+/** A root whose file changed or went is not served from here: say so. */
+function stateLine (s: RootStatus): void {
+  if (s.state !== 'ok') out.line(`  files    ${s.state}: not served from here until \`shoal verify ${s.cid}\` finds it intact`)
 }
 
 export const statusCommand: CommandModule<GlobalArgs, StatusArgs> = {

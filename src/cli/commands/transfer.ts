@@ -14,6 +14,7 @@ interface AddArgs extends GlobalArgs {
   path: string
   recursive?: boolean
   'follow-symlinks'?: boolean
+  copy?: boolean
   pin?: boolean
   'chunk-size'?: number
   quiet?: boolean
@@ -28,6 +29,7 @@ export const addCommand: CommandModule<GlobalArgs, AddArgs> = {
     .positional('path', { type: 'string', demandOption: true, describe: 'file or directory to share' })
     .option('recursive', { alias: 'r', type: 'boolean', describe: 'add a directory and everything in it' })
     .option('follow-symlinks', { type: 'boolean', describe: 'with -r: add what symbolic links point to (by default they are skipped, and named)' })
+    .option('copy', { type: 'boolean', describe: 'keep a private copy in the repo (by default the repo refers to the file where it is, and serves it from there while it stays unchanged)' })
     .option('pin', { type: 'boolean', default: true, describe: 'keep it through gc (--no-pin to skip)' })
     .option('chunk-size', { type: 'number', describe: 'chunk size in bytes (default from config: 1 MiB)' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only the CID' })
@@ -46,6 +48,7 @@ export const addCommand: CommandModule<GlobalArgs, AddArgs> = {
         path: path.resolve(args.path),
         recursive: args.recursive === true,
         followSymlinks: args['follow-symlinks'] === true,
+        copy: args.copy === true,
         pin: args.pin !== false,
         chunkSize: size,
         replicas: positiveInt(args.replicas, '--replicas'),
