@@ -37,8 +37,9 @@ try {
     lines.push(`single source, ${sizeMiB} MiB (median of ${runs})`,
       `  raw libp2p stream   ${r.rawStream.MBps} MB/s (baseline)`,
       `  helia bitswap       ${r.heliaBitswap.MBps} MB/s`,
+      r.libtorrent.MBps != null ? `  libtorrent (qbt)    ${r.libtorrent.MBps} MB/s add-to-done over TCP` : `  libtorrent (qbt)    skipped: ${r.libtorrent.skipped}`,
       `  shoal fetch         ${r.shoalFetch.MBps} MB/s  = ${r.ratios.fetchVsRaw} x raw, ${r.ratios.fetchVsHelia} x helia`,
-      `  shoal get (e2e)     ${r.shoalGet.MBps} MB/s  = ${r.ratios.getVsRaw} x raw, ${r.ratios.getVsHelia} x helia`,
+      `  shoal get (e2e)     ${r.shoalGet.MBps} MB/s  = ${r.ratios.getVsRaw} x raw, ${r.ratios.getVsHelia} x helia${r.ratios.getVsLibtorrent != null ? `, ${r.ratios.getVsLibtorrent} x libtorrent` : ''}`,
       `  disk used / size    ${r.disk.afterAdd} after add (seeder), ${r.disk.afterGet} after get (downloader)`)
   }
   if (only.has('scaling')) {

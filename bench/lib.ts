@@ -61,7 +61,7 @@ export class Cluster {
     const start = performance.now()
     const r = await shoalOk(['get', '--repo', this.repo(name), cid, '-o', out, '--json', '--no-pin', ...extra], { timeout: 900_000 })
     const wall = (performance.now() - start) / 1000
-    const diskBytes = await bytesUnder(path.join(this.repo(name), 'blocks')) + (await fs.stat(out)).size
+    const diskBytes = await bytesUnder(this.repo(name)) + (await fs.stat(out)).size
     await fs.rm(out, { force: true })
     return { summary: summaryOf(r), wall, diskBytes }
   }

@@ -87,6 +87,31 @@ async function heliaBitswap (dir: string, input: string, runs: number): Promise<
   return times
 }
 
+/**
+ * Seconds for libtorrent (qbittorrent-nox, the Debian package) to move the
+ * same size between two instances on loopback over TCP, from adding the
+ * torrent on the leecher to every piece verified (`bittorrent/bt-bench.sh`).
+ * Undefined, with why, when qbittorrent-nox or mktorrent is not installed.
+ */
+async function libtorrent (sizeMiB: number, runs: number): Promise<{ seconds: number[], runs: any[] } | { missing: string }> {
+  const script = path.join(here, '..', '..', 'bench', 'bittorrent', 'bt-bench.sh')
+  const found = await Promise.all(['qbittorrent-nox', 'mktorrent'].map(async bin => await new Promise<boolean>(resolve => {
+    spawn('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).once('exit', code => { resolve(code === 0) })
+  })))
+  if (found.includes(false)) return { missing: 'qbittorrent-nox or mktorrent is not installed (apt-get install qbittorrent-nox mktorrent)' }
+  const results = []
+  for (let r = 0; r < runs; r++) {
+    const line = await new Promise<string>((resolve, reject) => {
+      const proc = spawn('bash', [script, String(sizeMiB)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BT_PROTOCOL: '1' } })
+      let buf = ''
+      proc.stdout.on('data', d => { buf += d })
+      proc.once('exit', code => { code === 0 ? resolve(buf.trim().split('\n').pop()!) : reject(new Error(`bt-bench.sh exited ${code}: ${buf}`)) })
+    })
+    results.push(JSON.parse(line))
+  }
+  return { seconds: results.map(r => r.seconds), runs: results }
+}
+
 export interface ScenarioOptions { dir: string, runs: number }
 
 /** One seeder, one downloader: Shoal beside the raw stack and Helia's bitswap. */
@@ -96,6 +121,7 @@ export async function singleSource (o: ScenarioOptions & { sizeMiB: number }): P
   const bytes = o.sizeMiB * MiB
   const raw = await rawStream(o.sizeMiB, o.runs)
   const helia = await heliaBitswap(o.dir, input, o.runs)
+  const bt = await libtorrent(o.sizeMiB, o.runs)
   const cluster = new Cluster(path.join(o.dir, 'single'))
   const fetch: number[] = []
   const wall: number[] = []
@@ -105,7 +131,7 @@ export async function singleSource (o: ScenarioOptions & { sizeMiB: number }): P
     await cluster.start('seed')
     const cid = await cluster.add('seed', input)
     // the user's file and the repo's blocks: what sharing the file costs on disk
-    seedDisk = bytes + await bytesUnder(path.join(cluster.repo('seed'), 'blocks'))
+    seedDisk = bytes + await bytesUnder(cluster.repo('seed'))
     for (let r = 0; r < o.runs; r++) {
       const leech = await cluster.start(`leech-${r}`, ['--bootstrap', cluster.daemons[0].addresses[0]])
       const got = await cluster.get(`leech-${r}`, cid)
@@ -121,6 +147,7 @@ export async function singleSource (o: ScenarioOptions & { sizeMiB: number }): P
   const heliaMBps = mbps(bytes, median(helia))
   const fetchMBps = mbps(bytes, median(fetch))
   const e2eMBps = mbps(bytes, median(wall))
+  const btMBps = 'seconds' in bt ? mbps(bytes, median(bt.seconds)) : undefined
   return {
     scenario: 'single-source',
     bytes,
@@ -128,17 +155,21 @@ export async function singleSource (o: ScenarioOptions & { sizeMiB: number }): P
     rawStream: { MBps: rawMBps, seconds: raw, what: 'one plain libp2p stream, TCP+noise+yamux, 1 MiB writes, two processes' },
     heliaBitswap: { MBps: heliaMBps, seconds: helia, what: 'Helia 7 bitswap, same file and 1 MiB chunks, two processes, cat to the end' },
     shoalFetch: { MBps: fetchMBps, seconds: fetch, what: 'fetch, verify and store every block' },
-    shoalGet: { MBps: e2eMBps, seconds: wall, what: 'whole `shoal get`, including writing and syncing the output file' },
+    libtorrent: 'seconds' in bt
+      ? { MBps: btMBps, seconds: bt.seconds, what: 'qbittorrent-nox (libtorrent) seeder to leecher on loopback, TCP, its default encryption setting: from adding the torrent to every piece verified', transport: bt.runs.map(r => `${r.transport} ${r.peerFlags}`), firstByteToDoneMBps: bt.runs.map(r => r.firstByteToDoneMBps) }
+      : { skipped: bt.missing },
+    shoalGet: { MBps: e2eMBps, seconds: wall, what: 'whole `shoal get` (the CLI process), including writing and syncing the output file' },
     disk: {
       afterAdd: Math.round(seedDisk / bytes * 100) / 100,
       afterGet: Math.round(leechDisk / bytes * 100) / 100,
-      what: 'bytes on the peer\'s disk (the file, and the repo\'s blocks) over the file size: after `add` on the seeder, after `get` on a downloader'
+      what: 'bytes on the peer\'s disk (the file, and the whole repo: blocks, packs, datastore) over the file size: after `add` on the seeder, after `get` on a downloader'
     },
     ratios: {
       fetchVsRaw: Math.round(fetchMBps / rawMBps * 100) / 100,
       getVsRaw: Math.round(e2eMBps / rawMBps * 100) / 100,
       fetchVsHelia: Math.round(fetchMBps / heliaMBps * 100) / 100,
-      getVsHelia: Math.round(e2eMBps / heliaMBps * 100) / 100
+      getVsHelia: Math.round(e2eMBps / heliaMBps * 100) / 100,
+      getVsLibtorrent: btMBps == null ? undefined : Math.round(e2eMBps / btMBps * 100) / 100
     }
   }
 }
