@@ -53,8 +53,8 @@ export class OutputLayout implements BlockWriter {
   private readonly positions = new Map<string, Position[]>()
   private readonly files = new Map<string, Promise<OutFile>>()
   private readonly made: RefFile[] = []
-  /** `path:offset` of every leaf written. */
-  private readonly written = new Set<string>()
+  /** `path:offset` of every leaf written, and its length. */
+  private readonly written = new Map<string, number>()
 
   constructor (blocks: BlockStore, refs: RefStore, root: CID, part: string, init: LayoutInit) {
     this.blocks = blocks
@@ -126,10 +126,20 @@ export class OutputLayout implements BlockWriter {
       options?.signal?.throwIfAborted()
       if (isInterior(cid)) return await this.place(cid, (await this.blocks.get(cid, options)).bytes, position)
       const at = await this.fileAt(cid, position)
+      // written through this layout: verified on arrival, not read again
+      const length = this.written.get(`${at.file.path}:${at.offset}`)
+      if (length != null) {
+        size += length
+        return undefined
+      }
+      // written there by an earlier, interrupted download of this root (verified then)
+      const earlier = await this.refs.placeIn(at.file.record, cid)
+      if (earlier?.offset === at.offset) {
+        size += earlier.length
+        return undefined
+      }
       const block = await this.blocks.get(cid, options)
       size += block.bytes.byteLength
-      if (this.written.has(`${at.file.path}:${at.offset}`)) return undefined
-      if (await this.refs.offsetIn(at.file.record, cid) === at.offset) return undefined
       await this.writeAt(at.file, at.offset, block.bytes)
       await this.refs.put(cid, at.file.record, at.offset, block.bytes.byteLength)
       return undefined
@@ -254,6 +264,6 @@ export class OutputLayout implements BlockWriter {
       })
       done += bytesWritten
     }
-    this.written.add(`${file.path}:${offset}`)
+    this.written.set(`${file.path}:${offset}`, bytes.byteLength)
   }
 }

@@ -2,7 +2,7 @@ import { serviceCapabilities } from '@libp2p/interface'
 import { decodeCID } from '../content/dag.js'
 import { verifyBlock } from '../content/verify.js'
 import { ProtocolViolationError } from '../errors.js'
-import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from './codec.js'
+import { decodeRequest, decodeResponse, encodeBlockResponse, encodeRequest, encodeResponse } from './codec.js'
 import { BLOCK_PROTOCOL, MAX_CIDS_PER_REQUEST, MAX_INBOUND_STREAMS, MAX_MESSAGE_SIZE, MAX_OUTBOUND_STREAMS, STREAM_IDLE_TIMEOUT, STREAM_OPEN_TIMEOUT } from './constants.js'
 import { FramedStream } from './framed-stream.js'
 import { ServedProtocol } from './served-protocol.js'
@@ -123,7 +123,7 @@ export class ServeChannel {
   }
 
   async sendBlock (block: VerifiedBlock): Promise<void> {
-    await this.framed.write(encodeResponse({ blocks: [{ cid: block.cid.bytes, data: block.bytes as Uint8Array<ArrayBuffer> }] }))
+    await this.framed.write(encodeBlockResponse(block.cid.bytes, block.bytes))
   }
 
   async sendDontHave (cids: CID[]): Promise<void> {

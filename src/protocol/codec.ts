@@ -17,6 +17,28 @@ export function encodeResponse (res: Partial<Response>): Uint8ArrayList {
   return frame(Response.encode({ blocks: res.blocks ?? [], dontHave: res.dontHave ?? [] }))
 }
 
+/**
+ * A Response holding one block, framed, with the block's bytes referenced
+ * rather than copied: the protobuf header (Response.blocks[0] = Block { cid,
+ * data }) is written by hand in front of them. The same bytes
+ * `encodeResponse({ blocks: [{ cid, data }] })` gives, one 1 MiB copy fewer.
+ */
+export function encodeBlockResponse (cid: Uint8Array, data: Uint8Array): Uint8ArrayList {
+  // proto3 leaves empty fields out: nothing to save there, so as protons does it
+  if (cid.byteLength === 0 || data.byteLength === 0) return encodeResponse({ blocks: [{ cid: cid as Uint8Array<ArrayBuffer>, data: data as Uint8Array<ArrayBuffer> }] })
+  // Block: field 1 (cid), field 2 (data), both length-delimited
+  const blockLength = 1 + varint.encodingLength(cid.byteLength) + cid.byteLength + 1 + varint.encodingLength(data.byteLength) + data.byteLength
+  // Response: field 1 (blocks), length-delimited
+  const responseLength = 1 + varint.encodingLength(blockLength) + blockLength
+  const header = new Uint8ArrayList(
+    varint.encode(responseLength),
+    Uint8Array.of(0x0a), varint.encode(blockLength),
+    Uint8Array.of(0x0a), varint.encode(cid.byteLength), cid,
+    Uint8Array.of(0x12), varint.encode(data.byteLength)
+  ).subarray()
+  return new Uint8ArrayList(header, data)
+}
+
 /** Decode a Request, refusing more CIDs than the protocol allows. */
 export function decodeRequest (buf: Uint8Array | Uint8ArrayList): Request {
   try {

@@ -139,15 +139,11 @@ export class BlockStore {
    */
   async get (cid: CID, options?: AbortOptions): Promise<VerifiedBlock> {
     if (this.refs != null && !isInterior(cid)) {
+      // most leaves are held by reference: looked up there first (no failed open of a block file)
       try {
-        return await this.getCopy(cid, options)
+        return await this.refs.read(cid, options)
       } catch (err) {
-        if (!(err instanceof BlockNotFoundError) && !(err instanceof BlockVerificationError)) throw err
-        try {
-          return await this.refs.read(cid, options)
-        } catch (refErr) {
-          throw err instanceof BlockVerificationError && refErr instanceof BlockNotFoundError ? err : refErr
-        }
+        if (!(err instanceof BlockNotFoundError)) throw err
       }
     }
     return await this.getCopy(cid, options)

@@ -4,7 +4,7 @@ import { TypedEventEmitter } from 'main-event'
 import { blockKey } from '../content/dag.js'
 import { verifyBlock } from '../content/verify.js'
 import { BlockNotFoundError, BlockVerificationError } from '../errors.js'
-import { REF_HANDLES } from './constants.js'
+import { REF_CACHE, REF_HANDLES } from './constants.js'
 import type { VerifiedBlock } from '../content/verify.js'
 import type { AbortOptions, Logger } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
@@ -64,6 +64,8 @@ export class RefStore extends TypedEventEmitter<RefEvents> {
   private readonly handles = new Map<string, Handle>()
   /** The last write of each leaf key under way: location lists are read, changed and written one at a time. */
   private readonly writing = new Map<string, Promise<void>>()
+  /** Leaf locations lately read or written, least recently used first (the datastore holds them all). */
+  private readonly cache = new Map<string, Location[]>()
   /** A rename of Shoal's own files under way (see `relocate`). */
   private moving?: Promise<void>
 
@@ -176,10 +178,13 @@ export class RefStore extends TypedEventEmitter<RefEvents> {
   async put (cid: CID, file: RefFile, offset: number, length: number): Promise<void> {
     const key = blockKey(cid)
     const write = (this.writing.get(key) ?? Promise.resolve()).catch(() => {}).then(async () => {
-      const locations = await this.locations(key)
+      // most leaves put are new: looked for without the cost of a not-found error
+      const cached = this.cache.get(key)
+      const locations = cached != null ? [...cached] : await this.datastore.has(new Key(LEAF_PREFIX + key)) ? await this.locations(key) : []
       if (locations.some(l => l[0] === file.id)) return
       locations.push([file.id, offset, length])
       await this.datastore.put(new Key(LEAF_PREFIX + key), encode(locations))
+      this.remember(key, locations)
     })
     this.writing.set(key, write)
     try {
@@ -247,8 +252,9 @@ export class RefStore extends TypedEventEmitter<RefEvents> {
   }
 
   /** Where `file` holds `cid` (undefined: it does not). */
-  async offsetIn (file: RefFile, cid: CID): Promise<number | undefined> {
-    return (await this.locations(blockKey(cid))).find(l => l[0] === file.id)?.[1]
+  async placeIn (file: RefFile, cid: CID): Promise<{ offset: number, length: number } | undefined> {
+    const location = (await this.locations(blockKey(cid))).find(l => l[0] === file.id)
+    return location == null ? undefined : { offset: location[1], length: location[2] }
   }
 
   /** Read a leaf from one file, ignoring its state (for `verify`). */
@@ -289,6 +295,7 @@ export class RefStore extends TypedEventEmitter<RefEvents> {
       // a put of this key may be under way: it reads the list again and keeps what it adds
       await (this.writing.get(leaf) ?? Promise.resolve()).catch(() => {})
       const now = (await this.locations(leaf)).filter(l => this.files.has(l[0]))
+      this.cache.delete(leaf)
       if (now.length === 0) await this.datastore.delete(key, options)
       else await this.datastore.put(key, encode(now), options)
     }
@@ -336,11 +343,25 @@ export class RefStore extends TypedEventEmitter<RefEvents> {
   }
 
   private async locations (key: string): Promise<Location[]> {
+    const cached = this.cache.get(key)
+    if (cached != null) return cached
     try {
-      return decode(await this.datastore.get(new Key(LEAF_PREFIX + key)))
+      const locations = decode(await this.datastore.get(new Key(LEAF_PREFIX + key)))
+      this.remember(key, locations)
+      return locations
     } catch (err: any) {
       if (err.name === 'NotFoundError') return []
       throw err
+    }
+  }
+
+  /** Keep a leaf's locations at hand (the most recently used `REF_CACHE`: a seeder reads the same leaves again and again). */
+  private remember (key: string, locations: Location[]): void {
+    this.cache.delete(key)
+    this.cache.set(key, locations)
+    if (this.cache.size > REF_CACHE) {
+      const [oldest] = this.cache.keys()
+      this.cache.delete(oldest)
     }
   }
 
@@ -361,7 +382,8 @@ export class RefStore extends TypedEventEmitter<RefEvents> {
     const entry = this.acquire(file)
     try {
       const handle = await entry.handle
-      const bytes = new Uint8Array(length)
+      // every byte is read into it (a short read is an error): no need to zero it first
+      const bytes = Buffer.allocUnsafe(length)
       const { bytesRead } = await handle.read(bytes, 0, length, offset)
       if (bytesRead !== length) throw Object.assign(new Error(`short read (${bytesRead} of ${length} bytes)`), { code: 'ESHORT' })
       return bytes

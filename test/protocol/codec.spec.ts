@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import * as varint from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { Request, Response } from '../../src/protocol/blocks.js'
-import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from '../../src/protocol/codec.js'
+import { decodeRequest, decodeResponse, encodeBlockResponse, encodeRequest, encodeResponse } from '../../src/protocol/codec.js'
 import { MAX_CIDS_PER_REQUEST } from '../../src/protocol/constants.js'
 
 function body (framed: Uint8ArrayList): Uint8Array {
@@ -23,6 +23,17 @@ describe('protocol: block messages', () => {
     const res = decodeResponse(body(encodeResponse({ blocks: [{ cid: want[0], data }], dontHave: [want[1]] })))
     assert.deepEqual(Buffer.from(res.blocks[0].data), data)
     assert.deepEqual(Buffer.from(res.dontHave[0]), want[1])
+  })
+
+  it('a one-block response framed without copying the block is byte for byte what protons encodes', () => {
+    for (const size of [0, 1, 127, 128, 16_383, 16_384, 1024 * 1024, 4 * 1024 * 1024]) {
+      const cid = randomBytes(36)
+      const data = randomBytes(size)
+      const framed = encodeBlockResponse(cid, data)
+      assert.deepEqual(Buffer.from(framed.subarray()), Buffer.from(encodeResponse({ blocks: [{ cid, data }] }).subarray()), `${size} bytes`)
+      const res = decodeResponse(body(framed))
+      assert.deepEqual(Buffer.from(res.blocks[0].data), data)
+    }
   })
 
   it('refuses a request naming too many CIDs', () => {
