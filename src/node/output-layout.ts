@@ -53,6 +53,8 @@ export class OutputLayout implements BlockWriter {
   private readonly positions = new Map<string, Position[]>()
   private readonly files = new Map<string, Promise<OutFile>>()
   private readonly made: RefFile[] = []
+  /** An earlier download's output was reopened. */
+  private resumed = false
   /** `path:offset` of every leaf written, and its length. */
   private readonly written = new Map<string, number>()
 
@@ -150,6 +152,11 @@ export class OutputLayout implements BlockWriter {
     return { type: st.isDirectory() ? 'directory' : 'file', size }
   }
 
+  /** Whether the output holds nothing worth resuming from: no leaf written, now or by an earlier download. */
+  get empty (): boolean {
+    return this.written.size === 0 && !this.resumed
+  }
+
   /** The records of the output's files. */
   records (): RefFile[] {
     return [...this.made]
@@ -244,6 +251,7 @@ export class OutputLayout implements BlockWriter {
     if (earlier != null && !earlier.complete && earlier.state === 'ok' && earlier.roots.includes(this.root.toString())) {
       const handle = await fsp.open(file, 'r+').catch(() => undefined)
       if (handle != null) {
+        this.resumed = true
         this.made.push(earlier)
         return { path: file, record: earlier, handle }
       }

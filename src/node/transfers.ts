@@ -234,8 +234,8 @@ export class Transfers {
       return { fetched, exported }
     } catch (err) {
       await layout.close()
-      if (err instanceof InputError || err instanceof NotAFileError) {
-        // refused content: nothing of it is kept to resume from
+      if (err instanceof InputError || err instanceof NotAFileError || layout.empty) {
+        // refused content, or nothing fetched: no .part is left to resume from
         await this.c.refs.forget(layout.records())
         await fs.rm(part, { recursive: true, force: true })
       }
