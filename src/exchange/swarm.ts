@@ -185,11 +185,17 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
     return {}
   }
 
+  /**
+   * Our state goes out at once, before anything else on the stream (the
+   * first message names the root); the peers we know follow once their
+   * addresses are looked up.
+   */
   private async hello (remote: RemotePeer): Promise<void> {
+    const sent = remote.channel.send({ root: this.root.bytes as Uint8Array<ArrayBuffer>, ...this.stateMessage() })
     const peers = await this.records([...this.peers.values()].filter(p => p !== remote).slice(0, MAX_PEERS_PER_MESSAGE))
-    await remote.channel.send({ root: this.root.bytes as Uint8Array<ArrayBuffer>, ...this.stateMessage(), peers }).catch(err => {
-      this.c.log('swarm hello to %s failed: %s', remote.key, err.message)
-    })
+    await sent
+      .then(async () => { if (peers.length > 0) await remote.channel.send({ peers }) })
+      .catch(err => { this.c.log('swarm hello to %s failed: %s', remote.key, err.message) })
   }
 
   /** Tell the others about a newcomer (peer exchange). */

@@ -48,6 +48,7 @@ export class SwarmChannel {
   private events?: SwarmChannelEvents
   private readonly early: SwarmMessage[] = []
   private closed?: { err?: Error }
+  private sentAny = false
 
   constructor (peer: PeerId, root: CID, framed: FramedStream<SwarmMessage>, outbound: boolean, first?: SwarmMessage) {
     this.peer = peer
@@ -80,9 +81,12 @@ export class SwarmChannel {
     return this.framed.isOpen
   }
 
+  /** Queue a message (in order). The first one sent always names the root, as the protocol wants. */
   async send (msg: Partial<SwarmMessage>): Promise<void> {
+    const first = !this.sentAny
+    this.sentAny = true
     await this.framed.write(frame(SwarmMessage.encode({
-      root: msg.root ?? new Uint8Array(0),
+      root: msg.root ?? (first ? this.root.bytes : new Uint8Array(0)),
       complete: msg.complete ?? false,
       leafCount: msg.leafCount ?? 0,
       bitfield: msg.bitfield ?? new Uint8Array(0),
