@@ -87,7 +87,10 @@ export function pickBlocks (input: PickInput): CID[] {
 /**
  * Endgame: every missing block is already requested. Give an idle peer
  * duplicate requests for blocks it holds, those asked of the fewest peers
- * (then the longest outstanding) first, each asked of at most `maxAsked`.
+ * first, then the most recently asked: a peer answers its requests in
+ * order, so the last one asked waits at the back of its queue (the oldest is
+ * about to arrive; a peer that stalls is dropped by its request timeout).
+ * Each is asked of at most `maxAsked`.
  */
 export function pickEndgame (inFlight: Iterable<{ cid: CID, peers: Set<string>, since: number }>, input: Omit<PickInput, 'wants'>, maxAsked: number): CID[] {
   const { peer, holdings, index, max } = input
@@ -98,6 +101,6 @@ export function pickEndgame (inFlight: Iterable<{ cid: CID, peers: Set<string>, 
     const ok = isInterior(entry.cid) ? mayHaveInterior(holdings) : mayHaveLeaf(holdings, index?.indicesOf(entry.cid))
     if (ok) candidates.push({ cid: entry.cid, asked: entry.peers.size, since: entry.since })
   }
-  candidates.sort((a, b) => a.asked - b.asked || a.since - b.since)
+  candidates.sort((a, b) => a.asked - b.asked || b.since - a.since)
   return candidates.slice(0, max).map(c => c.cid)
 }

@@ -83,14 +83,14 @@ export class WantList {
   }
 
   /** Record that `peer` was asked for `cid`; it stops being pending. */
-  requested (cid: CID, peer: string): void {
+  requested (cid: CID, peer: string, now = Date.now()): void {
     const key = cid.toString()
     this.unpend(key)
     const entry = this.inFlight.get(key)
     if (entry != null) {
       entry.peers.add(peer)
     } else {
-      this.inFlight.set(key, { cid, peers: new Set([peer]), since: Date.now() })
+      this.inFlight.set(key, { cid, peers: new Set([peer]), since: now })
     }
   }
 

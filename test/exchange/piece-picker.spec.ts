@@ -112,6 +112,16 @@ describe('exchange: piece picking', () => {
     const picked = pickEndgame(wants.inFlightEntries(), { peer: peer('p'), index: indexOf(leaves), max: 5 }, 2)
     assert.deepEqual(picked.map(String), [leaves[1].toString()], 'leaf 0 is asked of two already; leaf 2 of p itself')
   })
+
+  it('endgame duplicates the most recently asked first: they wait at the back of another peer\'s queue', async () => {
+    const leaves = await Promise.all([0, 1, 2, 3].map(leaf))
+    const wants = new WantList()
+    leaves.forEach(l => { wants.add(l) })
+    const t = Date.now()
+    leaves.forEach((l, i) => { wants.requested(l, 'slow', t + i * 100) })
+    const picked = pickEndgame(wants.inFlightEntries(), { peer: peer('p'), index: indexOf(leaves), max: 2 }, 2)
+    assert.deepEqual(picked.map(String), [leaves[3], leaves[2]].map(String))
+  })
 })
 
 describe('exchange: peer request window', () => {

@@ -119,7 +119,7 @@ describe('hosts: Shoal across network namespaces', function () {
     for (const s of seeders) assert.ok((from.get(s) ?? 0) > 0, `every seeder sent a share: ${JSON.stringify(summary.peers)}`)
     // figures for the record (measured, not asserted): the seeders' limits add up to 8 MB/s
     const rate = size / summary.seconds / 1e6
-    console.log(`      swarming get: 24 MiB from 4 hosts at 2 MB/s each, 1 % loss: ${summary.seconds.toFixed(1)} s = ${rate.toFixed(2)} MB/s = ${(rate / 8).toFixed(2)} of the 8 MB/s the seeders may send; shares ${seeders.map(s => ((from.get(s) ?? 0) / size * 100).toFixed(0) + ' %').join(', ')}`)
+    console.log(`      swarming get: 24 MiB from 4 hosts at 2 MB/s each, 1 % loss: ${summary.seconds.toFixed(1)} s = ${rate.toFixed(2)} MB/s = ${(rate / 8).toFixed(2)} of the 8 MB/s the seeders may send; shares ${seeders.map(s => ((from.get(s) ?? 0) / size * 100).toFixed(0) + ' %').join(', ')}${summary.dropped.length > 0 ? `; dropped: ${summary.dropped.map((d: any) => d.reason).join(', ')}` : ''}`)
   })
 
   it('a holder cut off by a partition (not killed) is replaced while cut off; after it heals the surplus is trimmed', async () => {
