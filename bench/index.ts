@@ -40,7 +40,7 @@ try {
       r.libtorrent.MBps != null ? `  libtorrent (qbt)    ${r.libtorrent.MBps} MB/s add-to-done over TCP` : `  libtorrent (qbt)    skipped: ${r.libtorrent.skipped}`,
       `  shoal fetch         ${r.shoalFetch.MBps} MB/s  = ${r.ratios.fetchVsRaw} x raw, ${r.ratios.fetchVsHelia} x helia`,
       `  shoal get (e2e)     ${r.shoalGet.MBps} MB/s  = ${r.ratios.getVsRaw} x raw, ${r.ratios.getVsHelia} x helia${r.ratios.getVsLibtorrent != null ? `, ${r.ratios.getVsLibtorrent} x libtorrent` : ''}`,
-      `  disk used / size    ${r.disk.afterAdd} after add (seeder), ${r.disk.afterGet} after get (downloader)`)
+      `  disk used / size    ${r.disk.afterAdd.toFixed(3)} after add (seeder), ${r.disk.afterGet.toFixed(3)} after get (downloader)`)
   }
   if (only.has('scaling')) {
     const r = await swarmScaling({ dir, runs, sizeMiB: 96, rate, counts: [1, 2, 4, 8] })
@@ -58,6 +58,7 @@ try {
     const r = await memory({ dir, runs, smallMiB: 256, largeMiB: 1024 })
     report.results.push(r)
     lines.push('memory of the downloading daemon',
+      `  idle daemon         ${r.rows[0].idleRssMiB} MiB RSS (a bare libp2p peer: ${r.bareLibp2pMiB} MiB, a bare Node process: ${r.bareNodeMiB} MiB)`,
       ...r.rows.map((row: any) => `  ${row.MiB} MiB file   peak RSS ${row.peakRssMiB} MiB`),
       `  1 GiB / 256 MiB = ${r.largeOverSmall}`)
   }

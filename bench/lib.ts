@@ -23,6 +23,12 @@ export async function writeRandomFile (file: string, sizeMiB: number): Promise<v
   }
 }
 
+/** A memory figure of a process, in bytes, from /proc/PID/status. */
+export async function procStatus (pid: number | undefined, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+  const status = await fs.readFile(`/proc/${pid}/status`, 'utf8')
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024
+}
+
 /** Bytes of every file under `dir` (their sizes, as `du --apparent-size` counts them). */
 export async function bytesUnder (dir: string): Promise<number> {
   let total = 0
@@ -68,9 +74,12 @@ export class Cluster {
 
   /** Peak resident memory of a daemon so far (bytes), from /proc. */
   async peakRss (d: DaemonProcess): Promise<number> {
-    const status = await fs.readFile(`/proc/${d.child.pid}/status`, 'utf8')
-    const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0)
-    return kb * 1024
+    return await procStatus(d.child.pid, 'VmHWM')
+  }
+
+  /** Resident memory of a daemon now (bytes). */
+  async rss (d: DaemonProcess): Promise<number> {
+    return await procStatus(d.child.pid, 'VmRSS')
   }
 
   async stop (): Promise<void> {

@@ -13,12 +13,14 @@ import { shoalOk } from '../test/helpers/cli.js'
 import { Abuser } from '../test/helpers/abuser.js'
 import { RAW_PROTOCOL } from './constants.js'
 import { createBenchHelia } from './helia/node.js'
-import { Cluster, bytesUnder, MiB, mbps, median, writeRandomFile } from './lib.js'
+import { Cluster, bytesUnder, MiB, mbps, median, procStatus, writeRandomFile } from './lib.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
+/** How long a daemon is left alone before its idle memory is read (ms). */
+const IDLE_SETTLE = 3000
 
 /** Start a child process script and read its first stdout line as JSON. */
-async function child (script: string, args: string[]): Promise<{ info: any, stop(): void }> {
+async function child (script: string, args: string[]): Promise<{ info: any, pid: number | undefined, stop(): void }> {
   const proc = spawn(process.execPath, [path.join(here, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
   const line = await new Promise<string>((resolve, reject) => {
     let buf = ''
@@ -28,7 +30,7 @@ async function child (script: string, args: string[]): Promise<{ info: any, stop
     })
     proc.once('exit', code => { reject(new Error(`${script} exited ${code}`)) })
   })
-  return { info: JSON.parse(line), stop: () => { proc.kill('SIGTERM') } }
+  return { info: JSON.parse(line), pid: proc.pid, stop: () => { proc.kill('SIGTERM') } }
 }
 
 /** Seconds to pull `sizeMiB` over one plain libp2p stream from a child-process peer. */
@@ -160,8 +162,8 @@ export async function singleSource (o: ScenarioOptions & { sizeMiB: number }): P
       : { skipped: bt.missing },
     shoalGet: { MBps: e2eMBps, seconds: wall, what: 'whole `shoal get` (the CLI process), including writing and syncing the output file' },
     disk: {
-      afterAdd: Math.round(seedDisk / bytes * 100) / 100,
-      afterGet: Math.round(leechDisk / bytes * 100) / 100,
+      afterAdd: Math.round(seedDisk / bytes * 1000) / 1000,
+      afterGet: Math.round(leechDisk / bytes * 1000) / 1000,
       what: 'bytes on the peer\'s disk (the file, and the whole repo: blocks, packs, datastore) over the file size: after `add` on the seeder, after `get` on a downloader'
     },
     ratios: {
@@ -247,8 +249,11 @@ export async function memory (o: ScenarioOptions & { smallMiB: number, largeMiB:
       const seed = await cluster.start('seed')
       const cid = await cluster.add('seed', input)
       const leech = await cluster.start('leech', ['--bootstrap', seed.addresses[0]])
+      // idle: up, connected and bootstrapped, nothing asked of it yet
+      await new Promise(resolve => setTimeout(resolve, IDLE_SETTLE))
+      const idleRssMiB = Math.round(await cluster.rss(leech) / MiB)
       const got = await cluster.get('leech', cid)
-      rows.push({ MiB: sizeMiB, peakRssMiB: Math.round(await cluster.peakRss(leech) / MiB), MBps: mbps(sizeMiB * MiB, got.summary.seconds) })
+      rows.push({ MiB: sizeMiB, idleRssMiB, peakRssMiB: Math.round(await cluster.peakRss(leech) / MiB), MBps: mbps(sizeMiB * MiB, got.summary.seconds) })
     } finally {
       await cluster.stop()
       await fs.rm(input, { force: true })
@@ -256,7 +261,16 @@ export async function memory (o: ScenarioOptions & { smallMiB: number, largeMiB:
     }
   }
   const [small, large] = rows
-  return { scenario: 'memory', rows, largeOverSmall: Math.round(large.peakRssMiB / small.peakRssMiB * 100) / 100 }
+  // baseline, measured here: a bare libp2p peer (TCP, noise, yamux, in its own process) and a bare Node process
+  const raw = await child('raw-peer.js', ['127.0.0.22'])
+  await new Promise(resolve => setTimeout(resolve, IDLE_SETTLE))
+  const bareLibp2pMiB = Math.round(await procStatus(raw.pid, 'VmRSS') / MiB)
+  raw.stop()
+  const node = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' })
+  await new Promise(resolve => setTimeout(resolve, 500))
+  const bareNodeMiB = Math.round(await procStatus(node.pid, 'VmRSS') / MiB)
+  node.kill()
+  return { scenario: 'memory', rows, bareLibp2pMiB, bareNodeMiB, largeOverSmall: Math.round(large.peakRssMiB / small.peakRssMiB * 100) / 100 }
 }
 
 /**

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { DAEMON_NODE_FLAGS } from '../daemon/constants.js'
 import { DaemonStartError } from '../errors.js'
 import type { ReadyEvent } from '../daemon/ready.js'
 import type { ChildProcess, SpawnOptions } from 'node:child_process'
@@ -37,7 +38,7 @@ export class DaemonChild {
 
   constructor (args: string[], options: DaemonChildOptions) {
     const launch = options.launch ?? spawn
-    this.child = launch(process.execPath, [options.entry, 'daemon', '--ready-fd', String(READY_FD), ...args], {
+    this.child = launch(process.execPath, [...DAEMON_NODE_FLAGS, options.entry, 'daemon', '--ready-fd', String(READY_FD), ...args], {
       env: options.env ?? process.env,
       stdio: ['ignore', 'ignore', 'pipe', 'pipe']
     })

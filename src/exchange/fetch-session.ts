@@ -23,7 +23,7 @@ const SEARCH_NOTICE_DELAY = 1_000
 const PROBE_CONNECTED = 32
 const WINDOW = { initial: 8, min: 2 }
 /** Verified blocks being written before no more are requested (memory stays flat with file size). */
-const MAX_PENDING_WRITES = 32
+const MAX_PENDING_WRITES = 8
 /** "Don't have" answers for blocks a peer claimed before it is banned as a liar. */
 const MAX_BROKEN_CLAIMS = 4
 /** The block size a rate-limited session assumes before any arrived. */
