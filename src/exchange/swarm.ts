@@ -162,7 +162,7 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
       // the peer closed its side: close ours too, or the stream lingers half-open
       onClose: () => { this.drop(remote) }
     })
-    void this.hello(remote)
+    this.hello(remote).catch(err => { this.c.log('swarm hello to %s failed: %s', remote.key, err.message) })
     this.introduce(remote)
   }
 
@@ -191,11 +191,14 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
    * addresses are looked up.
    */
   private async hello (remote: RemotePeer): Promise<void> {
-    const sent = remote.channel.send({ root: this.root.bytes as Uint8Array<ArrayBuffer>, ...this.stateMessage() })
+    // handled at once: a stream that closes while the addresses are looked up must not leave a rejection unheard
+    const sent = remote.channel.send({ root: this.root.bytes as Uint8Array<ArrayBuffer>, ...this.stateMessage() }).then(() => true, err => {
+      this.c.log('swarm hello to %s failed: %s', remote.key, err.message)
+      return false
+    })
     const peers = await this.records([...this.peers.values()].filter(p => p !== remote).slice(0, MAX_PEERS_PER_MESSAGE))
-    await sent
-      .then(async () => { if (peers.length > 0) await remote.channel.send({ peers }) })
-      .catch(err => { this.c.log('swarm hello to %s failed: %s', remote.key, err.message) })
+    if (!(await sent) || peers.length === 0) return
+    await remote.channel.send({ peers }).catch(err => { this.c.log('peer list to %s failed: %s', remote.key, err.message) })
   }
 
   /** Tell the others about a newcomer (peer exchange). */

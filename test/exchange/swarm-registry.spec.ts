@@ -60,6 +60,30 @@ describe('exchange: the swarm registry', () => {
 
   afterEach(() => { registry.stop() })
 
+  it('a stream that closes while the peer list is looked up is let go quietly (no unhandled rejection, no crash)', async () => {
+    const unhandled: unknown[] = []
+    const onUnhandled = (err: unknown): void => { unhandled.push(err) }
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      answer.resolve(true)
+      inbound(channel(await newPeer(), root))
+      await new Promise(resolve => setImmediate(resolve))
+      // a second peer: its hello waits on a slow peer-store lookup of the first while its stream fails
+      const lookup = Promise.withResolvers<never>()
+      ;(registry as any).c.peerStore.get = async () => await lookup.promise
+      const failing = channel(await newPeer(), root)
+      failing.send = async () => { throw new Error('stream is closed') }
+      inbound(failing)
+      await new Promise(resolve => setImmediate(resolve))
+      await new Promise(resolve => setTimeout(resolve, 10))
+      lookup.reject(new Error('unknown'))
+      await new Promise(resolve => setTimeout(resolve, 10))
+      assert.deepEqual(unhandled, [])
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+  })
+
   it('two inbound streams for one root at once make one swarm with both peers', async () => {
     const a = channel(await newPeer(), root)
     const b = channel(await newPeer(), root)
