@@ -85,7 +85,7 @@ export class Pinning {
     this.c.announcer.withdraw(cid)
     // its references go now (the files themselves stay where they are); its blocks at the next gc
     const key = cid.toString()
-    await this.c.refs.sweep(root => root !== key)
+    await this.c.refs.sweep(root => root !== key, { only: key })
     return removed
   }
 }

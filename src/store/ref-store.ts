@@ -269,10 +269,12 @@ export class RefStore extends TypedEventEmitter<RefEvents> {
    * leaf location in a dropped file. A file Shoal owns (a pack) is deleted;
    * a user's file is never touched. Returns the records dropped.
    */
-  async sweep (keepRoot: (root: string) => boolean, options?: AbortOptions): Promise<{ files: number, bytes: number }> {
+  async sweep (keepRoot: (root: string) => boolean, options?: AbortOptions & { only?: string }): Promise<{ files: number, bytes: number }> {
     let files = 0
     let bytes = 0
     for (const file of this.list()) {
+      // `only`: a sweep for one root leaves every other record alone (an add still under way has none yet)
+      if (options?.only != null && !file.roots.includes(options.only)) continue
       if (file.roots.some(keepRoot)) continue
       await this.closeHandle(file.id)
       this.files.delete(file.id)
