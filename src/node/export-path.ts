@@ -21,7 +21,7 @@ export async function resolveOutput (output: string, cid: CID, options: { force?
 }
 
 /** Whether `target` exists; throws unless it may be written (see resolveOutput). */
-async function checkTarget (target: string, options: { force?: boolean }): Promise<boolean> {
+export async function checkTarget (target: string, options: { force?: boolean }): Promise<boolean> {
   const st = await fsp.lstat(target).catch(() => undefined)
   if (st?.isDirectory() === true) {
     throw new InputError(`${target} is a directory; Shoal never replaces a directory (remove it yourself or choose another -o)`)

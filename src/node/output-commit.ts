@@ -1,6 +1,7 @@
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { InputError } from '../errors.js'
+import { checkTarget } from './export-path.js'
 import type { RefFile, RefStore } from '../store/ref-store.js'
 import type { CID } from 'multiformats/cid'
 
@@ -40,14 +41,10 @@ export async function checkPart (part: string, root: CID, refs: RefStore, option
  * the output is noticed and its leaves stop being served.
  */
 export async function commitOutput (refs: RefStore, part: string, target: string, type: 'file' | 'directory', options: { force?: boolean } = {}): Promise<void> {
-  const st = await fsp.lstat(target).catch(() => undefined)
-  if (st?.isDirectory() === true) {
-    throw new InputError(`${target} is a directory; Shoal never replaces a directory (remove it yourself or choose another -o)`)
-  }
-  if (st != null && options.force !== true) throw new InputError(`${target} already exists (use --force to replace it)`)
+  const exists = await checkTarget(target, options)
   const records = recordsUnder(refs, part)
   // a directory cannot take a file's place by a rename
-  if (st != null && type === 'directory') await fsp.rm(target, { force: true })
+  if (exists && type === 'directory') await fsp.rm(target, { force: true })
   await refs.relocate(records, async () => { await fsp.rename(part, target) }, record => target + record.path.slice(part.length))
   for (const record of records) await refs.completed(record)
 }
