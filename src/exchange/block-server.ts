@@ -25,6 +25,9 @@ export interface BlockServerInit {
   maxConcurrentUploads: number
 }
 
+/** What an upload slot pays for before the first block is read: unixfs-v1-2025's leaf size. */
+const ASSUMED_BLOCK_SIZE = 1024 * 1024
+
 /** One inbound stream's queue of wanted blocks. */
 interface Stream {
   channel: ServeChannel
@@ -37,7 +40,10 @@ interface Stream {
  * Answers other peers' block requests from the local store, whatever part
  * of a DAG it holds (partial holders serve too). Each inbound stream has a
  * bounded queue; upload slots (`maxConcurrentUploads`) are given to peers in
- * turn, one block per turn, so a greedy peer cannot starve the others.
+ * turn, one block per turn, so a greedy peer cannot starve the others. With
+ * an upload limit, a request leaves its queue only once the bucket lets its
+ * bytes go, so a downloader's cancel (it got the block elsewhere) still
+ * reaches it: a slow seeder sends nothing the swarm already spread.
  * Blocks are verified as they are read: a block that fails is answered
  * "don't have". Banned peers are not served.
  */
@@ -51,6 +57,10 @@ export class BlockServer implements Startable {
   private readonly turns = new Map<string, Set<Stream>>()
   private readonly streams = new Set<Stream>()
   private active = 0
+  /** A slot is waiting for the upload bucket. */
+  private paying = false
+  /** Size of the last block served: what a slot pays for before it knows the next one's. */
+  private lastBlockSize = ASSUMED_BLOCK_SIZE
 
   constructor (components: BlockServerComponents, init: BlockServerInit) {
     this.c = components
@@ -148,36 +158,84 @@ export class BlockServer implements Startable {
   }
 
   private pump (): void {
-    while (this.active < this.maxUploads) {
-      const job = this.next()
-      if (job == null) return
-      this.active++
-      void this.answer(job.stream, job.cid).catch(err => {
-        if (job.stream.open) {
-          this.log('serving %s stopped: %s', job.stream.peer, err.message)
-          this.close(job.stream)
-          job.stream.channel.abort(err)
-        }
-      }).finally(() => {
-        this.active--
-        this.pump()
-      })
+    const bucket = this.c.uploadBucket
+    while (this.active < this.maxUploads && this.turns.size > 0) {
+      if (bucket.unlimited) {
+        const job = this.next()
+        if (job == null) return
+        this.run(this.answer(job.stream, job.cid, 0), job.stream)
+        continue
+      }
+      // with an upload limit a request leaves its queue only once its bytes
+      // may go: until then a cancel still reaches it. One slot at a time
+      // waits for the bucket (it serves in order).
+      if (this.paying) return
+      this.paying = true
+      this.run(this.paidAnswer(), undefined)
     }
   }
 
-  private async answer (stream: Stream, cid: CID): Promise<void> {
+  private run (work: Promise<void>, stream: Stream | undefined): void {
+    this.active++
+    void work.catch(err => {
+      if (stream?.open === true) {
+        this.log('serving %s stopped: %s', stream.peer, err.message)
+        this.close(stream)
+        stream.channel.abort(err)
+      }
+    }).finally(() => {
+      this.active--
+      this.pump()
+    })
+  }
+
+  /** Pay for a block's worth of upload, then answer the request whose turn it is then. */
+  private async paidAnswer (): Promise<void> {
+    const paid = this.lastBlockSize
+    try {
+      await this.c.uploadBucket.take(paid, this.controller.signal)
+    } finally {
+      this.paying = false
+    }
+    const job = this.next()
+    if (job == null) {
+      this.c.uploadBucket.give(paid)
+      return
+    }
+    // the next slot starts paying while this one reads and sends
+    this.pump()
+    try {
+      await this.answer(job.stream, job.cid, paid)
+    } catch (err: any) {
+      if (job.stream.open) {
+        this.log('serving %s stopped: %s', job.stream.peer, err.message)
+        this.close(job.stream)
+        job.stream.channel.abort(err)
+      }
+    }
+  }
+
+  /** Read, verify and send one block; `paid` bytes of upload were taken for it already. */
+  private async answer (stream: Stream, cid: CID, paid: number): Promise<void> {
     const signal = this.controller.signal
     let block
     try {
       block = await this.c.blocks.get(cid, { signal })
     } catch (err: any) {
+      this.c.uploadBucket.give(paid)
       this.log.trace('no usable copy of %s for %s: %s', cid, stream.peer, err.message)
       if (stream.open) await stream.channel.sendDontHave([cid])
       return
     }
-    await this.c.uploadBucket.take(block.bytes.byteLength, signal)
-    if (!stream.open) return
+    const size = block.bytes.byteLength
+    this.lastBlockSize = size
+    if (size > paid) await this.c.uploadBucket.take(size - paid, signal)
+    else this.c.uploadBucket.give(paid - size)
+    if (!stream.open) {
+      this.c.uploadBucket.give(size)
+      return
+    }
     await stream.channel.sendBlock(block)
-    this.c.ledger.sent(stream.peer, block.bytes.byteLength)
+    this.c.ledger.sent(stream.peer, size)
   }
 }

@@ -29,6 +29,13 @@ export class TokenBucket {
     await turn
   }
 
+  /** Return `n` bytes taken and not used (a send that did not happen, a block smaller than paid for). */
+  give (n: number): void {
+    if (this.unlimited || n <= 0) return
+    this.refill()
+    this.tokens = Math.min(this.burst, this.tokens + n)
+  }
+
   private async wait (n: number, signal?: AbortSignal): Promise<void> {
     this.refill()
     // a request larger than the burst borrows: it waits for what it lacks

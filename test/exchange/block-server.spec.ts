@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict'
+import { defaultLogger } from '@libp2p/logger'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { BanList } from '../../src/exchange/ban-list.js'
+import { BlockServer } from '../../src/exchange/block-server.js'
+import { Ledger } from '../../src/exchange/ledger.js'
+import { TokenBucket } from '../../src/exchange/token-bucket.js'
+import type { ServeChannelEvents } from '../../src/protocol/block-network.js'
+
+async function block (n: number, size: number): Promise<{ cid: CID, bytes: Uint8Array }> {
+  const bytes = new Uint8Array(size).fill(n)
+  return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes }
+}
+
+describe('exchange: BlockServer', () => {
+  it('with an upload limit, a request cancelled while it waits for the bucket is never sent', async () => {
+    const blocks = await Promise.all([1, 2, 3, 4, 5].map(async n => await block(n, 512 * 1024)))
+    const byKey = new Map(blocks.map(b => [b.cid.toString(), b]))
+    let inbound: ((channel: any) => void) | undefined
+    const sent: string[] = []
+    const waiters = new Map<string, () => void>()
+    const sentOf = async (cid: CID): Promise<void> => { await new Promise<void>(resolve => { waiters.set(cid.toString(), resolve) }) }
+    let events: ServeChannelEvents | undefined
+    const channel = {
+      peer: { toString: () => 'downloader' },
+      isOpen: true,
+      listen (e: ServeChannelEvents) { events = e },
+      async sendBlock (b: { cid: CID }) {
+        sent.push(b.cid.toString())
+        waiters.get(b.cid.toString())?.()
+      },
+      async sendDontHave () {},
+      abort () {}
+    }
+    const ledger = new Ledger()
+    const server = new BlockServer({
+      network: { onInbound: async (handler: any) => { inbound = handler } } as any,
+      blocks: { get: async (cid: CID) => byKey.get(cid.toString())! } as any,
+      ledger,
+      bans: new BanList(),
+      // 1 MB/s: the burst lets two 512 KiB blocks go at once, the third waits about half a second
+      uploadBucket: new TokenBucket(1_000_000),
+      logger: defaultLogger()
+    }, { maxRequestsPerPeer: 64, maxConcurrentUploads: 32 })
+    await server.start()
+    inbound!(channel)
+    const [a, b, c, d, e] = blocks.map(x => x.cid)
+    const bSent = sentOf(b)
+    events!.onRequest([a, b, c, d], [])
+    await bSent
+    // c and d are still queued (their bytes may not go yet): the cancel reaches them
+    const eSent = sentOf(e)
+    events!.onRequest([e], [c, d])
+    await eSent
+    assert.deepEqual(sent, [a, b, e].map(String))
+    assert.equal(ledger.total.blocksSent, 3)
+    await server.stop()
+  })
+})
