@@ -3,7 +3,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 export interface WindowLimits {
-  /** Requests outstanding before the peer's rate is known. */
+  /** Requests outstanding before the peer's rate is known (at most INITIAL_WINDOW_BYTES of blocks once their size is known). */
   initial: number
   min: number
   max: number
@@ -22,6 +22,15 @@ const MIN_RATE_SPAN = 1_000
 const QUEUE_TIME = 300
 /** Round trip assumed until the connection has measured one (ms). */
 const DEFAULT_RTT = 50
+/**
+ * Bytes asked of a peer before its rate is known. Counted in bytes, not
+ * blocks: eight 1 MiB leaves are four seconds of a 2 MB/s peer's upload, and
+ * the first peers to answer would hold every block of a small file in their
+ * queues while the others stood idle.
+ */
+const INITIAL_WINDOW_BYTES = 2 * 1024 * 1024
+/** Block size assumed before any arrived: unixfs-v1-2025's chunk size. */
+const ASSUMED_BLOCK = 1024 * 1024
 
 /**
  * One download's view of one peer: what we asked it, what it lacks, what it
@@ -74,12 +83,19 @@ export class PeerState {
     return bytes / span * 1000
   }
 
-  /** Requests to keep outstanding: bytes in flight ≈ rate × (RTT + queue time), bounded. */
+  /**
+   * Requests to keep outstanding: bytes in flight ≈ rate × (RTT + queue
+   * time), bounded. Until the rate has been measured over a full span, never
+   * fewer than the initial window (a rate over less than a span is a lower
+   * bound, and a fast peer's first second must not run on a narrow window).
+   */
   get window (): number {
+    const initial = Math.max(this.limits.min, Math.min(this.limits.initial, Math.ceil(INITIAL_WINDOW_BYTES / (this.avgBlock > 0 ? this.avgBlock : ASSUMED_BLOCK))))
     const rate = this.rate()
-    if (rate === 0 || this.avgBlock === 0) return this.limits.initial
+    if (rate === 0 || this.avgBlock === 0) return initial
     const seconds = ((this.rtt() ?? DEFAULT_RTT) + QUEUE_TIME) / 1000
-    const blocks = Math.ceil(rate * seconds / this.avgBlock) + 1
+    let blocks = Math.ceil(rate * seconds / this.avgBlock) + 1
+    if (this.samples[this.samples.length - 1].t - this.samples[0].t < MIN_RATE_SPAN) blocks = Math.max(blocks, initial)
     return Math.max(this.limits.min, Math.min(this.limits.max, blocks))
   }
 

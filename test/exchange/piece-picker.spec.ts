@@ -127,8 +127,11 @@ describe('exchange: piece picking', () => {
 describe('exchange: peer request window', () => {
   it('starts at the initial window and follows rate × (RTT + queue time) within bounds', () => {
     const fast = new PeerState({ toString: () => 'p' } as any, {} as any, { initial: 4, min: 2, max: 16 }, () => 100)
-    assert.equal(fast.window, 4)
+    assert.equal(fast.window, 2, 'before any block, 2 MiB of the 1 MiB leaves unixfs-v1-2025 cuts')
     const t0 = 1_000_000
+    const small = new PeerState({ toString: () => 'q' } as any, {} as any, { initial: 4, min: 2, max: 16 }, () => 100)
+    small.received(256 << 10, t0)
+    assert.equal(small.window, 4, 'with 256 KiB blocks the initial count is the bound')
     // 1 MiB blocks every 10 ms: ≈ 100 MiB/s × 0.4 s ≈ 40 blocks, capped at 16
     for (let i = 0; i < 50; i++) fast.received(1 << 20, t0 + i * 10)
     assert.equal(fast.window, 16)
@@ -143,5 +146,9 @@ describe('exchange: peer request window', () => {
     burst.received(1 << 20, t0)
     burst.received(1 << 20, t0 + 1)
     assert.equal(burst.window, 2, 'two blocks at once are not a rate of 1 GiB/s')
+    const young = new PeerState({ toString: () => 'y' } as any, {} as any, { initial: 8, min: 2, max: 64 }, () => 1)
+    // three 256 KiB blocks a millisecond apart: over a one-second span that is 0.5 MB/s, a two-block window
+    for (let i = 0; i < 3; i++) young.received(256 << 10, t0 + i)
+    assert.equal(young.window, 8, 'a rate measured over less than a span never narrows the initial window')
   })
 })
