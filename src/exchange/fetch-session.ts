@@ -254,7 +254,10 @@ export class FetchSession implements WantSubscriber {
     for (const other of askedOthers) {
       if (other === peer.key) continue
       const o = this.pool.peers.get(other)
-      if (o?.inFlight.delete(key) === true) o.channel.cancel([block.cid]).catch(() => {})
+      if (o?.inFlight.delete(key) !== true) continue
+      o.channel.cancel([block.cid]).catch(() => {})
+      // its freed slot goes to another block now, not at the next tick
+      this.scheduler.fill(o)
     }
     this.bytesFetched += size
     this.blocksFetched++

@@ -73,7 +73,11 @@ export class Scheduler {
     }
     const picked = pickBlocks(input).filter(cid => this.claimed(cid))
     room -= picked.length
-    if (room > 0 && dag.wants.pendingCount === 0) {
+    // endgame: every missing block is asked for. Before it, a peer left with
+    // nothing to do (what is pending it does not hold) takes over blocks
+    // waiting in other peers' queues: a slow seeder's queue is then cancelled
+    // as they arrive, instead of sending what others already spread.
+    if (room > 0 && (dag.wants.pendingCount === 0 || peer.inFlight.size === 0)) {
       picked.push(...pickEndgame(dag.wants.inFlightEntries(), { ...input, max: room }, ENDGAME_MAX_ASKED))
     }
     if (picked.length === 0) return
