@@ -40,12 +40,17 @@ export class SwarmLink {
 
   listen (): void {
     const { swarm, dag, pool, scheduler, signal } = this.c
-    this.on<RemotePeer>(swarm, 'peer:state', remote => {
+    const onState = (remote: RemotePeer): void => {
       dag.numbering?.availability.setPeer(remote.key, remote.complete, remote.bitfield)
       if (remote.holdsSomething) pool.connect(remote.id, signal)
       const peer = pool.peers.get(remote.key)
       if (peer != null) scheduler.fill(peer)
-    })
+    }
+    this.on<RemotePeer>(swarm, 'peer:state', onState)
+    // the root's swarm may be older than this download (another download of
+    // the root, or seeding): the peers already in it told their state before
+    // we listened, and asking them to join again is a no-op
+    for (const remote of swarm.peers.values()) if (remote.heard) onState(remote)
     this.on<{ peer: RemotePeer, indices: number[] }>(swarm, 'peer:have', ({ peer: remote, indices }) => {
       dag.numbering?.availability.addHaves(remote.key, indices)
       const peer = pool.peers.get(remote.key)

@@ -154,6 +154,33 @@ describe('node: fetching between in-process peers', function () {
     assert.ok(got.blocksFetched + got.blocksShared + got.blocksAlreadyHeld >= dagBlocks, 'the get took in every block')
   })
 
+  it('a download that joins the swarm of another download of the root fetches from the peers already in it, once the other one stops', async () => {
+    // a slow holder: the first download is still running when the second starts
+    const a = await swarm.start({ maxUploadRate: 4_000_000 })
+    const b = await swarm.start({}, { bootstrapTo: [a] })
+    await routingTableHas(b, 1)
+    const file = await swarm.writeRandomFile('input', 16 * 1024 * 1024)
+    const added = await a.add(file)
+    await a.discovery.provide(added.cid)
+
+    const first = new AbortController()
+    const secondStarted = Promise.withResolvers<void>()
+    const firstDone = b.get(added.cid, swarm.outputPath('first'), {
+      signal: first.signal,
+      onProgress: p => { if (p.peers > 0 && p.blocksDone > 0) secondStarted.resolve() }
+    }).catch(err => err)
+    await secondStarted.promise
+    // the second takes the blocks the first stores until the first is stopped; then it must ask the holder itself
+    const joined = Promise.withResolvers<void>()
+    const out = swarm.outputPath('second')
+    const second = b.get(added.cid, out, { providerTimeout: 15_000, onProgress: () => { joined.resolve() } })
+    await joined.promise
+    first.abort(new Error('first stopped'))
+    assert.match((await firstDone).message, /first stopped/)
+    await second
+    assert.equal(await sha256File(out), await sha256File(file))
+  })
+
   it('the block protocol is offered only while the exchange serves: stopped, a peer is told it is not supported; started again, it serves', async () => {
     const a = await swarm.start()
     const b = await swarm.start({}, { bootstrapTo: [a] })
