@@ -118,17 +118,27 @@ class ChurnRun {
       const churnEnd = o.duration
       const fetchers = Array.from({ length: o.fetchers }, async () => { await this.workload.loop(this.files, churnEnd) })
       let lastSample = 0
+      const sampleIfDue = async (): Promise<void> => {
+        if (Date.now() - lastSample < SAMPLE_INTERVAL) return
+        lastSample = Date.now()
+        const s = await observer.sample(this.now(), this.fleet.peers)
+        o.log(`t=${s.t.toFixed(0)}s live ${s.live} down ${s.down} copies [${s.copies.join(' ')}]`)
+      }
       while (this.now() < churnEnd) {
         this.signal.throwIfAborted()
         this.schedule()
-        if (Date.now() - lastSample >= SAMPLE_INTERVAL) {
-          lastSample = Date.now()
-          const s = await observer.sample(this.now(), this.fleet.peers)
-          o.log(`t=${s.t.toFixed(0)}s live ${s.live} down ${s.down} copies [${s.copies.join(' ')}]`)
-        }
+        await sampleIfDue()
         await sleep(SCHEDULER_TICK, this.signal)
       }
-      await Promise.all(fetchers)
+      // fetches and stops begun before the end run to theirs; the copies are
+      // still sampled meanwhile (an episode ends when a sample sees it end)
+      const drain = { done: false }
+      const draining = Promise.all([...fetchers, ...this.pending]).finally(() => { drain.done = true })
+      while (!drain.done) {
+        await sampleIfDue()
+        await Promise.race([draining, sleep(SCHEDULER_TICK, this.signal)])
+      }
+      await draining
       await Promise.all(this.pending)
 
       // bring every stopped peer back, let the swarm settle, then read every file once more
