@@ -1,3 +1,4 @@
+import { DEFAULT_CHUNK_SIZE } from '../content/profile.js'
 import { ProtocolViolationError } from '../errors.js'
 import { AbortError } from '@libp2p/interface'
 import type { BanList } from './ban-list.js'
@@ -24,9 +25,6 @@ export interface BlockServerInit {
   /** Blocks read and sent at once across all peers. */
   maxConcurrentUploads: number
 }
-
-/** What an upload slot pays for before the first block is read: unixfs-v1-2025's leaf size. */
-const ASSUMED_BLOCK_SIZE = 1024 * 1024
 
 /** One inbound stream's queue of wanted blocks. */
 interface Stream {
@@ -59,8 +57,8 @@ export class BlockServer implements Startable {
   private active = 0
   /** A slot is waiting for the upload bucket. */
   private paying = false
-  /** Size of the last block served: what a slot pays for before it knows the next one's. */
-  private lastBlockSize = ASSUMED_BLOCK_SIZE
+  /** Size of the last block served: what a slot pays for before it knows the next one's (at first, a leaf of the default profile). */
+  private lastBlockSize = DEFAULT_CHUNK_SIZE
 
   constructor (components: BlockServerComponents, init: BlockServerInit) {
     this.c = components
@@ -178,11 +176,7 @@ export class BlockServer implements Startable {
   private run (work: Promise<void>, stream: Stream | undefined): void {
     this.active++
     void work.catch(err => {
-      if (stream?.open === true) {
-        this.log('serving %s stopped: %s', stream.peer, err.message)
-        this.close(stream)
-        stream.channel.abort(err)
-      }
+      if (stream != null) this.failed(stream, err)
     }).finally(() => {
       this.active--
       this.pump()
@@ -204,15 +198,15 @@ export class BlockServer implements Startable {
     }
     // the next slot starts paying while this one reads and sends
     this.pump()
-    try {
-      await this.answer(job.stream, job.cid, paid)
-    } catch (err: any) {
-      if (job.stream.open) {
-        this.log('serving %s stopped: %s', job.stream.peer, err.message)
-        this.close(job.stream)
-        job.stream.channel.abort(err)
-      }
-    }
+    await this.answer(job.stream, job.cid, paid).catch(err => { this.failed(job.stream, err) })
+  }
+
+  /** Sending to a stream failed: stop serving it. */
+  private failed (stream: Stream, err: Error): void {
+    if (!stream.open) return
+    this.log('serving %s stopped: %s', stream.peer, err.message)
+    this.close(stream)
+    stream.channel.abort(err)
   }
 
   /** Read, verify and send one block; `paid` bytes of upload were taken for it already. */

@@ -1,3 +1,4 @@
+import { DEFAULT_CHUNK_SIZE } from '../content/profile.js'
 import type { BlockChannel } from './block-source.js'
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -29,8 +30,6 @@ const DEFAULT_RTT = 50
  * queues while the others stood idle.
  */
 const INITIAL_WINDOW_BYTES = 2 * 1024 * 1024
-/** Block size assumed before any arrived: unixfs-v1-2025's chunk size. */
-const ASSUMED_BLOCK = 1024 * 1024
 
 /**
  * One download's view of one peer: what we asked it, what it lacks, what it
@@ -90,7 +89,7 @@ export class PeerState {
    * bound, and a fast peer's first second must not run on a narrow window).
    */
   get window (): number {
-    const initial = Math.max(this.limits.min, Math.min(this.limits.initial, Math.ceil(INITIAL_WINDOW_BYTES / (this.avgBlock > 0 ? this.avgBlock : ASSUMED_BLOCK))))
+    const initial = Math.max(this.limits.min, Math.min(this.limits.initial, Math.ceil(INITIAL_WINDOW_BYTES / (this.avgBlock > 0 ? this.avgBlock : DEFAULT_CHUNK_SIZE))))
     const rate = this.rate()
     if (rate === 0 || this.avgBlock === 0) return initial
     const seconds = ((this.rtt() ?? DEFAULT_RTT) + QUEUE_TIME) / 1000
