@@ -1,6 +1,5 @@
 import path from 'node:path'
 import { ConfigError, UsageError } from '../../errors.js'
-import { checkBootstrap, checkMultiaddr, peerIdList } from '../../config/validate.js'
 import { parseRate, parseSize } from '../../config/units.js'
 import { defaultConfig } from '../../config/schema.js'
 import { out } from '../output.js'
@@ -48,8 +47,13 @@ function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
     .option('api-allow-remote', { type: 'boolean', describe: 'let --api bind an address other than loopback' }) as any
 }
 
-/** Config fields given on the command line. */
-function overrides (args: NetworkArgs): Partial<ShoalConfig> {
+/**
+ * Config fields given on the command line. The checks of peer ids and
+ * multiaddrs load libp2p's crypto (a fifth of a second): only the commands
+ * that take them pay for it.
+ */
+async function overrides (args: NetworkArgs): Promise<Partial<ShoalConfig>> {
+  const { checkBootstrap, checkMultiaddr, peerIdList } = await import('../../config/validate.js')
   const o: Partial<ShoalConfig> = {}
   if (args.listen != null) o.listen = args.listen.map(a => checkMultiaddr(a, '--listen'))
   if (args.bootstrap != null) o.bootstrap = args.bootstrap.map(a => checkBootstrap(a, '--bootstrap'))
@@ -84,7 +88,7 @@ export const initCommand: CommandModule<GlobalArgs, NetworkArgs> = {
   handler: async args => {
     const repo = repoOf(args)
     const defaults = defaultConfig()
-    const o = overrides(args)
+    const o = await overrides(args)
     // loaded here, not at start: the other commands need none of the daemon's modules
     const { initRepo } = await import('../../config/file.js')
     const created = await initRepo(repo, { ...defaults, ...o, replication: { ...defaults.replication, ...o.replication } })
@@ -126,7 +130,7 @@ export const daemonCommand: CommandModule<GlobalArgs, DaemonArgs> = {
     const { startDaemon } = await import('../../daemon/daemon.js')
     const readyFd = args['ready-fd']
     if (readyFd != null && (!Number.isSafeInteger(readyFd) || readyFd < 3)) throw new UsageError(`--ready-fd must be an open file descriptor of 3 or more, got ${String(readyFd)}`)
-    const daemon = await startDaemon({ repo, config: overrides(args), log, readyFd })
+    const daemon = await startDaemon({ repo, config: await overrides(args), log, readyFd })
     await daemon.stopped
   }
 }

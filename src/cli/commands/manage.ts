@@ -1,7 +1,6 @@
 import fs from 'node:fs/promises'
 import { parseCID } from '../../content/dag.js'
 import { RepoError } from '../../errors.js'
-import { checkMultiaddr } from '../../config/validate.js'
 import { repoPaths } from '../../store/repo-layout.js'
 import { clientOf } from '../context.js'
 import { formatBytes, out } from '../output.js'
@@ -131,6 +130,7 @@ export const connectCommand: CommandModule<GlobalArgs, ConnectArgs> = {
   builder: y => y.positional('address', { type: 'string', demandOption: true })
     .example('$0 connect /ip4/192.0.2.7/tcp/4401/p2p/12D3Koo…', '') as any,
   handler: async args => {
+    const { checkMultiaddr } = await import('../../config/validate.js')
     const address = checkMultiaddr(args.address, 'address')
     const r = await clientOf(args).json('POST', '/v1/connect', { address })
     if (args.json === true) out.json(r)

@@ -3,7 +3,6 @@ import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { parseCID } from '../../content/dag.js'
 import { IncompleteOutputError, InputError, InterruptedError } from '../../errors.js'
-import { chunkSize } from '../../config/validate.js'
 import { RemoteError } from '../../client/api-client.js'
 import { clientOf, interruptSignal } from '../context.js'
 import { RateMeter, formatBytes, formatDuration, out, plural, progressBar } from '../output.js'
@@ -40,7 +39,7 @@ export const addCommand: CommandModule<GlobalArgs, AddArgs> = {
     .example('$0 add -r ./photos --json', '') as any,
   handler: async args => {
     const client = clientOf(args)
-    const size = args['chunk-size'] == null ? undefined : chunkSize(args['chunk-size'], '--chunk-size')
+    const size = args['chunk-size'] == null ? undefined : (await import('../../config/validate.js')).chunkSize(args['chunk-size'], '--chunk-size')
     const bar = progressBar('adding  [{bar}] {percentage}% | {done} of {all} | {rate}/s', args.json !== true && args.quiet !== true)
     const rate = new RateMeter()
     try {
