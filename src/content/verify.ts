@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { equals } from 'uint8arrays/equals'
 import { BlockVerificationError, UnsupportedHashError } from '../errors.js'
 import type { CID } from 'multiformats/cid'
@@ -11,8 +12,37 @@ import type { CID } from 'multiformats/cid'
  */
 export interface VerifiedBlock {
   readonly cid: CID
+  /** The bytes in one buffer (a block that arrived in pieces is joined on first use: prefer `parts`). */
   readonly bytes: Uint8Array
+  /** The bytes as they arrived, in order, without joining them. */
+  readonly parts: readonly Uint8Array[]
+  readonly byteLength: number
   readonly verified: true
+}
+
+/**
+ * A block verified as it arrived: in the pieces the stream delivered it in
+ * (some 64 KiB each). A leaf written into place goes to disk from these
+ * pieces, so a 1 MiB leaf is never copied into a buffer of its own.
+ */
+class ReceivedBlock implements VerifiedBlock {
+  readonly verified = true
+  private joined?: Uint8Array
+
+  constructor (readonly cid: CID, private readonly list: Uint8ArrayList) {}
+
+  get byteLength (): number {
+    return this.list.byteLength
+  }
+
+  get parts (): Uint8Array[] {
+    return [...this.list]
+  }
+
+  get bytes (): Uint8Array {
+    this.joined ??= this.list.subarray()
+    return this.joined
+  }
 }
 
 /** Whether Shoal can verify blocks named by this CID. */
@@ -24,14 +54,20 @@ function isSupportedCID (cid: CID): boolean {
  * Hash `bytes` and compare the digest with the one in `cid`.
  * Throws `BlockVerificationError` on mismatch.
  */
-export function verifyBlock (cid: CID, bytes: Uint8Array): VerifiedBlock {
+export function verifyBlock (cid: CID, bytes: Uint8Array | Uint8ArrayList): VerifiedBlock {
   if (!isSupportedCID(cid)) {
     throw new UnsupportedHashError(`unsupported hash function 0x${cid.multihash.code.toString(16)} in ${cid.toString()}`)
   }
   // node:crypto is several times faster than the WebCrypto path for large inputs
-  const digest = createHash('sha256').update(bytes).digest()
-  if (!equals(digest, cid.multihash.digest)) {
+  const hash = createHash('sha256')
+  if (bytes instanceof Uint8ArrayList) {
+    for (const part of bytes) hash.update(part)
+  } else {
+    hash.update(bytes)
+  }
+  if (!equals(hash.digest(), cid.multihash.digest)) {
     throw new BlockVerificationError(`block bytes do not match ${cid.toString()}`)
   }
-  return { cid, bytes, verified: true }
+  if (bytes instanceof Uint8ArrayList) return new ReceivedBlock(cid, bytes)
+  return { cid, bytes, parts: [bytes], byteLength: bytes.byteLength, verified: true }
 }

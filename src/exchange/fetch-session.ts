@@ -238,7 +238,7 @@ export class FetchSession implements WantSubscriber {
       this.log.trace('ignoring unrequested block %s from %s', key, peer.key)
       return
     }
-    const size = block.bytes.byteLength
+    const size = block.byteLength
     peer.received(size)
     this.pool.credit(peer, size)
     this.c.ledger.received(peer.key, size)

@@ -4,6 +4,7 @@ import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { isInterior } from '../content/dag.js'
 import { InputError, NotAFileError } from '../errors.js'
+import { OUTPUT_FLUSH_BYTES } from './constants.js'
 import { checkEntryName } from './export-path.js'
 import type { VerifiedBlock } from '../content/verify.js'
 import type { BlockWriter } from '../exchange/block-sink.js'
@@ -22,6 +23,12 @@ interface OutFile {
   path: string
   record: RefFile
   handle: fsp.FileHandle
+  /** Bytes written since the last flush to disk began. */
+  unflushed: number
+  /** A flush under way (one at a time per file). */
+  flushing?: Promise<void>
+  /** What a flush failed with: a failed fsync is reported once by the kernel, so it is kept for `finish`. */
+  flushError?: unknown
 }
 
 export interface LayoutInit {
@@ -101,10 +108,10 @@ export class OutputLayout implements BlockWriter {
     let first: { file: OutFile, offset: number } | undefined
     for (const position of positions) {
       const at = await this.fileAt(block.cid, position)
-      await this.writeAt(at.file, at.offset, block.bytes)
+      await this.writeAt(at.file, at.offset, block.parts)
       first ??= at
     }
-    if (first != null) await this.refs.put(block.cid, first.file.record, first.offset, block.bytes.byteLength)
+    if (first != null) await this.refs.put(block.cid, first.file.record, first.offset, block.byteLength)
   }
 
   /** An interior node of the DAG is in the store (stored here or by another download): place its children. */
@@ -141,12 +148,17 @@ export class OutputLayout implements BlockWriter {
         return undefined
       }
       const block = await this.blocks.get(cid, options)
-      size += block.bytes.byteLength
-      await this.writeAt(at.file, at.offset, block.bytes)
-      await this.refs.put(cid, at.file.record, at.offset, block.bytes.byteLength)
+      size += block.byteLength
+      await this.writeAt(at.file, at.offset, block.parts)
+      await this.refs.put(cid, at.file.record, at.offset, block.byteLength)
       return undefined
     })
-    for (const file of this.files.values()) await (await file).handle.sync()
+    for (const open of this.files.values()) {
+      const file = await open
+      await file.flushing
+      if (file.flushError != null) throw file.flushError
+      await file.handle.sync()
+    }
     await this.close()
     const st = await fsp.stat(this.part)
     return { type: st.isDirectory() ? 'directory' : 'file', size }
@@ -253,25 +265,60 @@ export class OutputLayout implements BlockWriter {
       if (handle != null) {
         this.resumed = true
         this.made.push(earlier)
-        return { path: file, record: earlier, handle }
+        return { path: file, record: earlier, handle, unflushed: 0 }
       }
     }
     const handle = await fsp.open(file, 'w', 0o644)
     const record = await this.refs.addFile(file, { owned: this.init.owned, complete: false, roots: [this.root] })
     this.made.push(record)
-    return { path: file, record, handle }
+    return { path: file, record, handle, unflushed: 0 }
   }
 
-  private async writeAt (file: OutFile, offset: number, bytes: Uint8Array): Promise<void> {
+  /** Write `bytes` (one buffer, or the pieces a block arrived in: one writev) at `offset`. */
+  private async writeAt (file: OutFile, offset: number, bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    let parts = bytes instanceof Uint8Array ? [bytes] : bytes
+    const length = parts.reduce((n, p) => n + p.byteLength, 0)
     let done = 0
-    while (done < bytes.byteLength) {
-      const { bytesWritten } = await file.handle.write(bytes, done, bytes.byteLength - done, offset + done).catch((err: Error & { path?: string }) => {
+    while (done < length) {
+      const { bytesWritten } = await file.handle.writev(parts as Uint8Array[], offset + done).catch((err: Error & { path?: string }) => {
         // a write through a handle names no file: name it, so a full disk is told apart from the repo's
         err.path ??= file.path
         throw err
       })
       done += bytesWritten
+      if (done < length) parts = rest(parts, bytesWritten)
     }
-    this.written.set(`${file.path}:${offset}`, bytes.byteLength)
+    this.written.set(`${file.path}:${offset}`, length)
+    file.unflushed += length
+    if (file.unflushed >= OUTPUT_FLUSH_BYTES && file.flushing == null) this.flush(file)
   }
+
+  /**
+   * Start writing what the page cache holds of `file` to disk while the
+   * download goes on, so that `finish` does not wait for the whole output
+   * to be written out at once (256 MiB: half a second of a 3.5 s get).
+   */
+  private flush (file: OutFile): void {
+    file.unflushed = 0
+    file.flushing = file.handle.datasync()
+      .catch((err: Error & { path?: string }) => {
+        err.path ??= file.path
+        file.flushError ??= err
+      })
+      .finally(() => { file.flushing = undefined })
+  }
+}
+
+/** What is left of `parts` once their first `written` bytes are on disk (a short write). */
+function rest (parts: readonly Uint8Array[], written: number): Uint8Array[] {
+  const left: Uint8Array[] = []
+  for (const part of parts) {
+    if (written >= part.byteLength) {
+      written -= part.byteLength
+      continue
+    }
+    left.push(written > 0 ? part.subarray(written) : part)
+    written = 0
+  }
+  return left
 }

@@ -48,11 +48,53 @@ export function decodeRequest (buf: Uint8Array | Uint8ArrayList): Request {
   }
 }
 
+/** A Response as received: the data of a block may be the pieces it arrived in, not yet joined. */
+export interface ReceivedResponse {
+  blocks: Array<{ cid: Uint8Array, data: Uint8Array | Uint8ArrayList }>
+  dontHave: Uint8Array[]
+}
+
 /** Decode a Response, refusing more entries than the protocol allows. */
-export function decodeResponse (buf: Uint8Array | Uint8ArrayList): Response {
+export function decodeResponse (buf: Uint8Array | Uint8ArrayList): ReceivedResponse {
+  const block = buf instanceof Uint8ArrayList ? singleBlock(buf) : undefined
+  if (block != null) return { blocks: [block], dontHave: [] }
   try {
     return Response.decode(buf, { limits: { blocks: MAX_ENTRIES_PER_RESPONSE, dontHave: MAX_ENTRIES_PER_RESPONSE } })
   } catch (err: any) {
     throw new ProtocolViolationError(`malformed response: ${err.message}`)
   }
+}
+
+/**
+ * The Response of one block exactly as `encodeBlockResponse` writes it
+ * (what a Shoal peer sends for each block), read without joining the
+ * block's pieces: a 1 MiB leaf arrives as some sixteen buffers, and joining
+ * them was a copy and a 1 MiB allocation per block. Anything else (another
+ * field order, several blocks, "don't have"s, padded varints) is undefined,
+ * left to the protobuf decoder.
+ */
+function singleBlock (buf: Uint8ArrayList): { cid: Uint8Array, data: Uint8ArrayList } | undefined {
+  try {
+    const end = buf.byteLength
+    if (buf.get(0) !== 0x0a) return undefined
+    const [blockLength, blockStart] = readVarint(buf, 1)
+    if (blockStart + blockLength !== end || buf.get(blockStart) !== 0x0a) return undefined
+    const [cidLength, cidStart] = readVarint(buf, blockStart + 1)
+    const cidEnd = cidStart + cidLength
+    if (cidLength === 0 || cidEnd >= end || buf.get(cidEnd) !== 0x12) return undefined
+    const [dataLength, dataStart] = readVarint(buf, cidEnd + 1)
+    if (dataLength === 0 || dataStart + dataLength !== end) return undefined
+    return { cid: buf.subarray(cidStart, cidEnd), data: buf.sublist(dataStart, end) }
+  } catch {
+    // truncated: the protobuf decoder says what is wrong
+    return undefined
+  }
+}
+
+/** A varint at `offset` and the offset after it; only its shortest encoding is taken (a padded one throws). */
+function readVarint (buf: Uint8ArrayList, offset: number): [number, number] {
+  const value = varint.decode(buf, offset)
+  const next = offset + varint.encodingLength(value)
+  if (buf.get(next - 1) >= 0x80) throw new RangeError('padded varint')
+  return [value, next]
 }

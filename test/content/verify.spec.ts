@@ -4,6 +4,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { identity } from 'multiformats/hashes/identity'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { childLinks, parseCID } from '../../src/content/dag.js'
 import { verifyBlock } from '../../src/content/verify.js'
 
@@ -22,6 +23,20 @@ describe('content: block verification', () => {
     const bad = Uint8Array.from(bytes)
     bad[999] ^= 0xff
     assert.throws(() => verifyBlock(cid, bad), { name: 'BlockVerificationError' })
+  })
+
+  it('verifies a block in the pieces it arrived in, and keeps them unjoined', async () => {
+    const bytes = randomBytes(300_000)
+    const cid = CID.createV1(raw.code, await sha256.digest(bytes))
+    const list = new Uint8ArrayList(bytes.subarray(0, 65_536), bytes.subarray(65_536, 200_000), bytes.subarray(200_000))
+    const block = verifyBlock(cid, list)
+    assert.equal(block.byteLength, bytes.byteLength)
+    assert.equal(block.parts.length, 3)
+    assert.deepEqual(Buffer.concat(block.parts), bytes)
+    assert.deepEqual(Buffer.from(block.bytes), bytes)
+    const bad = Uint8Array.from(bytes.subarray(200_000))
+    bad[0] ^= 1
+    assert.throws(() => verifyBlock(cid, new Uint8ArrayList(bytes.subarray(0, 200_000), bad)), { name: 'BlockVerificationError' })
   })
 
   it('rejects hash functions it cannot check', () => {

@@ -31,6 +31,6 @@ blocks.get = async (cid, options): Promise<VerifiedBlock> => {
   }
   const bytes = Uint8Array.from(block.bytes)
   bytes[0] ^= 0xff
-  return { cid, bytes, verified: true }
+  return { cid, bytes, parts: [bytes], byteLength: bytes.byteLength, verified: true }
 }
 await daemon.stopped

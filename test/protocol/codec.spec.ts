@@ -6,6 +6,18 @@ import { Request, Response } from '../../src/protocol/blocks.js'
 import { decodeRequest, decodeResponse, encodeBlockResponse, encodeRequest, encodeResponse } from '../../src/protocol/codec.js'
 import { MAX_CIDS_PER_REQUEST } from '../../src/protocol/constants.js'
 
+/** A block's data as one buffer, however it was decoded. */
+function joined (data: Uint8Array | Uint8ArrayList): Buffer {
+  return Buffer.from(data instanceof Uint8ArrayList ? data.subarray() : data)
+}
+
+/** `bytes` as a list of pieces of `size` bytes, the way a stream delivers a frame. */
+function pieces (bytes: Uint8Array, size: number): Uint8ArrayList {
+  const list = new Uint8ArrayList()
+  for (let i = 0; i < bytes.byteLength; i += size) list.append(bytes.subarray(i, i + size))
+  return list
+}
+
 function body (framed: Uint8ArrayList): Uint8Array {
   const bytes = framed.subarray()
   const len = varint.decode(bytes)
@@ -21,7 +33,7 @@ describe('protocol: block messages', () => {
     assert.equal(req.cancel.length, 1)
     const data = randomBytes(5000)
     const res = decodeResponse(body(encodeResponse({ blocks: [{ cid: want[0], data }], dontHave: [want[1]] })))
-    assert.deepEqual(Buffer.from(res.blocks[0].data), data)
+    assert.deepEqual(joined(res.blocks[0].data), data)
     assert.deepEqual(Buffer.from(res.dontHave[0]), want[1])
   })
 
@@ -32,7 +44,40 @@ describe('protocol: block messages', () => {
       const framed = encodeBlockResponse(cid, data)
       assert.deepEqual(Buffer.from(framed.subarray()), Buffer.from(encodeResponse({ blocks: [{ cid, data }] }).subarray()), `${size} bytes`)
       const res = decodeResponse(body(framed))
-      assert.deepEqual(Buffer.from(res.blocks[0].data), data)
+      assert.deepEqual(joined(res.blocks[0].data), data)
+    }
+  })
+
+  it('a one-block response that arrived in pieces is decoded without joining them', () => {
+    const cid = randomBytes(36)
+    const data = randomBytes(1024 * 1024)
+    const res = decodeResponse(pieces(body(encodeBlockResponse(cid, data)), 65_536))
+    assert.equal(res.blocks.length, 1)
+    assert.deepEqual(Buffer.from(res.blocks[0].cid), cid)
+    const got = res.blocks[0].data
+    assert.ok(got instanceof Uint8ArrayList, 'the data is the received pieces')
+    assert.ok([...got].length >= 16, 'still in pieces')
+    assert.deepEqual(Buffer.from(got.subarray()), data)
+  })
+
+  it('a response in pieces that is not one block as Shoal frames it decodes as protons decodes it', () => {
+    const cid = randomBytes(36)
+    const data = randomBytes(3000)
+    const bodies = [
+      // a block and a "don't have"
+      Response.encode({ blocks: [{ cid, data }], dontHave: [randomBytes(36)] }),
+      // two blocks
+      Response.encode({ blocks: [{ cid, data }, { cid, data: data.subarray(1) }], dontHave: [] }),
+      // data before cid
+      Uint8Array.from([0x0a, ...varint.encode(1 + 2 + data.length + 2 + 36), 0x12, ...varint.encode(data.length), ...data, 0x0a, 36, ...cid]),
+      // a padded length prefix (0x84 0x00 is 4)
+      Uint8Array.from([0x0a, 0x84, 0x00, 0x0a, 0x00, 0x12, 0x00])
+    ]
+    for (const [i, b] of bodies.entries()) {
+      const whole = decodeResponse(b)
+      const split = decodeResponse(pieces(b, 100))
+      assert.deepEqual(split.blocks.map(x => [Buffer.from(x.cid), joined(x.data)]), whole.blocks.map(x => [Buffer.from(x.cid), joined(x.data)]), `body ${i}`)
+      assert.deepEqual(split.dontHave.map(x => Buffer.from(x)), whole.dontHave.map(x => Buffer.from(x)), `body ${i}`)
     }
   })
 

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
+import * as varint from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { decodeCID } from '../../src/content/dag.js'
 import { ProtocolViolationError } from '../../src/errors.js'
 import { Request, Response } from '../../src/protocol/blocks.js'
-import { decodeRequest, decodeResponse, frame } from '../../src/protocol/codec.js'
+import { decodeRequest, decodeResponse, encodeBlockResponse, frame } from '../../src/protocol/codec.js'
 import { FrameDecoder } from '../../src/protocol/frame-decoder.js'
 import { ReplicaOp, ReplicaState, decodeReplicaMessage } from '../../src/protocol/replica-network.js'
 import { ReplicaMessage } from '../../src/protocol/replica.js'
@@ -86,6 +87,32 @@ describe('protocol: fuzzing the decoders', () => {
       fc.assert(fc.property(mutations(valid), decodesOrRefuses(decode)), { numRuns: RUNS })
     })
   }
+
+  it('block Response: decoded in the pieces a stream cut it into, exactly as protons decodes it whole (or refused alike)', () => {
+    // one block as Shoal frames it (the path that keeps the pieces), and any other Response
+    const oneBlock = fc.tuple(cidBytes, fc.uint8Array({ minLength: 1, maxLength: 4096 }))
+      .map(([cid, data]) => { const f = encodeBlockResponse(cid, data).subarray(); return f.subarray(varint.encodingLength(varint.decode(f))) })
+    const outcome = (decode: () => ReturnType<typeof decodeResponse>): unknown => {
+      try {
+        const r = decode()
+        const join = (d: Uint8Array | Uint8ArrayList): number[] => [...(d instanceof Uint8ArrayList ? d.subarray() : d)]
+        return { blocks: r.blocks.map(b => [[...b.cid], join(b.data)]), dontHave: r.dontHave.map(d => [...d]) }
+      } catch (err) {
+        assert.ok(err instanceof ProtocolViolationError, `unexpected ${(err as Error).name}`)
+        return 'refused'
+      }
+    }
+    fc.assert(fc.property(mutations(fc.oneof(oneBlock, validResponse)), fc.array(fc.nat(), { maxLength: 6 }), (buf, cuts) => {
+      const list = new Uint8ArrayList()
+      let at = 0
+      for (const cut of [...cuts.map(c => c % (buf.length + 1))].sort((a, b) => a - b)) {
+        list.append(buf.subarray(at, Math.max(at, cut)))
+        at = Math.max(at, cut)
+      }
+      list.append(buf.subarray(at))
+      assert.deepEqual(outcome(() => decodeResponse(list)), outcome(() => decodeResponse(Uint8Array.from(buf))))
+    }), { numRuns: RUNS })
+  })
 
   it('ReplicaMessage round-trips', () => {
     fc.assert(fc.property(validReplica, msg => {
