@@ -18,6 +18,8 @@ export interface PinningComponents {
   dropReplica(root: CID): Promise<boolean>
   /** Write the datastore out (after a pin went on a full disk). */
   flushDatastore(): Promise<void>
+  /** The repo's reserve of space: given back for a write that must happen on a full disk, and taken again. */
+  reserve: { release(): Promise<boolean>, keep(): Promise<void> }
 }
 
 /**
@@ -75,9 +77,10 @@ export class Pinning {
     } catch (err) {
       if (!isDiskFull(err)) throw err
       // a full disk leaves no room even to record that the pin is gone: delete its
-      // blocks first (nothing else refers to them), then forget it
+      // blocks first (nothing else refers to them), then forget it; with its leaves
+      // kept by reference that frees little, and the repo's reserve is given back
       await this.c.gc.collect({}, cid)
-      removed = await this.c.pins.unpin(cid)
+      removed = await this.withReserve(async () => await this.c.pins.unpin(cid))
       await this.c.flushDatastore()
     }
     if (wasReplica && !removed.includes('replica')) removed.push('replica')
@@ -85,7 +88,21 @@ export class Pinning {
     this.c.announcer.withdraw(cid)
     // its references go now (the files themselves stay where they are); its blocks at the next gc
     const key = cid.toString()
-    await this.c.refs.sweep(root => root !== key, { only: key })
+    await this.withReserve(async () => { await this.c.refs.sweep(root => root !== key, { only: key }) })
     return removed
+  }
+
+  /** `op`; on a full disk, `op` again with the repo's reserve of space given back for it (taken again after, if there is room). */
+  private async withReserve<T> (op: () => Promise<T>): Promise<T> {
+    try {
+      return await op()
+    } catch (err) {
+      if (!isDiskFull(err) || !(await this.c.reserve.release())) throw err
+      try {
+        return await op()
+      } finally {
+        await this.c.reserve.keep()
+      }
+    }
   }
 }

@@ -124,7 +124,8 @@ export class ShoalNode {
       announcer: this.announcer,
       gc: this.gcs,
       dropReplica: async root => await this.replicas.drop(root),
-      flushDatastore: async () => { await repo.flushDatastore() }
+      flushDatastore: async () => { await repo.flushDatastore() },
+      reserve: { release: async () => await repo.releaseReserve(), keep: async () => { await repo.keepReserve() } }
     })
     this.replicaHost = new ReplicaHost({
       libp2p,

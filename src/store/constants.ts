@@ -6,3 +6,11 @@ export const REF_CHECK_INTERVAL = 10_000
 
 /** Leaves whose locations the reference store keeps in memory (the datastore holds them all). */
 export const REF_CACHE = 8192
+
+/**
+ * Space a repo keeps for itself in a file of its own (`reserve`): when the
+ * disk is full even the pin database cannot record that a pin is gone, and
+ * with leaves kept by reference deleting a root's blocks frees next to
+ * nothing. `rm` gives this back to write, and takes it again when it can.
+ */
+export const RESERVE_BYTES = 1024 * 1024

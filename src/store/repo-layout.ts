@@ -18,7 +18,8 @@ export const REPO_LAYOUT = {
   datastore: 'datastore',
   lock: 'repo.lock',
   apiSocket: 'api.sock',
-  apiToken: 'api.token'
+  apiToken: 'api.token',
+  reserve: 'reserve'
 } as const
 
 export function repoPaths (root: string): { [K in keyof typeof REPO_LAYOUT]: string } {
@@ -31,6 +32,7 @@ export function repoPaths (root: string): { [K in keyof typeof REPO_LAYOUT]: str
     datastore: path.join(abs, REPO_LAYOUT.datastore),
     lock: path.join(abs, REPO_LAYOUT.lock),
     apiSocket: path.join(abs, REPO_LAYOUT.apiSocket),
-    apiToken: path.join(abs, REPO_LAYOUT.apiToken)
+    apiToken: path.join(abs, REPO_LAYOUT.apiToken),
+    reserve: path.join(abs, REPO_LAYOUT.reserve)
   }
 }

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { LevelDatastore } from 'datastore-level'
 import { RepoError } from '../errors.js'
 import { BlockStore } from './block-store.js'
+import { RESERVE_BYTES } from './constants.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { migrateDatastore } from './migrate.js'
 import { PinStore } from './pin-store.js'
@@ -73,6 +74,7 @@ export class Repo {
       this.refs = new RefStore(this.datastore, defaultLogger().forComponent('shoal:refs'))
       await this.refs.open()
       this.blocks.refs = this.refs
+      await this.keepReserve()
     } catch (err) {
       await this.unlock()
       throw err
@@ -89,6 +91,24 @@ export class Repo {
   async flushDatastore (): Promise<void> {
     // datastore-level types its db as the browser-safe `level`; on Node it is classic-level
     await (this.datastore.db as unknown as { compactRange(start: string, end: string): Promise<void> }).compactRange('/', '0')
+  }
+
+  /**
+   * Take the repo's reserve of space (`RESERVE_BYTES`), if it is not held
+   * yet; on a full disk it is taken later (whether it is held says nothing
+   * of the repo's health, so a failure here is no error).
+   */
+  async keepReserve (): Promise<void> {
+    const size = await fs.stat(this.paths.reserve).then(st => st.size, () => -1)
+    if (size === RESERVE_BYTES) return
+    await fs.writeFile(this.paths.reserve, new Uint8Array(RESERVE_BYTES), { mode: 0o600 }).catch(async () => {
+      await fs.rm(this.paths.reserve, { force: true }).catch(() => {})
+    })
+  }
+
+  /** Give the reserve back to the disk, for a write that must happen on a full one; whether there was one. */
+  async releaseReserve (): Promise<boolean> {
+    return await fs.rm(this.paths.reserve).then(() => true, () => false)
   }
 
   async close (): Promise<void> {
