@@ -32,6 +32,11 @@ interface Stream {
   peer: string
   queue: Map<string, CID>
   open: boolean
+  /** The last block handed to the stream: the next waits for it (a peer gets its blocks one after another). */
+  sending: Promise<void>
+  /** Requests taken off the queue and not sent yet, and which of them were cancelled meanwhile. */
+  answering: Set<string>
+  cancelled: Set<string>
 }
 
 /**
@@ -42,6 +47,10 @@ interface Stream {
  * an upload limit, a request leaves its queue only once the bucket lets its
  * bytes go, so a downloader's cancel (it got the block elsewhere) still
  * reaches it: a slow seeder sends nothing the swarm already spread.
+ * A stream's blocks are sent one after another, each once the one before
+ * it went out (read and verified ahead): a block still waiting for its turn
+ * is not sent if the downloader cancels it, and the first of a downloader's
+ * requests arrives first instead of all of them at the end together.
  * Blocks are verified as they are read: a block that fails is answered
  * "don't have". Banned peers are not served.
  */
@@ -95,11 +104,15 @@ export class BlockServer implements Startable {
       channel.abort(new ProtocolViolationError('banned'))
       return
     }
-    const stream: Stream = { channel, peer, queue: new Map(), open: true }
+    const stream: Stream = { channel, peer, queue: new Map(), open: true, sending: Promise.resolve(), answering: new Set(), cancelled: new Set() }
     this.streams.add(stream)
     channel.listen({
       onRequest: (want, cancel) => {
-        for (const cid of cancel) stream.queue.delete(cid.toString())
+        for (const cid of cancel) {
+          const key = cid.toString()
+          stream.queue.delete(key)
+          if (stream.answering.has(key)) stream.cancelled.add(key)
+        }
         for (const cid of want) stream.queue.set(cid.toString(), cid)
         if (stream.queue.size > this.maxRequestsPerPeer) {
           this.log('peer %s queued %d requests, more than %d; closing stream', peer, stream.queue.size, this.maxRequestsPerPeer)
@@ -211,6 +224,17 @@ export class BlockServer implements Startable {
 
   /** Read, verify and send one block; `paid` bytes of upload were taken for it already. */
   private async answer (stream: Stream, cid: CID, paid: number): Promise<void> {
+    const key = cid.toString()
+    stream.answering.add(key)
+    try {
+      await this.readAndSend(stream, cid, paid)
+    } finally {
+      stream.answering.delete(key)
+      stream.cancelled.delete(key)
+    }
+  }
+
+  private async readAndSend (stream: Stream, cid: CID, paid: number): Promise<void> {
     const signal = this.controller.signal
     let block
     try {
@@ -225,11 +249,16 @@ export class BlockServer implements Startable {
     this.lastBlockSize = size
     if (size > paid) await this.c.uploadBucket.take(size - paid, signal)
     else this.c.uploadBucket.give(paid - size)
-    if (!stream.open) {
-      this.c.uploadBucket.give(size)
-      return
-    }
-    await stream.channel.sendBlock(block)
-    this.c.ledger.sent(stream.peer, size)
+    // this stream's turn: after the block before it went out, unless it was cancelled meanwhile
+    const turn = stream.sending.then(async () => {
+      if (!stream.open || stream.cancelled.has(cid.toString())) {
+        this.c.uploadBucket.give(size)
+        return
+      }
+      await stream.channel.sendBlock(block)
+      this.c.ledger.sent(stream.peer, size)
+    })
+    stream.sending = turn.catch(() => {})
+    await turn
   }
 }

@@ -58,4 +58,54 @@ describe('exchange: BlockServer', () => {
     assert.equal(ledger.total.blocksSent, 3)
     await server.stop()
   })
+
+  it('sends a stream\'s blocks one after another, and a block cancelled while it waits for its turn is never sent', async () => {
+    const blocks = await Promise.all([1, 2, 3].map(async n => await block(n, 64 * 1024)))
+    const byKey = new Map(blocks.map(b => [b.cid.toString(), b]))
+    let inbound: ((channel: any) => void) | undefined
+    let events: ServeChannelEvents | undefined
+    const sent: string[] = []
+    const started = new Map<string, PromiseWithResolvers<void>>()
+    const release = new Map<string, PromiseWithResolvers<void>>()
+    const gate = (key: string, m: Map<string, PromiseWithResolvers<void>>): PromiseWithResolvers<void> => {
+      let p = m.get(key)
+      if (p == null) { p = Promise.withResolvers<void>(); m.set(key, p) }
+      return p
+    }
+    const channel = {
+      peer: { toString: () => 'downloader' },
+      isOpen: true,
+      listen (e: ServeChannelEvents) { events = e },
+      async sendBlock (b: { cid: CID }) {
+        const key = b.cid.toString()
+        sent.push(key)
+        gate(key, started).resolve()
+        // the stream takes the block once the one before it has gone out
+        await gate(key, release).promise
+      },
+      async sendDontHave () {},
+      abort () {}
+    }
+    const server = new BlockServer({
+      network: { onInbound: async (handler: any) => { inbound = handler } } as any,
+      blocks: { get: async (cid: CID) => byKey.get(cid.toString())! } as any,
+      ledger: new Ledger(),
+      bans: new BanList(),
+      uploadBucket: new TokenBucket(0),
+      logger: defaultLogger()
+    }, { maxRequestsPerPeer: 64, maxConcurrentUploads: 32 })
+    await server.start()
+    inbound!(channel)
+    const [a, b, c] = blocks.map(x => x.cid)
+    events!.onRequest([a, b], [])
+    await gate(a.toString(), started).promise
+    assert.deepEqual(sent, [a.toString()], 'b waits for a to go out')
+    // b was read already, but has not had its turn: the cancel still reaches it
+    events!.onRequest([c], [b])
+    gate(a.toString(), release).resolve()
+    gate(c.toString(), release).resolve()
+    await gate(c.toString(), started).promise
+    assert.deepEqual(sent, [a, c].map(String))
+    await server.stop()
+  })
 })
