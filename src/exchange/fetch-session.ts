@@ -239,7 +239,7 @@ export class FetchSession implements WantSubscriber {
       return
     }
     const size = block.byteLength
-    peer.received(size)
+    peer.received(size, Date.now(), !isInterior(block.cid))
     this.pool.credit(peer, size)
     this.c.ledger.received(peer.key, size)
     this.lastProgress = Date.now()

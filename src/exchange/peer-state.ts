@@ -64,12 +64,17 @@ export class PeerState {
     this.rtt = rtt
   }
 
-  /** A block of `bytes` arrived. */
-  received (bytes: number, now = Date.now()): void {
+  /**
+   * A block of `bytes` arrived. Only leaves count towards the block size the
+   * window is counted in: a DAG's first block is its root, a few hundred
+   * bytes, and a window of 2 MiB of those was every 1 MiB leaf of a small
+   * file asked of the first peer to answer.
+   */
+  received (bytes: number, now = Date.now(), leaf = true): void {
     this.lastAnswer = now
     this.bytesReceived += bytes
     this.blocksReceived++
-    this.avgBlock = this.avgBlock === 0 ? bytes : this.avgBlock * 0.9 + bytes * 0.1
+    if (leaf) this.avgBlock = this.avgBlock === 0 ? bytes : this.avgBlock * 0.9 + bytes * 0.1
     this.samples.push({ t: now, bytes })
     while (this.samples.length > 1 && now - this.samples[0].t > RATE_WINDOW) this.samples.shift()
   }
@@ -96,6 +101,35 @@ export class PeerState {
     let blocks = Math.ceil(rate * seconds / this.avgBlock) + 1
     if (this.samples[this.samples.length - 1].t - this.samples[0].t < MIN_RATE_SPAN) blocks = Math.max(blocks, initial)
     return Math.max(this.limits.min, Math.min(this.limits.max, blocks))
+  }
+
+  /** Milliseconds this peer takes to send one block, at its measured rate (undefined until it is measured). */
+  blockTime (): number | undefined {
+    const rate = this.rate()
+    if (rate === 0) return undefined
+    return (this.avgBlock > 0 ? this.avgBlock : DEFAULT_CHUNK_SIZE) / rate * 1000
+  }
+
+  /**
+   * Milliseconds until this peer should have sent `key`, which we asked it
+   * for: it answers in order, so the blocks asked before it come first, at
+   * its measured rate. Undefined when its rate is not known, or it has been
+   * silent for longer than two blocks take it.
+   */
+  eta (key: string, now = Date.now()): number | undefined {
+    const per = this.blockTime()
+    if (per == null || !this.inFlight.has(key)) return undefined
+    if (this.silentFor(now) > 2 * per) return undefined
+    let position = 0
+    for (const k of this.inFlight.keys()) {
+      if (k === key) break
+      position++
+    }
+    // the first is under way since the last answer (or since it was asked)
+    let oldest = now
+    for (const { sentAt } of this.inFlight.values()) oldest = Math.min(oldest, sentAt)
+    const started = now - Math.max(this.lastAnswer, oldest)
+    return (position + 1) * per - Math.min(started, per)
   }
 
   /** Free request slots. */

@@ -90,14 +90,16 @@ export function pickBlocks (input: PickInput): CID[] {
  * first, then the most recently asked: a peer answers its requests in
  * order, so the last one asked waits at the back of its queue (the oldest is
  * about to arrive; a peer that stalls is dropped by its request timeout).
- * Each is asked of at most `maxAsked`.
+ * Each is asked of at most `maxAsked`, and only if `sooner` says this peer
+ * would deliver it before those already asked.
  */
-export function pickEndgame (inFlight: Iterable<{ cid: CID, peers: Set<string>, since: number }>, input: Omit<PickInput, 'wants'>, maxAsked: number): CID[] {
+export function pickEndgame (inFlight: Iterable<{ cid: CID, peers: Set<string>, since: number }>, input: Omit<PickInput, 'wants'>, maxAsked: number, sooner: (entry: { cid: CID, peers: Set<string>, since: number }) => boolean = () => true): CID[] {
   const { peer, holdings, index, max } = input
   if (max <= 0) return []
   const candidates: Array<{ cid: CID, asked: number, since: number }> = []
   for (const entry of inFlight) {
     if (entry.peers.has(peer.key) || entry.peers.size >= maxAsked || peer.lacks.has(entry.cid.toString())) continue
+    if (!sooner(entry)) continue
     const ok = isInterior(entry.cid) ? mayHaveInterior(holdings) : mayHaveLeaf(holdings, index?.indicesOf(entry.cid))
     if (ok) candidates.push({ cid: entry.cid, asked: entry.peers.size, since: entry.since })
   }

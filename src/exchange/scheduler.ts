@@ -30,6 +30,10 @@ export interface SchedulerInit {
 const SEQUENTIAL_WINDOW = 32
 /** In endgame, a block is asked of at most this many peers at once. */
 const ENDGAME_MAX_ASKED = 2
+/** A block asked of another peer is asked again only if this peer would deliver it this many times sooner. */
+const STEAL_MARGIN = 2
+/** With no rate known on either side, a request this old (ms) may be asked of another peer. */
+const STEAL_AFTER = 2_000
 /** Requests a rate-limited session may have paid for in advance. */
 const PACED_CREDITS = 4
 
@@ -78,7 +82,7 @@ export class Scheduler {
     // waiting in other peers' queues: a slow seeder's queue is then cancelled
     // as they arrive, instead of sending what others already spread.
     if (room > 0 && (dag.wants.pendingCount === 0 || peer.inFlight.size === 0)) {
-      picked.push(...pickEndgame(dag.wants.inFlightEntries(), { ...input, max: room }, ENDGAME_MAX_ASKED))
+      picked.push(...pickEndgame(dag.wants.inFlightEntries(), { ...input, max: room }, ENDGAME_MAX_ASKED, entry => this.sooner(peer, entry)))
     }
     if (picked.length === 0) return
     this.c.log.trace('asking %s for %d block(s); window %d, %d pending', peer.key, picked.length, peer.window, dag.wants.pendingCount)
@@ -124,6 +128,32 @@ export class Scheduler {
   stop (): void {
     this.stopped = true
     this.creditUsed?.resolve()
+  }
+
+  /**
+   * Whether `peer` would deliver a block already asked of others clearly
+   * sooner than they will: a duplicate costs the other peer's upload too
+   * (what it has written to its socket goes out whatever we cancel), so
+   * among peers of about the same speed nothing is asked twice. A peer whose
+   * rate is not known yet takes over only from peers as unknown, and only
+   * requests older than STEAL_AFTER; a holder that went silent is
+   * overtaken by any peer with a rate.
+   */
+  private sooner (peer: PeerState, entry: { cid: CID, peers: Set<string>, since: number }): boolean {
+    const now = Date.now()
+    const per = peer.blockTime()
+    const key = entry.cid.toString()
+    let holderEta = Infinity
+    let holdersKnown = false
+    for (const other of entry.peers) {
+      const eta = this.c.pool.peers.get(other)?.eta(key, now)
+      if (eta == null) continue
+      holdersKnown = true
+      holderEta = Math.min(holderEta, eta)
+    }
+    if (per == null) return !holdersKnown && now - entry.since > STEAL_AFTER
+    const mine = (peer.inFlight.size + 1) * per
+    return mine * STEAL_MARGIN < holderEta
   }
 
   /** Claim a picked block node-wide; one another download fetches is waited for instead. */

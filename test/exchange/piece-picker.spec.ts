@@ -150,5 +150,8 @@ describe('exchange: peer request window', () => {
     // three 256 KiB blocks a millisecond apart: over a one-second span that is 0.5 MB/s, a two-block window
     for (let i = 0; i < 3; i++) young.received(256 << 10, t0 + i)
     assert.equal(young.window, 8, 'a rate measured over less than a span never narrows the initial window')
+    const rooted = new PeerState({ toString: () => 'r' } as any, {} as any, { initial: 8, min: 2, max: 64 }, () => 1)
+    rooted.received(1209, t0, false)
+    assert.equal(rooted.window, 2, 'a small root first says nothing of the size of the leaves: still 2 MiB of 1 MiB leaves')
   })
 })
