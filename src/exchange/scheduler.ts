@@ -136,8 +136,9 @@ export class Scheduler {
    * (what it has written to its socket goes out whatever we cancel), so
    * among peers of about the same speed nothing is asked twice. A peer whose
    * rate is not known yet takes over only from peers as unknown, and only
-   * requests older than STEAL_AFTER; a holder that went silent is
-   * overtaken by any peer with a rate.
+   * requests older than STEAL_AFTER; a holder not measured yet, or gone
+   * silent, is overtaken by a measured peer once the block has waited there
+   * twice as long as that peer would take.
    */
   private sooner (peer: PeerState, entry: { cid: CID, peers: Set<string>, since: number }): boolean {
     const now = Date.now()
@@ -153,6 +154,9 @@ export class Scheduler {
     }
     if (per == null) return !holdersKnown && now - entry.since > STEAL_AFTER
     const mine = (peer.inFlight.size + 1) * per
+    // a holder not measured yet has had the block asked of it since `since`: once that is
+    // longer than we would need twice over, it is slower than us (or not sending at all)
+    if (!holdersKnown) return now - entry.since > mine * STEAL_MARGIN
     return mine * STEAL_MARGIN < holderEta
   }
 

@@ -53,8 +53,8 @@ describe('exchange: Scheduler', () => {
     // a holder as fast as the thief, with two blocks queued: asking again only doubles the traffic
     const equal = peer('equal', 2, [])
     ask(wants, equal, leaves.slice(0, 2))
-    // a holder ten times slower with four queued: its last ones are seconds away
-    const slow = peer('slow', 0.2, [])
+    // a holder half as fast with four queued: its last ones are seconds away
+    const slow = peer('slow', 1, [])
     ask(wants, slow, leaves.slice(2, 6))
     scheduler(wants, [thief, equal, slow]).fill(thief)
     const picked = asked.flat().map(String)
@@ -75,6 +75,23 @@ describe('exchange: Scheduler', () => {
     wants.requested(leaves[1], other.key, long)
     other.inFlight.set(leaves[1].toString(), { cid: leaves[1], sentAt: long })
     scheduler(wants, [fresh, other]).fill(fresh)
+    assert.deepEqual(asked.flat().map(String), [leaves[1].toString()])
+  })
+
+  it('a measured peer takes over from a holder not measured yet only once that holder had twice the time it would need', async () => {
+    const leaves = await Promise.all([30, 31].map(leaf))
+    const wants = new WantList()
+    leaves.forEach(l => { wants.add(l) })
+    const asked: CID[][] = []
+    const thief = peer('thief', 2, asked)
+    const fresh = new PeerState({ toString: () => 'fresh' } as any, {} as any, { initial: 4, min: 1, max: 64 })
+    const now = Date.now()
+    // leaf 30 asked just now, leaf 31 three seconds ago (a 1 MiB block takes the thief half a second)
+    for (const [cid, at] of [[leaves[0], now], [leaves[1], now - 3000]] as const) {
+      wants.requested(cid, fresh.key, at)
+      fresh.inFlight.set(cid.toString(), { cid, sentAt: at })
+    }
+    scheduler(wants, [thief, fresh]).fill(thief)
     assert.deepEqual(asked.flat().map(String), [leaves[1].toString()])
   })
 })
