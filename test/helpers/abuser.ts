@@ -56,6 +56,7 @@ export class Abuser {
   private loop?: Promise<void>
   private failuresInARow = 0
   private readonly idle: Stream[] = []
+  private readonly waiting: Array<{ n: number, resolve(): void }> = []
 
   private constructor (private node: Libp2p, readonly target: Multiaddr) {}
 
@@ -64,6 +65,12 @@ export class Abuser {
     abuser.running = true
     abuser.loop = abuser.run()
     return abuser
+  }
+
+  /** Resolves once `n` attacks have been made (the idle streams are held by then). */
+  async attacked (n: number): Promise<void> {
+    if (this.attacks >= n) return
+    await new Promise<void>(resolve => { this.waiting.push({ n, resolve }) })
   }
 
   async stop (): Promise<void> {
@@ -85,6 +92,10 @@ export class Abuser {
       }
       await this.attack()
       this.attacks++
+      for (const w of this.waiting.filter(w => this.attacks >= w.n)) {
+        this.waiting.splice(this.waiting.indexOf(w), 1)
+        w.resolve()
+      }
     }
   }
 
