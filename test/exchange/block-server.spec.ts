@@ -14,11 +14,26 @@ async function block (n: number, size: number): Promise<{ cid: CID, bytes: Uint8
   return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes }
 }
 
+/** A started BlockServer over `blocks`, with `channel` as its one inbound stream. */
+async function serving (blocks: Array<{ cid: CID, bytes: Uint8Array }>, channel: unknown, uploadBucket: TokenBucket, ledger = new Ledger()): Promise<BlockServer> {
+  const byKey = new Map(blocks.map(b => [b.cid.toString(), b]))
+  let inbound: ((channel: any) => void) | undefined
+  const server = new BlockServer({
+    network: { onInbound: async (handler: any) => { inbound = handler } } as any,
+    blocks: { get: async (cid: CID) => byKey.get(cid.toString())! } as any,
+    ledger,
+    bans: new BanList(),
+    uploadBucket,
+    logger: defaultLogger()
+  }, { maxRequestsPerPeer: 64, maxConcurrentUploads: 32 })
+  await server.start()
+  inbound!(channel)
+  return server
+}
+
 describe('exchange: BlockServer', () => {
   it('with an upload limit, a request cancelled while it waits for the bucket is never sent', async () => {
     const blocks = await Promise.all([1, 2, 3, 4, 5].map(async n => await block(n, 512 * 1024)))
-    const byKey = new Map(blocks.map(b => [b.cid.toString(), b]))
-    let inbound: ((channel: any) => void) | undefined
     const sent: string[] = []
     const waiters = new Map<string, () => void>()
     const sentOf = async (cid: CID): Promise<void> => { await new Promise<void>(resolve => { waiters.set(cid.toString(), resolve) }) }
@@ -35,17 +50,8 @@ describe('exchange: BlockServer', () => {
       abort () {}
     }
     const ledger = new Ledger()
-    const server = new BlockServer({
-      network: { onInbound: async (handler: any) => { inbound = handler } } as any,
-      blocks: { get: async (cid: CID) => byKey.get(cid.toString())! } as any,
-      ledger,
-      bans: new BanList(),
-      // 1 MB/s: the burst lets two 512 KiB blocks go at once, the third waits about half a second
-      uploadBucket: new TokenBucket(1_000_000),
-      logger: defaultLogger()
-    }, { maxRequestsPerPeer: 64, maxConcurrentUploads: 32 })
-    await server.start()
-    inbound!(channel)
+    // 1 MB/s: the burst lets two 512 KiB blocks go at once, the third waits about half a second
+    const server = await serving(blocks, channel, new TokenBucket(1_000_000), ledger)
     const [a, b, c, d, e] = blocks.map(x => x.cid)
     const bSent = sentOf(b)
     events!.onRequest([a, b, c, d], [])
@@ -61,8 +67,6 @@ describe('exchange: BlockServer', () => {
 
   it('sends a stream\'s blocks one after another, and a block cancelled while it waits for its turn is never sent', async () => {
     const blocks = await Promise.all([1, 2, 3].map(async n => await block(n, 64 * 1024)))
-    const byKey = new Map(blocks.map(b => [b.cid.toString(), b]))
-    let inbound: ((channel: any) => void) | undefined
     let events: ServeChannelEvents | undefined
     const sent: string[] = []
     const started = new Map<string, PromiseWithResolvers<void>>()
@@ -86,16 +90,7 @@ describe('exchange: BlockServer', () => {
       async sendDontHave () {},
       abort () {}
     }
-    const server = new BlockServer({
-      network: { onInbound: async (handler: any) => { inbound = handler } } as any,
-      blocks: { get: async (cid: CID) => byKey.get(cid.toString())! } as any,
-      ledger: new Ledger(),
-      bans: new BanList(),
-      uploadBucket: new TokenBucket(0),
-      logger: defaultLogger()
-    }, { maxRequestsPerPeer: 64, maxConcurrentUploads: 32 })
-    await server.start()
-    inbound!(channel)
+    const server = await serving(blocks, channel, new TokenBucket(0))
     const [a, b, c] = blocks.map(x => x.cid)
     events!.onRequest([a, b], [])
     await gate(a.toString(), started).promise
