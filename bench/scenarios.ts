@@ -11,6 +11,7 @@ import { createLibp2p } from 'libp2p'
 import { CID } from 'multiformats/cid'
 import { shoalOk } from '../test/helpers/cli.js'
 import { Abuser } from '../test/helpers/abuser.js'
+import { DAEMON_NODE_FLAGS } from '../src/daemon/constants.js'
 import { RAW_PROTOCOL } from './constants.js'
 import { createBenchHelia } from './helia/node.js'
 import { Cluster, bytesUnder, MiB, mbps, median, procStatus, writeRandomFile } from './lib.js'
@@ -20,8 +21,8 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const IDLE_SETTLE = 3000
 
 /** Start a child process script and read its first stdout line as JSON. */
-async function child (script: string, args: string[]): Promise<{ info: any, pid: number | undefined, stop(): void }> {
-  const proc = spawn(process.execPath, [path.join(here, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+async function child (script: string, args: string[], nodeFlags: string[] = []): Promise<{ info: any, pid: number | undefined, stop(): void }> {
+  const proc = spawn(process.execPath, [...nodeFlags, path.join(here, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
   const line = await new Promise<string>((resolve, reject) => {
     let buf = ''
     proc.stdout.on('data', d => {
@@ -261,8 +262,9 @@ export async function memory (o: ScenarioOptions & { smallMiB: number, largeMiB:
     }
   }
   const [small, large] = rows
-  // baseline, measured here: a bare libp2p peer (TCP, noise, yamux, in its own process) and a bare Node process
-  const raw = await child('raw-peer.js', ['127.0.0.22'])
+  // baseline, measured here: a bare libp2p peer (TCP, noise, yamux, in its own process, with the
+  // daemon's Node flags) and a bare Node process
+  const raw = await child('raw-peer.js', ['127.0.0.22'], DAEMON_NODE_FLAGS)
   await new Promise(resolve => setTimeout(resolve, IDLE_SETTLE))
   const bareLibp2pMiB = Math.round(await procStatus(raw.pid, 'VmRSS') / MiB)
   raw.stop()

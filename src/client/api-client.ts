@@ -1,4 +1,5 @@
-import http from 'node:http'
+import type { IncomingMessage } from 'node:http'
+import { http } from '../node-http.js'
 import { repoPaths } from '../store/repo-layout.js'
 import { ShoalError } from '../errors.js'
 
@@ -77,13 +78,13 @@ export class ApiClient {
   }
 
   /** A request answered with raw bytes (cat). */
-  async stream (path: string, body: unknown, signal?: AbortSignal): Promise<http.IncomingMessage> {
+  async stream (path: string, body: unknown, signal?: AbortSignal): Promise<IncomingMessage> {
     const res = await this.request('POST', path, body, signal)
     if ((res.statusCode ?? 500) >= 400) throw remoteError(res, await readJson(res))
     return res
   }
 
-  private async request (method: string, path: string, body: unknown, signal?: AbortSignal): Promise<http.IncomingMessage> {
+  private async request (method: string, path: string, body: unknown, signal?: AbortSignal): Promise<IncomingMessage> {
     const payload = body == null ? undefined : JSON.stringify(body)
     return await new Promise((resolve, reject) => {
       const req = http.request({
@@ -105,7 +106,7 @@ export class ApiClient {
   }
 }
 
-async function readJson (res: http.IncomingMessage): Promise<any> {
+async function readJson (res: IncomingMessage): Promise<any> {
   const chunks: Buffer[] = []
   for await (const chunk of res) chunks.push(chunk)
   try {
@@ -116,6 +117,6 @@ async function readJson (res: http.IncomingMessage): Promise<any> {
 }
 
 /** The typed error a failed request carries in its `{ error: { name, message } }` body. */
-function remoteError (res: http.IncomingMessage, body: any): RemoteError {
+function remoteError (res: IncomingMessage, body: any): RemoteError {
   return new RemoteError(body?.error?.name ?? 'Error', body?.error?.message ?? `status ${res.statusCode}`)
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises'
 import { AbortError } from '@libp2p/interface'
-import http from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { http } from '../node-http.js'
 import { defaultLogger } from '@libp2p/logger'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import { ApiGuard } from './api-guard.js'
@@ -31,8 +32,8 @@ export interface ApiServerInit {
  */
 export class ApiServer {
   private readonly init: ApiServerInit
-  private readonly server: http.Server
-  private tcpServer?: http.Server
+  private readonly server: Server
+  private tcpServer?: Server
   private readonly controllers = new Set<AbortController>()
   private readonly active = new Set<Promise<void>>()
 
@@ -112,7 +113,7 @@ export class ApiServer {
     void handling.finally(() => { this.active.delete(handling) })
   }
 
-  private async handle (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const controller = new AbortController()
     this.controllers.add(controller)
     res.on('close', () => {
