@@ -6,6 +6,7 @@ import { connectCommand, gcCommand, idCommand, lsCommand, peersCommand, provider
 import { churnCommand } from './commands/churn.js'
 import { replicasCommand, replicateCommand, statusCommand } from './commands/replication.js'
 import { addCommand, catCommand, getCommand } from './commands/transfer.js'
+import { exportCommand, importCommand } from './commands/car.js'
 import { EXIT, exitCodeFor } from './exit-codes.js'
 import { endQuietlyOnClosedStdout, out } from './output.js'
 import { closestName } from './suggest.js'
@@ -14,7 +15,7 @@ import { closestName } from './suggest.js'
  * The `shoal` command. Every failure ends as one line on stderr and an exit
  * code from `exit-codes.ts`; stack traces are shown only with DEBUG set.
  */
-const COMMANDS = [initCommand, daemonCommand, idCommand, addCommand, getCommand, catCommand, lsCommand, rmCommand, gcCommand,
+const COMMANDS = [initCommand, daemonCommand, idCommand, addCommand, getCommand, catCommand, exportCommand, importCommand, lsCommand, rmCommand, gcCommand,
   verifyCommand, peersCommand, connectCommand, providersCommand, statusCommand, replicasCommand, replicateCommand, statCommand, stopCommand,
   churnCommand, swarmKeyCommand, groupKeyCommand]
 

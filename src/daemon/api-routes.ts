@@ -1,5 +1,6 @@
 import path from 'node:path'
 import { CONNECT_TIMEOUT, PROVIDERS_TIMEOUT } from './constants.js'
+import { CAR_CONTENT_TYPE } from '../content/car.js'
 import { parseCID } from '../content/dag.js'
 import { chunkSize as checkChunkSize } from '../config/validate.js'
 import { InputError } from '../errors.js'
@@ -45,6 +46,34 @@ function optInt (body: Record<string, any>, name: string): number | undefined {
   const v = optNumber(body, name)
   if (v != null && !Number.isSafeInteger(v)) throw new InputError(`"${name}" must be a whole number`)
   return v
+}
+
+/**
+ * Send the bytes `content` yields. An error before the first byte is a plain
+ * JSON error; after it, the response ends with an `x-shoal-error` trailer.
+ */
+async function sendBytes (res: ServerResponse, contentType: string, content: AsyncGenerator<Uint8Array>): Promise<void> {
+  // a client that goes away aborts the route's signal, and with it `content`
+  const drained = async (): Promise<void> => {
+    await new Promise<void>(resolve => {
+      const done = (): void => { res.off('drain', done); res.off('close', done); resolve() }
+      res.on('drain', done)
+      res.on('close', done)
+    })
+  }
+  const first = await content.next()
+  res.writeHead(200, { 'content-type': contentType, trailer: 'x-shoal-error' })
+  try {
+    if (first.done !== true) {
+      if (!res.write(first.value)) await drained()
+      for await (const chunk of content) {
+        if (!res.write(chunk)) await drained()
+      }
+    }
+  } catch (err: any) {
+    res.addTrailers({ 'x-shoal-error': JSON.stringify(errorBody(err).error) })
+  }
+  res.end()
 }
 
 /**
@@ -129,23 +158,24 @@ export const routes: Record<string, Route> = {
   'POST /v1/cat': async ({ node, req, res, signal }) => {
     const body = await readJson(req)
     const cid = parseCID(str(body, 'cid'))
-    const providerTimeout = optNumber(body, 'providerTimeout')
-    const content = node.cat(cid, { signal, providerTimeout })
-    // an error before the first byte is a plain JSON error; after it, the
-    // response ends with an `x-shoal-error` trailer instead
-    const first = await content.next()
-    res.writeHead(200, { 'content-type': 'application/octet-stream', trailer: 'x-shoal-error' })
-    try {
-      if (first.done !== true) {
-        if (!res.write(first.value)) await new Promise(resolve => res.once('drain', resolve))
-        for await (const chunk of content) {
-          if (!res.write(chunk)) await new Promise(resolve => res.once('drain', resolve))
-        }
-      }
-    } catch (err: any) {
-      res.addTrailers({ 'x-shoal-error': JSON.stringify(errorBody(err).error) })
-    }
-    res.end()
+    await sendBytes(res, 'application/octet-stream', node.cat(cid, { signal, providerTimeout: optNumber(body, 'providerTimeout') }))
+  },
+
+  'POST /v1/export': async ({ node, req, res, signal }) => {
+    const body = await readJson(req)
+    const cid = parseCID(str(body, 'cid'))
+    await sendBytes(res, CAR_CONTENT_TYPE, node.exportCar(cid, { signal, providerTimeout: optNumber(body, 'providerTimeout') }))
+  },
+
+  'POST /v1/import': async ({ node, req, res, signal }) => {
+    const body = await readJson(req)
+    const result = await node.importCar(absPath(body, 'path'), { pin: body.pin !== false, signal })
+    sendJson(res, 200, {
+      roots: result.roots.map(r => ({ cid: r.cid.toString(), name: r.name, size: r.size, kind: r.type })),
+      blocks: result.blocks,
+      bytes: result.bytes,
+      pinned: result.pinned
+    })
   },
 
   'GET /v1/ls': async ({ node, res }) => {

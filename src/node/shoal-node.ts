@@ -26,6 +26,7 @@ import type { PeerSummary, RepoStat } from './peer-ops.js'
 import type { RootStatus } from './replica-host.js'
 import type { VerifyResult } from './references.js'
 import type { RefState } from '../store/ref-store.js'
+import type { CarImportResult } from './car-import.js'
 import type { AddOptions, GetOptions, GetResult } from './transfers.js'
 import type { ImportResult } from './import-path.js'
 import type { ContentDiscovery } from '../routing/content-discovery.js'
@@ -258,6 +259,14 @@ export class ShoalNode {
 
   cat (cid: CID, options: GetOptions = {}): AsyncGenerator<Uint8Array> {
     return this.transfers.cat(cid, options)
+  }
+
+  exportCar (cid: CID, options: GetOptions = {}): AsyncGenerator<Uint8Array> {
+    return this.transfers.exportCar(cid, options)
+  }
+
+  async importCar (file: string, options: { pin?: boolean, signal?: AbortSignal } = {}): Promise<CarImportResult> {
+    return await this.transfers.importCar(file, options)
   }
 
   async replicate (cid: CID, options: { replicas: number, replicasMax?: number } & AbortOptions): Promise<ReplicaStatus> {

@@ -2,14 +2,17 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { AbortError } from '@libp2p/interface'
 import { exporter } from 'ipfs-unixfs-exporter'
+import { carOf } from '../content/car.js'
 import { readFileContent } from '../content/file-reader.js'
 import { BlockNotFoundError, BlockVerificationError, DiskFullError, InputError, isDiskFull, NotAFileError, ReplicationError } from '../errors.js'
 import { anySignal } from '../signals.js'
 import { BlockArrivals } from './block-arrivals.js'
+import { importCar } from './car-import.js'
 import { resolveOutput } from './export-path.js'
 import { importPath } from './import-path.js'
 import { checkPart, commitOutput, partOf } from './output-commit.js'
 import { OutputLayout } from './output-layout.js'
+import type { CarImportResult } from './car-import.js'
 import type { GarbageCollector } from './gc.js'
 import type { ImportOptions, ImportResult } from './import-path.js'
 import type { Pinning } from './pinning.js'
@@ -157,7 +160,46 @@ export class Transfers {
    * order and the exporter reads each block as soon as it is verified and
    * stored. Nothing is pinned.
    */
-  async * cat (cid: CID, options: GetOptions = {}): AsyncGenerator<Uint8Array> {
+  cat (cid: CID, options: GetOptions = {}): AsyncGenerator<Uint8Array> {
+    return this.whileFetching(cid, options, async function * (blocks, signal) {
+      const entry = await exporter(cid, blocks, { signal })
+      if (entry.type !== 'file' && entry.type !== 'raw' && entry.type !== 'identity') {
+        throw new NotAFileError(`${cid.toString()} is a ${entry.type}, not a file (use get)`)
+      }
+      yield * readFileContent(cid, async c => await toBytes(blocks.get(c, { signal })), { signal })
+    })
+  }
+
+  /**
+   * Stream the DAG under `cid` as a CAR (every block once, depth first)
+   * while it downloads, like `cat`. Nothing is pinned.
+   */
+  exportCar (cid: CID, options: GetOptions = {}): AsyncGenerator<Uint8Array> {
+    return this.whileFetching(cid, options, (blocks, signal) => carOf([cid], async c => await toBytes(blocks.get(c, { signal })), { signal }))
+  }
+
+  /**
+   * Store every block of a CAR file (each verified against its CID), then pin
+   * and announce its roots. A root whose DAG the CAR does not hold whole is
+   * refused and nothing is pinned; its blocks go at the next gc.
+   */
+  async importCar (file: string, options: { pin?: boolean, signal?: AbortSignal } = {}): Promise<CarImportResult> {
+    const result = await this.c.gc.writing(async () => await importCar(this.c.blocks, file, options))
+      .catch(err => { throw this.repoFull(err, 'nothing was imported; the blocks stored so far go at the next gc') })
+    const pin = options.pin !== false
+    for (const root of result.roots) {
+      if (pin) await this.c.pins.pin({ cid: root.cid, name: root.name, size: root.size, type: root.type, created: Date.now() }, 'user')
+      this.c.announcer.announce(root.cid)
+    }
+    return { ...result, pinned: pin }
+  }
+
+  /**
+   * Run `read` over the blocks of `cid` while they download (in DAG order):
+   * `read` gets a store whose `get` waits for a block not here yet. The root
+   * is kept from gc until the read ends; nothing is pinned.
+   */
+  private async * whileFetching<T> (cid: CID, options: GetOptions, read: (blocks: BlockArrivals, signal: AbortSignal) => AsyncGenerator<T>): AsyncGenerator<T> {
     const controller = new AbortController()
     const signal = anySignal(controller.signal, options.signal)
     const done = await this.c.gc.use(cid)
@@ -165,14 +207,10 @@ export class Transfers {
     const fetching = this.fetch(cid, { ...options, signal, sequential: true, onStored: c => { arrivals.stored(c) } })
     fetching.then(() => { arrivals.complete() }, err => { arrivals.fail(err) })
     try {
-      const entry = await exporter(cid, arrivals, { signal })
-      if (entry.type !== 'file' && entry.type !== 'raw' && entry.type !== 'identity') {
-        throw new NotAFileError(`${cid.toString()} is a ${entry.type}, not a file (use get)`)
-      }
-      yield * readFileContent(cid, async c => await toBytes(arrivals.get(c, { signal })), { signal })
+      yield * read(arrivals, signal)
       await fetching
     } finally {
-      controller.abort(new AbortError('cat finished'))
+      controller.abort(new AbortError('read finished'))
       await fetching.catch(() => {})
       await this.c.pins.clearDownloading(cid)
       done()
