@@ -12,6 +12,7 @@ import type { CommandModule } from 'yargs'
 interface ExportArgs extends GlobalArgs {
   cid: string
   output?: string
+  force?: boolean
   timeout?: number
 }
 
@@ -21,6 +22,7 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
   builder: y => y
     .positional('cid', { type: 'string', demandOption: true, describe: 'root CID' })
     .option('output', { alias: 'o', type: 'string', describe: 'CAR file to write (written as FILE.part, renamed when whole)' })
+    .option('force', { type: 'boolean', describe: 'with -o: replace a file of that name' })
     .option('timeout', { type: 'number', describe: 'seconds to wait with no reachable holder before failing' })
     .example('$0 export bafybei… > video.car', '')
     .example('$0 export bafybei… -o video.car', '') as any,
@@ -31,11 +33,22 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
     }
     const target = args.output == null ? undefined : path.resolve(args.output)
     const part = target == null ? undefined : `${target}.part`
+    if (target != null && args.force !== true && fs.existsSync(target)) {
+      throw new InputError(`${target} exists: give another name, or --force to replace it`)
+    }
     const res = await clientOf(args).stream('/v1/export', {
       cid: cid.toString(),
       providerTimeout: args.timeout == null ? undefined : args.timeout * 1000
     }, interruptSignal())
-    const sink = part == null ? process.stdout : fs.createWriteStream(part)
+    let sink: NodeJS.WritableStream = process.stdout
+    if (part != null) {
+      // `wx`: a FILE.part that is not ours (nor a leftover we would delete) is never written over
+      const handle = await fs.promises.open(part, 'wx').catch(err => {
+        res.destroy()
+        throw err.code === 'EEXIST' ? new InputError(`${part} exists (an unfinished export?): remove it and export again`) : err
+      })
+      sink = handle.createWriteStream()
+    }
     try {
       await pipeline(res, sink, { end: part != null })
       const trailer = res.trailers['x-shoal-error']
@@ -44,13 +57,13 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
         throw new RemoteError(err.name ?? 'Error', `${err.message ?? 'failed'} (the CAR is incomplete)`)
       }
       if (!res.complete) throw new IncompleteOutputError('the daemon stopped sending before the end of the CAR (it is incomplete)')
+      if (part != null && target != null) await fs.promises.rename(part, target)
     } catch (err) {
-      // an incomplete CAR is never left under a name that looks finished
+      // an incomplete CAR is never left under a name that looks finished; the .part is ours (opened `wx`)
       if (part != null) await fs.promises.rm(part, { force: true })
       throw err
     }
-    if (part != null && target != null) {
-      await fs.promises.rename(part, target)
+    if (target != null) {
       if (args.json === true) out.json({ cid: cid.toString(), output: target })
       else out.line(target)
     }
