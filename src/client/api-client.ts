@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import { http } from '../node-http.js'
 import { repoPaths } from '../store/repo-layout.js'
-import { ShoalError } from '../errors.js'
+import { IncompleteOutputError, ShoalError } from '../errors.js'
 
 /** No daemon answers on the repo's socket. */
 class DaemonNotRunningError extends ShoalError {
@@ -10,7 +10,7 @@ class DaemonNotRunningError extends ShoalError {
 }
 
 /** An error the daemon reported, carrying the daemon's error name. */
-export class RemoteError extends ShoalError {
+class RemoteError extends ShoalError {
   constructor (name: string, message: string) {
     super(message)
     this.name = name
@@ -114,6 +114,20 @@ async function readJson (res: IncomingMessage): Promise<any> {
   } catch {
     throw new ShoalError(`the daemon sent an unreadable answer (status ${res.statusCode})`)
   }
+}
+
+/**
+ * After a byte stream (`stream`) has been read to its end: throw what the
+ * daemon's `x-shoal-error` trailer says went wrong, or IncompleteOutputError
+ * if the response stopped short. `what` names the output in the message.
+ */
+export function checkStreamEnd (res: IncomingMessage, what: string): void {
+  const trailer = res.trailers['x-shoal-error']
+  if (trailer != null) {
+    const err = JSON.parse(trailer)
+    throw new RemoteError(err.name ?? 'Error', `${err.message ?? 'failed'} (${what} is incomplete)`)
+  }
+  if (!res.complete) throw new IncompleteOutputError(`the daemon stopped sending before the end (${what} is incomplete)`)
 }
 
 /** The typed error a failed request carries in its `{ error: { name, message } }` body. */

@@ -35,14 +35,10 @@ export async function * carOf (roots: CID[], get: (cid: CID) => Promise<Uint8Arr
       await writer.close()
     }
   })()
-  // the writer's failure is thrown by the reader, after what was written before it
+  // the writer's failure is thrown to the reader, after what was written before it
   writing.catch(() => {})
-  try {
-    for await (const chunk of out) yield chunk
-    await writing
-  } finally {
-    writing.catch(() => {})
-  }
+  for await (const chunk of out) yield chunk
+  await writing
 }
 
 /** What `readCar` found in a CAR. */

@@ -4,7 +4,7 @@ import { exporter } from 'ipfs-unixfs-exporter'
 import { readCar } from '../content/car.js'
 import { DAG_PB_CODE, RAW_CODE, isInterior } from '../content/dag.js'
 import { walkDag } from '../content/dag-walk.js'
-import { InputError } from '../errors.js'
+import { BlockNotFoundError, InputError } from '../errors.js'
 import type { BlockStore } from '../store/block-store.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -60,7 +60,10 @@ export async function importCar (blocks: BlockStore, file: string, options: Abor
 
 /** Throw InputError unless every block under `root` is in the store. */
 async function checkWhole (blocks: BlockStore, root: CID, options: AbortOptions): Promise<void> {
-  const load = async (cid: CID): Promise<Uint8Array | undefined> => await blocks.has(cid, options) ? (await blocks.get(cid, options)).bytes : undefined
+  const load = async (cid: CID): Promise<Uint8Array | undefined> => await blocks.get(cid, options).then(b => b.bytes, err => {
+    if (err instanceof BlockNotFoundError) return undefined
+    throw err
+  })
   let missing = 0
   let first: CID | undefined
   for await (const step of walkDag([root], load)) {

@@ -9,7 +9,7 @@ import { CarWriter } from '@ipld/car'
 import * as raw from 'multiformats/codecs/raw'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { SHOAL_BIN, sha256File, shoal, shoalOk, useDaemons } from '../helpers/cli.js'
+import { SHOAL_BIN, files, sha256File, shoal, shoalOk, useDaemons } from '../helpers/cli.js'
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../fixtures')
 /** ipfs-car's command (an npm package nobody here wrote), run with this Node. */
@@ -36,16 +36,6 @@ async function stdoutOf (args: string[]): Promise<Buffer> {
   const code = await new Promise(resolve => child.on('close', resolve))
   assert.equal(code, 0, stderr)
   return Buffer.concat(chunks)
-}
-
-async function files (root: string, rel = ''): Promise<string[]> {
-  const out: string[] = []
-  for (const e of await fs.readdir(path.join(root, rel), { withFileTypes: true })) {
-    const r = path.join(rel, e.name)
-    if (e.isDirectory()) out.push(r + '/', ...await files(root, r))
-    else out.push(r)
-  }
-  return out.sort()
 }
 
 async function pinned (repo: string): Promise<string[]> {

@@ -2,20 +2,10 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { sha256File, shoalOk, useDaemons } from '../helpers/cli.js'
+import { files, sha256File, shoalOk, useDaemons } from '../helpers/cli.js'
 import { referenceRootCID } from '../helpers/reference-dag.js'
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../fixtures')
-
-async function files (root: string, rel = ''): Promise<string[]> {
-  const out: string[] = []
-  for (const e of await fs.readdir(path.join(root, rel), { withFileTypes: true })) {
-    const r = path.join(rel, e.name)
-    if (e.isDirectory()) out.push(r + '/', ...await files(root, r))
-    else out.push(r)
-  }
-  return out.sort()
-}
 
 describe('cli: files and directories from the fixtures', function () {
   this.timeout(120_000)

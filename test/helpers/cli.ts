@@ -83,6 +83,17 @@ export async function shoalOk (args: string[], options?: ShoalOptions): Promise<
 
 export { sha256File } from '../../src/content/file-hash.js'
 
+/** Every path under `root`, sorted, folders with a trailing `/`. */
+export async function files (root: string, rel = ''): Promise<string[]> {
+  const out: string[] = []
+  for (const e of await fs.readdir(path.join(root, rel), { withFileTypes: true })) {
+    const r = path.join(rel, e.name)
+    if (e.isDirectory()) out.push(r + '/', ...await files(root, r))
+    else out.push(r)
+  }
+  return out.sort()
+}
+
 export async function tempDir (prefix = 'shoal-test-'): Promise<string> {
   return await fs.mkdtemp(path.join(os.tmpdir(), prefix))
 }

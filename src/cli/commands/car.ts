@@ -2,8 +2,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { parseCID } from '../../content/dag.js'
-import { IncompleteOutputError, InputError } from '../../errors.js'
-import { RemoteError } from '../../client/api-client.js'
+import { InputError } from '../../errors.js'
+import { checkStreamEnd } from '../../client/api-client.js'
 import { clientOf, interruptSignal } from '../context.js'
 import { formatBytes, out, plural } from '../output.js'
 import type { GlobalArgs } from '../context.js'
@@ -51,12 +51,7 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
     }
     try {
       await pipeline(res, sink, { end: part != null })
-      const trailer = res.trailers['x-shoal-error']
-      if (trailer != null) {
-        const err = JSON.parse(trailer)
-        throw new RemoteError(err.name ?? 'Error', `${err.message ?? 'failed'} (the CAR is incomplete)`)
-      }
-      if (!res.complete) throw new IncompleteOutputError('the daemon stopped sending before the end of the CAR (it is incomplete)')
+      checkStreamEnd(res, 'the CAR')
       if (part != null && target != null) await fs.promises.rename(part, target)
     } catch (err) {
       // an incomplete CAR is never left under a name that looks finished; the .part is ours (opened `wx`)

@@ -2,8 +2,8 @@ import { statSync } from 'node:fs'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { parseCID } from '../../content/dag.js'
-import { IncompleteOutputError, InputError, InterruptedError } from '../../errors.js'
-import { RemoteError } from '../../client/api-client.js'
+import { InputError, InterruptedError } from '../../errors.js'
+import { checkStreamEnd } from '../../client/api-client.js'
 import { clientOf, interruptSignal } from '../context.js'
 import { RateMeter, formatBytes, formatDuration, out, plural, progressBar } from '../output.js'
 import type { GlobalArgs } from '../context.js'
@@ -215,13 +215,6 @@ export const catCommand: CommandModule<GlobalArgs, CatArgs> = {
       providerTimeout: args.timeout == null ? undefined : args.timeout * 1000
     }, interruptSignal())
     await pipeline(res, process.stdout, { end: false })
-    const trailer = res.trailers['x-shoal-error']
-    if (trailer != null) {
-      const err = JSON.parse(trailer)
-      throw new RemoteError(err.name ?? 'Error', `${err.message ?? 'failed'} (output is incomplete)`)
-    }
-    if (!res.complete) {
-      throw new IncompleteOutputError('the daemon stopped sending before the end of the file (output is incomplete)')
-    }
+    checkStreamEnd(res, 'output')
   }
 }
