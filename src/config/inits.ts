@@ -2,6 +2,7 @@ import type { ShoalConfig } from './schema.js'
 import type { ExchangeLimits } from '../exchange/exchange.js'
 import type { PeerConductInit } from '../exchange/peer-conduct.js'
 import type { ReplicaManagerInit } from '../replication/replica-manager.js'
+import { IPFS_BOOTSTRAP } from '../routing/constants.js'
 import type { BootstrapperInit } from '../routing/bootstrapper.js'
 import type { RoutingTableSweeperInit } from '../routing/routing-table-sweeper.js'
 
@@ -42,7 +43,7 @@ export function partInits (config: ShoalConfig): PartInits {
       leaveTimeout: replication.leaveTimeout,
       maxStorage: config.maxStorage
     },
-    bootstrap: { list: config.bootstrap },
+    bootstrap: { list: config.ipfsBootstrap ? [...config.bootstrap, ...IPFS_BOOTSTRAP] : config.bootstrap },
     // a contact that stopped answering leaves the routing table once a replica holder would be given up
     sweeper: { delay: replication.gracePeriod, timeout: replication.probeTimeout },
     rates: { upload: config.maxUploadRate, download: config.maxDownloadRate, repair: replication.repairRate },

@@ -90,6 +90,18 @@ export interface ShoalConfig {
   api: string
   /** Let `api` bind an address other than loopback. */
   apiAllowRemote: boolean
+  /** Serve and fetch blocks over Bitswap too (IPFS peers: Helia, Kubo). */
+  bitswap: boolean
+  /** Take part in the IPFS DHT (`/ipfs/kad/1.0.0`) besides Shoal's own: provide roots there, find providers there. */
+  ipfsDht: boolean
+  /** Also join through the public IPFS bootstrap peers (a machine that reaches the internet). */
+  ipfsBootstrap: boolean
+  /** Serve a read-only trustless HTTP gateway on this TCP multiaddr ('': none). */
+  gateway: string
+  /** Let `gateway` bind an address other than loopback. */
+  gatewayAllowRemote: boolean
+  /** The gateway fetches from the swarm what this peer does not hold (false: only what is here). */
+  gatewayFetch: boolean
   limits: LimitsConfig
   replication: ReplicationConfig
 }
@@ -143,6 +155,12 @@ export function defaultConfig (): ShoalConfig {
     swarmKeyFile: '',
     api: '',
     apiAllowRemote: false,
+    bitswap: true,
+    ipfsDht: false,
+    ipfsBootstrap: false,
+    gateway: '',
+    gatewayAllowRemote: false,
+    gatewayFetch: true,
     limits: { ...DEFAULT_LIMITS },
     replication: { ...DEFAULT_REPLICATION, trustedPeers: [] }
   }

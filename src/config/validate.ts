@@ -27,6 +27,12 @@ export function validateConfig (input: unknown, source = 'config'): ShoalConfig 
     swarmKeyFile: str(raw.swarmKeyFile ?? defaults.swarmKeyFile, `${source}: swarmKeyFile`),
     api: raw.api == null || raw.api === '' ? '' : checkMultiaddr(raw.api, `${source}: api`),
     apiAllowRemote: bool(raw.apiAllowRemote ?? defaults.apiAllowRemote, `${source}: apiAllowRemote`),
+    bitswap: bool(raw.bitswap ?? defaults.bitswap, `${source}: bitswap`),
+    ipfsDht: bool(raw.ipfsDht ?? defaults.ipfsDht, `${source}: ipfsDht`),
+    ipfsBootstrap: bool(raw.ipfsBootstrap ?? defaults.ipfsBootstrap, `${source}: ipfsBootstrap`),
+    gateway: raw.gateway == null || raw.gateway === '' ? '' : checkMultiaddr(raw.gateway, `${source}: gateway`),
+    gatewayAllowRemote: bool(raw.gatewayAllowRemote ?? defaults.gatewayAllowRemote, `${source}: gatewayAllowRemote`),
+    gatewayFetch: bool(raw.gatewayFetch ?? defaults.gatewayFetch, `${source}: gatewayFetch`),
     limits: { ...defaults.limits },
     replication: { ...defaults.replication, trustedPeers: [] }
   }

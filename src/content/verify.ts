@@ -3,7 +3,8 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { equals } from 'uint8arrays/equals'
 import { BlockVerificationError, UnsupportedHashError } from '../errors.js'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
+import { create as createDigest } from 'multiformats/hashes/digest'
 
 /**
  * A block whose bytes have been hashed and found to match its CID. Only
@@ -59,15 +60,34 @@ export function verifyBlock (cid: CID, bytes: Uint8Array | Uint8ArrayList): Veri
     throw new UnsupportedHashError(`unsupported hash function 0x${cid.multihash.code.toString(16)} in ${cid.toString()}`)
   }
   // node:crypto is several times faster than the WebCrypto path for large inputs
+  if (!equals(sha256Of(bytes), cid.multihash.digest)) {
+    throw new BlockVerificationError(`block bytes do not match ${cid.toString()}`)
+  }
+  if (bytes instanceof Uint8ArrayList) return new ReceivedBlock(cid, bytes)
+  return { cid, bytes, parts: [bytes], byteLength: bytes.byteLength, verified: true }
+}
+
+function sha256Of (bytes: Uint8Array | Uint8ArrayList): Uint8Array {
   const hash = createHash('sha256')
   if (bytes instanceof Uint8ArrayList) {
     for (const part of bytes) hash.update(part)
   } else {
     hash.update(bytes)
   }
-  if (!equals(hash.digest(), cid.multihash.digest)) {
-    throw new BlockVerificationError(`block bytes do not match ${cid.toString()}`)
+  return hash.digest()
+}
+
+/**
+ * A block that arrived without its CID, only the CID's prefix (Bitswap):
+ * its bytes are hashed and the CID made from the digest, so what it is
+ * named is what it holds. Whether anyone wanted that CID is the caller's
+ * question. Only sha2-256 is accepted.
+ */
+export function identifyBlock (version: 0 | 1, codec: number, hashCode: number, bytes: Uint8Array): VerifiedBlock {
+  if (hashCode !== sha256.code) {
+    throw new UnsupportedHashError(`unsupported hash function 0x${hashCode.toString(16)}`)
   }
-  if (bytes instanceof Uint8ArrayList) return new ReceivedBlock(cid, bytes)
+  const digest = createDigest(sha256.code, sha256Of(bytes))
+  const cid = version === 0 ? CID.createV0(digest as any) : CID.createV1(codec, digest)
   return { cid, bytes, parts: [bytes], byteLength: bytes.byteLength, verified: true }
 }

@@ -4,13 +4,14 @@ import { AbortError } from '@libp2p/interface'
 import type { BanList } from './ban-list.js'
 import type { Ledger } from './ledger.js'
 import type { TokenBucket } from './token-bucket.js'
-import type { BlockNetwork, ServeChannel } from '../protocol/block-network.js'
+import type { BlockServeChannel, InboundBlockChannels } from '../protocol/serve-channel.js'
 import type { BlockStore } from '../store/block-store.js'
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 export interface BlockServerComponents {
-  network: BlockNetwork
+  /** The block protocols peers ask us through (`/shoal/blocks`, Bitswap): all served alike. */
+  networks: InboundBlockChannels[]
   blocks: BlockStore
   ledger: Ledger
   bans: BanList
@@ -28,7 +29,7 @@ export interface BlockServerInit {
 
 /** One inbound stream's queue of wanted blocks. */
 interface Stream {
-  channel: ServeChannel
+  channel: BlockServeChannel
   peer: string
   queue: Map<string, CID>
   open: boolean
@@ -79,11 +80,11 @@ export class BlockServer implements Startable {
   /** Serve: the block protocol is registered from now on (and again after a stop). */
   async start (): Promise<void> {
     this.controller = new AbortController()
-    await this.c.network.onInbound(channel => { this.serve(channel) })
+    for (const network of this.c.networks) await network.onInbound(channel => { this.serve(channel) })
   }
 
   async stop (): Promise<void> {
-    await this.c.network.onInbound(undefined)
+    for (const network of this.c.networks) await network.onInbound(undefined)
     this.controller.abort()
     for (const s of this.streams) {
       s.open = false
@@ -98,7 +99,7 @@ export class BlockServer implements Startable {
     return this.active
   }
 
-  private serve (channel: ServeChannel): void {
+  private serve (channel: BlockServeChannel): void {
     const peer = channel.peer.toString()
     if (this.c.bans.isBanned(peer)) {
       channel.abort(new ProtocolViolationError('banned'))
@@ -107,7 +108,8 @@ export class BlockServer implements Startable {
     const stream: Stream = { channel, peer, queue: new Map(), open: true, sending: Promise.resolve(), answering: new Set(), cancelled: new Set() }
     this.streams.add(stream)
     channel.listen({
-      onRequest: (want, cancel) => {
+      onRequest: (want, cancel, have) => {
+        if (have.length > 0) void this.answerHaves(stream, have)
         for (const cid of cancel) {
           const key = cid.toString()
           stream.queue.delete(key)
@@ -128,6 +130,18 @@ export class BlockServer implements Startable {
         if (err != null) this.log('stream from %s closed: %s', peer, err.message)
       }
     })
+  }
+
+  /** Whether we hold blocks (a want-have): answered at once, no upload slot, nothing read but the index. */
+  private async answerHaves (stream: Stream, cids: CID[]): Promise<void> {
+    const held: CID[] = []
+    const missing: CID[] = []
+    for (const cid of cids) {
+      if (await this.c.blocks.has(cid).catch(() => false)) held.push(cid)
+      else missing.push(cid)
+    }
+    if (!stream.open) return
+    await stream.channel.sendPresence(held, missing).catch(err => { this.failed(stream, err) })
   }
 
   private close (stream: Stream): void {

@@ -10,6 +10,7 @@ import type { BlockWriter } from './block-sink.js'
 import type { BlockSource } from './block-source.js'
 import type { ConnectEvents, FetchProgress, FetchResult } from './session-types.js'
 import type { TokenBucket } from './token-bucket.js'
+import type { BitswapNetwork } from '../protocol/bitswap-network.js'
 import type { BlockNetwork } from '../protocol/block-network.js'
 import type { SwarmNetwork } from '../protocol/swarm-network.js'
 import type { ProviderFinder } from './provider-finder.js'
@@ -19,6 +20,8 @@ import type { CID } from 'multiformats/cid'
 
 export interface ExchangeComponents {
   network: BlockNetwork
+  /** Bitswap, if on: a second block protocol, served and fetched through like the first. */
+  bitswap?: BitswapNetwork
   swarmNetwork: SwarmNetwork
   blocks: BlockStore
   discovery: ProviderFinder
@@ -84,14 +87,15 @@ export class Exchange implements Startable {
   private readonly server: BlockServer
   private readonly sessions = new Set<FetchSession>()
   private controller = new AbortController()
-  /** Block protocols downloads ask peers through: Shoal's own first. */
+  /** Block protocols downloads ask peers through: Shoal's own first, then Bitswap (peers that speak only it). */
   private readonly sources: BlockSource[]
 
   constructor (components: ExchangeComponents, limits: ExchangeLimits) {
     this.c = components
     this.limits = limits
-    this.sources = [components.network]
-    this.server = new BlockServer({ ...components, ledger: this.ledger }, limits)
+    const bitswap = components.bitswap == null ? [] : [components.bitswap]
+    this.sources = [components.network, ...bitswap]
+    this.server = new BlockServer({ ...components, networks: [components.network, ...bitswap], ledger: this.ledger }, limits)
     this.swarms = new SwarmRegistry({ ...components, network: components.swarmNetwork })
   }
 

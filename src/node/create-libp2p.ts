@@ -10,11 +10,14 @@ import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { isLoopback } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
+import { bitswapNetwork } from '../protocol/bitswap-network.js'
 import { blockNetwork } from '../protocol/block-network.js'
+import { IPFS_DHT_PROTOCOL } from '../routing/constants.js'
 import { replicaNetwork } from '../protocol/replica-network.js'
 import { swarmNetwork } from '../protocol/swarm-network.js'
 import { ProviderRecordQuota } from '../routing/provider-quota.js'
 import type { ShoalConfig } from '../config/schema.js'
+import type { BitswapNetwork } from '../protocol/bitswap-network.js'
 import type { BlockNetwork } from '../protocol/block-network.js'
 import type { ReplicaNetwork } from '../protocol/replica-network.js'
 import type { SwarmNetwork } from '../protocol/swarm-network.js'
@@ -39,8 +42,9 @@ function reachableFromOthers (addrs: Multiaddr[]): Multiaddr[] {
   return others.length > 0 ? others : addrs
 }
 
-/** Where the DHT keeps its records in the repo's datastore. */
+/** Where the DHTs keep their records in the repo's datastore. */
 const DHT_DATASTORE_PREFIX = '/shoal/dht'
+const IPFS_DHT_DATASTORE_PREFIX = '/shoal/ipfs-dht'
 
 /**
  * Shoal finds content through provider records only and stores no DHT
@@ -58,6 +62,10 @@ type ShoalServices = {
   blocks: BlockNetwork
   swarm: SwarmNetwork
   replicas: ReplicaNetwork
+  /** With `bitswap` on. */
+  bitswap?: BitswapNetwork
+  /** With `ipfsDht` on: the IPFS DHT, apart from Shoal's. */
+  ipfsDht?: KadDHT
 }
 
 export type ShoalLibp2p = Libp2p<ShoalServices>
@@ -99,18 +107,43 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
     (made.node?.getConnections(peer).length ?? 0) >= config.limits.maxConnectionsPerPeer
   const onViolation = (peer: PeerId, err: Error): void => { options.onViolation?.(peer.toString(), err) }
   // other peers' provider records are bounded (kad-dht itself stores any number)
-  const quota = new ProviderRecordQuota({
+  const quotas = [DHT_DATASTORE_PREFIX, ...(config.ipfsDht ? [IPFS_DHT_DATASTORE_PREFIX] : [])].map(prefix => new ProviderRecordQuota({
     logger: options.logger,
-    prefix: `${DHT_DATASTORE_PREFIX}/provider`,
+    prefix: `${prefix}/provider`,
     self: peerIdFromPrivateKey(options.privateKey).toString(),
     perPeer: config.limits.maxProviderRecordsPerPeer,
     total: config.limits.maxProviderRecords
-  })
-  await quota.load(options.datastore)
-  const node: ShoalLibp2p = await createLibp2p({
+  }))
+  let datastore = options.datastore
+  for (const quota of quotas) {
+    await quota.load(options.datastore)
+    datastore = quota.wrap(datastore)
+  }
+  // optional services, typed in ShoalServices as optional
+  const ipfsServices: Record<string, (components: any) => unknown> = {}
+  if (config.bitswap) {
+    ipfsServices.bitswap = bitswapNetwork({
+      maxMessageSize: config.limits.maxMessageSize,
+      onViolation,
+      downloadThrottle: options.downloadThrottle
+    })
+  }
+  if (config.ipfsDht) {
+    ipfsServices.ipfsDht = kadDHT({
+      protocol: IPFS_DHT_PROTOCOL,
+      clientMode: false,
+      peerInfoMapper: passthroughMapper,
+      logPrefix: 'shoal:ipfs-dht',
+      datastorePrefix: IPFS_DHT_DATASTORE_PREFIX,
+      validators: { pk: refuseValues, ipns: refuseValues },
+      maxInboundStreams: config.limits.maxDhtStreamsPerPeer,
+      metricsPrefix: 'shoal_ipfs_dht'
+    })
+  }
+  const node = await createLibp2p({
     start: false,
     privateKey: options.privateKey,
-    datastore: quota.wrap(options.datastore),
+    datastore,
     logger: options.logger,
     addresses: {
       listen: config.listen,
@@ -142,7 +175,9 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
     },
     services: {
       identify: identify(),
-      ping: ping(),
+      // each DHT pings a new contact before it enters its routing table: with two DHTs (Shoal's and
+      // the IPFS one) two pings to one peer at once are the rule, not a collision
+      ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }),
       dht: kadDHT({
         protocol: DHT_PROTOCOL,
         clientMode: false,
@@ -169,9 +204,10 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
         maxInboundStreams: config.limits.maxReplicaStreamsPerPeer,
         maxMessageSize: config.limits.maxReplicaMessageSize,
         onViolation
-      })
+      }),
+      ...ipfsServices
     }
-  })
+  }) as ShoalLibp2p
   made.node = node
   return node
 }

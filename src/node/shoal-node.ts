@@ -87,9 +87,10 @@ export class ShoalNode {
     this.logger = logger
     this.libp2p = libp2p
     this.bans = bans
-    this.discovery = new DhtDiscovery({ contentRouting: libp2p.contentRouting, peerStore: libp2p.peerStore })
+    this.discovery = new DhtDiscovery({ dht: libp2p.services.dht, ipfsDht: libp2p.services.ipfsDht, peerStore: libp2p.peerStore, log: logger.forComponent('shoal:discovery') })
     this.exchange = new Exchange({
       network: libp2p.services.blocks,
+      bitswap: libp2p.services.bitswap,
       swarmNetwork: libp2p.services.swarm,
       blocks: repo.blocks,
       discovery: this.discovery,

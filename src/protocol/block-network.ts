@@ -6,7 +6,9 @@ import { decodeRequest, decodeResponse, encodeBlockResponse, encodeRequest, enco
 import { BLOCK_PROTOCOL, MAX_CIDS_PER_REQUEST, MAX_INBOUND_STREAMS, MAX_MESSAGE_SIZE, MAX_OUTBOUND_STREAMS, STREAM_IDLE_TIMEOUT, STREAM_OPEN_TIMEOUT } from './constants.js'
 import { FramedStream } from './framed-stream.js'
 import { ServedProtocol } from './served-protocol.js'
+import { connectionRtt } from './serve-channel.js'
 import { anySignal } from '../signals.js'
+import type { BlockServeChannel, InboundBlockChannels, ServeChannelEvents } from './serve-channel.js'
 import type { VerifiedBlock } from '../content/verify.js'
 import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
@@ -95,14 +97,8 @@ export class RequestChannel {
   }
 }
 
-/** What a server hears on a stream a peer opened to us. */
-export interface ServeChannelEvents {
-  onRequest(want: CID[], cancel: CID[]): void
-  onClose(err?: Error): void
-}
-
 /** Our side of a stream a peer opened to ask us for blocks. */
-export class ServeChannel {
+class ServeChannel implements BlockServeChannel {
   readonly peer: PeerId
   private readonly framed: FramedStream<ReturnType<typeof decodeRequest>>
 
@@ -114,7 +110,7 @@ export class ServeChannel {
   /** Start reading requests; call once, after wiring up the handlers. */
   listen (events: ServeChannelEvents): void {
     this.framed.read(req => {
-      events.onRequest(req.want.map(decodeCID), req.cancel.map(decodeCID))
+      events.onRequest(req.want.map(decodeCID), req.cancel.map(decodeCID), [])
     }, err => { events.onClose(err) })
   }
 
@@ -130,6 +126,9 @@ export class ServeChannel {
     await this.framed.write(encodeResponse({ dontHave: cids.map(c => c.bytes) }))
   }
 
+  /** `/shoal/blocks` has no want-have: nothing to answer. */
+  async sendPresence (): Promise<void> {}
+
   /** Close the stream because the peer broke the protocol or a limit. */
   abort (err: Error): void {
     this.framed.abort(err)
@@ -141,7 +140,7 @@ export class ServeChannel {
  * the protocol, turns inbound streams into `ServeChannel`s for the block
  * server, and opens `RequestChannel`s for download sessions.
  */
-export class BlockNetwork implements Startable {
+export class BlockNetwork implements Startable, InboundBlockChannels {
   readonly [Symbol.toStringTag] = '@shoal/blocks'
   readonly [serviceCapabilities]: string[] = ['@shoal/blocks']
   /** A download's block source name (see the exchange's `BlockSource`). */
@@ -154,7 +153,7 @@ export class BlockNetwork implements Startable {
   private readonly idleTimeout: number
   private readonly downloadThrottle?: (bytes: number) => Promise<void> | undefined
   private readonly onViolation?: (peer: PeerId, err: Error) => void
-  private inboundHandler?: (channel: ServeChannel) => void
+  private inboundHandler?: (channel: BlockServeChannel) => void
   private readonly served: ServedProtocol
   private started = false
 
@@ -177,7 +176,7 @@ export class BlockNetwork implements Startable {
    * Set who serves inbound channels (the block server), or nobody: the
    * protocol is registered only while someone does.
    */
-  async onInbound (handler: ((channel: ServeChannel) => void) | undefined): Promise<void> {
+  async onInbound (handler: ((channel: BlockServeChannel) => void) | undefined): Promise<void> {
     this.inboundHandler = handler
     await this.served.serve(handler != null)
   }
@@ -213,10 +212,7 @@ export class BlockNetwork implements Startable {
 
   /** The round trip to `peer` in ms as measured on its connection, if known. */
   rttOf (peer: PeerId): number | undefined {
-    for (const conn of this.components.connectionManager.getConnections(peer)) {
-      if (conn.rtt != null) return conn.rtt
-    }
-    return undefined
+    return connectionRtt(this.components.connectionManager, peer)
   }
 
   private handleInbound (stream: Stream, connection: Connection): void {

@@ -52,3 +52,13 @@ export const MAX_REPLICA_STREAMS = 16
 
 /** How long one replica request may take, stream opening included (ms). */
 export const REPLICA_REQUEST_TIMEOUT = 10_000
+
+/** Bitswap, newest first: a stream negotiates the newest both sides speak. */
+export const BITSWAP_PROTOCOLS = ['/ipfs/bitswap/1.2.0', '/ipfs/bitswap/1.1.0', '/ipfs/bitswap/1.0.0']
+export const BITSWAP_LEGACY = '/ipfs/bitswap/1.0.0'
+
+/** Most entries (wants, blocks, presences) one Bitswap message may carry (Helia's and boxo's want lists are at most 1024). */
+export const BITSWAP_MAX_ENTRIES = 1024
+
+/** Bitswap streams one peer may have open to us at once (Helia opens one per message). */
+export const BITSWAP_MAX_INBOUND_STREAMS = 32

@@ -7,7 +7,7 @@ import { BanList } from '../../src/exchange/ban-list.js'
 import { BlockServer } from '../../src/exchange/block-server.js'
 import { Ledger } from '../../src/exchange/ledger.js'
 import { TokenBucket } from '../../src/exchange/token-bucket.js'
-import type { ServeChannelEvents } from '../../src/protocol/block-network.js'
+import type { ServeChannelEvents } from '../../src/protocol/serve-channel.js'
 
 async function block (n: number, size: number): Promise<{ cid: CID, bytes: Uint8Array }> {
   const bytes = new Uint8Array(size).fill(n)
@@ -19,7 +19,7 @@ async function serving (blocks: Array<{ cid: CID, bytes: Uint8Array }>, channel:
   const byKey = new Map(blocks.map(b => [b.cid.toString(), b]))
   let inbound: ((channel: any) => void) | undefined
   const server = new BlockServer({
-    network: { onInbound: async (handler: any) => { inbound = handler } } as any,
+    networks: [{ onInbound: async (handler: any) => { inbound = handler } }],
     blocks: { get: async (cid: CID) => byKey.get(cid.toString())! } as any,
     ledger,
     bans: new BanList(),
@@ -54,11 +54,11 @@ describe('exchange: BlockServer', () => {
     const server = await serving(blocks, channel, new TokenBucket(1_000_000), ledger)
     const [a, b, c, d, e] = blocks.map(x => x.cid)
     const bSent = sentOf(b)
-    events!.onRequest([a, b, c, d], [])
+    events!.onRequest([a, b, c, d], [], [])
     await bSent
     // c and d are still queued (their bytes may not go yet): the cancel reaches them
     const eSent = sentOf(e)
-    events!.onRequest([e], [c, d])
+    events!.onRequest([e], [c, d], [])
     await eSent
     assert.deepEqual(sent, [a, b, e].map(String))
     assert.equal(ledger.total.blocksSent, 3)
@@ -92,11 +92,11 @@ describe('exchange: BlockServer', () => {
     }
     const server = await serving(blocks, channel, new TokenBucket(0))
     const [a, b, c] = blocks.map(x => x.cid)
-    events!.onRequest([a, b], [])
+    events!.onRequest([a, b], [], [])
     await gate(a.toString(), started).promise
     assert.deepEqual(sent, [a.toString()], 'b waits for a to go out')
     // b was read already, but has not had its turn: the cancel still reaches it
-    events!.onRequest([c], [b])
+    events!.onRequest([c], [b], [])
     gate(a.toString(), release).resolve()
     gate(c.toString(), release).resolve()
     await gate(c.toString(), started).promise

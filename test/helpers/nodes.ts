@@ -97,9 +97,9 @@ export class TestSwarm {
   }
 }
 
-/** Resolves once `node` has at least `n` peers in its DHT routing table (on the table's own events). */
-export async function routingTableHas (node: ShoalNode, n: number, timeout = 20_000): Promise<void> {
-  const table = (node.libp2p.services.dht as any).routingTable
+/** Resolves once `node` has at least `n` peers in its DHT routing table (on the table's own events); `dht` names the service (Shoal's or the IPFS DHT). */
+export async function routingTableHas (node: ShoalNode, n: number, timeout = 20_000, dht: 'dht' | 'ipfsDht' = 'dht'): Promise<void> {
+  const table = (node.libp2p.services[dht] as any).routingTable
   if (table.size >= n) return
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -25,6 +25,12 @@ interface NetworkArgs extends GlobalArgs {
   trust?: string[]
   api?: string
   'api-allow-remote'?: boolean
+  bitswap?: boolean
+  'ipfs-dht'?: boolean
+  'ipfs-bootstrap'?: boolean
+  gateway?: string
+  'gateway-allow-remote'?: boolean
+  'gateway-fetch'?: boolean
 }
 
 function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
@@ -44,7 +50,13 @@ function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
     .option('group-key', { type: 'string', describe: 'replication group: a key file (shoal group-key makes one); peers with the same key keep replicas for each other, and no one else can make this peer store anything' })
     .option('trust', { type: 'string', array: true, describe: 'a peer id trusted to ask this peer to keep replicas, without a group key (repeatable)' })
     .option('api', { type: 'string', describe: 'also serve the control API on TCP, e.g. /ip4/127.0.0.1/tcp/5401 (token in $REPO/api.token)' })
-    .option('api-allow-remote', { type: 'boolean', describe: 'let --api bind an address other than loopback' }) as any
+    .option('api-allow-remote', { type: 'boolean', describe: 'let --api bind an address other than loopback' })
+    .option('bitswap', { type: 'boolean', describe: 'serve and fetch blocks over Bitswap too, for IPFS peers (default on; --no-bitswap: off)' })
+    .option('ipfs-dht', { type: 'boolean', describe: 'also take part in the IPFS DHT (/ipfs/kad/1.0.0): provide roots and find providers there' })
+    .option('ipfs-bootstrap', { type: 'boolean', describe: 'also join through the public IPFS bootstrap peers (needs the internet)' })
+    .option('gateway', { type: 'string', describe: 'serve a read-only trustless HTTP gateway, e.g. /ip4/127.0.0.1/tcp/8080' })
+    .option('gateway-allow-remote', { type: 'boolean', describe: 'let --gateway bind an address other than loopback' })
+    .option('gateway-fetch', { type: 'boolean', describe: 'the gateway fetches from the swarm what is not here (default on; --no-gateway-fetch: only local content)' }) as any
 }
 
 /**
@@ -65,6 +77,12 @@ async function overrides (args: NetworkArgs): Promise<Partial<ShoalConfig>> {
   if (args['swarm-key'] != null) o.swarmKeyFile = path.resolve(args['swarm-key'])
   if (args.api != null) o.api = checkMultiaddr(args.api, '--api')
   if (args['api-allow-remote'] != null) o.apiAllowRemote = args['api-allow-remote']
+  if (args.bitswap != null) o.bitswap = args.bitswap
+  if (args['ipfs-dht'] != null) o.ipfsDht = args['ipfs-dht']
+  if (args['ipfs-bootstrap'] != null) o.ipfsBootstrap = args['ipfs-bootstrap']
+  if (args.gateway != null) o.gateway = checkMultiaddr(args.gateway, '--gateway')
+  if (args['gateway-allow-remote'] != null) o.gatewayAllowRemote = args['gateway-allow-remote']
+  if (args['gateway-fetch'] != null) o.gatewayFetch = args['gateway-fetch']
   const replication: Partial<ReplicationConfig> = {}
   if (args['group-key'] != null) replication.groupKeyFile = path.resolve(args['group-key'])
   if (args.trust != null) replication.trustedPeers = peerIdList(args.trust, '--trust')

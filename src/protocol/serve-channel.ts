@@ -1,0 +1,45 @@
+import type { VerifiedBlock } from '../content/verify.js'
+import type { PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+/** What a server hears from a peer that asks it for blocks. */
+export interface ServeChannelEvents {
+  /**
+   * Blocks wanted (best first) and no longer wanted; `have` are blocks the
+   * peer only asks whether we hold (Bitswap's want-have).
+   */
+  onRequest(want: CID[], cancel: CID[], have: CID[]): void
+  onClose(err?: Error): void
+}
+
+/**
+ * A peer asking us for blocks, whatever the protocol: `/shoal/blocks`
+ * (one per stream) or Bitswap (one per peer, over whatever streams it
+ * opens). The block server serves every kind alike, under one set of limits.
+ */
+export interface BlockServeChannel {
+  readonly peer: PeerId
+  readonly isOpen: boolean
+  /** Start hearing requests; call once, after wiring up the handlers. */
+  listen(events: ServeChannelEvents): void
+  sendBlock(block: VerifiedBlock): Promise<void>
+  sendDontHave(cids: CID[]): Promise<void>
+  /** Answer want-have requests: held, not held. */
+  sendPresence(have: CID[], dontHave: CID[]): Promise<void>
+  /** Stop serving this peer: it broke the protocol or a limit. */
+  abort(err: Error): void
+}
+
+/** A protocol that hands the block server the peers that ask for blocks. */
+export interface InboundBlockChannels {
+  /** Set who serves (the block server), or nobody: the protocol answers only while someone does. */
+  onInbound(handler: ((channel: BlockServeChannel) => void) | undefined): Promise<void>
+}
+
+/** The round trip to `peer` in ms as measured on one of its connections, if known. */
+export function connectionRtt (connections: { getConnections(peer: PeerId): Array<{ rtt?: number }> }, peer: PeerId): number | undefined {
+  for (const conn of connections.getConnections(peer)) {
+    if (conn.rtt != null) return conn.rtt
+  }
+  return undefined
+}
