@@ -19,13 +19,39 @@ export const CAR_CONTENT_TYPE = 'application/vnd.ipld.car'
  * most one block is held.
  */
 export async function * carOf (roots: CID[], get: (cid: CID) => Promise<Uint8Array>, options: AbortOptions = {}): AsyncGenerator<Uint8Array> {
-  const { writer, out } = CarWriter.create(roots)
+  yield * carOfDag(roots, [], roots, get, options)
+}
+
+/**
+ * A CAR with `roots` in its header holding the `lead` blocks (those from a
+ * root down to a path's target), then the whole DAG under each of `dags`,
+ * depth first, every block once.
+ */
+export async function * carOfDag (roots: CID[], lead: CID[], dags: CID[], get: (cid: CID) => Promise<Uint8Array>, options: AbortOptions = {}): AsyncGenerator<Uint8Array> {
   const seen = new Set<string>()
+  // the walk loads each interior node (to find its children) and hands its bytes on
+  const steps = async function * (): AsyncGenerator<{ cid: CID, bytes?: Uint8Array }> {
+    for (const cid of lead) yield { cid }
+    yield * walkDag(dags, get, { skip: cid => seen.has(blockKey(cid)) })
+  }
+  yield * carOfBlocks(roots, steps(), get, { ...options, seen })
+}
+
+/**
+ * A CARv1 with `roots` in its header and the blocks `steps` names, each once,
+ * in that order (`bytes` when the step has them, else from `get`): a part of
+ * a DAG (a path, one block, a file's byte range). A reader that stops early
+ * lets the writer end: nothing waits on an abandoned CAR.
+ */
+export async function * carOfBlocks (roots: CID[], steps: Iterable<{ cid: CID, bytes?: Uint8Array }> | AsyncIterable<{ cid: CID, bytes?: Uint8Array }>, get: (cid: CID) => Promise<Uint8Array>, options: AbortOptions & { seen?: Set<string> } = {}): AsyncGenerator<Uint8Array> {
+  const { writer, out } = CarWriter.create(roots)
+  const seen = options.seen ?? new Set<string>()
+  let abandoned = false
   const writing = (async () => {
     try {
-      // the walk loads each interior node (to find its children) and hands its bytes on
-      for await (const step of walkDag(roots, get, { skip: cid => seen.has(blockKey(cid)) })) {
+      for await (const step of steps) {
         options.signal?.throwIfAborted()
+        if (abandoned) return
         const key = blockKey(step.cid)
         if (seen.has(key)) continue
         seen.add(key)
@@ -37,7 +63,17 @@ export async function * carOf (roots: CID[], get: (cid: CID) => Promise<Uint8Arr
   })()
   // the writer's failure is thrown to the reader, after what was written before it
   writing.catch(() => {})
-  for await (const chunk of out) yield chunk
+  let read = false
+  try {
+    for await (const chunk of out) yield chunk
+    read = true
+  } finally {
+    if (!read) {
+      // the reader left: let the writer's pending put go through, and stop it
+      abandoned = true
+      void (async () => { for await (const _ of out) { /* discarded */ } })().catch(() => {})
+    }
+  }
   await writing
 }
 

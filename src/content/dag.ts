@@ -17,6 +17,18 @@ export function parseCID (text: string): CID {
   }
 }
 
+/**
+ * A content path as a user writes it: `CID`, `CID/dir/file` or
+ * `/ipfs/CID/dir/file`. The path's segments are returned as written
+ * (empty ones dropped); throws InvalidCIDError for a bad CID.
+ */
+export function parseContentPath (text: string): { cid: CID, path: string[] } {
+  const trimmed = text.trim()
+  const parts = trimmed.replace(/^\/ipfs\//, '').split('/').filter(p => p !== '')
+  if (parts.length === 0) throw new InvalidCIDError(`not a valid CID: ${JSON.stringify(text)}`)
+  return { cid: parseCID(parts[0]), path: parts.slice(1) }
+}
+
 /** Decode a CID received in binary form; throws InvalidCIDError. */
 export function decodeCID (bytes: Uint8Array): CID {
   try {

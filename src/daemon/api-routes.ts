@@ -1,10 +1,10 @@
 import path from 'node:path'
 import { CONNECT_TIMEOUT, PROVIDERS_TIMEOUT } from './constants.js'
 import { CAR_CONTENT_TYPE } from '../content/car.js'
-import { parseCID } from '../content/dag.js'
+import { parseCID, parseContentPath } from '../content/dag.js'
 import { chunkSize as checkChunkSize } from '../config/validate.js'
 import { InputError } from '../errors.js'
-import { HttpError, errorBody, ndjson, readJson, sendJson, throttle } from './http-util.js'
+import { HttpError, drained, errorBody, ndjson, readJson, sendJson, throttle } from './http-util.js'
 import type { HandOverResult, ShoalNode } from '../node/shoal-node.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
@@ -54,20 +54,13 @@ function optInt (body: Record<string, any>, name: string): number | undefined {
  */
 async function sendBytes (res: ServerResponse, contentType: string, content: AsyncGenerator<Uint8Array>): Promise<void> {
   // a client that goes away aborts the route's signal, and with it `content`
-  const drained = async (): Promise<void> => {
-    await new Promise<void>(resolve => {
-      const done = (): void => { res.off('drain', done); res.off('close', done); resolve() }
-      res.on('drain', done)
-      res.on('close', done)
-    })
-  }
   const first = await content.next()
   res.writeHead(200, { 'content-type': contentType, trailer: 'x-shoal-error' })
   try {
     if (first.done !== true) {
-      if (!res.write(first.value)) await drained()
+      if (!res.write(first.value)) await drained(res)
       for await (const chunk of content) {
-        if (!res.write(chunk)) await drained()
+        if (!res.write(chunk)) await drained(res)
       }
     }
   } catch (err: any) {
@@ -114,13 +107,14 @@ export const routes: Record<string, Route> = {
 
   'POST /v1/get': async ({ node, req, res, signal }) => {
     const body = await readJson(req)
-    const cid = parseCID(str(body, 'cid'))
+    const { cid, path } = parseContentPath(str(body, 'cid'))
     const output = absPath(body, 'output')
     const providerTimeout = optNumber(body, 'providerTimeout')
     const out = ndjson(res)
     const progress = throttle<object>(PROGRESS_INTERVAL, p => { void out.send({ type: 'progress', ...p }) })
     try {
       const result = await node.get(cid, output, {
+        path,
         pin: body.pin !== false,
         force: body.force === true,
         providerTimeout,
@@ -135,7 +129,8 @@ export const routes: Record<string, Route> = {
       progress.flush()
       await out.send({
         type: 'result',
-        cid: cid.toString(),
+        cid: result.root.toString(),
+        ...(path.length > 0 ? { path: [cid.toString(), ...path].join('/') } : {}),
         output: result.output,
         kind: result.type,
         bytes: result.size,
@@ -157,14 +152,14 @@ export const routes: Record<string, Route> = {
 
   'POST /v1/cat': async ({ node, req, res, signal }) => {
     const body = await readJson(req)
-    const cid = parseCID(str(body, 'cid'))
-    await sendBytes(res, 'application/octet-stream', node.cat(cid, { signal, providerTimeout: optNumber(body, 'providerTimeout') }))
+    const { cid, path } = parseContentPath(str(body, 'cid'))
+    await sendBytes(res, 'application/octet-stream', node.cat(cid, { path, signal, providerTimeout: optNumber(body, 'providerTimeout') }))
   },
 
   'POST /v1/export': async ({ node, req, res, signal }) => {
     const body = await readJson(req)
-    const cid = parseCID(str(body, 'cid'))
-    await sendBytes(res, CAR_CONTENT_TYPE, node.exportCar(cid, { signal, providerTimeout: optNumber(body, 'providerTimeout') }))
+    const { cid, path } = parseContentPath(str(body, 'cid'))
+    await sendBytes(res, CAR_CONTENT_TYPE, node.exportCar(cid, { path, signal, providerTimeout: optNumber(body, 'providerTimeout') }))
   },
 
   'POST /v1/import': async ({ node, req, res, signal }) => {

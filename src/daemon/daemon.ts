@@ -5,6 +5,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { ConfigError } from '../errors.js'
 import { ShoalNode } from '../node/shoal-node.js'
 import { announceReady } from './ready.js'
+import { Gateway } from './gateway.js'
 import { initRepo } from '../config/file.js'
 import { ApiServer } from './api-server.js'
 import { logNodeEvents } from './event-log.js'
@@ -47,6 +48,7 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
   if (undo != null) log.info('initialised a new repo', { repo: options.repo })
   let node: ShoalNode
   let api: ApiServer
+  let gateway: Gateway | undefined
   const stopped = Promise.withResolvers<void>()
   let stopping: Promise<HandOverResult> | undefined
   /** Resolves once the hand-over is done, before the API closes (the stop request is answered with it). */
@@ -82,6 +84,7 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
       process.off('SIGTERM', onTerm)
       try {
         await api.stop().catch(() => {})
+        await gateway?.stop().catch(() => {})
         await node.stop()
         log.info('stopped')
         stopped.resolve()
@@ -108,12 +111,17 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
         void stop()
         return await handedOver.promise
       },
-      tcp: node.config.api === '' ? undefined : { ...tcpAddress(node.config.api, node.config.apiAllowRemote), token: await apiToken(node.repo.paths.apiToken) }
+      tcp: node.config.api === '' ? undefined : { ...tcpAddress(node.config.api, node.config.apiAllowRemote, 'api'), token: await apiToken(node.repo.paths.apiToken) }
     })
     logBootstrap(node, log)
     await node.start().catch(async err => { throw await explainListenFailure(err, node.config.listen) })
     await api.start()
+    if (node.config.gateway !== '') {
+      gateway = new Gateway({ node, logger: node.logger, fetch: node.config.gatewayFetch, ...tcpAddress(node.config.gateway, node.config.gatewayAllowRemote, 'gateway') })
+      await gateway.start()
+    }
   } catch (err) {
+    await gateway?.stop().catch(() => {})
     await api!?.stop().catch(() => {})
     await node.stop().catch(() => {})
     if (undo != null) {
@@ -132,10 +140,12 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
   for (const addr of node.addresses()) log.info(`listening on ${addr}`)
   log.info(`api on ${node.repo.paths.apiSocket}`)
   if (api.url != null) log.info(`api on ${api.url}`, { token: node.repo.paths.apiToken })
+  if (gateway?.url != null) log.info(`trustless gateway on ${gateway.url}/ipfs/`, { fetch: node.config.gatewayFetch })
+  if (node.config.bitswap) log.info('speaking Bitswap to IPFS peers', { ipfsDht: node.config.ipfsDht })
   if (!node.replicas.inGroup) log.info('in no replication group: this peer keeps replicas for nobody (see --group-key)')
   log.info('ready')
   if (options.readyFd != null) {
-    const err = announceReady(options.readyFd, { peerId: node.peerId.toString(), addresses: node.addresses(), api: node.repo.paths.apiSocket, apiUrl: api.url })
+    const err = announceReady(options.readyFd, { peerId: node.peerId.toString(), addresses: node.addresses(), api: node.repo.paths.apiSocket, apiUrl: api.url, gatewayUrl: gateway?.url })
     if (err != null) log.warn(`cannot write the ready event to file descriptor ${options.readyFd}`, { error: err.message })
   }
   return { node, stopped: stopped.promise, stop }
@@ -171,15 +181,16 @@ async function createdBy (root: string, create: () => Promise<boolean>): Promise
   }
 }
 
-/** Host and port of the TCP API; loopback only unless remote access was asked for. */
-function tcpAddress (address: string, allowRemote: boolean): { host: string, port: number } {
+/** Host and port of the TCP API or the gateway; loopback only unless remote access was asked for. */
+function tcpAddress (address: string, allowRemote: boolean, what: 'api' | 'gateway'): { host: string, port: number } {
   const components = multiaddr(address).getComponents()
   const ip = components.find(c => c.name === 'ip4' || c.name === 'ip6')?.value
   const port = components.find(c => c.name === 'tcp')?.value
-  if (ip == null || port == null) throw new ConfigError(`api: expected /ip4/<address>/tcp/<port> or /ip6/…, got ${address}`)
+  if (ip == null || port == null) throw new ConfigError(`${what}: expected /ip4/<address>/tcp/<port> or /ip6/…, got ${address}`)
   const loopback = ip === '::1' || ip.startsWith('127.')
   if (!loopback && !allowRemote) {
-    throw new ConfigError(`api: ${ip} is not a loopback address; the control API binds loopback only unless --api-allow-remote is given`)
+    const name = what === 'api' ? 'the control API' : 'the gateway'
+    throw new ConfigError(`${what}: ${ip} is not a loopback address; ${name} binds loopback only unless --${what}-allow-remote is given`)
   }
   return { host: ip, port: Number(port) }
 }

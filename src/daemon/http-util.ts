@@ -97,3 +97,12 @@ export function throttle<T> (ms: number, fn: (value: T) => void): { (value: T): 
   }
   return call
 }
+
+/** Resolves when `res` can take more (or is closed: the writer then stops on its own). */
+export async function drained (res: ServerResponse): Promise<void> {
+  await new Promise<void>(resolve => {
+    const done = (): void => { res.off('drain', done); res.off('close', done); resolve() }
+    res.on('drain', done)
+    res.on('close', done)
+  })
+}

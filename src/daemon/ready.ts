@@ -14,6 +14,8 @@ export interface ReadyEvent {
   /** The control API's Unix socket, and its TCP URL when there is one. */
   api: string
   apiUrl?: string
+  /** The trustless gateway's URL, with `--gateway`. */
+  gatewayUrl?: string
 }
 
 /** Write the ready event to `fd` and close it. Returns the error when the descriptor was not open for writing. */

@@ -70,6 +70,10 @@ export interface FetchOptions {
   rateLimit?: TokenBucket
   /** Where verified blocks go (default: the block store); a layout writes leaves into the output. */
   writer?: BlockWriter
+  /** `cid` is a block or sub-DAG of this root: its holders are looked for and asked directly. */
+  holdersOf?: CID
+  /** `block`: fetch the CID's own block only. */
+  scope?: 'all' | 'block'
 }
 
 /**
@@ -141,7 +145,9 @@ export class Exchange implements Startable {
       onSearching: options.onSearching,
       onStored: options.onStored,
       rateLimit: options.rateLimit,
-      writer: options.writer
+      writer: options.writer,
+      holdersOf: options.holdersOf,
+      scope: options.scope
     })
     this.sessions.add(session)
     const signal = anySignal(this.controller.signal, options.signal)

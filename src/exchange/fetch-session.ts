@@ -69,13 +69,16 @@ export class FetchSession implements WantSubscriber {
   private servable = false
   private numbered = false
   private searchNoticed = false
+  /** A block or sub-DAG of another root: no swarm of its own is told what we hold. */
+  private readonly partial: boolean
 
   constructor (components: FetchSessionComponents, init: FetchSessionInit) {
     this.c = components
     this.init = init
     this.log = components.logger.forComponent(`shoal:fetch:${init.root.toString().slice(-8)}`)
+    this.partial = init.scope === 'block' || (init.holdersOf != null && !init.holdersOf.equals(init.root))
     this.swarm = components.swarms.join(init.root)
-    this.dag = new SessionDag(init.root, { blocks: components.blocks, log: this.log, register: cid => components.wants.want(cid, this) })
+    this.dag = new SessionDag(init.root, { blocks: components.blocks, log: this.log, register: cid => components.wants.want(cid, this) }, { shallow: init.scope === 'block' })
     this.pool = new PeerPool({ sources: components.sources, bans: components.bans, log: this.log }, {
       window: { ...WINDOW, max: init.maxWindow },
       requestTimeout: init.requestTimeout
@@ -110,10 +113,11 @@ export class FetchSession implements WantSubscriber {
       self: components.self,
       log: this.log,
       signal: this.controller.signal,
-      finished: () => this.finished
+      finished: () => this.finished,
+      direct: this.partial
     })
     this.search = new HolderSearch(components.discovery, this.log, {
-      root: init.root,
+      root: init.holdersOf ?? init.root,
       queryTimeout: init.queryTimeout ?? PROVIDER_QUERY_TIMEOUT,
       rediscoverInterval: init.rediscoverInterval ?? REDISCOVER_INTERVAL,
       alone: () => this.pool.isEmpty,
@@ -150,7 +154,7 @@ export class FetchSession implements WantSubscriber {
       this.finish()
       // blocks already verified are written out before run() returns, even on abort
       await this.sink.flush()
-      if (this.dag.wants.isComplete()) this.swarm.setComplete()
+      if (this.dag.wants.isComplete() && !this.partial) this.swarm.setComplete()
       this.c.swarms.release(this.swarm)
     }
     return {
@@ -214,7 +218,7 @@ export class FetchSession implements WantSubscriber {
     const numbering = await this.dag.number(this.swarm.peers.values())
     if (numbering == null || this.numbered) return
     this.numbered = true
-    this.swarm.setLeaves(numbering.local)
+    if (!this.partial) this.swarm.setLeaves(numbering.local)
     if (numbering.local.count > 0) this.markServable()
     this.scheduler.fillAll()
   }
@@ -277,7 +281,7 @@ export class FetchSession implements WantSubscriber {
     if (isInterior(cid)) {
       void this.number()
     } else if (this.dag.numbering != null) {
-      for (const i of indices) this.swarm.have(i)
+      if (!this.partial) for (const i of indices) this.swarm.have(i)
       this.dag.advanceFrontier()
       this.markServable()
     }

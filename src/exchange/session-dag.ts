@@ -54,9 +54,13 @@ export class SessionDag {
   private interiorOutstanding = 0
   private building?: Promise<LeafNumbering | undefined>
 
-  constructor (root: CID, components: SessionDagComponents) {
+  /** Only the root's own block is wanted, not the DAG under it. */
+  private readonly shallow: boolean
+
+  constructor (root: CID, components: SessionDagComponents, options: { shallow?: boolean } = {}) {
     this.root = root
     this.c = components
+    this.shallow = options.shallow === true
   }
 
   /** Blocks known to belong to the DAG so far. */
@@ -69,6 +73,15 @@ export class SessionDag {
    * missing block goes on the want list.
    */
   async expand (cids: CID[]): Promise<void> {
+    if (this.shallow) {
+      if (await this.c.blocks.has(this.root)) {
+        this.blocksAlreadyHeld++
+        this.blocksDone++
+      } else {
+        this.want(this.root)
+      }
+      return
+    }
     const steps = walkDag(cids, async cid => await this.held(cid), { skip: cid => this.wants.has(cid.toString()) })
     for await (const step of steps) {
       if (step.links != null) {
@@ -92,7 +105,7 @@ export class SessionDag {
    */
   async landed (cid: CID, size: number | undefined, bytes?: Uint8Array): Promise<void> {
     this.counted(cid, size ?? this.sizes.get(cid.toString()) ?? 0)
-    if (bytes != null) await this.expand(this.children(cid, bytes))
+    if (bytes != null && !this.shallow) await this.expand(this.children(cid, bytes))
   }
 
   /**
@@ -115,7 +128,7 @@ export class SessionDag {
    */
   async number (remotes: Iterable<RemotePeer>): Promise<LeafNumbering | undefined> {
     if (this.numbering != null) return this.numbering
-    if (this.interiorOutstanding > 0 || !isInterior(this.root)) return undefined
+    if (this.shallow || this.interiorOutstanding > 0 || !isInterior(this.root)) return undefined
     this.building ??= this.buildNumbering(remotes).finally(() => { this.building = undefined })
     return await this.building
   }

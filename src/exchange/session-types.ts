@@ -37,6 +37,14 @@ export interface FetchSessionComponents {
 
 export interface FetchSessionInit {
   root: CID
+  /**
+   * The root whose holders to look for, when `root` is a block or a sub-DAG
+   * of it (a path inside a directory, a gateway's block): holders are found
+   * by this root and asked for `root`'s blocks directly, outside any swarm.
+   */
+  holdersOf?: CID
+  /** `block`: fetch `root`'s own block only, not the DAG under it. */
+  scope?: 'all' | 'block'
   /** Most requests outstanding per peer. */
   maxWindow: number
   /** A request unanswered for this long drops the peer (ms). */

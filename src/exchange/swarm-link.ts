@@ -21,6 +21,8 @@ export interface SwarmLinkComponents {
   log: Logger
   signal: AbortSignal
   finished(): boolean
+  /** Ask possible holders for blocks at once, not through the swarm (the root's swarm is another root's). */
+  direct?: boolean
 }
 
 /**
@@ -69,6 +71,10 @@ export class SwarmLink {
   consider (id: PeerId): void {
     const key = id.toString()
     if (this.c.finished() || id.equals(this.c.self) || this.c.bans.isBanned(key)) return
+    if (this.c.direct === true) {
+      this.c.pool.connect(id, this.c.signal)
+      return
+    }
     this.c.swarm.connect(id, this.c.signal).catch(err => {
       if (this.c.finished()) return
       this.c.log('no swarm stream to %s (%s); asking it for blocks directly', key, err.message)

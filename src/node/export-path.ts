@@ -12,10 +12,10 @@ import type { CID } from 'multiformats/cid'
  * directory (Shoal never replaces one), and it does not exist unless
  * `force`.
  */
-export async function resolveOutput (output: string, cid: CID, options: { force?: boolean } = {}): Promise<string> {
+export async function resolveOutput (output: string, cid: CID, options: { force?: boolean, name?: string } = {}): Promise<string> {
   const abs = path.resolve(output)
   const isDir = await fsp.stat(abs).then(st => st.isDirectory(), () => false)
-  const target = isDir ? path.join(abs, cid.toString()) : abs
+  const target = isDir ? path.join(abs, options.name ?? cid.toString()) : abs
   await checkTarget(target, options)
   return target
 }

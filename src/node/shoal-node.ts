@@ -27,7 +27,8 @@ import type { RootStatus } from './replica-host.js'
 import type { VerifyResult } from './references.js'
 import type { RefState } from '../store/ref-store.js'
 import type { CarImportResult } from './car-import.js'
-import type { AddOptions, GetOptions, GetResult } from './transfers.js'
+import type { AddOptions, DagScope, DirectoryEntry, GetOptions, GetResult, ReadOptions } from './transfers.js'
+import type { ResolvedPath } from './paths.js'
 import type { ImportResult } from './import-path.js'
 import type { ContentDiscovery } from '../routing/content-discovery.js'
 import type { ShoalConfig } from '../config/schema.js'
@@ -258,8 +259,28 @@ export class ShoalNode {
     return await this.transfers.get(cid, output, options)
   }
 
-  cat (cid: CID, options: GetOptions = {}): AsyncGenerator<Uint8Array> {
+  cat (cid: CID, options: ReadOptions = {}): AsyncGenerator<Uint8Array> {
     return this.transfers.cat(cid, options)
+  }
+
+  /** What `options.path` under `root` names (only the blocks on the way are fetched). */
+  async resolve (root: CID, options: ReadOptions = {}): Promise<ResolvedPath> {
+    return await this.transfers.resolve(root, options)
+  }
+
+  /** The entries of the directory at `options.path` under `root`. */
+  async list (root: CID, options: ReadOptions & { limit?: number } = {}): Promise<DirectoryEntry[]> {
+    return await this.transfers.list(root, options)
+  }
+
+  /** One block, from here or fetched alone from the holders of `options.holdersOf` (the block itself by default). */
+  async block (cid: CID, options: ReadOptions = {}): Promise<Uint8Array> {
+    return await this.transfers.block(cid, options)
+  }
+
+  /** A CAR of the content at `options.path` under `root`, as the trustless gateway's `dag-scope` says. */
+  exportScoped (root: CID, scope: DagScope, options: ReadOptions = {}): AsyncGenerator<Uint8Array> {
+    return this.transfers.exportScoped(root, scope, options)
   }
 
   exportCar (cid: CID, options: GetOptions = {}): AsyncGenerator<Uint8Array> {

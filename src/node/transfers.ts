@@ -2,8 +2,8 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { AbortError } from '@libp2p/interface'
 import { exporter } from 'ipfs-unixfs-exporter'
-import { carOf } from '../content/car.js'
-import { readFileContent } from '../content/file-reader.js'
+import { carOf, carOfBlocks, carOfDag } from '../content/car.js'
+import { fileBlocks, readFileContent } from '../content/file-reader.js'
 import { BlockNotFoundError, BlockVerificationError, DiskFullError, InputError, isDiskFull, NotAFileError, ReplicationError } from '../errors.js'
 import { anySignal } from '../signals.js'
 import { BlockArrivals } from './block-arrivals.js'
@@ -12,6 +12,9 @@ import { resolveOutput } from './export-path.js'
 import { importPath } from './import-path.js'
 import { checkPart, commitOutput, partOf } from './output-commit.js'
 import { OutputLayout } from './output-layout.js'
+import { OnDemandBlocks, resolvePath } from './paths.js'
+import type { ResolvedPath } from './paths.js'
+import type { ByteRange } from '../content/file-reader.js'
 import type { CarImportResult } from './car-import.js'
 import type { GarbageCollector } from './gc.js'
 import type { ImportOptions, ImportResult } from './import-path.js'
@@ -30,6 +33,10 @@ import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 export interface GetOptions {
+  /** A path under the CID (`dir/file`): only the blocks on the way and under it are fetched. */
+  path?: string[]
+  /** The CID is a block or sub-DAG of this root: holders are looked for by it (set when a path is resolved). */
+  holdersOf?: CID
   pin?: boolean
   force?: boolean
   signal?: AbortSignal
@@ -46,6 +53,23 @@ export interface GetResult extends FetchResult {
   type: 'file' | 'directory'
   output: string
   pinned: boolean
+}
+
+/** One entry of a directory; `size` is what its link names (the entry's DAG, in bytes). */
+export interface DirectoryEntry {
+  name: string
+  cid: CID
+  size: number
+}
+
+/** What of a DAG a reader (the gateway) wants, as the trustless gateway's `dag-scope` says it. */
+export type DagScope = 'block' | 'entity' | 'all'
+
+export interface ReadOptions extends GetOptions {
+  /** Only these bytes of a file ([from, to)): only the blocks holding them are fetched. */
+  range?: ByteRange
+  /** false: only what is held here, fetching nothing (a missing block is a NotFoundError). */
+  fetch?: boolean
 }
 
 export interface AddOptions extends ImportOptions {
@@ -140,15 +164,19 @@ export class Transfers {
    * Pins the root unless `pin` is false and announces it, so this peer
    * serves it too (from the output, during the download and after).
    */
-  async get (cid: CID, output: string, options: GetOptions = {}): Promise<GetResult> {
-    const target = await resolveOutput(output, cid, options)
+  async get (root: CID, output: string, options: GetOptions = {}): Promise<GetResult> {
+    const { cid, holdersOf } = await this.target(root, options)
+    options = { ...options, holdersOf }
+    // a path's target is named after it in a folder (`shoal get CID/dir/a.txt` writes ./a.txt)
+    const target = await resolveOutput(output, cid, { ...options, name: options.path?.at(-1) })
     const part = partOf(target)
     await checkPart(part, cid, this.c.refs, options)
     const done = await this.c.gc.use(cid)
     try {
       const { fetched, exported } = await this.fetchInto(cid, part, { owned: false }, options, target)
       await commitOutput(this.c.refs, part, target, exported.type, options)
-      const pinned = await this.c.pinning.keepFetched(cid, target.split('/').pop() ?? cid.toString(), exported, options.pin !== false)
+      const name = options.path?.at(-1) ?? target.split('/').pop() ?? cid.toString()
+      const pinned = await this.c.pinning.keepFetched(cid, name, exported, options.pin !== false)
       return { ...fetched, ...exported, output: target, pinned }
     } finally {
       done()
@@ -160,8 +188,22 @@ export class Transfers {
    * order and the exporter reads each block as soon as it is verified and
    * stored. Nothing is pinned.
    */
-  cat (cid: CID, options: GetOptions = {}): AsyncGenerator<Uint8Array> {
-    return this.whileFetching(cid, options, async function * (blocks, signal) {
+  async * cat (root: CID, options: ReadOptions = {}): AsyncGenerator<Uint8Array> {
+    const { cid, holdersOf } = await this.target(root, options)
+    if (options.range != null || options.fetch === false) {
+      // a part of the file: only the blocks that hold it, each fetched as it is needed
+      const done = await this.c.gc.use(cid)
+      try {
+        const blocks = this.onDemand(holdersOf ?? cid, options)
+        const entry = await exporter(cid, blocks, { signal: options.signal })
+        if (entry.type !== 'file' && entry.type !== 'raw') throw new NotAFileError(`${cid.toString()} is a ${entry.type}, not a file`)
+        yield * readFileContent(cid, async c => await blocks.bytes(c, options), { signal: options.signal, range: options.range })
+      } finally {
+        done()
+      }
+      return
+    }
+    yield * this.whileFetching(cid, { ...options, holdersOf }, async function * (blocks, signal) {
       const entry = await exporter(cid, blocks, { signal })
       if (entry.type !== 'file' && entry.type !== 'raw' && entry.type !== 'identity') {
         throw new NotAFileError(`${cid.toString()} is a ${entry.type}, not a file (use get)`)
@@ -171,10 +213,91 @@ export class Transfers {
   }
 
   /**
+   * What `path` under `root` names: only the blocks on the way are read, each
+   * fetched from the root's holders if it is not here (unless `fetch` is false).
+   */
+  async resolve (root: CID, options: ReadOptions = {}): Promise<ResolvedPath> {
+    return await resolvePath(root, options.path ?? [], this.onDemand(root, options), options)
+  }
+
+  /**
+   * The entries of the directory at `path` under `root` (at most `limit`),
+   * read from its own block (and a sharded one's shards), not the entries'.
+   */
+  async list (root: CID, options: ReadOptions & { limit?: number } = {}): Promise<DirectoryEntry[]> {
+    const blocks = this.onDemand(root, options)
+    const resolved = await resolvePath(root, options.path ?? [], blocks, options)
+    if (resolved.type !== 'directory') throw new NotAFileError(`${[root.toString(), ...resolved.path].join('/')} is not a directory`)
+    const limit = options.limit ?? 10_000
+    const entry = await exporter(resolved.cid, blocks, { signal: options.signal })
+    if (entry.type !== 'directory') throw new NotAFileError(`${resolved.cid.toString()} is not a directory`)
+    const out: DirectoryEntry[] = []
+    for await (const child of entry.entries({ signal: options.signal, length: limit })) {
+      out.push({ name: child.name, cid: child.cid, size: Number(child.size) })
+    }
+    return out
+  }
+
+  /** One block, from here or fetched alone from the holders of `holdersOf` (the block itself by default). */
+  async block (cid: CID, options: ReadOptions = {}): Promise<Uint8Array> {
+    return await this.onDemand(options.holdersOf ?? cid, options).bytes(cid, options)
+  }
+
+  /**
+   * A CAR of what `scope` says of the content at \`path\` under \`root\`, after
+   * the blocks that lead there from the root (so a client verifies the path):
+   * \`block\` its own block, \`entity\` a file whole (or its \`range\`) or a
+   * directory's own block, \`all\` the whole DAG under it.
+   */
+  async * exportScoped (root: CID, scope: DagScope, options: ReadOptions = {}): AsyncGenerator<Uint8Array> {
+    const resolved = await this.resolve(root, options)
+    const { cid } = resolved
+    const lead = resolved.blocks.filter(c => !c.equals(cid))
+    const whole = scope === 'all' || (scope === 'entity' && resolved.type === 'file' && options.range == null)
+    if (whole && options.fetch !== false) {
+      // the DAG under the target while it downloads, as an export does (the lead blocks are here already)
+      yield * this.whileFetching(cid, { ...options, holdersOf: root }, (arrivals, signal) =>
+        carOfDag([root], lead, [cid], async c => await toBytes(arrivals.get(c, { signal })), { signal }))
+      return
+    }
+    const blocks = this.onDemand(root, options)
+    const get = async (c: CID): Promise<Uint8Array> => await blocks.bytes(c, options)
+    const done = await this.c.gc.use(cid)
+    try {
+      if (whole) {
+        yield * carOfDag([root], lead, [cid], get, options)
+      } else if (scope === 'block' || resolved.type !== 'file') {
+        yield * carOfBlocks([root], [...lead, cid].map(c => ({ cid: c })), get, options)
+      } else {
+        const steps = concat(lead.map(c => ({ cid: c })), fileBlocks(cid, get, options.range ?? { from: 0, to: Infinity }, options.signal))
+        yield * carOfBlocks([root], steps, get, options)
+      }
+    } finally {
+      done()
+    }
+  }
+
+  /** The CID a path names, and the root to find its holders by (when it is not the root itself). */
+  private async target (root: CID, options: GetOptions): Promise<{ cid: CID, holdersOf?: CID }> {
+    if (options.path == null || options.path.length === 0) return { cid: root, holdersOf: options.holdersOf }
+    const resolved = await this.resolve(root, options)
+    return { cid: resolved.cid, holdersOf: options.holdersOf ?? root }
+  }
+
+  /** Blocks from here, or fetched one at a time from the holders of `holdersOf`. */
+  private onDemand (holdersOf: CID, options: ReadOptions): OnDemandBlocks {
+    if (options.fetch === false) return new OnDemandBlocks(this.c.blocks, undefined)
+    return new OnDemandBlocks(this.c.blocks, async (cid, opts) => {
+      await this.c.exchange.fetch(cid, { signal: opts.signal ?? options.signal, providerTimeout: options.providerTimeout, holdersOf, scope: 'block' })
+    })
+  }
+
+  /**
    * Stream the DAG under `cid` as a CAR (every block once, depth first)
    * while it downloads, like `cat`. Nothing is pinned.
    */
   exportCar (cid: CID, options: GetOptions = {}): AsyncGenerator<Uint8Array> {
+    if (options.path != null && options.path.length > 0) return this.exportScoped(cid, 'all', options)
     return this.whileFetching(cid, options, (blocks, signal) => carOf([cid], async c => await toBytes(blocks.get(c, { signal })), { signal }))
   }
 
@@ -305,4 +428,8 @@ export class Transfers {
     if (!isDiskFull(err)) return err
     return new DiskFullError(`the repo's disk is full (${this.c.repoRoot}): ${outcome}; free space or run \`shoal gc\``)
   }
+}
+
+async function * concat<T> (...parts: Array<Iterable<T> | AsyncIterable<T>>): AsyncGenerator<T> {
+  for (const part of parts) yield * part
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { parseCID } from '../../content/dag.js'
+import { parseContentPath } from '../../content/dag.js'
 import { InputError } from '../../errors.js'
 import { checkStreamEnd } from '../../client/api-client.js'
 import { clientOf, interruptSignal } from '../context.js'
@@ -27,7 +27,7 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
     .example('$0 export bafybei… > video.car', '')
     .example('$0 export bafybei… -o video.car', '') as any,
   handler: async args => {
-    const cid = parseCID(args.cid)
+    const { cid, path: inside } = parseContentPath(args.cid)
     if (args.output == null && process.stdout.isTTY) {
       throw new InputError('a CAR is binary: redirect stdout to a file, or give -o FILE')
     }
@@ -37,7 +37,7 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
       throw new InputError(`${target} exists: give another name, or --force to replace it`)
     }
     const res = await clientOf(args).stream('/v1/export', {
-      cid: cid.toString(),
+      cid: [cid.toString(), ...inside].join('/'),
       providerTimeout: args.timeout == null ? undefined : args.timeout * 1000
     }, interruptSignal())
     let sink: NodeJS.WritableStream = process.stdout

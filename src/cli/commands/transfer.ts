@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { parseCID } from '../../content/dag.js'
+import { parseContentPath } from '../../content/dag.js'
 import { InputError, InterruptedError } from '../../errors.js'
 import { checkStreamEnd } from '../../client/api-client.js'
 import { clientOf, interruptSignal } from '../context.js'
@@ -97,15 +97,16 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
   command: 'get <cid>',
   describe: 'Fetch a file or directory by CID from the swarm, verify every block, write it out',
   builder: y => y
-    .positional('cid', { type: 'string', demandOption: true, describe: 'root CID' })
+    .positional('cid', { type: 'string', demandOption: true, describe: 'root CID, or CID/path/inside (only the blocks on that path and under it are fetched)' })
     .option('output', { alias: 'o', type: 'string', describe: 'file to write, or an existing folder to write into as <folder>/<cid> (default: ./<cid>)' })
     .option('pin', { type: 'boolean', default: true, describe: 'pin it, so this peer keeps serving it (--no-pin to skip)' })
     .option('force', { type: 'boolean', describe: 'replace a file of the same name (never a directory)' })
     .option('timeout', { type: 'number', describe: 'seconds to wait with no reachable holder before failing (default from config: 60)' })
     .example('$0 get bafybei… -o ./copy.mp4', '')
+    .example('$0 get bafybei…/photos/cat.jpg', 'one file of a shared directory, as ./cat.jpg')
     .example('$0 get bafybei… --json', 'NDJSON progress events, then a summary') as any,
   handler: async args => {
-    const cid = parseCID(args.cid)
+    const { cid, path: inside } = parseContentPath(args.cid)
     const client = clientOf(args)
     // the current folder by default: the file lands in it as ./CID
     const output = path.resolve(args.output ?? '.')
@@ -117,7 +118,7 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
     let writing: { output: string, before?: { ino: number, mtimeMs: number } } | undefined
     try {
       const result = await client.events('/v1/get', {
-        cid: cid.toString(),
+        cid: [cid.toString(), ...inside].join('/'),
         output,
         pin: args.pin !== false,
         force: args.force === true,
@@ -203,15 +204,15 @@ interface CatArgs extends GlobalArgs {
 
 export const catCommand: CommandModule<GlobalArgs, CatArgs> = {
   command: 'cat <cid>',
-  describe: 'Fetch a file by CID and write its bytes to stdout',
+  describe: 'Fetch a file by CID (or CID/path/in/a/directory) and write its bytes to stdout',
   builder: y => y
     .positional('cid', { type: 'string', demandOption: true })
     .option('timeout', { type: 'number', describe: 'seconds to wait with no reachable holder before failing' })
     .example('$0 cat bafybei… > copy.txt', '') as any,
   handler: async args => {
-    const cid = parseCID(args.cid)
+    const { cid, path: inside } = parseContentPath(args.cid)
     const res = await clientOf(args).stream('/v1/cat', {
-      cid: cid.toString(),
+      cid: [cid.toString(), ...inside].join('/'),
       providerTimeout: args.timeout == null ? undefined : args.timeout * 1000
     }, interruptSignal())
     await pipeline(res, process.stdout, { end: false })
