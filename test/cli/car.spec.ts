@@ -100,6 +100,18 @@ describe('cli: CAR files, with ipfs-car on the other end', function () {
     // to stdout: the same bytes; and an export pins nothing
     assert.deepEqual(await stdoutOf(['export', '--repo', scope.repo('d'), tree.cid]), await fs.readFile(car))
     assert.deepEqual(await pinned(scope.repo('d')), [])
+
+    // a path inside the root: cat, get (named after it) and an export of it
+    const blob = await fs.readFile(path.join(FIXTURES, 'tree', 'docs', 'blob.bin'))
+    const e = await scope.start('path-reader', ['--bootstrap', a.addresses[0]])
+    assert.deepEqual(await stdoutOf(['cat', '--repo', e.repo, `${tree.cid}/docs/blob.bin`]), blob)
+    const into = path.join(scope.dir, 'into')
+    await fs.mkdir(into)
+    await shoalOk(['get', '--repo', e.repo, `/ipfs/${tree.cid}/docs/blob.bin`, '-o', into])
+    assert.deepEqual(await fs.readFile(path.join(into, 'blob.bin')), blob)
+    const missing = await shoal(['cat', '--repo', e.repo, `${tree.cid}/docs/nothing-here`, '--json'])
+    assert.equal(missing.code, 4)
+    assert.equal(JSON.parse(missing.stdout).error.name, 'NotFoundError')
   })
 
   it('refuses a CAR with a block that does not match its CID, one missing a block, and a file that is no CAR: nothing pinned', async () => {
