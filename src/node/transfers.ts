@@ -195,8 +195,7 @@ export class Transfers {
       const done = await this.c.gc.use(cid)
       try {
         const blocks = this.onDemand(holdersOf ?? cid, options)
-        const entry = await exporter(cid, blocks, { signal: options.signal })
-        if (entry.type !== 'file' && entry.type !== 'raw') throw new NotAFileError(`${cid.toString()} is a ${entry.type}, not a file`)
+        await checkFile(cid, blocks, options.signal)
         yield * readFileContent(cid, async c => await blocks.bytes(c, options), { signal: options.signal, range: options.range })
       } finally {
         done()
@@ -204,10 +203,7 @@ export class Transfers {
       return
     }
     yield * this.whileFetching(cid, { ...options, holdersOf }, async function * (blocks, signal) {
-      const entry = await exporter(cid, blocks, { signal })
-      if (entry.type !== 'file' && entry.type !== 'raw' && entry.type !== 'identity') {
-        throw new NotAFileError(`${cid.toString()} is a ${entry.type}, not a file (use get)`)
-      }
+      await checkFile(cid, blocks, signal)
       yield * readFileContent(cid, async c => await toBytes(blocks.get(c, { signal })), { signal })
     })
   }
@@ -244,10 +240,10 @@ export class Transfers {
   }
 
   /**
-   * A CAR of what `scope` says of the content at \`path\` under \`root\`, after
+   * A CAR of what `scope` says of the content at `path` under `root`, after
    * the blocks that lead there from the root (so a client verifies the path):
-   * \`block\` its own block, \`entity\` a file whole (or its \`range\`) or a
-   * directory's own block, \`all\` the whole DAG under it.
+   * `block` its own block, `entity` a file whole (or its `range`) or a
+   * directory's own block, `all` the whole DAG under it.
    */
   async * exportScoped (root: CID, scope: DagScope, options: ReadOptions = {}): AsyncGenerator<Uint8Array> {
     const resolved = await this.resolve(root, options)
@@ -427,6 +423,14 @@ export class Transfers {
   private repoFull (err: unknown, outcome: string): unknown {
     if (!isDiskFull(err)) return err
     return new DiskFullError(`the repo's disk is full (${this.c.repoRoot}): ${outcome}; free space or run \`shoal gc\``)
+  }
+}
+
+/** Throws NotAFileError unless `cid` is a file (UnixFS file, raw or identity block). */
+async function checkFile (cid: CID, blocks: { get(cid: CID, options?: AbortOptions): AsyncGenerator<Uint8Array> }, signal?: AbortSignal): Promise<void> {
+  const entry = await exporter(cid, blocks, { signal })
+  if (entry.type !== 'file' && entry.type !== 'raw' && entry.type !== 'identity') {
+    throw new NotAFileError(`${cid.toString()} is a ${entry.type}, not a file (use get)`)
   }
 }
 
