@@ -46,20 +46,21 @@ describe('cli: shoal churn', function () {
       stops: report.events.list.map((e: any) => `${e.t.toFixed(0)}s ${e.kind} ${e.peer}`),
       copies: report.timeline.map((t: any) => `${t.t.toFixed(0)}:${t.copies.join('/')}`).join(' ')
     })
-    // a file falls below K only when two of its holders are down at once (the adder's copy is a
-    // fourth): which peers hold what depends on their random ids, so some runs never need a repair.
-    // Whenever the observer saw a file below K during the churn, copies must have been made again.
+    // a file falls below K only when enough of its holders are down at once (the adder's copy is
+    // often a fourth): which peers hold what follows their random ids, so some runs need no repair,
+    // and an episode can end without data moved (a holder thought gone answers again). Whenever the
+    // observer saw a file below K, the episode was seen and resolved in time; repair that moves data
+    // is proven by the replication tests, which kill a holder every run.
     const belowK = report.timeline.some((t: any) => t.t >= 0 && t.copies.some((c: number) => c < 3))
-    if (belowK) {
-      assert.ok(report.repair.withDataMoved >= 1, story())
+    assert.equal(report.repair.unresolved, 0, story())
+    if (belowK) assert.ok(report.repair.episodes >= 1, story())
+    if (report.repair.episodes > 0) {
       // an episode below K can chain two losses (up to 2 down at once, a stop every 5 s), each taking
       // detection (2 failed probe rounds) + the 3 s grace period + the leader's settle rounds + a
       // download: 30 s was measured exceeded by 0.3 s on a loaded run, a stalled repair takes longer
       assert.ok(report.repair.max <= 40, `slowest repair ${report.repair.max} s: ${story()}`)
-      assert.ok(report.bytesMovedByRepair >= 1024 * 1024)
-    } else {
-      assert.equal(report.repair.unresolved, 0, story())
     }
+    if (report.repair.withDataMoved > 0) assert.ok(report.bytesMovedByRepair >= 1024 * 1024, story())
     assert.equal(report.files.length, 4)
     for (const f of report.files) assert.ok(f.finalCopies >= 3, `${f.cid} ends with ${f.finalCopies} copies`)
     assert.ok(report.timeline.length >= 40, 'sampled about once a second')
