@@ -38,10 +38,19 @@ export class NoProvidersError extends ShoalError {
   override name = 'NoProvidersError'
 }
 
+/** How a peer broke the wire protocol: a message that does not decode, one past the size limit, a stream cut inside a message. */
+export type ViolationKind = 'malformed' | 'oversized' | 'truncated'
+
 /** A peer broke the wire protocol (bad message, too many requests…). */
 export class ProtocolViolationError extends ShoalError {
   static override readonly name = 'ProtocolViolationError'
   override name = 'ProtocolViolationError'
+  readonly kind: ViolationKind
+
+  constructor (message: string, kind: ViolationKind = 'malformed') {
+    super(message)
+    this.kind = kind
+  }
 }
 
 /** The repo is missing, locked by another daemon, or malformed. */

@@ -13,6 +13,7 @@ const REPLICA_LINES: { [K in keyof ReplicaEvents]?: (d: Detail<K>, log: Log) => 
   'replica:released': (d, log) => { log.info('released our copy', { root: d.root, by: d.by }) },
   'holder:absent': (d, log) => { log.warn('holder not answering', { peer: d.peer, roots: d.roots, error: d.error }) },
   'holder:back': (d, log) => { log.info('holder answering again', { peer: d.peer, after: `${(d.downFor / 1000).toFixed(1)}s` }) },
+  'holder:left': (d, log) => { log.info('holder left after handing its copies over', { peer: d.peer, roots: d.roots }) },
   'holder:gone': (d, log) => { log.warn('holder gone past the grace period; its copy no longer counts', { root: d.root, peer: d.peer }) },
   'repair:start': (d, log) => { log.info('repair started', { root: d.root, copies: d.copies, wanted: d.wanted, placing: d.placing }) },
   'repair:placed': (d, log) => { log.info('peer took a copy', { root: d.root, peer: d.peer, state: d.state }) },

@@ -1,7 +1,10 @@
 import { TypedEventEmitter } from 'main-event'
 
+/** Why a peer was banned: a block that failed verification, claims of blocks it does not serve, or breaking the wire protocol again and again. */
+export type BanKind = 'bad-block' | 'false-claims' | 'protocol'
+
 export interface BanEvents {
-  ban: CustomEvent<{ peer: string, reason: string, until: number }>
+  ban: CustomEvent<{ peer: string, reason: string, kind: BanKind, until: number }>
 }
 
 /**
@@ -11,11 +14,14 @@ export interface BanEvents {
  */
 export class BanList extends TypedEventEmitter<BanEvents> {
   private readonly bans = new Map<string, { until: number, reason: string }>()
+  /** Bans given since the daemon started, by kind. */
+  readonly totals: Record<BanKind, number> = { 'bad-block': 0, 'false-claims': 0, protocol: 0 }
 
-  ban (peer: string, ms: number, reason: string): void {
+  ban (peer: string, ms: number, reason: string, kind: BanKind): void {
     const until = Date.now() + ms
     this.bans.set(peer, { until, reason })
-    this.safeDispatchEvent('ban', { detail: { peer, reason, until } })
+    this.totals[kind]++
+    this.safeDispatchEvent('ban', { detail: { peer, reason, kind, until } })
   }
 
   isBanned (peer: string): boolean {

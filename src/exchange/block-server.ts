@@ -99,6 +99,13 @@ export class BlockServer implements Startable {
     return this.active
   }
 
+  /** Peers' requests queued with us or being answered. */
+  get requestsQueued (): number {
+    let n = 0
+    for (const s of this.streams) n += s.queue.size + s.answering.size
+    return n
+  }
+
   private serve (channel: BlockServeChannel): void {
     const peer = channel.peer.toString()
     if (this.c.bans.isBanned(peer)) {
@@ -270,7 +277,7 @@ export class BlockServer implements Startable {
         return
       }
       await stream.channel.sendBlock(block)
-      this.c.ledger.sent(stream.peer, size)
+      this.c.ledger.sent(stream.peer, size, stream.channel.protocol)
     })
     stream.sending = turn.catch(() => {})
     await turn

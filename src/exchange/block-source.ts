@@ -13,6 +13,8 @@ export type BlockChannelEvents = RequestChannelEvents
 
 /** A download's way of asking one peer for blocks. */
 export interface BlockChannel {
+  /** The block protocol it speaks (its source's name): what the ledger counts its blocks under. */
+  readonly protocol: string
   readonly isOpen: boolean
   want(cids: CID[]): Promise<void>
   cancel(cids: CID[]): Promise<void>

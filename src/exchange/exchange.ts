@@ -1,5 +1,6 @@
 import { BlockServer } from './block-server.js'
 import { AbortError } from '@libp2p/interface'
+import { TypedEventEmitter } from 'main-event'
 import { FetchSession } from './fetch-session.js'
 import { Ledger } from './ledger.js'
 import { SwarmRegistry } from './swarm-registry.js'
@@ -53,8 +54,18 @@ export interface ExchangeLimits {
   banTime: number
 }
 
+/** What a download is for: a user's `get`, a replica this peer keeps, or a read (`cat`, the gateway, an export). */
+export type DownloadPurpose = 'get' | 'replica' | 'read'
+
+export interface ExchangeEvents {
+  /** A download ended (`ok`: every block is here; `failed`; `aborted`: cancelled or the daemon stopping). */
+  'download:end': CustomEvent<{ purpose: DownloadPurpose, outcome: 'ok' | 'failed' | 'aborted', seconds: number, bytes: number, duplicateBlocks: number }>
+}
+
 export interface FetchOptions {
   signal?: AbortSignal
+  /** What the download is for (default `read`): how it is counted. */
+  purpose?: DownloadPurpose
   onProgress?(progress: FetchProgress): void
   /** Override the configured provider timeout (ms). */
   providerTimeout?: number
@@ -81,7 +92,7 @@ export interface FetchOptions {
  * swarms of the roots we download or seed (`SwarmRegistry`), and runs one
  * `FetchSession` per download. Keeps the per-peer ledger of bytes moved.
  */
-export class Exchange implements Startable {
+export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Startable {
   readonly ledger = new Ledger()
   /** What the running downloads need, node-wide: no block is asked for twice. */
   readonly wants = new WantManager()
@@ -95,6 +106,7 @@ export class Exchange implements Startable {
   private readonly sources: BlockSource[]
 
   constructor (components: ExchangeComponents, limits: ExchangeLimits) {
+    super()
     this.c = components
     this.limits = limits
     const bitswap = components.bitswap == null ? [] : [components.bitswap]
@@ -124,6 +136,13 @@ export class Exchange implements Startable {
     return this.server.activeUploads
   }
 
+  /** Block requests waiting for an answer: peers' requests queued with us, and ours sent to peers. */
+  requestsInFlight (): { inbound: number, outbound: number } {
+    let outbound = 0
+    for (const s of this.sessions) outbound += s.requestsInFlight
+    return { inbound: this.server.requestsQueued, outbound }
+  }
+
   /** Fetch every block of the DAG under `root` into the local store. */
   async fetch (root: CID, options: FetchOptions = {}): Promise<FetchResult> {
     const session = new FetchSession({
@@ -151,8 +170,20 @@ export class Exchange implements Startable {
     })
     this.sessions.add(session)
     const signal = anySignal(this.controller.signal, options.signal)
+    const started = Date.now()
+    const ended = (outcome: 'ok' | 'failed' | 'aborted'): void => {
+      const { bytes, duplicates } = session.tally
+      this.safeDispatchEvent('download:end', {
+        detail: { purpose: options.purpose ?? 'read', outcome, seconds: (Date.now() - started) / 1000, bytes, duplicateBlocks: duplicates }
+      })
+    }
     try {
-      return await session.run(signal)
+      const result = await session.run(signal)
+      ended('ok')
+      return result
+    } catch (err) {
+      ended(signal.aborted ? 'aborted' : 'failed')
+      throw err
     } finally {
       this.sessions.delete(session)
     }

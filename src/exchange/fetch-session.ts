@@ -170,6 +170,18 @@ export class FetchSession implements WantSubscriber {
     }
   }
 
+  /** Bytes fetched and endgame duplicates so far (a failed download's too). */
+  get tally (): { bytes: number, duplicates: number } {
+    return { bytes: this.bytesFetched, duplicates: this.duplicateBlocks }
+  }
+
+  /** Requests sent to peers and not answered yet. */
+  get requestsInFlight (): number {
+    let n = 0
+    for (const peer of this.pool.peers.values()) n += peer.inFlight.size
+    return n
+  }
+
   claimedElsewhere (cid: CID): void {
     this.dag.wants.elsewhere(cid)
   }
@@ -245,7 +257,7 @@ export class FetchSession implements WantSubscriber {
     const size = block.byteLength
     peer.received(size, Date.now(), !isInterior(block.cid))
     this.pool.credit(peer, size)
-    this.c.ledger.received(peer.key, size)
+    this.c.ledger.received(peer.key, size, peer.channel.protocol)
     this.lastProgress = Date.now()
 
     const askedOthers = this.dag.wants.received(block.cid)
@@ -302,7 +314,7 @@ export class FetchSession implements WantSubscriber {
 
   private onInvalidBlock (peerKey: string, cid: CID | undefined, err: Error): void {
     this.log.error('peer %s sent a bad block %s: %s; banning it', peerKey, cid, err.message)
-    this.c.bans.ban(peerKey, this.init.banTime, 'sent a block that failed verification')
+    this.c.bans.ban(peerKey, this.init.banTime, 'sent a block that failed verification', 'bad-block')
     this.pool.drop(peerKey, 'sent a block that failed verification')
   }
 
@@ -320,7 +332,7 @@ export class FetchSession implements WantSubscriber {
     // answers, a peer that advertises what it does not serve is lying
     if (this.link.claimed(peer.key, cid) && ++peer.brokenClaims > MAX_BROKEN_CLAIMS) {
       this.log.error('peer %s claims blocks it does not serve; banning it', peer.key)
-      this.c.bans.ban(peer.key, this.init.banTime, 'claims blocks it does not serve')
+      this.c.bans.ban(peer.key, this.init.banTime, 'claims blocks it does not serve', 'false-claims')
       this.pool.drop(peer.key, 'claims blocks it does not serve')
       return
     }

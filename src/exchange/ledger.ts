@@ -8,22 +8,22 @@ export interface PeerTally {
 
 export class Ledger {
   private readonly peers = new Map<string, PeerTally>()
-  readonly total: PeerTally = { bytesSent: 0, blocksSent: 0, bytesReceived: 0, blocksReceived: 0 }
+  readonly total: PeerTally = emptyTally()
+  /** The same totals by block protocol (`/shoal/blocks/1.0.0`, `/ipfs/bitswap/1.2.0`): a handful of keys. */
+  readonly byProtocol = new Map<string, PeerTally>()
 
-  sent (peer: string, bytes: number): void {
-    const t = this.tally(peer)
-    t.bytesSent += bytes
-    t.blocksSent++
-    this.total.bytesSent += bytes
-    this.total.blocksSent++
+  sent (peer: string, bytes: number, protocol: string): void {
+    for (const t of [this.tally(peer), this.total, this.ofProtocol(protocol)]) {
+      t.bytesSent += bytes
+      t.blocksSent++
+    }
   }
 
-  received (peer: string, bytes: number): void {
-    const t = this.tally(peer)
-    t.bytesReceived += bytes
-    t.blocksReceived++
-    this.total.bytesReceived += bytes
-    this.total.blocksReceived++
+  received (peer: string, bytes: number, protocol: string): void {
+    for (const t of [this.tally(peer), this.total, this.ofProtocol(protocol)]) {
+      t.bytesReceived += bytes
+      t.blocksReceived++
+    }
   }
 
   get (peer: string): PeerTally | undefined {
@@ -33,9 +33,22 @@ export class Ledger {
   private tally (peer: string): PeerTally {
     let t = this.peers.get(peer)
     if (t == null) {
-      t = { bytesSent: 0, blocksSent: 0, bytesReceived: 0, blocksReceived: 0 }
+      t = emptyTally()
       this.peers.set(peer, t)
     }
     return t
   }
+
+  private ofProtocol (protocol: string): PeerTally {
+    let t = this.byProtocol.get(protocol)
+    if (t == null) {
+      t = emptyTally()
+      this.byProtocol.set(protocol, t)
+    }
+    return t
+  }
+}
+
+function emptyTally (): PeerTally {
+  return { bytesSent: 0, blocksSent: 0, bytesReceived: 0, blocksReceived: 0 }
 }

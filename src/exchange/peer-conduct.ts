@@ -1,5 +1,6 @@
 import { defaultLogger } from '@libp2p/logger'
 import { VIOLATION_WINDOW } from './constants.js'
+import type { ViolationKind } from '../errors.js'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import type { BanList } from './ban-list.js'
 
@@ -28,6 +29,8 @@ export class PeerConduct {
   private readonly init: PeerConductInit
   private readonly bans: BanList
   private readonly records = new Map<string, number[]>()
+  /** Violations seen since the daemon started, by kind. */
+  readonly totals: Record<ViolationKind, number> = { malformed: 0, oversized: 0, truncated: 0 }
 
   private readonly log: Logger
   private readonly window: number
@@ -39,14 +42,15 @@ export class PeerConduct {
     this.log = (init.logger ?? defaultLogger()).forComponent('shoal:peer-conduct')
   }
 
-  violation (peer: string, reason: string): void {
+  violation (peer: string, reason: string, kind: ViolationKind = 'malformed'): void {
+    this.totals[kind]++
     const now = Date.now()
     const recent = (this.records.get(peer) ?? []).filter(t => now - t < this.window)
     recent.push(now)
     this.records.delete(peer)
     this.log('%s broke the protocol (%d in the window): %s', peer, recent.length, reason)
     if (recent.length >= this.init.maxViolations) {
-      this.bans.ban(peer, this.init.banTime, `broke the wire protocol ${recent.length} times (last: ${reason})`)
+      this.bans.ban(peer, this.init.banTime, `broke the wire protocol ${recent.length} times (last: ${reason})`, 'protocol')
       return
     }
     this.records.set(peer, recent)

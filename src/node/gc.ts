@@ -28,6 +28,8 @@ export class GarbageCollector {
   private readonly c: GarbageCollectorComponents
   private readonly lock = new GcLock()
   private readonly inUse = new Map<string, { cid: CID, users: number }>()
+  /** Collections run since the daemon started, and what they removed. */
+  readonly totals = { runs: 0, blocks: 0, bytes: 0 }
 
   constructor (components: GarbageCollectorComponents) {
     this.c = components
@@ -64,7 +66,11 @@ export class GarbageCollector {
    * full disk). Returns what was removed.
    */
   async collect (options: AbortOptions = {}, givingUp?: CID): Promise<{ blocks: number, bytes: number }> {
-    return await this.lock.collect(async () => await this.sweep(options, givingUp))
+    const removed = await this.lock.collect(async () => await this.sweep(options, givingUp))
+    this.totals.runs++
+    this.totals.blocks += removed.blocks
+    this.totals.bytes += removed.bytes
+    return removed
   }
 
   private async sweep (options: AbortOptions, givingUp?: CID): Promise<{ blocks: number, bytes: number }> {

@@ -20,7 +20,7 @@ import type { GarbageCollector } from './gc.js'
 import type { ImportOptions, ImportResult } from './import-path.js'
 import type { Pinning } from './pinning.js'
 import type { BlockWriter } from '../exchange/block-sink.js'
-import type { Exchange } from '../exchange/exchange.js'
+import type { DownloadPurpose, Exchange } from '../exchange/exchange.js'
 import type { FetchProgress, FetchResult } from '../exchange/session-types.js'
 import type { TokenBucket } from '../exchange/token-bucket.js'
 import type { ReplicaManager } from '../replication/replica-manager.js'
@@ -173,7 +173,7 @@ export class Transfers {
     await checkPart(part, cid, this.c.refs, options)
     const done = await this.c.gc.use(cid)
     try {
-      const { fetched, exported } = await this.fetchInto(cid, part, { owned: false }, options, target)
+      const { fetched, exported } = await this.fetchInto(cid, part, { owned: false }, { ...options, purpose: 'get' }, target)
       await commitOutput(this.c.refs, part, target, exported.type, options)
       const name = options.path?.at(-1) ?? target.split('/').pop() ?? cid.toString()
       const pinned = await this.c.pinning.keepFetched(cid, name, exported, options.pin !== false)
@@ -347,7 +347,7 @@ export class Transfers {
       const pack = path.join(this.c.packs, root.toString())
       if (this.c.refs.filesOf(root).some(f => f.owned && f.complete && f.state === 'ok')) {
         // a pack kept from an earlier copy of this root: only what is missing is fetched
-        await this.fetch(root, { signal: options.signal, rateLimit: this.c.repairBucket })
+        await this.fetch(root, { signal: options.signal, rateLimit: this.c.repairBucket, purpose: 'replica' })
       } else {
         await fs.mkdir(this.c.packs, { recursive: true })
         const part = partOf(pack)
@@ -355,6 +355,7 @@ export class Transfers {
         const { exported } = await this.fetchInto(root, part, { owned: true }, {
           signal: options.signal,
           rateLimit: this.c.repairBucket,
+          purpose: 'replica',
           onProgress: p => { options.onProgress?.(p.bytesDone) }
         })
         await commitOutput(this.c.refs, part, pack, exported.type, { force: true })
@@ -372,7 +373,7 @@ export class Transfers {
    * and sync the output. A block that rotted in the store meanwhile is
    * fetched again. `target` names the output in errors.
    */
-  private async fetchInto (cid: CID, part: string, init: { owned: boolean }, options: GetOptions & { rateLimit?: TokenBucket }, target = part): Promise<{ fetched: FetchResult, exported: { type: 'file' | 'directory', size: number } }> {
+  private async fetchInto (cid: CID, part: string, init: { owned: boolean }, options: GetOptions & { rateLimit?: TokenBucket, purpose: DownloadPurpose }, target = part): Promise<{ fetched: FetchResult, exported: { type: 'file' | 'directory', size: number } }> {
     const layout = new OutputLayout(this.c.blocks, this.c.refs, cid, part, init)
     try {
       await layout.open(options)
@@ -400,7 +401,7 @@ export class Transfers {
     }
   }
 
-  private async fetch (cid: CID, options: GetOptions & { sequential?: boolean, onStored?(cid: CID): void, rateLimit?: TokenBucket, writer?: BlockWriter }): Promise<FetchResult> {
+  private async fetch (cid: CID, options: GetOptions & { sequential?: boolean, onStored?(cid: CID): void, rateLimit?: TokenBucket, writer?: BlockWriter, purpose?: DownloadPurpose }): Promise<FetchResult> {
     await this.c.pins.markDownloading(cid)
     return await this.c.exchange.fetch(cid, {
       ...options,

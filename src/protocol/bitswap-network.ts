@@ -227,6 +227,7 @@ export class BitswapNetwork implements Startable, InboundBlockChannels {
 
 /** A download asking one peer for blocks over Bitswap (want-block, "don't have" asked for). */
 export class BitswapRequestChannel {
+  readonly protocol = BITSWAP_PROTOCOLS[0]
   private readonly remote: Remote
   private readonly network: BitswapNetwork
   private readonly events: RequestChannelEvents
@@ -291,6 +292,7 @@ export class BitswapRequestChannel {
 /** A peer asking us for blocks over Bitswap: one per peer, whatever streams its want lists come on. */
 class BitswapServeChannel implements BlockServeChannel {
   readonly peer: PeerId
+  readonly protocol = BITSWAP_PROTOCOLS[0]
   private readonly remote: Remote
   private readonly network: BitswapNetwork
   private events?: ServeChannelEvents

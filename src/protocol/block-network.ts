@@ -44,6 +44,7 @@ export interface RequestChannelEvents {
 
 /** Our side of a stream we opened to ask a peer for blocks. */
 export class RequestChannel {
+  readonly protocol = BLOCK_PROTOCOL
   readonly peer: PeerId
   private readonly framed: FramedStream<ReturnType<typeof decodeResponse>>
 
@@ -100,6 +101,7 @@ export class RequestChannel {
 /** Our side of a stream a peer opened to ask us for blocks. */
 class ServeChannel implements BlockServeChannel {
   readonly peer: PeerId
+  readonly protocol = BLOCK_PROTOCOL
   private readonly framed: FramedStream<ReturnType<typeof decodeRequest>>
 
   constructor (peer: PeerId, framed: FramedStream<ReturnType<typeof decodeRequest>>) {

@@ -35,7 +35,7 @@ export class FrameDecoder {
           return // wait for the rest of the prefix
         }
         if (length > this.maxDataLength) {
-          throw new ProtocolViolationError(`message of ${length} bytes exceeds the limit of ${this.maxDataLength}`)
+          throw new ProtocolViolationError(`message of ${length} bytes exceeds the limit of ${this.maxDataLength}`, 'oversized')
         }
         this.buffer.consume(varint.encodingLength(length))
         this.need = length

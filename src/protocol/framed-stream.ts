@@ -56,7 +56,7 @@ export class FramedStream<T> {
             if (wait != null) await wait
           }
         }
-        if (decoder.midFrame) throw this.violation(new ProtocolViolationError('stream ended inside a message'))
+        if (decoder.midFrame) throw this.violation(new ProtocolViolationError('stream ended inside a message', 'truncated'))
         this.closed = true
         onClose()
       } catch (err: any) {

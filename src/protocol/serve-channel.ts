@@ -19,6 +19,8 @@ export interface ServeChannelEvents {
  */
 export interface BlockServeChannel {
   readonly peer: PeerId
+  /** The block protocol it speaks (its first id): what the ledger counts its blocks under. */
+  readonly protocol: string
   readonly isOpen: boolean
   /** Start hearing requests; call once, after wiring up the handlers. */
   listen(events: ServeChannelEvents): void

@@ -17,6 +17,8 @@ export interface ReplicaEvents {
   'holder:absent': CustomEvent<{ peer: string, error: string, roots: number }>
   /** A holder that had stopped answering answers again. */
   'holder:back': CustomEvent<{ peer: string, downFor: number }>
+  /** A holder stopped gracefully, after handing its copies over: it no longer counts for `roots` we hold with it. */
+  'holder:left': CustomEvent<{ peer: string, roots: number }>
   /** A holder has been gone for longer than the grace period: its copy no longer counts. */
   'holder:gone': CustomEvent<{ root: string, peer: string }>
   /** As a root's leader we started placing copies. */

@@ -1,5 +1,6 @@
 import { contentRoutingSymbol } from '@libp2p/interface'
 import merge from 'it-merge'
+import { TypedEventEmitter } from 'main-event'
 import type { ContentDiscovery } from './content-discovery.js'
 import type { AbortOptions, ContentRouting, Logger, PeerInfo, PeerStore } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -11,6 +12,22 @@ function routingOf (service: ContentRouter): ContentRouting {
   const routing = (service as { [contentRoutingSymbol]?: ContentRouting })[contentRoutingSymbol]
   if (routing == null) throw new TypeError('this DHT service routes no content')
   return routing
+}
+
+/**
+ * One DHT operation: a provide (`ok` once stored, or `error`), or a provider
+ * lookup (`ok` with the time to the first provider found, `empty` if it
+ * ended with none, `error` if it failed).
+ */
+export interface RoutingQuery {
+  op: 'provide' | 'find'
+  dht: 'shoal' | 'ipfs'
+  outcome: 'ok' | 'empty' | 'error'
+  seconds: number
+}
+
+export interface DiscoveryEvents {
+  query: CustomEvent<RoutingQuery>
 }
 
 export interface DhtDiscoveryComponents {
@@ -31,17 +48,19 @@ export interface DhtDiscoveryComponents {
  * failed by it. Providers' addresses go into the peer store so the block
  * protocols can dial them by PeerId.
  */
-export class DhtDiscovery implements ContentDiscovery {
+export class DhtDiscovery extends TypedEventEmitter<DiscoveryEvents> implements ContentDiscovery {
   private readonly shoal: ContentRouting
   private readonly ipfs?: ContentRouting
 
   constructor (private readonly components: DhtDiscoveryComponents) {
+    super()
     this.shoal = routingOf(components.dht)
     this.ipfs = components.ipfsDht == null ? undefined : routingOf(components.ipfsDht)
   }
 
   async * findProviders (cid: CID, options?: AbortOptions): AsyncIterable<PeerInfo> {
-    const sources = [this.shoal, ...(this.ipfs == null ? [] : [this.ipfs])].map(r => r.findProviders(cid, options))
+    const sources = [this.timedFind('shoal', this.shoal.findProviders(cid, options))]
+    if (this.ipfs != null) sources.push(this.timedFind('ipfs', this.ipfs.findProviders(cid, options)))
     const seen = new Set<string>()
     for await (const provider of merge(...sources)) {
       if (provider.multiaddrs.length > 0) {
@@ -56,11 +75,47 @@ export class DhtDiscovery implements ContentDiscovery {
 
   async provide (cid: CID, options?: AbortOptions): Promise<void> {
     if (this.ipfs != null) {
-      this.ipfs.provide(cid, options).catch(err => {
+      this.timedProvide('ipfs', this.ipfs.provide(cid, options)).catch(err => {
         this.components.log('providing %s in the IPFS DHT failed: %s', cid, err.message)
       })
     }
-    await this.shoal.provide(cid, options)
+    await this.timedProvide('shoal', this.shoal.provide(cid, options))
+  }
+
+  private async timedProvide (dht: RoutingQuery['dht'], providing: Promise<void>): Promise<void> {
+    const started = Date.now()
+    try {
+      await providing
+      this.record({ op: 'provide', dht, outcome: 'ok', seconds: (Date.now() - started) / 1000 })
+    } catch (err) {
+      this.record({ op: 'provide', dht, outcome: 'error', seconds: (Date.now() - started) / 1000 })
+      throw err
+    }
+  }
+
+  /** A lookup, timed to its first provider (or to its end, when it finds none). */
+  private async * timedFind (dht: RoutingQuery['dht'], source: AsyncIterable<PeerInfo>): AsyncGenerator<PeerInfo> {
+    const started = Date.now()
+    let outcome: RoutingQuery['outcome'] | undefined
+    try {
+      for await (const provider of source) {
+        if (outcome == null) {
+          outcome = 'ok'
+          this.record({ op: 'find', dht, outcome, seconds: (Date.now() - started) / 1000 })
+        }
+        yield provider
+      }
+    } catch (err: any) {
+      // a lookup its caller ended (it found enough elsewhere, or gave up) did not fail
+      if (outcome == null && err.name !== 'AbortError') outcome = 'error'
+      throw err
+    } finally {
+      if (outcome !== 'ok') this.record({ op: 'find', dht, outcome: outcome ?? 'empty', seconds: (Date.now() - started) / 1000 })
+    }
+  }
+
+  private record (query: RoutingQuery): void {
+    this.safeDispatchEvent('query', { detail: query })
   }
 
   async withdraw (cid: CID, options?: AbortOptions): Promise<void> {

@@ -40,6 +40,7 @@ describe('exchange: BlockServer', () => {
     let events: ServeChannelEvents | undefined
     const channel = {
       peer: { toString: () => 'downloader' },
+      protocol: '/shoal/blocks/1.0.0',
       isOpen: true,
       listen (e: ServeChannelEvents) { events = e },
       async sendBlock (b: { cid: CID }) {
@@ -78,6 +79,7 @@ describe('exchange: BlockServer', () => {
     }
     const channel = {
       peer: { toString: () => 'downloader' },
+      protocol: '/shoal/blocks/1.0.0',
       isOpen: true,
       listen (e: ServeChannelEvents) { events = e },
       async sendBlock (b: { cid: CID }) {

@@ -10,8 +10,12 @@ export async function handleLeaving (ctx: HandlerContext, from: PeerId, _roots: 
   if (!member) return []
   ctx.log('%p is leaving', from)
   ctx.liveness.left(from.toString())
+  let roots = 0
   for (const view of ctx.book.views.values()) {
-    if (view.remove(from)) ctx.book.changed(view.root.toString())
+    if (!view.remove(from)) continue
+    roots++
+    ctx.book.changed(view.root.toString())
   }
+  ctx.events.safeDispatchEvent('holder:left', { detail: { peer: from.toString(), roots } })
   return []
 }
