@@ -102,6 +102,10 @@ export interface ShoalConfig {
   gatewayAllowRemote: boolean
   /** The gateway fetches from the swarm what this peer does not hold (false: only what is here). */
   gatewayFetch: boolean
+  /** Serve Prometheus metrics (`GET /metrics`) and `GET /healthz` on this TCP multiaddr ('': none). */
+  metrics: string
+  /** Let `metrics` bind an address other than loopback. */
+  metricsAllowRemote: boolean
   limits: LimitsConfig
   replication: ReplicationConfig
 }
@@ -161,6 +165,8 @@ export function defaultConfig (): ShoalConfig {
     gateway: '',
     gatewayAllowRemote: false,
     gatewayFetch: true,
+    metrics: '',
+    metricsAllowRemote: false,
     limits: { ...DEFAULT_LIMITS },
     replication: { ...DEFAULT_REPLICATION, trustedPeers: [] }
   }

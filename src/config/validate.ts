@@ -33,6 +33,8 @@ export function validateConfig (input: unknown, source = 'config'): ShoalConfig 
     gateway: raw.gateway == null || raw.gateway === '' ? '' : checkMultiaddr(raw.gateway, `${source}: gateway`),
     gatewayAllowRemote: bool(raw.gatewayAllowRemote ?? defaults.gatewayAllowRemote, `${source}: gatewayAllowRemote`),
     gatewayFetch: bool(raw.gatewayFetch ?? defaults.gatewayFetch, `${source}: gatewayFetch`),
+    metrics: raw.metrics == null || raw.metrics === '' ? '' : checkMultiaddr(raw.metrics, `${source}: metrics`),
+    metricsAllowRemote: bool(raw.metricsAllowRemote ?? defaults.metricsAllowRemote, `${source}: metricsAllowRemote`),
     limits: { ...defaults.limits },
     replication: { ...defaults.replication, trustedPeers: [] }
   }

@@ -6,7 +6,7 @@ import { defaultLogger } from '@libp2p/logger'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import { ApiGuard } from './api-guard.js'
 import { routeFor } from './api-routes.js'
-import { HttpError, errorBody, sendJson, statusFor } from './http-util.js'
+import { HttpError, errorBody, listen, sendJson, serverUrl, statusFor } from './http-util.js'
 import type { ShoalNode } from '../node/shoal-node.js'
 import type { HandOverResult } from '../node/shoal-node.js'
 
@@ -47,9 +47,7 @@ export class ApiServer {
 
   /** The TCP API's URL, once it listens. */
   get url (): string | undefined {
-    const address = this.tcpServer?.address()
-    if (address == null || typeof address === 'string') return undefined
-    return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
+    return this.tcpServer == null ? undefined : serverUrl(this.tcpServer)
   }
 
   async start (): Promise<void> {
@@ -83,13 +81,7 @@ export class ApiServer {
       }
       this.track(this.handle(req, res))
     })
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(tcp.port, tcp.host, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
+    await listen(server, tcp.port, tcp.host)
     this.tcpServer = server
     const address = server.address()
     tcpGuard.guard = new ApiGuard(tcp.token, tcp.host, typeof address === 'object' && address != null ? address.port : tcp.port)

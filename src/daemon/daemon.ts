@@ -14,6 +14,9 @@ import type { Log } from './log.js'
 import type { ShoalNodeOptions } from '../node/shoal-node.js'
 import type { HandOverResult } from '../replication/hand-over.js'
 import type { ShoalConfig } from '../config/schema.js'
+import type { ShoalMetrics } from './metrics.js'
+import type { MetricsServer } from './metrics-server.js'
+import type { Registry } from 'prom-client'
 
 export interface DaemonOptions extends ShoalNodeOptions {
   repo: string
@@ -49,6 +52,8 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
   let node: ShoalNode
   let api: ApiServer
   let gateway: Gateway | undefined
+  let metrics: { collector: ShoalMetrics, server: MetricsServer } | undefined
+  let serving = false
   const stopped = Promise.withResolvers<void>()
   let stopping: Promise<HandOverResult> | undefined
   /** Resolves once the hand-over is done, before the API closes (the stop request is answered with it). */
@@ -71,7 +76,9 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
     stopping ??= (async () => {
       let result: HandOverResult = { handedOver: 0, unfinished: 0, short: [] }
       try {
+        serving = false
         result = await node.leave({ signal: force.signal })
+        metrics?.collector.handedOver(result)
         if (result.handedOver + result.unfinished > 0) {
           log.info(`handed over ${result.handedOver} replica(s)`, { short: result.unfinished })
         }
@@ -85,6 +92,8 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
       try {
         await api.stop().catch(() => {})
         await gateway?.stop().catch(() => {})
+        metrics?.collector.stop()
+        await metrics?.server.stop().catch(() => {})
         await node.stop()
         log.info('stopped')
         stopped.resolve()
@@ -120,7 +129,9 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
       gateway = new Gateway({ node, logger: node.logger, fetch: node.config.gatewayFetch, ...tcpAddress(node.config.gateway, node.config.gatewayAllowRemote, 'gateway') })
       await gateway.start()
     }
+    if (node.metricsRegistry != null) metrics = await startMetrics(node, node.metricsRegistry, () => serving)
   } catch (err) {
+    await metrics?.server.stop().catch(() => {})
     await gateway?.stop().catch(() => {})
     await api!?.stop().catch(() => {})
     await node.stop().catch(() => {})
@@ -141,14 +152,35 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
   log.info(`api on ${node.repo.paths.apiSocket}`)
   if (api.url != null) log.info(`api on ${api.url}`, { token: node.repo.paths.apiToken })
   if (gateway?.url != null) log.info(`trustless gateway on ${gateway.url}/ipfs/`, { fetch: node.config.gatewayFetch })
+  if (metrics?.server.url != null) log.info(`metrics on ${metrics.server.url}/metrics`, { health: `${metrics.server.url}/healthz` })
   if (node.config.bitswap) log.info('speaking Bitswap to IPFS peers', { ipfsDht: node.config.ipfsDht })
   if (!node.replicas.inGroup) log.info('in no replication group: this peer keeps replicas for nobody (see --group-key)')
+  serving = true
   log.info('ready')
   if (options.readyFd != null) {
-    const err = announceReady(options.readyFd, { peerId: node.peerId.toString(), addresses: node.addresses(), api: node.repo.paths.apiSocket, apiUrl: api.url, gatewayUrl: gateway?.url })
+    const err = announceReady(options.readyFd, { peerId: node.peerId.toString(), addresses: node.addresses(), api: node.repo.paths.apiSocket, apiUrl: api.url, gatewayUrl: gateway?.url, metricsUrl: metrics?.server.url })
     if (err != null) log.warn(`cannot write the ready event to file descriptor ${options.readyFd}`, { error: err.message })
   }
   return { node, stopped: stopped.promise, stop }
+}
+
+/** Shoal's metrics on the registry libp2p's already go to, served with `/healthz` (loaded only when asked for). */
+async function startMetrics (node: ShoalNode, registry: Registry, serving: () => boolean): Promise<{ collector: ShoalMetrics, server: MetricsServer }> {
+  const [{ ShoalMetrics }, { MetricsServer }] = await Promise.all([import('./metrics.js'), import('./metrics-server.js')])
+  const collector = new ShoalMetrics(node, registry)
+  const server = new MetricsServer({
+    registry,
+    logger: node.logger,
+    health: () => ({ ok: serving(), peers: node.libp2p.getPeers().length }),
+    ...tcpAddress(node.config.metrics, node.config.metricsAllowRemote, 'metrics')
+  })
+  try {
+    await server.start()
+  } catch (err) {
+    collector.stop()
+    throw err
+  }
+  return { collector, server }
 }
 
 /** Log how each bootstrap peer answered, and warn while none could be reached. */
@@ -182,14 +214,14 @@ async function createdBy (root: string, create: () => Promise<boolean>): Promise
 }
 
 /** Host and port of the TCP API or the gateway; loopback only unless remote access was asked for. */
-function tcpAddress (address: string, allowRemote: boolean, what: 'api' | 'gateway'): { host: string, port: number } {
+function tcpAddress (address: string, allowRemote: boolean, what: 'api' | 'gateway' | 'metrics'): { host: string, port: number } {
   const components = multiaddr(address).getComponents()
   const ip = components.find(c => c.name === 'ip4' || c.name === 'ip6')?.value
   const port = components.find(c => c.name === 'tcp')?.value
   if (ip == null || port == null) throw new ConfigError(`${what}: expected /ip4/<address>/tcp/<port> or /ip6/…, got ${address}`)
   const loopback = ip === '::1' || ip.startsWith('127.')
   if (!loopback && !allowRemote) {
-    const name = what === 'api' ? 'the control API' : 'the gateway'
+    const name = { api: 'the control API', gateway: 'the gateway', metrics: 'the metrics endpoint' }[what]
     throw new ConfigError(`${what}: ${ip} is not a loopback address; ${name} binds loopback only unless --${what}-allow-remote is given`)
   }
   return { host: ip, port: Number(port) }

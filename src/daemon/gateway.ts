@@ -3,7 +3,7 @@ import { InputError, NoProvidersError } from '../errors.js'
 import { http } from '../node-http.js'
 import { GATEWAY_FIND_TIMEOUT, GATEWAY_HEADERS_TIMEOUT, GATEWAY_MAX_REQUESTS } from './constants.js'
 import { CAR_TYPE, RAW_TYPE, contentTypeOf, entityRange, parseGatewayRequest, parseRange } from './gateway-request.js'
-import { drained, statusFor } from './http-util.js'
+import { drained, listen, serverUrl, statusFor } from './http-util.js'
 import type { GatewayRequest } from './gateway-request.js'
 import type { ReadOptions } from '../node/transfers.js'
 import type { ShoalNode } from '../node/shoal-node.js'
@@ -53,19 +53,11 @@ export class Gateway {
   }
 
   get url (): string | undefined {
-    const address = this.server.address()
-    if (address == null || typeof address === 'string') return undefined
-    return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
+    return serverUrl(this.server)
   }
 
   async start (): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(this.init.port, this.init.host, () => {
-        this.server.off('error', reject)
-        resolve()
-      })
-    })
+    await listen(this.server, this.init.port, this.init.host)
   }
 
   async stop (): Promise<void> {

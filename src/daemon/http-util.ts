@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { InputError } from '../errors.js'
 
 /** Largest control-API request body accepted. */
@@ -105,4 +105,22 @@ export async function drained (res: ServerResponse): Promise<void> {
     res.on('drain', done)
     res.on('close', done)
   })
+}
+
+/** Start `server` listening on `host`:`port` (0: a port from the OS). */
+export async function listen (server: Server, port: number, host: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+}
+
+/** `http://host:port` of a listening TCP server. */
+export function serverUrl (server: Server): string | undefined {
+  const address = server.address()
+  if (address == null || typeof address === 'string') return undefined
+  return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
 }

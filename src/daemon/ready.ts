@@ -16,6 +16,8 @@ export interface ReadyEvent {
   apiUrl?: string
   /** The trustless gateway's URL, with `--gateway`. */
   gatewayUrl?: string
+  /** `http://host:port` of the metrics endpoint (`/metrics`, `/healthz`), with `--metrics`. */
+  metricsUrl?: string
 }
 
 /** Write the ready event to `fd` and close it. Returns the error when the descriptor was not open for writing. */

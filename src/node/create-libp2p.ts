@@ -27,6 +27,7 @@ import type { PeerDiscovery, PeerId, PrivateKey, Libp2p, ComponentLogger } from 
 import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
+import type { Registry } from 'prom-client'
 
 /** Shoal's DHT runs on its own protocol, apart from the public IPFS DHT. */
 export const DHT_PROTOCOL = '/shoal/kad/1.0.0'
@@ -85,6 +86,10 @@ export interface Libp2pOptions {
   /** Paces reading of block data (the download rate limit). */
   downloadThrottle?(bytes: number): Promise<void> | undefined
   logger?: ComponentLogger
+  /** libp2p's metrics (connections, streams and bytes per protocol, the DHTs') go here, as Prometheus metrics. */
+  metricsRegistry?: Registry
+  /** Where the repo is: the metrics' file-system usage is of its disk. */
+  repoRoot?: string
 }
 
 /**
@@ -145,6 +150,7 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
     privateKey: options.privateKey,
     datastore,
     logger: options.logger,
+    metrics: options.metricsRegistry == null ? undefined : (await import('@libp2p/prometheus-metrics')).prometheusMetrics({ registry: options.metricsRegistry, statfsLocation: options.repoRoot }),
     addresses: {
       listen: config.listen,
       announce: config.announce,

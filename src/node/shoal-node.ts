@@ -8,6 +8,8 @@ import { NO_GROUP, ReplicaManager } from '../replication/replica-manager.js'
 import { Announcer } from '../routing/announcer.js'
 import { Bootstrapper } from '../routing/bootstrapper.js'
 import { DhtDiscovery } from '../routing/dht-discovery.js'
+import type { DiscoveryEvents } from '../routing/dht-discovery.js'
+import { ProtocolViolationError } from '../errors.js'
 import { RoutingTableSweeper } from '../routing/routing-table-sweeper.js'
 import { readConfig } from '../config/file.js'
 import { partInits, withOverrides } from '../config/inits.js'
@@ -39,6 +41,7 @@ import type { Pin, PinReason } from '../store/pin-store.js'
 import type { AbortOptions, ComponentLogger, PeerId } from '@libp2p/interface'
 import type { TypedEventTarget } from 'main-event'
 import type { CID } from 'multiformats/cid'
+import type { Registry } from 'prom-client'
 
 export type { HandOverResult }
 
@@ -48,6 +51,15 @@ export interface ShoalNodeOptions {
   /** DHT bucket size (tests use small ones to exercise routing). */
   kBucketSize?: number
   logger?: ComponentLogger
+}
+
+/** The parts `open` makes before the node itself: what libp2p's options need. */
+interface OpenedParts {
+  bans: BanList
+  conduct: PeerConduct
+  uploadBucket: TokenBucket
+  group: ReplicationGroup
+  metricsRegistry?: Registry
 }
 
 /**
@@ -67,6 +79,12 @@ export class ShoalNode {
   readonly announcer: Announcer
   readonly discovery: ContentDiscovery
   readonly bans: BanList
+  /** Peers' breaches of the wire protocol, counted (and banned past a limit). */
+  readonly conduct: PeerConduct
+  /** Where libp2p's metrics are collected, when the config asks for metrics. */
+  readonly metricsRegistry?: Registry
+  /** Every DHT provide and lookup, timed. */
+  readonly routingEvents: TypedEventTarget<DiscoveryEvents>
   readonly replicas: ReplicaManager
   /** Dials the bootstrap peers and says how each went. */
   readonly bootstrapper: Bootstrapper
@@ -82,13 +100,18 @@ export class ShoalNode {
   private readonly references: References
   private started = false
 
-  private constructor (repo: Repo, config: ShoalConfig, inits: PartInits, libp2p: ShoalLibp2p, logger: ComponentLogger, bans: BanList, uploadBucket: TokenBucket, group: ReplicationGroup) {
+  private constructor (repo: Repo, config: ShoalConfig, inits: PartInits, libp2p: ShoalLibp2p, logger: ComponentLogger, parts: OpenedParts) {
+    const { bans, conduct, uploadBucket, group } = parts
+    this.metricsRegistry = parts.metricsRegistry
     this.repo = repo
     this.config = config
     this.logger = logger
     this.libp2p = libp2p
     this.bans = bans
-    this.discovery = new DhtDiscovery({ dht: libp2p.services.dht, ipfsDht: libp2p.services.ipfsDht, peerStore: libp2p.peerStore, log: logger.forComponent('shoal:discovery') })
+    this.conduct = conduct
+    const discovery = new DhtDiscovery({ dht: libp2p.services.dht, ipfsDht: libp2p.services.ipfsDht, peerStore: libp2p.peerStore, log: logger.forComponent('shoal:discovery') })
+    this.discovery = discovery
+    this.routingEvents = discovery
     this.exchange = new Exchange({
       network: libp2p.services.blocks,
       bitswap: libp2p.services.bitswap,
@@ -177,6 +200,9 @@ export class ShoalNode {
       const logger = options.logger ?? defaultLogger()
       const inits = partInits(config)
       const { conduct: conductInit, rates } = inits
+      // with `metrics` set, libp2p's metrics are collected too (they cost a little on every stream);
+      // without it, prom-client is not even loaded
+      const metricsRegistry = config.metrics === '' ? undefined : new (await import('prom-client')).Registry()
       const bans = new BanList()
       const conduct = new PeerConduct(bans, { ...conductInit, logger })
       const downloadBucket = new TokenBucket(rates.download)
@@ -189,12 +215,14 @@ export class ShoalNode {
         kBucketSize: options.kBucketSize,
         logger,
         isBanned: peer => bans.isBanned(peer),
-        onViolation: (peer, err) => { conduct.violation(peer, err.message) },
-        downloadThrottle: downloadBucket.unlimited ? undefined : async bytes => { await downloadBucket.take(bytes) }
+        onViolation: (peer, err) => { conduct.violation(peer, err.message, err instanceof ProtocolViolationError ? err.kind : 'malformed') },
+        downloadThrottle: downloadBucket.unlimited ? undefined : async bytes => { await downloadBucket.take(bytes) },
+        metricsRegistry,
+        repoRoot: repo.root
       })
       const { groupKeyFile, trustedPeers } = config.replication
       const group = new ReplicationGroup({ key: groupKeyFile === '' ? undefined : await readGroupKey(groupKeyFile), trustedPeers })
-      return new ShoalNode(repo, config, inits, libp2p, logger, bans, uploadBucket, group)
+      return new ShoalNode(repo, config, inits, libp2p, logger, { bans, conduct, uploadBucket, group, metricsRegistry })
     } catch (err) {
       await repo.close()
       throw err
@@ -315,6 +343,11 @@ export class ShoalNode {
 
   async rm (cid: CID): Promise<PinReason[]> {
     return await this.pinning.rm(cid)
+  }
+
+  /** Collections run since the daemon started, and what they removed. */
+  get gcTotals (): { runs: number, blocks: number, bytes: number } {
+    return this.gcs.totals
   }
 
   /** Delete every block not reachable from a pin or from a download in progress. Returns what was removed. */

@@ -117,6 +117,8 @@ export class DaemonProcess {
   peerId = ''
   /** The control API's socket, as its ready event names it. */
   api = ''
+  /** `http://host:port` of its metrics endpoint, with `--metrics`. */
+  metricsUrl = ''
   log = ''
   readonly ready: Promise<void>
   readonly exited: Promise<number | null>
@@ -138,6 +140,7 @@ export class DaemonProcess {
     this.ready = daemon.ready.then(event => {
       this.peerId = event.peerId
       this.api = event.api
+      this.metricsUrl = event.metricsUrl ?? ''
       this.addresses.push(...event.addresses)
     }, err => {
       throw new Error(`${err.message}:\n${this.log}`)

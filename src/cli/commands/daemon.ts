@@ -31,6 +31,8 @@ interface NetworkArgs extends GlobalArgs {
   gateway?: string
   'gateway-allow-remote'?: boolean
   'gateway-fetch'?: boolean
+  metrics?: string
+  'metrics-allow-remote'?: boolean
 }
 
 function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
@@ -56,7 +58,9 @@ function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
     .option('ipfs-bootstrap', { type: 'boolean', describe: 'also join through the public IPFS bootstrap peers (needs the internet)' })
     .option('gateway', { type: 'string', describe: 'serve a read-only trustless HTTP gateway, e.g. /ip4/127.0.0.1/tcp/8080' })
     .option('gateway-allow-remote', { type: 'boolean', describe: 'let --gateway bind an address other than loopback' })
-    .option('gateway-fetch', { type: 'boolean', describe: 'the gateway fetches from the swarm what is not here (default on; --no-gateway-fetch: only local content)' }) as any
+    .option('gateway-fetch', { type: 'boolean', describe: 'the gateway fetches from the swarm what is not here (default on; --no-gateway-fetch: only local content)' })
+    .option('metrics', { type: 'string', describe: 'serve Prometheus metrics (/metrics) and /healthz, e.g. /ip4/127.0.0.1/tcp/9401' })
+    .option('metrics-allow-remote', { type: 'boolean', describe: 'let --metrics bind an address other than loopback' }) as any
 }
 
 /**
@@ -83,6 +87,8 @@ async function overrides (args: NetworkArgs): Promise<Partial<ShoalConfig>> {
   if (args.gateway != null) o.gateway = checkMultiaddr(args.gateway, '--gateway')
   if (args['gateway-allow-remote'] != null) o.gatewayAllowRemote = args['gateway-allow-remote']
   if (args['gateway-fetch'] != null) o.gatewayFetch = args['gateway-fetch']
+  if (args.metrics != null) o.metrics = checkMultiaddr(args.metrics, '--metrics')
+  if (args['metrics-allow-remote'] != null) o.metricsAllowRemote = args['metrics-allow-remote']
   const replication: Partial<ReplicationConfig> = {}
   if (args['group-key'] != null) replication.groupKeyFile = path.resolve(args['group-key'])
   if (args.trust != null) replication.trustedPeers = peerIdList(args.trust, '--trust')
