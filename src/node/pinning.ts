@@ -81,7 +81,16 @@ export class Pinning {
       // kept by reference that frees little, and the repo's reserve is given back
       await this.c.gc.collect({}, cid)
       removed = await this.withReserve(async () => await this.c.pins.unpin(cid))
+    }
+    // durable on its own: a write that failed earlier for lack of space (a download's, say) may
+    // have torn LevelDB's log, and what is appended after a torn record is lost in a crash. The
+    // flush writes a table file, and one that fails stops LevelDB's writes until it is reopened:
+    // the reserve is given back before it, not after
+    await this.c.reserve.release()
+    try {
       await this.c.flushDatastore()
+    } finally {
+      await this.c.reserve.keep()
     }
     if (wasReplica && !removed.includes('replica')) removed.push('replica')
     if (removed.length === 0) throw new InputError(`${cid.toString()} is not pinned`)
