@@ -163,15 +163,28 @@ describe('hosts: Shoal across network namespaces', function () {
 
     const healAt = Date.now()
     await lab.heal(cut)
-    await until('the surplus trimmed back to 3', 120_000, async () => (await copies()) === 3 ? true : undefined).catch(err => {
-      const tail = (d: DaemonProcess): string => d.log.trim().split('\n').slice(-25).join('\n')
-      throw new Error(`${err.message as string}\ncut-off host ${cut}:\n${tail(daemons.get(cut)!)}\nhost 1:\n${tail(first)}`)
-    })
+    // the fewest copies seen from the heal on: a trim must never take the swarm below K
+    let fewest = Infinity
+    const counted = async (): Promise<number> => {
+      const n = await copies()
+      fewest = Math.min(fewest, n)
+      return n
+    }
+    const tail = (d: DaemonProcess): string => d.log.trim().split('\n').slice(-25).join('\n')
+    const story = (err: Error): Error => new Error(`${err.message}\ncut-off host ${cut}:\n${tail(daemons.get(cut)!)}\nhost 1:\n${tail(first)}`)
+    await until('the surplus trimmed back to 3', 120_000, async () => (await counted()) === 3 ? true : undefined).catch(err => { throw story(err) })
     const trimSeconds = (Date.now() - healAt) / 1000
     // what the holders say catches up with what they keep within a probe round or two
     const final = await until('status to show the 3 copies kept', 30_000, async () => { const s = await status(1); return s.copies === 3 ? s : undefined })
     assert.equal(final.health, 'ok')
-    assert.equal(await copies(), 3, 'and no copy was trimmed below K meanwhile')
+    // settled: 3 copies in five readings in a row. The cut-off host, alone for a while, may have had a
+    // placement of its own under way that lands after the heal: a 4th copy, trimmed again like any surplus
+    let inARow = 0
+    await until('3 copies, settled', 90_000, async () => {
+      inARow = (await counted()) === 3 ? inARow + 1 : 0
+      return inARow >= 5 ? true : undefined
+    }).catch(err => { throw story(err) })
+    assert.ok(fewest >= 3, `no copy was trimmed below K meanwhile (fewest seen: ${fewest})`)
     console.log(`      partition: replaced in ${repairSeconds.toFixed(1)} s (check 1 s, grace 3 s, 4 MiB), trimmed ${trimSeconds.toFixed(1)} s after healing`)
   })
 
