@@ -232,6 +232,10 @@ export const routes: Record<string, Route> = {
     sendJson(res, 200, { replicas: node.replicaList() })
   },
 
+  'GET /v1/transfers': async ({ node, res }) => {
+    sendJson(res, 200, node.activity())
+  },
+
   'GET /v1/stat': async ({ node, res }) => {
     sendJson(res, 200, await node.stat())
   },

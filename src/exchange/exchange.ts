@@ -9,7 +9,7 @@ import type { BanList } from './ban-list.js'
 import { WantManager } from './want-manager.js'
 import type { BlockWriter } from './block-sink.js'
 import type { BlockSource } from './block-source.js'
-import type { ConnectEvents, FetchProgress, FetchResult } from './session-types.js'
+import type { ConnectEvents, FetchProgress, FetchResult, PeerContribution } from './session-types.js'
 import type { TokenBucket } from './token-bucket.js'
 import type { BitswapNetwork } from '../protocol/bitswap-network.js'
 import type { BlockNetwork } from '../protocol/block-network.js'
@@ -57,6 +57,18 @@ export interface ExchangeLimits {
 /** What a download is for: a user's `get`, a replica this peer keeps, or a read (`cat`, the gateway, an export). */
 export type DownloadPurpose = 'get' | 'replica' | 'read'
 
+/** A download running now, as `shoal top` and the web page show it. */
+export interface DownloadInfo extends FetchProgress {
+  root: string
+  purpose: DownloadPurpose
+  /** The output's name, when the download has one. */
+  name?: string
+  /** When it began (ms since the epoch). */
+  startedAt: number
+  /** Bytes each peer sent it so far. */
+  contributors: PeerContribution[]
+}
+
 export interface ExchangeEvents {
   /** A download ended (`ok`: every block is here; `failed`; `aborted`: cancelled or the daemon stopping). */
   'download:end': CustomEvent<{ purpose: DownloadPurpose, outcome: 'ok' | 'failed' | 'aborted', seconds: number, bytes: number, duplicateBlocks: number }>
@@ -66,6 +78,8 @@ export interface FetchOptions {
   signal?: AbortSignal
   /** What the download is for (default `read`): how it is counted. */
   purpose?: DownloadPurpose
+  /** A name to show it under (a get's output). */
+  name?: string
   onProgress?(progress: FetchProgress): void
   /** Override the configured provider timeout (ms). */
   providerTimeout?: number
@@ -100,7 +114,8 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
   private readonly c: ExchangeComponents
   private readonly limits: ExchangeLimits
   private readonly server: BlockServer
-  private readonly sessions = new Set<FetchSession>()
+  /** Running downloads, with what they are for and when they began. */
+  private readonly sessions = new Map<FetchSession, { purpose: DownloadPurpose, name?: string, startedAt: number }>()
   private controller = new AbortController()
   /** Block protocols downloads ask peers through: Shoal's own first, then Bitswap (peers that speak only it). */
   private readonly sources: BlockSource[]
@@ -139,8 +154,18 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
   /** Block requests waiting for an answer: peers' requests queued with us, and ours sent to peers. */
   requestsInFlight (): { inbound: number, outbound: number } {
     let outbound = 0
-    for (const s of this.sessions) outbound += s.requestsInFlight
+    for (const s of this.sessions.keys()) outbound += s.requestsInFlight
     return { inbound: this.server.requestsQueued, outbound }
+  }
+
+  /** The downloads running now, oldest first. */
+  downloads (): DownloadInfo[] {
+    return [...this.sessions].map(([session, about]) => ({
+      root: session.root.toString(),
+      ...about,
+      ...session.state(),
+      contributors: session.contributors()
+    }))
   }
 
   /** Fetch every block of the DAG under `root` into the local store. */
@@ -168,9 +193,9 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
       holdersOf: options.holdersOf,
       scope: options.scope
     })
-    this.sessions.add(session)
-    const signal = anySignal(this.controller.signal, options.signal)
     const started = Date.now()
+    this.sessions.set(session, { purpose: options.purpose ?? 'read', name: options.name, startedAt: started })
+    const signal = anySignal(this.controller.signal, options.signal)
     const ended = (outcome: 'ok' | 'failed' | 'aborted'): void => {
       const { bytes, duplicates } = session.tally
       this.safeDispatchEvent('download:end', {

@@ -8,7 +8,7 @@ import { PeerPool } from './peer-pool.js'
 import { Scheduler } from './scheduler.js'
 import { SessionDag } from './session-dag.js'
 import { SwarmLink } from './swarm-link.js'
-import type { FetchResult, FetchSessionComponents, FetchSessionInit } from './session-types.js'
+import type { FetchProgress, FetchResult, FetchSessionComponents, FetchSessionInit, PeerContribution } from './session-types.js'
 import type { PeerState } from './peer-state.js'
 import type { Swarm } from './swarm.js'
 import type { WantSubscriber } from './want-manager.js'
@@ -215,14 +215,28 @@ export class FetchSession implements WantSubscriber {
   }
 
   private progress (): void {
-    this.init.onProgress?.({
+    this.init.onProgress?.(this.state())
+  }
+
+  get root (): CID {
+    return this.init.root
+  }
+
+  /** Where the download stands now. */
+  state (): FetchProgress {
+    return {
       blocksKnown: this.dag.blocksKnown,
       blocksDone: this.dag.blocksDone,
       bytesFetched: this.bytesFetched,
       bytesDone: this.dag.bytesDone,
       bytesTotal: this.dag.bytesTotal,
       peers: this.pool.size
-    })
+    }
+  }
+
+  /** What each peer sent this download so far. */
+  contributors (): PeerContribution[] {
+    return this.pool.contributors()
   }
 
   /** Once every interior node is on disk, number the leaves and tell the swarm what we hold. */

@@ -4,7 +4,7 @@ import { InputError } from '../errors.js'
 import { anySignal } from '../signals.js'
 import type { ShoalLibp2p } from './create-libp2p.js'
 import type { BanList } from '../exchange/ban-list.js'
-import type { Exchange } from '../exchange/exchange.js'
+import type { DownloadInfo, Exchange } from '../exchange/exchange.js'
 import type { ReplicaManager } from '../replication/replica-manager.js'
 import type { ContentDiscovery } from '../routing/content-discovery.js'
 import type { Repo } from '../store/repo.js'
@@ -33,6 +33,16 @@ export interface RepoStat {
 export interface PeerSummary {
   peerId: string
   addresses: string[]
+}
+
+/** What moves now: running downloads, uploads, and the bytes each connected peer exchanged with us. */
+export interface TransfersView {
+  downloads: DownloadInfo[]
+  activeUploads: number
+  peers: Array<{ peerId: string, bytesSent: number, bytesReceived: number }>
+  /** Totals since the daemon started. */
+  bytesSent: number
+  bytesReceived: number
 }
 
 export interface PeerOpsComponents {
@@ -79,6 +89,16 @@ export class PeerOps {
     const files = this.c.repo.refs.list()
     const roots = (state: string): string[] => [...new Set(files.filter(f => f.state === state).flatMap(f => f.roots))]
     return { files: files.length, bytes: files.reduce((n, f) => n + f.size, 0), modified: roots('modified'), missing: roots('missing') }
+  }
+
+  transfers (): TransfersView {
+    const { exchange } = this.c
+    const peers = [...new Set(this.c.libp2p.getPeers().map(p => p.toString()))].map(peerId => {
+      const t = exchange.ledger.get(peerId)
+      return { peerId, bytesSent: t?.bytesSent ?? 0, bytesReceived: t?.bytesReceived ?? 0 }
+    })
+    const total = exchange.ledger.total
+    return { downloads: exchange.downloads(), activeUploads: exchange.activeUploads, peers, bytesSent: total.bytesSent, bytesReceived: total.bytesReceived }
   }
 
   peers (): PeerSummary[] {

@@ -24,7 +24,7 @@ import { readSwarmKey } from './swarm-key.js'
 import { References } from './references.js'
 import { Transfers } from './transfers.js'
 import type { ShoalLibp2p } from './create-libp2p.js'
-import type { PeerSummary, RepoStat } from './peer-ops.js'
+import type { PeerSummary, RepoStat, TransfersView } from './peer-ops.js'
 import type { RootStatus } from './replica-host.js'
 import type { VerifyResult } from './references.js'
 import type { RefState } from '../store/ref-store.js'
@@ -366,6 +366,11 @@ export class ShoalNode {
 
   peers (): PeerSummary[] {
     return this.peerOps.peers()
+  }
+
+  /** Running downloads, uploads, and each connected peer's bytes. */
+  activity (): TransfersView {
+    return this.peerOps.transfers()
   }
 
   async connect (address: string, options: AbortOptions = {}): Promise<string> {

@@ -173,7 +173,7 @@ export class Transfers {
     await checkPart(part, cid, this.c.refs, options)
     const done = await this.c.gc.use(cid)
     try {
-      const { fetched, exported } = await this.fetchInto(cid, part, { owned: false }, { ...options, purpose: 'get' }, target)
+      const { fetched, exported } = await this.fetchInto(cid, part, { owned: false }, { ...options, purpose: 'get', name: path.basename(target) }, target)
       await commitOutput(this.c.refs, part, target, exported.type, options)
       const name = options.path?.at(-1) ?? target.split('/').pop() ?? cid.toString()
       const pinned = await this.c.pinning.keepFetched(cid, name, exported, options.pin !== false)
@@ -373,7 +373,7 @@ export class Transfers {
    * and sync the output. A block that rotted in the store meanwhile is
    * fetched again. `target` names the output in errors.
    */
-  private async fetchInto (cid: CID, part: string, init: { owned: boolean }, options: GetOptions & { rateLimit?: TokenBucket, purpose: DownloadPurpose }, target = part): Promise<{ fetched: FetchResult, exported: { type: 'file' | 'directory', size: number } }> {
+  private async fetchInto (cid: CID, part: string, init: { owned: boolean }, options: GetOptions & { rateLimit?: TokenBucket, purpose: DownloadPurpose, name?: string }, target = part): Promise<{ fetched: FetchResult, exported: { type: 'file' | 'directory', size: number } }> {
     const layout = new OutputLayout(this.c.blocks, this.c.refs, cid, part, init)
     try {
       await layout.open(options)
@@ -401,7 +401,7 @@ export class Transfers {
     }
   }
 
-  private async fetch (cid: CID, options: GetOptions & { sequential?: boolean, onStored?(cid: CID): void, rateLimit?: TokenBucket, writer?: BlockWriter, purpose?: DownloadPurpose }): Promise<FetchResult> {
+  private async fetch (cid: CID, options: GetOptions & { sequential?: boolean, onStored?(cid: CID): void, rateLimit?: TokenBucket, writer?: BlockWriter, purpose?: DownloadPurpose, name?: string }): Promise<FetchResult> {
     await this.c.pins.markDownloading(cid)
     return await this.c.exchange.fetch(cid, {
       ...options,
