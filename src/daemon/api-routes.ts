@@ -16,6 +16,8 @@ interface RouteContext {
   signal: AbortSignal
   /** Ask the daemon to shut down: resolves once its replicas are handed over. */
   requestStop(): Promise<HandOverResult>
+  /** A one-time link that signs a browser in to the web page (undefined: no page is served). */
+  loginLink?(): string | undefined
 }
 
 export type Route = (ctx: RouteContext) => Promise<void>
@@ -234,6 +236,17 @@ export const routes: Record<string, Route> = {
 
   'GET /v1/transfers': async ({ node, res }) => {
     sendJson(res, 200, node.activity())
+  },
+
+  'POST /v1/webui': async ({ res, loginLink }) => {
+    const url = loginLink?.()
+    if (url == null) throw new HttpError(404, 'this daemon serves no web page (its config has "webui": "")', 'NotFoundError')
+    sendJson(res, 200, { url })
+  },
+
+  'POST /v1/cancel': async ({ node, req, res }) => {
+    const cid = parseCID(str(await readJson(req), 'cid'))
+    sendJson(res, 200, { cancelled: node.cancel(cid) })
   },
 
   'GET /v1/stat': async ({ node, res }) => {

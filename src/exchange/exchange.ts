@@ -115,7 +115,7 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
   private readonly limits: ExchangeLimits
   private readonly server: BlockServer
   /** Running downloads, with what they are for and when they began. */
-  private readonly sessions = new Map<FetchSession, { purpose: DownloadPurpose, name?: string, startedAt: number }>()
+  private readonly sessions = new Map<FetchSession, { purpose: DownloadPurpose, name?: string, startedAt: number, controller: AbortController }>()
   private controller = new AbortController()
   /** Block protocols downloads ask peers through: Shoal's own first, then Bitswap (peers that speak only it). */
   private readonly sources: BlockSource[]
@@ -160,12 +160,29 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
 
   /** The downloads running now, oldest first. */
   downloads (): DownloadInfo[] {
-    return [...this.sessions].map(([session, about]) => ({
+    return [...this.sessions].map(([session, { purpose, name, startedAt }]) => ({
       root: session.root.toString(),
-      ...about,
+      purpose,
+      name,
+      startedAt,
       ...session.state(),
       contributors: session.contributors()
     }))
+  }
+
+  /**
+   * Cancel the users' downloads of `root` (gets and reads; a replica's
+   * download belongs to replication, which would start it again). Their
+   * callers see an AbortError. Returns how many were cancelled.
+   */
+  cancel (root: CID, reason = 'cancelled'): number {
+    let n = 0
+    for (const [session, { purpose, controller }] of this.sessions) {
+      if (purpose === 'replica' || !session.root.equals(root)) continue
+      controller.abort(new AbortError(reason))
+      n++
+    }
+    return n
   }
 
   /** Fetch every block of the DAG under `root` into the local store. */
@@ -194,8 +211,9 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
       scope: options.scope
     })
     const started = Date.now()
-    this.sessions.set(session, { purpose: options.purpose ?? 'read', name: options.name, startedAt: started })
-    const signal = anySignal(this.controller.signal, options.signal)
+    const own = new AbortController()
+    this.sessions.set(session, { purpose: options.purpose ?? 'read', name: options.name, startedAt: started, controller: own })
+    const signal = anySignal(this.controller.signal, options.signal, own.signal)
     const ended = (outcome: 'ok' | 'failed' | 'aborted'): void => {
       const { bytes, duplicates } = session.tally
       this.safeDispatchEvent('download:end', {

@@ -368,6 +368,11 @@ export class ShoalNode {
     return this.peerOps.peers()
   }
 
+  /** Cancel the running gets and reads of `cid` (not a replica's download); how many there were. */
+  cancel (cid: CID): number {
+    return this.exchange.cancel(cid, 'cancelled by the user')
+  }
+
   /** Running downloads, uploads, and each connected peer's bytes. */
   activity (): TransfersView {
     return this.peerOps.transfers()

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { renderTop, topView } from '../../src/cli/top-view.js'
+import { renderTop } from '../../src/cli/top-view.js'
+import { topView } from '../../src/node/activity-view.js'
 import { shoal, shoalOk, shoalStreaming, useDaemons } from '../helpers/cli.js'
-import type { TopSample } from '../../src/cli/top-view.js'
+import type { TopSample } from '../../src/node/activity-view.js'
 
 const MiB = 1024 * 1024
 

@@ -1,9 +1,10 @@
 import { InputError } from '../../errors.js'
 import { clientOf } from '../context.js'
 import { out } from '../output.js'
-import { renderTop, topView } from '../top-view.js'
+import { renderTop } from '../top-view.js'
+import { topView } from '../../node/activity-view.js'
 import type { GlobalArgs } from '../context.js'
-import type { TopSample } from '../top-view.js'
+import type { TopSample } from '../../node/activity-view.js'
 import type { CommandModule } from 'yargs'
 
 interface TopArgs extends GlobalArgs {
