@@ -15,5 +15,10 @@ export default [
       // `for await (const _ of it)` counts or drains
       '@typescript-eslint/no-unused-vars': ['error', { args: 'none', caughtErrors: 'none', ignoreRestSiblings: true, varsIgnorePattern: '^_' }]
     }
+  },
+  {
+    // the web page's script runs in a browser
+    files: ['webui/**/*.js'],
+    languageOptions: { globals: { document: 'readonly', window: 'readonly', fetch: 'readonly', Node: 'readonly', EventSource: 'readonly', confirm: 'readonly', URL: 'readonly' } }
   }
 ]

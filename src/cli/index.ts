@@ -8,6 +8,7 @@ import { replicasCommand, replicateCommand, statusCommand } from './commands/rep
 import { addCommand, catCommand, getCommand } from './commands/transfer.js'
 import { exportCommand, importCommand } from './commands/car.js'
 import { topCommand } from './commands/top.js'
+import { webuiCommand } from './commands/webui.js'
 import { EXIT, exitCodeFor } from './exit-codes.js'
 import { endQuietlyOnClosedStdout, out } from './output.js'
 import { closestName } from './suggest.js'
@@ -17,7 +18,7 @@ import { closestName } from './suggest.js'
  * code from `exit-codes.ts`; stack traces are shown only with DEBUG set.
  */
 const COMMANDS = [initCommand, daemonCommand, idCommand, addCommand, getCommand, catCommand, exportCommand, importCommand, lsCommand, rmCommand, gcCommand,
-  verifyCommand, peersCommand, connectCommand, providersCommand, statusCommand, replicasCommand, replicateCommand, statCommand, topCommand, stopCommand,
+  verifyCommand, peersCommand, connectCommand, providersCommand, statusCommand, replicasCommand, replicateCommand, statCommand, topCommand, webuiCommand, stopCommand,
   churnCommand, swarmKeyCommand, groupKeyCommand]
 
 /** Each command's usage line, by name: `get` → `get <cid>`. */

@@ -106,6 +106,10 @@ export interface ShoalConfig {
   metrics: string
   /** Let `metrics` bind an address other than loopback. */
   metricsAllowRemote: boolean
+  /** Serve the daemon's web page on this TCP multiaddr ('': none; port 0: the one it had last time, else one from the OS). */
+  webui: string
+  /** Let `webui` bind an address other than loopback (a phone on the LAN): sign-in still takes a link from `shoal webui`. */
+  webuiAllowRemote: boolean
   limits: LimitsConfig
   replication: ReplicationConfig
 }
@@ -167,6 +171,8 @@ export function defaultConfig (): ShoalConfig {
     gatewayFetch: true,
     metrics: '',
     metricsAllowRemote: false,
+    webui: '/ip4/127.0.0.1/tcp/0',
+    webuiAllowRemote: false,
     limits: { ...DEFAULT_LIMITS },
     replication: { ...DEFAULT_REPLICATION, trustedPeers: [] }
   }

@@ -35,6 +35,8 @@ export function validateConfig (input: unknown, source = 'config'): ShoalConfig 
     gatewayFetch: bool(raw.gatewayFetch ?? defaults.gatewayFetch, `${source}: gatewayFetch`),
     metrics: raw.metrics == null || raw.metrics === '' ? '' : checkMultiaddr(raw.metrics, `${source}: metrics`),
     metricsAllowRemote: bool(raw.metricsAllowRemote ?? defaults.metricsAllowRemote, `${source}: metricsAllowRemote`),
+    webui: raw.webui == null ? defaults.webui : raw.webui === '' ? '' : checkMultiaddr(raw.webui, `${source}: webui`),
+    webuiAllowRemote: bool(raw.webuiAllowRemote ?? defaults.webuiAllowRemote, `${source}: webuiAllowRemote`),
     limits: { ...defaults.limits },
     replication: { ...defaults.replication, trustedPeers: [] }
   }

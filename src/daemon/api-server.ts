@@ -21,6 +21,8 @@ export interface ApiServerInit {
   socketPath: string
   /** A client asks the daemon to stop: resolves once replicas are handed over (the API closes after). */
   requestStop(): Promise<HandOverResult>
+  /** A one-time link that signs a browser in to the web page, if one is served. */
+  loginLink?(): string | undefined
   /** Also serve on TCP (loopback unless allowed otherwise), for clients holding the token. */
   tcp?: { host: string, port: number, token: string }
 }
@@ -119,7 +121,8 @@ export class ApiServer {
         req,
         res,
         signal: controller.signal,
-        requestStop: async () => await this.init.requestStop()
+        requestStop: async () => await this.init.requestStop(),
+        loginLink: this.init.loginLink
       })
     } catch (err: any) {
       this.log('%s %s failed: %s', req.method, req.url, err.message)

@@ -20,3 +20,15 @@ export const GATEWAY_FIND_TIMEOUT = 30_000
 
 /** A gateway client must send its request headers within this (ms). */
 export const GATEWAY_HEADERS_TIMEOUT = 10_000
+
+/** How long a one-time link from `shoal webui` signs a browser in (ms). */
+export const TICKET_TTL = 120_000
+
+/** How long a browser's session on the web page lasts (ms). */
+export const SESSION_TTL = 7 * 24 * 3600_000
+
+/** How often the web page's feed sends a snapshot (ms), while a page is open. */
+export const FEED_INTERVAL = 1_000
+
+/** Bandwidth samples the feed keeps for the page's chart: ten minutes of them. */
+export const FEED_HISTORY = 600

@@ -6,6 +6,7 @@ import { ConfigError } from '../errors.js'
 import { ShoalNode } from '../node/shoal-node.js'
 import { announceReady } from './ready.js'
 import { Gateway } from './gateway.js'
+import { WebUi } from './webui.js'
 import { initRepo } from '../config/file.js'
 import { ApiServer } from './api-server.js'
 import { logNodeEvents } from './event-log.js'
@@ -52,6 +53,7 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
   let node: ShoalNode
   let api: ApiServer
   let gateway: Gateway | undefined
+  let webui: WebUi | undefined
   let metrics: { collector: ShoalMetrics, server: MetricsServer } | undefined
   let serving = false
   const stopped = Promise.withResolvers<void>()
@@ -92,6 +94,7 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
       try {
         await api.stop().catch(() => {})
         await gateway?.stop().catch(() => {})
+        await webui?.stop().catch(() => {})
         metrics?.collector.stop()
         await metrics?.server.stop().catch(() => {})
         await node.stop()
@@ -120,6 +123,7 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
         void stop()
         return await handedOver.promise
       },
+      loginLink: () => webui?.loginLink(),
       tcp: node.config.api === '' ? undefined : { ...tcpAddress(node.config.api, node.config.apiAllowRemote, 'api'), token: await apiToken(node.repo.paths.apiToken) }
     })
     logBootstrap(node, log)
@@ -129,9 +133,19 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
       gateway = new Gateway({ node, logger: node.logger, fetch: node.config.gatewayFetch, ...tcpAddress(node.config.gateway, node.config.gatewayAllowRemote, 'gateway') })
       await gateway.start()
     }
+    if (node.config.webui !== '') {
+      webui = new WebUi({
+        node,
+        logger: node.logger,
+        requestStop: async () => { void stop(); return await handedOver.promise },
+        ...tcpAddress(node.config.webui, node.config.webuiAllowRemote, 'webui')
+      })
+      await webui.start()
+    }
     if (node.metricsRegistry != null) metrics = await startMetrics(node, node.metricsRegistry, () => serving)
   } catch (err) {
     await metrics?.server.stop().catch(() => {})
+    await webui?.stop().catch(() => {})
     await gateway?.stop().catch(() => {})
     await api!?.stop().catch(() => {})
     await node.stop().catch(() => {})
@@ -152,13 +166,14 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
   log.info(`api on ${node.repo.paths.apiSocket}`)
   if (api.url != null) log.info(`api on ${api.url}`, { token: node.repo.paths.apiToken })
   if (gateway?.url != null) log.info(`trustless gateway on ${gateway.url}/ipfs/`, { fetch: node.config.gatewayFetch })
+  if (webui?.url != null) log.info(`web page on ${webui.url} (run \`shoal webui\` to sign a browser in)`)
   if (metrics?.server.url != null) log.info(`metrics on ${metrics.server.url}/metrics`, { health: `${metrics.server.url}/healthz` })
   if (node.config.bitswap) log.info('speaking Bitswap to IPFS peers', { ipfsDht: node.config.ipfsDht })
   if (!node.replicas.inGroup) log.info('in no replication group: this peer keeps replicas for nobody (see --group-key)')
   serving = true
   log.info('ready')
   if (options.readyFd != null) {
-    const err = announceReady(options.readyFd, { peerId: node.peerId.toString(), addresses: node.addresses(), api: node.repo.paths.apiSocket, apiUrl: api.url, gatewayUrl: gateway?.url, metricsUrl: metrics?.server.url })
+    const err = announceReady(options.readyFd, { peerId: node.peerId.toString(), addresses: node.addresses(), api: node.repo.paths.apiSocket, apiUrl: api.url, gatewayUrl: gateway?.url, metricsUrl: metrics?.server.url, webuiUrl: webui?.url })
     if (err != null) log.warn(`cannot write the ready event to file descriptor ${options.readyFd}`, { error: err.message })
   }
   return { node, stopped: stopped.promise, stop }
@@ -214,14 +229,14 @@ async function createdBy (root: string, create: () => Promise<boolean>): Promise
 }
 
 /** Host and port of the TCP API or the gateway; loopback only unless remote access was asked for. */
-function tcpAddress (address: string, allowRemote: boolean, what: 'api' | 'gateway' | 'metrics'): { host: string, port: number } {
+function tcpAddress (address: string, allowRemote: boolean, what: 'api' | 'gateway' | 'metrics' | 'webui'): { host: string, port: number } {
   const components = multiaddr(address).getComponents()
   const ip = components.find(c => c.name === 'ip4' || c.name === 'ip6')?.value
   const port = components.find(c => c.name === 'tcp')?.value
   if (ip == null || port == null) throw new ConfigError(`${what}: expected /ip4/<address>/tcp/<port> or /ip6/…, got ${address}`)
   const loopback = ip === '::1' || ip.startsWith('127.')
   if (!loopback && !allowRemote) {
-    const name = { api: 'the control API', gateway: 'the gateway', metrics: 'the metrics endpoint' }[what]
+    const name = { api: 'the control API', gateway: 'the gateway', metrics: 'the metrics endpoint', webui: 'the web page' }[what]
     throw new ConfigError(`${what}: ${ip} is not a loopback address; ${name} binds loopback only unless --${what}-allow-remote is given`)
   }
   return { host: ip, port: Number(port) }

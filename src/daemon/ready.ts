@@ -18,6 +18,8 @@ export interface ReadyEvent {
   gatewayUrl?: string
   /** `http://host:port` of the metrics endpoint (`/metrics`, `/healthz`), with `--metrics`. */
   metricsUrl?: string
+  /** `http://host:port` of the web page (sign in with `shoal webui`). */
+  webuiUrl?: string
 }
 
 /** Write the ready event to `fd` and close it. Returns the error when the descriptor was not open for writing. */

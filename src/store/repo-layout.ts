@@ -19,7 +19,13 @@ export const REPO_LAYOUT = {
   lock: 'repo.lock',
   apiSocket: 'api.sock',
   apiToken: 'api.token',
-  reserve: 'reserve'
+  reserve: 'reserve',
+  /** The web page's session secret, and the port it last listened on (it keeps it across restarts). */
+  webSecret: 'webui.secret',
+  webPort: 'webui.port',
+  /** What the web page fetched (by CID) and what was uploaded through it: the user's files, added in place. */
+  downloads: 'downloads',
+  uploads: 'uploads'
 } as const
 
 export function repoPaths (root: string): { [K in keyof typeof REPO_LAYOUT]: string } {
@@ -33,6 +39,10 @@ export function repoPaths (root: string): { [K in keyof typeof REPO_LAYOUT]: str
     lock: path.join(abs, REPO_LAYOUT.lock),
     apiSocket: path.join(abs, REPO_LAYOUT.apiSocket),
     apiToken: path.join(abs, REPO_LAYOUT.apiToken),
-    reserve: path.join(abs, REPO_LAYOUT.reserve)
+    reserve: path.join(abs, REPO_LAYOUT.reserve),
+    webSecret: path.join(abs, REPO_LAYOUT.webSecret),
+    webPort: path.join(abs, REPO_LAYOUT.webPort),
+    downloads: path.join(abs, REPO_LAYOUT.downloads),
+    uploads: path.join(abs, REPO_LAYOUT.uploads)
   }
 }

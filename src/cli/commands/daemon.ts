@@ -33,6 +33,8 @@ interface NetworkArgs extends GlobalArgs {
   'gateway-fetch'?: boolean
   metrics?: string
   'metrics-allow-remote'?: boolean
+  webui?: string
+  'webui-allow-remote'?: boolean
 }
 
 function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
@@ -60,7 +62,9 @@ function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
     .option('gateway-allow-remote', { type: 'boolean', describe: 'let --gateway bind an address other than loopback' })
     .option('gateway-fetch', { type: 'boolean', describe: 'the gateway fetches from the swarm what is not here (default on; --no-gateway-fetch: only local content)' })
     .option('metrics', { type: 'string', describe: 'serve Prometheus metrics (/metrics) and /healthz, e.g. /ip4/127.0.0.1/tcp/9401' })
-    .option('metrics-allow-remote', { type: 'boolean', describe: 'let --metrics bind an address other than loopback' }) as any
+    .option('metrics-allow-remote', { type: 'boolean', describe: 'let --metrics bind an address other than loopback' })
+    .option('webui', { type: 'string', describe: 'where the web page listens (default /ip4/127.0.0.1/tcp/0: loopback, the port it had last time; \'\' for none); `shoal webui` signs a browser in' })
+    .option('webui-allow-remote', { type: 'boolean', describe: 'let --webui bind an address other than loopback (a phone on the LAN)' }) as any
 }
 
 /**
@@ -89,6 +93,8 @@ async function overrides (args: NetworkArgs): Promise<Partial<ShoalConfig>> {
   if (args['gateway-fetch'] != null) o.gatewayFetch = args['gateway-fetch']
   if (args.metrics != null) o.metrics = checkMultiaddr(args.metrics, '--metrics')
   if (args['metrics-allow-remote'] != null) o.metricsAllowRemote = args['metrics-allow-remote']
+  if (args.webui != null) o.webui = args.webui === '' ? '' : checkMultiaddr(args.webui, '--webui')
+  if (args['webui-allow-remote'] != null) o.webuiAllowRemote = args['webui-allow-remote']
   const replication: Partial<ReplicationConfig> = {}
   if (args['group-key'] != null) replication.groupKeyFile = path.resolve(args['group-key'])
   if (args.trust != null) replication.trustedPeers = peerIdList(args.trust, '--trust')

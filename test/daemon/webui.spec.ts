@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+import { DaemonProcess, sha256File, shoal, shoalOk, useDaemons } from '../helpers/cli.js'
+import type { Browser } from 'playwright-core'
+
+const CHROMIUM = '/usr/bin/chromium'
+/** Screenshots of the page, kept after the run (CI's artifacts; the README shows one). */
+const ARTIFACTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test-artifacts')
+const MiB = 1024 * 1024
+
+/** The flags this machine's closed network needs (no background connections, no sandbox as root). */
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+
+describe('daemon: the web page, in a real browser (headless Chromium)', function () {
+  this.timeout(240_000)
+  const scope = useDaemons()
+  let browser: Browser | undefined
+
+  after(async () => { await browser?.close() })
+
+  it('signs in by a one-time link, shows peers and replica health live, fetches and uploads, follows a killed holder, and reconnects after a restart', async () => {
+    await fs.access(CHROMIUM).catch(() => { throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`) })
+    await fs.mkdir(ARTIFACTS, { recursive: true })
+    const key = path.join(scope.dir, 'group.key')
+    await fs.writeFile(key, (await shoalOk(['group-key'])).stdout, { mode: 0o600 })
+    const args = ['--group-key', key, '--check-interval', '0.5', '--grace-period', '60']
+    // the page's daemon downloads at 2 MiB/s, so a transfer is seen under way
+    const slow = ['--max-download-rate', '2MiB']
+    let a = await scope.start('a', [...args, ...slow])
+    const b = await scope.start('b', [...args, '--bootstrap', a.addresses[0]])
+    const c = await scope.start('c', [...args, '--bootstrap', a.addresses[0]])
+
+    // a root kept by all three (K = 3), and a file only b holds, for the page to fetch
+    const kept = path.join(scope.dir, 'kept.bin')
+    await fs.writeFile(kept, randomBytes(2 * MiB))
+    const keptCid = JSON.parse((await shoalOk(['add', kept, '--replicas', '3', '--json', '--repo', a.repo])).stdout).cid
+    const remote = path.join(scope.dir, 'remote.bin')
+    await fs.writeFile(remote, randomBytes(3 * MiB + 17))
+    const remoteCid = JSON.parse((await shoalOk(['add', remote, '--json', '--repo', b.repo])).stdout).cid
+    const big = path.join(scope.dir, 'big.bin')
+    await fs.writeFile(big, randomBytes(24 * MiB))
+    const bigCid = JSON.parse((await shoalOk(['add', big, '--json', '--repo', b.repo])).stdout).cid
+
+    const link = JSON.parse((await shoalOk(['webui', '--json', '--repo', a.repo])).stdout).url as string
+    assert.match(link, /^http:\/\/127\.0\.0\.1:\d+\/login\?ticket=/)
+    const base = new URL(link).origin
+
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } })
+    const problems: string[] = []
+    page.on('console', msg => { if (msg.type() === 'error') problems.push(`console: ${msg.text()} (${msg.location().url})`) })
+    page.on('pageerror', err => { problems.push(`page: ${err.message}`) })
+
+    // before signing in the page refuses; the link signs in once and leaves no token in the address bar
+    assert.equal((await page.goto(base))?.status(), 401)
+    await page.goto(link)
+    assert.equal(page.url(), `${base}/`)
+    await page.waitForSelector('#live.live', { timeout: 15_000 })
+    assert.equal((await page.goto(link))?.status(), 401, 'a link works once')
+    await page.goto(base)
+    await page.waitForSelector('#live.live')
+    // the two refusals above were asked for (the browser logs a 401 as an error); from here on none is
+    assert.equal(problems.length, 2, problems.join('\n'))
+    problems.length = 0
+
+    // this peer and its peers
+    assert.equal(await page.textContent('#peer-id'), a.peerId)
+    for (const peer of [b, c]) await page.waitForSelector(`#peers tr[data-peer="${peer.peerId}"]`)
+    // the replicated root, ok with three complete copies
+    const keptRow = `#pins tr[data-cid="${keptCid}"]`
+    await page.waitForSelector(`${keptRow} .health.ok`, { timeout: 60_000 })
+    assert.match(await page.textContent(keptRow) ?? '', /3 of 3/)
+
+    // a fetch under way shows in Transfers with its progress and rate; Cancel stops it
+    await page.fill('#fetch-cid', bigCid)
+    await page.click('#fetch-form button')
+    const bigRow = `#transfers tr[data-root="${bigCid}"]`
+    await page.waitForFunction(selector => /[1-9][0-9.]* [KM]iB\/s/.test(document.querySelector(selector)?.textContent ?? ''), bigRow, { timeout: 30_000 })
+    await page.screenshot({ path: path.join(ARTIFACTS, 'webui.png'), fullPage: true })
+    await page.click(`${bigRow} button.danger`)
+    await page.waitForSelector(`#jobs li[data-cid="${bigCid}"][data-state="cancelled"]`, { timeout: 15_000 })
+    await page.waitForSelector(bigRow, { state: 'detached' })
+
+    // fetch by CID from the page: the daemon writes it to its downloads folder, every byte verified
+    await page.fill('#fetch-cid', remoteCid)
+    await page.click('#fetch-form button')
+    await page.waitForSelector(`#jobs li[data-cid="${remoteCid}"][data-state="done"]`, { timeout: 60_000 })
+    assert.equal(await sha256File(path.join(a.repo, 'downloads', remoteCid)), await sha256File(remote))
+    await page.waitForSelector(`#pins tr[data-cid="${remoteCid}"]`)
+
+    // upload a file: stored and added like `shoal add`, pinned, and its CID shown
+    const upload = path.join(scope.dir, 'notes from the page.txt')
+    await fs.writeFile(upload, 'shared through the web page\n')
+    await page.setInputFiles('#upload-input', upload)
+    const uploaded = await page.waitForSelector('#jobs li[data-state="done"]:not([data-cid=""]):not([data-cid="' + remoteCid + '"])', { timeout: 30_000 })
+    const uploadedCid = await uploaded.getAttribute('data-cid')
+    const pins = JSON.parse((await shoalOk(['ls', '--json', '--repo', a.repo])).stdout)
+    assert.ok(pins.some((p: any) => p.cid === uploadedCid && p.name === 'notes from the page.txt' && p.reasons.includes('user')), JSON.stringify(pins))
+
+    // a holder killed: the page shows the root under-replicated, the holder absent and when it is replaced
+    await c.kill('SIGKILL')
+    await page.waitForSelector(`${keptRow} .health.under-replicated`, { timeout: 30_000 })
+    assert.match(await page.textContent(keptRow) ?? '', /absent .*replaced in/)
+    await page.screenshot({ path: path.join(ARTIFACTS, 'webui-under-replicated.png'), fullPage: true })
+    assert.deepEqual(problems, [], 'no console errors while the daemon served')
+
+    // a phone-sized screen: nothing wider than the screen
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true })
+    await phone.context().addCookies(await page.context().cookies())
+    await phone.goto(base)
+    await phone.waitForSelector('#live.live')
+    const width = await phone.evaluate(() => document.documentElement.scrollWidth)
+    assert.ok(width <= 391, `no sideways scrolling on a phone: the page is ${width} px wide on a 390 px screen`)
+    await phone.screenshot({ path: path.join(ARTIFACTS, 'webui-phone.png'), fullPage: true })
+    await phone.close()
+
+    // the daemon restarts: the page says it lost it, then finds it again (same port, same session)
+    await a.kill('SIGKILL')
+    await page.waitForSelector('#live.down', { timeout: 15_000 })
+    a = scope.track(await DaemonProcess.start(a.repo, [...args, ...slow]))
+    await page.waitForSelector('#live.live', { timeout: 30_000 })
+    await page.waitForSelector(`#pins tr[data-cid="${uploadedCid}"]`)
+    const afterRestart = problems.filter(p => !/\/events|ERR_CONNECTION_REFUSED/.test(p))
+    assert.deepEqual(afterRestart, [], 'no console errors but the feed\'s while the daemon was down')
+
+    // remove a pin from the page (the confirm dialog accepted)
+    page.once('dialog', dialog => { void dialog.accept() })
+    await page.click(`#pins tr[data-cid="${uploadedCid}"] button.danger`)
+    await page.waitForSelector(`#pins tr[data-cid="${uploadedCid}"]`, { state: 'detached', timeout: 15_000 })
+    assert.ok(await fs.stat(path.join(a.repo, 'uploads', 'notes from the page.txt')), 'the uploaded file itself stays: rm drops the pin, never a file')
+    const gone = await shoal(['ls', '--json', '--repo', a.repo])
+    assert.ok(!JSON.parse(gone.stdout).some((p: any) => p.cid === uploadedCid))
+  })
+
+  it('refuses a foreign Host or Origin, and a request without a session', async () => {
+    const d = await scope.start('guarded')
+    const link = JSON.parse((await shoalOk(['webui', '--json', '--repo', d.repo])).stdout).url as string
+    const base = new URL(link).origin
+    const login = await fetch(link, { redirect: 'manual' })
+    assert.equal(login.status, 303)
+    const session = login.headers.get('set-cookie')!.split(';')[0]
+    assert.match(login.headers.get('set-cookie')!, /HttpOnly; SameSite=Strict/)
+    assert.equal((await fetch(`${base}/v1/id`, { headers: { cookie: session } })).status, 200)
+    assert.equal((await fetch(`${base}/v1/id`)).status, 401, 'no session')
+    assert.equal((await fetch(`${base}/v1/id`, { headers: { cookie: `${session.slice(0, -2)}xx` } })).status, 401, 'a forged session')
+    const post = async (headers: Record<string, string>): Promise<number> => (await fetch(`${base}/v1/cancel`, { method: 'POST', headers: { cookie: session, 'content-type': 'application/json', ...headers }, body: JSON.stringify({ cid: 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy' }) })).status
+    assert.equal(await post({ origin: 'http://evil.example' }), 403, 'another site')
+    assert.equal(await post({}), 403, 'a change without an Origin')
+    assert.equal(await post({ origin: base }), 200, 'the page itself')
+    // DNS rebinding: a name that resolves here but is not the page's
+    const { request } = await import('node:http')
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${base}/v1/id`, { headers: { host: `attacker.example:${new URL(base).port}`, cookie: session } }, res => { res.resume(); resolve(res.statusCode ?? 0) })
+      req.on('error', reject)
+      req.end()
+    })
+    assert.equal(status, 403)
+  })
+})
