@@ -7,6 +7,8 @@ import { ChurnModel, Random } from './model.js'
 import { ReplicaObserver } from './observer.js'
 import { PeerProcess } from './peer-process.js'
 import { buildReport } from './run-report.js'
+import { dhtFigures, parseMetrics } from './dht-figures.js'
+import type { DhtFigures } from './dht-figures.js'
 import { sleep } from '../signals.js'
 import { FetchWorkload, makeFiles } from './workload.js'
 import type { ChurnEvent, ChurnReport } from './run-report.js'
@@ -15,6 +17,8 @@ import type { ChurnFile } from './workload.js'
 const SAMPLE_INTERVAL = 1_000
 const SCHEDULER_TICK = 250
 const SETTLE_TIMEOUT = 120_000
+/** How long a peer's /metrics may take to answer at the end of a run (ms). */
+const METRICS_TIMEOUT = 10_000
 /** How long a graceful stop may take before the harness kills the peer (ms). */
 const GRACEFUL_TIMEOUT = 60_000
 
@@ -153,6 +157,7 @@ class ChurnRun {
       for (const file of this.files) {
         await this.workload.once(file, this.fetchRandom.pick(this.fleet.live()))
       }
+      const dht = await this.dhtFigures()
       const seconds = (Date.now() - started) / 1000
       return buildReport({
         options: this.o,
@@ -161,7 +166,8 @@ class ChurnRun {
         events: this.events,
         skipped: this.skipped,
         files: this.files,
-        fetchLog: this.workload.records
+        fetchLog: this.workload.records,
+        dht
       }, observer, finalHolders.map(s => s.size), seconds, setupSeconds, settled)
     } finally {
       killAll()
@@ -173,6 +179,17 @@ class ChurnRun {
         await fs.rm(path.join(this.dir, 'out'), { recursive: true, force: true })
       }
     }
+  }
+
+  /** Read the running peers' metrics: the DHT as they measured it (undefined when no peer serves them). */
+  private async dhtFigures (): Promise<DhtFigures | undefined> {
+    const read = await Promise.all(this.fleet.live().map(async p => {
+      if (p.metricsUrl == null) return undefined
+      const res = await fetch(`${p.metricsUrl}/metrics`, { signal: AbortSignal.timeout(METRICS_TIMEOUT) }).catch(() => undefined)
+      return res?.ok === true ? parseMetrics(await res.text()) : undefined
+    }))
+    const samples = read.filter(s => s != null)
+    return samples.length === 0 ? undefined : dhtFigures(samples, Date.now() / 1000)
   }
 
   private async restart (peer: PeerProcess): Promise<void> {

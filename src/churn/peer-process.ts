@@ -43,6 +43,8 @@ export class PeerProcess {
   port = 0
   peerId?: string
   addresses: string[] = []
+  /** Its metrics endpoint (`/metrics`), on a loopback peer. */
+  metricsUrl?: string
   state: PeerState = 'down'
   /** When the current state began (ms since the epoch). */
   since = Date.now()
@@ -73,6 +75,8 @@ export class PeerProcess {
     this.log ??= createWriteStream(this.logFile, { flags: 'a' })
     const args = ['--repo', this.repo, '--listen', `/ip4/${this.host}/tcp/${this.port}`]
     for (const b of bootstrap) args.push('--bootstrap', b)
+    // a loopback peer serves its metrics, for the report's DHT figures (a lab host's are out of reach)
+    if (this.host.startsWith('127.')) args.push('--metrics', `/ip4/${this.host}/tcp/0`)
     const daemon = new DaemonChild(args, { entry: SHOAL_BIN, launch: this.launch, onLog: chunk => { this.log?.write(chunk) } })
     this.child = daemon.child
     this.exited = daemon.exited.then(() => {})
@@ -90,6 +94,7 @@ export class PeerProcess {
     }
     this.peerId = event.peerId
     this.addresses = event.addresses
+    this.metricsUrl = event.metricsUrl
     const port = event.addresses.map(a => /\/tcp\/(\d+)/.exec(a)?.[1]).find(p => p != null)
     if (port != null) this.port = Number(port)
     this.setState('up')

@@ -28,10 +28,24 @@ export function formatReport (r: ChurnReport): string {
     ['most copies', r.files.map(f => f.maxCopies).join(' ') + ` per file (K = ${o.replicas})`],
     ['after settling', r.files.map(f => f.finalCopies).join(' ') + (r.settled ? ' (every file back at K)' : ' (not every file back at K in time)')],
     ['repair traffic', mib(r.bytesMovedByRepair)],
+    ...dhtRows(r),
     ['lost files', String(r.lost)],
     ['corrupt reads', String(r.corrupt)],
     ['run', `${r.seconds.toFixed(0)} s (${r.setupSeconds.toFixed(0)} s setup); files in ${r.dir}`]
   ]
   const width = Math.max(...rows.map(([k]) => k.length))
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')
+}
+
+/** The DHT's figures, when the peers' metrics were read. */
+function dhtRows (r: ChurnReport): Array<[string, string]> {
+  const d = r.dht
+  if (d == null) return []
+  const rate = d.find.successRate == null ? '–' : `${(d.find.successRate * 100).toFixed(1)} %`
+  return [
+    ['DHT provide', `${d.provide.ok} ok, ${d.provide.failed} failed; p50 ${secs(d.provide.p50)}, p95 ${secs(d.provide.p95)}`],
+    ['DHT find', `${d.find.ok} found, ${d.find.empty} empty, ${d.find.failed} failed (success ${rate}); first provider p50 ${secs(d.find.p50)}, p95 ${secs(d.find.p95)}`],
+    ['routing tables', `min ${d.routingTable.min ?? '–'}, median ${d.routingTable.p50 ?? '–'}, max ${d.routingTable.max ?? '–'} peers`],
+    ['DHT messages', `${d.messagesPerPeerPerSecond.inbound} in, ${d.messagesPerPeerPerSecond.outbound} out per peer per second (${d.peers} peers running at the end)`]
+  ]
 }

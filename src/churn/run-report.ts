@@ -2,6 +2,7 @@ import { summarize } from './stats.js'
 import type { ChurnOptions } from './options.js'
 import type { Episode, ReplicaObserver, Sample, TrackedFile } from './observer.js'
 import type { Summary } from './stats.js'
+import type { DhtFigures } from './dht-figures.js'
 
 export interface ChurnEvent {
   t: number
@@ -45,6 +46,8 @@ export interface ChurnReport {
   /** Samples where a running peer did not answer in time and its last answer was used. */
   lateAnswers: number
   bytesMovedByRepair: number
+  /** The DHT's figures, from the `/metrics` of the peers running at the end (loopback peers only). */
+  dht?: DhtFigures
   timeline: Sample[]
   fetchLog: FetchRecord[]
 }
@@ -58,6 +61,7 @@ export interface RunRecord {
   skipped: number
   files: TrackedFile[]
   fetchLog: FetchRecord[]
+  dht?: DhtFigures
 }
 
 /** The report of a churn run: its events, the fetches, and what the observer saw of the copies. */
@@ -113,6 +117,7 @@ export function buildReport (run: RunRecord, observer: ReplicaObserver, finalCop
     settled,
     lateAnswers: observer.lateAnswers,
     bytesMovedByRepair: observer.bytesMovedByRepair,
+    dht: run.dht,
     timeline: observer.samples,
     fetchLog: run.fetchLog
   }

@@ -71,6 +71,11 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
     log.info(`received ${sig}, stopping`)
     void stop()
   }
+  /** A client (the API, the web page) asks the daemon to stop: answered once the hand-over is done. */
+  const requestStop = async (): Promise<HandOverResult> => {
+    void stop()
+    return await handedOver.promise
+  }
   const onInt = (): void => { onSignal('SIGINT') }
   const onTerm = (): void => { onSignal('SIGTERM') }
 
@@ -119,10 +124,7 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
       node,
       logger: node.logger,
       socketPath: node.repo.paths.apiSocket,
-      requestStop: async () => {
-        void stop()
-        return await handedOver.promise
-      },
+      requestStop,
       loginLink: () => webui?.loginLink(),
       tcp: node.config.api === '' ? undefined : { ...tcpAddress(node.config.api, node.config.apiAllowRemote, 'api'), token: await apiToken(node.repo.paths.apiToken) }
     })
@@ -137,7 +139,7 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
       webui = new WebUi({
         node,
         logger: node.logger,
-        requestStop: async () => { void stop(); return await handedOver.promise },
+        requestStop,
         ...tcpAddress(node.config.webui, node.config.webuiAllowRemote, 'webui')
       })
       await webui.start()

@@ -64,6 +64,14 @@ describe('cli: shoal churn', function () {
     assert.equal(report.files.length, 4)
     for (const f of report.files) assert.ok(f.finalCopies >= 3, `${f.cid} ends with ${f.finalCopies} copies`)
     assert.ok(report.timeline.length >= 40, 'sampled about once a second')
+    // the DHT as the peers running at the end measured it: files were provided and looked up
+    const dht = report.dht
+    assert.ok(dht != null && dht.peers >= 1, JSON.stringify(dht))
+    assert.ok(dht.provide.ok >= 1 && dht.provide.p50 > 0, JSON.stringify(dht.provide))
+    assert.ok(dht.find.ok >= 1 && dht.find.successRate > 0 && dht.find.p50 > 0, JSON.stringify(dht.find))
+    assert.ok(dht.routingTable.max >= 1, JSON.stringify(dht.routingTable))
+    assert.ok(dht.messagesPerPeerPerSecond.inbound > 0, JSON.stringify(dht.messagesPerPeerPerSecond))
+    assert.match(r.stderr, /DHT find\s+\d+ found/)
 
     // the same report on disk, and the chart
     const onDisk = JSON.parse(await fs.readFile(path.join(dir, 'report.json'), 'utf8'))
