@@ -1,7 +1,8 @@
 import type { ChurnReport } from './run-report.js'
 
 function secs (v: number | undefined): string {
-  return v == null ? '–' : `${v.toFixed(1)} s`
+  if (v == null) return '–'
+  return v < 1 ? `${Math.round(v * 1000)} ms` : `${v.toFixed(1)} s`
 }
 
 function mib (bytes: number): string {

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module'
 import { Counter, Gauge, Histogram } from 'prom-client'
+import { BITSWAP_PROTOCOLS, BLOCK_PROTOCOL } from '../protocol/constants.js'
 import type { Registry } from 'prom-client'
 import type { ShoalNode } from '../node/shoal-node.js'
 import type { HandOverResult } from '../replication/hand-over.js'
@@ -38,6 +39,7 @@ export class ShoalMetrics {
       .set({ peer_id: node.peerId.toString(), version: packageVersion() }, 1)
 
     // blocks moved, by block protocol and direction (read from the ledger at each scrape)
+    const spoken = [BLOCK_PROTOCOL, ...(node.config.bitswap ? [BITSWAP_PROTOCOLS[0]] : [])]
     const byProtocol = (name: string, help: string, value: (t: { bytesSent: number, blocksSent: number, bytesReceived: number, blocksReceived: number }, dir: 'sent' | 'received') => number): void => {
       // eslint-disable-next-line no-new
       new Counter({
@@ -47,7 +49,9 @@ export class ShoalMetrics {
         registers,
         collect () {
           this.reset()
-          for (const [protocol, tally] of exchange.ledger.byProtocol) {
+          // the block protocols spoken are there before their first block
+          for (const protocol of spoken) {
+            const tally = exchange.ledger.byProtocol.get(protocol) ?? { bytesSent: 0, blocksSent: 0, bytesReceived: 0, blocksReceived: 0 }
             for (const direction of ['sent', 'received'] as const) this.inc({ protocol, direction }, value(tally, direction))
           }
         }
@@ -59,7 +63,12 @@ export class ShoalMetrics {
     const downloads = new Histogram({ name: 'shoal_download_duration_seconds', help: 'How long downloads took, by purpose (get, replica, read) and outcome (ok, failed, aborted)', labelNames: ['purpose', 'outcome'], buckets: DOWNLOAD_BUCKETS, registers })
     const downloadBytes = new Counter({ name: 'shoal_download_bytes_total', help: 'Bytes fetched by downloads that ended, by purpose (replica: repair traffic)', labelNames: ['purpose'], registers })
     const duplicates = new Counter({ name: 'shoal_duplicate_blocks_total', help: 'Blocks that arrived after another peer\'s copy of them (endgame duplicates), counted when their download ends', registers })
-    for (const purpose of ['get', 'replica', 'read']) downloadBytes.inc({ purpose }, 0)
+    // every label set there can be is there from the first scrape: a rate() over a series that
+    // appeared at the last scrape has one sample and answers nothing
+    for (const purpose of ['get', 'replica', 'read']) {
+      downloadBytes.inc({ purpose }, 0)
+      for (const outcome of ['ok', 'failed', 'aborted']) downloads.zero({ purpose, outcome })
+    }
     this.on(exchange, 'download:end', (d: { purpose: string, outcome: string, seconds: number, bytes: number, duplicateBlocks: number }) => {
       downloads.observe({ purpose: d.purpose, outcome: d.outcome }, d.seconds)
       downloadBytes.inc({ purpose: d.purpose }, d.bytes)
@@ -86,6 +95,10 @@ export class ShoalMetrics {
     gauge('shoal_peers_connected', 'Peers with an open connection', () => libp2p.getPeers().length)
 
     const routing = new Histogram({ name: 'shoal_routing_duration_seconds', help: 'DHT operations: provides (to stored) and provider lookups (to the first provider found, or to the end when none was), by DHT and outcome (ok, empty, error)', labelNames: ['op', 'dht', 'outcome'], buckets: ROUTING_BUCKETS, registers })
+    for (const dht of ['shoal', ...(node.config.ipfsDht ? ['ipfs'] : [])]) {
+      for (const outcome of ['ok', 'error']) routing.zero({ op: 'provide', dht, outcome })
+      for (const outcome of ['ok', 'empty', 'error']) routing.zero({ op: 'find', dht, outcome })
+    }
     this.on(node.routingEvents, 'query', (q: { op: string, dht: string, outcome: string, seconds: number }) => {
       routing.observe({ op: q.op, dht: q.dht, outcome: q.outcome }, q.seconds)
     })
