@@ -13,6 +13,7 @@ import { createLibp2p } from 'libp2p'
 import { bitswapNetwork } from '../protocol/bitswap-network.js'
 import { blockNetwork } from '../protocol/block-network.js'
 import { IPFS_DHT_PROTOCOL } from '../routing/constants.js'
+import { CONNECTION_PING_INTERVAL } from './constants.js'
 import { replicaNetwork } from '../protocol/replica-network.js'
 import { swarmNetwork } from '../protocol/swarm-network.js'
 import { ProviderRecordQuota } from '../routing/provider-quota.js'
@@ -173,7 +174,8 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
     // streams for /ipfs/ping"), and a live connection dies with every stream on it: replica probes,
     // downloads. Dead peers are found by the protocols themselves (a refused dial, a timeout);
     // the pings stay for their round-trip times.
-    connectionMonitor: { abortConnectionOnPingFailure: false },
+    // the pings stay for their round-trip times, at a pace that does not grow into the swarm's main cost
+    connectionMonitor: { abortConnectionOnPingFailure: false, pingInterval: CONNECTION_PING_INTERVAL },
     connectionManager: {
       maxConnections: config.limits.maxConnections,
       inboundConnectionThreshold: config.limits.inboundConnectionThreshold,
