@@ -2,7 +2,7 @@ import { summarize } from './stats.js'
 import type { Summary } from './stats.js'
 
 /** One Prometheus sample: a metric's name, its labels and value. */
-interface PromSample {
+export interface PromSample {
   name: string
   labels: Record<string, string>
   value: number
@@ -57,8 +57,12 @@ export function bucketQuantile (q: number, buckets: Array<{ le: number, count: n
   return lower
 }
 
-/** The figures of every peer's metrics, read at `now` (seconds since the epoch). */
-export function dhtFigures (perPeer: PromSample[][], now: number): DhtFigures {
+/**
+ * The figures of every peer's metrics, read at `now` (seconds since the
+ * epoch). Messages per second are over each peer's uptime, or over
+ * `window` seconds for counters taken `since` an earlier reading.
+ */
+export function dhtFigures (perPeer: PromSample[][], now: number, window?: number): DhtFigures {
   const all = perPeer.flat()
   const count = (op: string, outcome: string): number => all
     .filter(s => s.name === 'shoal_routing_duration_seconds_count' && s.labels.op === op && s.labels.dht === 'shoal' && s.labels.outcome === outcome)
@@ -81,7 +85,8 @@ export function dhtFigures (perPeer: PromSample[][], now: number): DhtFigures {
     const rates = perPeer.map(samples => {
       const started = samples.find(s => s.name === 'process_start_time_seconds')?.value
       const rpcs = samples.filter(s => s.name === name).reduce((n, s) => n + s.value, 0)
-      return started == null || now <= started ? undefined : rpcs / (now - started)
+      const seconds = window ?? (started == null ? 0 : now - started)
+      return seconds <= 0 ? undefined : rpcs / seconds
     }).filter((v): v is number => v != null)
     return rates.length === 0 ? 0 : Math.round(rates.reduce((a, b) => a + b, 0) / rates.length * 100) / 100
   }
@@ -92,4 +97,11 @@ export function dhtFigures (perPeer: PromSample[][], now: number): DhtFigures {
     routingTable: { ...summarize(tables), min: tables.length === 0 ? undefined : Math.min(...tables) },
     messagesPerPeerPerSecond: { inbound: rate('shoal_dht_inbound_rpc_requests_total'), outbound: rate('shoal_dht_outbound_rpc_requests_total') }
   }
+}
+
+/** What a peer's counters did between two readings (`after` − `before`, by name and labels); for a window of a run. */
+export function since (before: PromSample[], after: PromSample[]): PromSample[] {
+  const key = (s: PromSample): string => `${s.name}${JSON.stringify(Object.entries(s.labels).sort())}`
+  const earlier = new Map(before.map(s => [key(s), s.value]))
+  return after.map(s => ({ ...s, value: s.name.endsWith('_total') || s.name.endsWith('_bucket') || s.name.endsWith('_count') || s.name.endsWith('_sum') ? s.value - (earlier.get(key(s)) ?? 0) : s.value }))
 }
