@@ -98,12 +98,15 @@ describe('daemon: metrics, scraped by a real Prometheus', function () {
 
   after(async () => { await prometheus?.stop() })
 
-  it('serves /metrics and /healthz on loopback; three daemons are up in Prometheus, and the counters move with an add, a get and a repair', async () => {
+  it('serves /metrics and /healthz on loopback; four daemons are up in Prometheus, and the counters move with an add, a get and a repair', async () => {
     const key = path.join(scope.dir, 'group.key')
     await fs.writeFile(key, (await shoalOk(['group-key'])).stdout, { mode: 0o600 })
     const args = ['--group-key', key, '--check-interval', '0.5', '--grace-period', '2', '--metrics', '/ip4/127.0.0.1/tcp/0']
     daemons.push(await scope.start('a', args))
     for (const name of ['b', 'c']) daemons.push(await scope.start(name, [...args, '--bootstrap', daemons[0].addresses[0]]))
+    // the getter is outside the group: a peer that already holds the file would take a repair's
+    // copy without moving a byte, and which peers hold what follows their random ids
+    const getter = await scope.start('getter', ['--metrics', '/ip4/127.0.0.1/tcp/0', '--bootstrap', daemons[0].addresses[0]])
 
     // the endpoint itself: the text format with help lines, a health check, nothing else
     const text = await (await fetch(`${daemons[0].metricsUrl}/metrics`)).text()
@@ -116,17 +119,17 @@ describe('daemon: metrics, scraped by a real Prometheus', function () {
     assert.equal((await fetch(`${daemons[0].metricsUrl}/anything`)).status, 404)
     assert.equal((await fetch(`${daemons[0].metricsUrl}/metrics`, { method: 'POST' })).status, 405)
 
-    prometheus = await Prometheus.start(scope.dir, daemons.map(d => new URL(d.metricsUrl).host))
+    prometheus = await Prometheus.start(scope.dir, [...daemons, getter].map(d => new URL(d.metricsUrl).host))
     const p = prometheus
-    await p.until('every target up', async () => (await p.sum('up{job="shoal"}')) === 3 ? true : undefined)
+    await p.until('every target up', async () => (await p.sum('up{job="shoal"}')) === 4 ? true : undefined)
 
-    // add with K = 2 (three peers: one is left to repair onto), and a get by the third
+    // add with K = 2 (three peers in the group: one is left to repair onto), and a get by the fourth
     const input = path.join(scope.dir, 'input')
     await fs.writeFile(input, randomBytes(4 * MiB))
     const { cid } = JSON.parse((await shoalOk(['add', input, '--replicas', '2', '--json', '--repo', daemons[0].repo])).stdout)
-    await shoalOk(['get', cid, '-o', path.join(scope.dir, 'out'), '--repo', daemons[2].repo])
+    await shoalOk(['get', cid, '-o', path.join(scope.dir, 'out'), '--repo', getter.repo])
     const ok = await p.until('a complete replica set seen by Prometheus', async () => {
-      const s = JSON.parse((await shoalOk(['status', cid, '--json', '--repo', daemons[2].repo])).stdout)
+      const s = JSON.parse((await shoalOk(['status', cid, '--json', '--repo', daemons[0].repo])).stdout)
       return s.health === 'ok' && s.copies === 2 && s.holders.length === 2 ? s : undefined
     })
     await p.until('bytes sent and a get counted', async () =>
@@ -140,7 +143,7 @@ describe('daemon: metrics, scraped by a real Prometheus', function () {
     // kill a holder: the other repairs onto the peer left, and Prometheus sees it happen
     const victim = daemons.find(d => ok.holders.some((h: any) => h.peer === d.peerId) && d.peerId !== ok.leader)!
     await victim.kill('SIGKILL')
-    await p.until('the killed holder down', async () => (await p.sum('up{job="shoal"}')) === 2 ? true : undefined)
+    await p.until('the killed holder down', async () => (await p.sum('up{job="shoal"}')) === 3 ? true : undefined)
     await p.until('a replica root seen below K', async () => (await p.sum('shoal_replicated_roots{health!="ok"}')) >= 1 ? true : undefined, 30_000)
     await p.until('a repair started and finished, with its bytes', async () =>
       (await p.sum('shoal_repairs_started_total')) >= 1 &&
