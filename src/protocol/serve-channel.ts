@@ -38,10 +38,19 @@ export interface InboundBlockChannels {
   onInbound(handler: ((channel: BlockServeChannel) => void) | undefined): Promise<void>
 }
 
+/** What a connection knows of its round trip: libp2p's connection monitor sets `rtt`; yamux's keepalive measures its own. */
+interface RttSource {
+  rtt?: number
+  muxer?: { getRTT?(): number }
+}
+
 /** The round trip to `peer` in ms as measured on one of its connections, if known. */
-export function connectionRtt (connections: { getConnections(peer: PeerId): Array<{ rtt?: number }> }, peer: PeerId): number | undefined {
+export function connectionRtt (connections: { getConnections(peer: PeerId): RttSource[] }, peer: PeerId): number | undefined {
   for (const conn of connections.getConnections(peer)) {
     if (conn.rtt != null) return conn.rtt
+    // yamux answers -1 until its first keepalive ping came back
+    const rtt = conn.muxer?.getRTT?.()
+    if (rtt != null && rtt >= 0) return rtt
   }
   return undefined
 }
