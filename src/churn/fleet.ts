@@ -13,7 +13,9 @@ import type { PeerPlacement } from './peer-process.js'
 /** Connections every peer should have before files are added. */
 const MESH_PEERS = 5
 const MESH_TIMEOUT = 120_000
+/** Each poll asks every peer: at least this long between polls, and 10 ms more per peer (ms). */
 const MESH_POLL = 250
+const MESH_POLL_PER_PEER = 10
 /** Bootstrap peers a restarted or new peer is given. */
 const BOOTSTRAP_PEERS = 3
 /** How long a replica hand-over of a churn peer may take (ms). */
@@ -93,8 +95,8 @@ export class Fleet {
     }
   }
 
-  /** A few live peers' addresses for `peer` to join through. */
-  bootstrapFor (peer: PeerProcess): string[] {
+  /** A few live peers' addresses for `peer` (or a new peer) to join through. */
+  bootstrapFor (peer?: PeerProcess): string[] {
     const others = this.live().filter(p => p !== peer)
     const chosen: string[] = []
     for (let i = 0; i < BOOTSTRAP_PEERS && others.length > 0; i++) {
@@ -114,7 +116,7 @@ export class Fleet {
         return peers.length as number
       }))
       if (counts.every(c => c >= want)) return
-      await sleep(MESH_POLL, this.signal)
+      await sleep(MESH_POLL + MESH_POLL_PER_PEER * this.peers.length, this.signal)
     }
     this.o.log('some peers are still poorly connected; going on')
   }

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { Fleet } from './fleet.js'
+import { runLimited } from './limit.js'
 import type { ChurnOptions } from './options.js'
 import { ChurnModel, Random } from './model.js'
 import { ReplicaObserver } from './observer.js'
@@ -14,7 +15,11 @@ import { FetchWorkload, makeFiles } from './workload.js'
 import type { ChurnEvent, ChurnReport } from './run-report.js'
 import type { ChurnFile } from './workload.js'
 
+/** Replica samples (one request to every peer) at most this often, and at least 20 ms per peer apart (ms). */
 const SAMPLE_INTERVAL = 1_000
+const SAMPLE_MS_PER_PEER = 20
+/** Peers started at once at the beginning. */
+const START_CONCURRENCY = 4
 const SCHEDULER_TICK = 250
 const SETTLE_TIMEOUT = 120_000
 /** How long a peer's /metrics may take to answer at the end of a run (ms). */
@@ -75,6 +80,10 @@ class ChurnRun {
     options.signal?.addEventListener('abort', () => { this.controller.abort(options.signal?.reason) }, { once: true })
   }
 
+  private get sampleInterval (): number {
+    return Math.max(SAMPLE_INTERVAL, this.fleet.live().length * SAMPLE_MS_PER_PEER)
+  }
+
   private get signal (): AbortSignal {
     return this.controller.signal
   }
@@ -95,8 +104,10 @@ class ChurnRun {
     try {
       await this.fleet.prepare()
       o.log(`starting ${o.peers} peers in ${this.dir}`)
-      const first = await this.fleet.add([])
-      await Promise.all(Array.from({ length: o.peers - 1 }, async () => { await this.fleet.add(first.addresses) }))
+      await this.fleet.add([])
+      // a few at a time (a hundred Node processes starting at once on two cores take minutes to be
+      // ready), each joining through a few peers already up rather than all through the first
+      await runLimited(START_CONCURRENCY, Array.from({ length: o.peers - 1 }, () => async () => { await this.fleet.add(this.fleet.bootstrapFor()) }))
       this.files = await makeFiles(path.join(this.dir, 'files'), o.files, o.fileSize, o.seed)
       await this.fleet.waitForMesh()
       o.log(`${o.peers} peers up after ${((Date.now() - started) / 1000).toFixed(1)} s; adding ${o.files} files`)
@@ -123,7 +134,7 @@ class ChurnRun {
       const fetchers = Array.from({ length: o.fetchers }, async () => { await this.workload.loop(this.files, churnEnd) })
       let lastSample = 0
       const sampleIfDue = async (): Promise<void> => {
-        if (Date.now() - lastSample < SAMPLE_INTERVAL) return
+        if (Date.now() - lastSample < this.sampleInterval) return
         lastSample = Date.now()
         const s = await observer.sample(this.now(), this.fleet.peers)
         o.log(`t=${s.t.toFixed(0)}s live ${s.live} down ${s.down} copies [${s.copies.join(' ')}]`)
@@ -302,7 +313,7 @@ class ChurnRun {
     while (Date.now() < deadline) {
       const s = await observer.sample(t < 0 ? -1 : this.now(), this.fleet.peers)
       if (s.copies.every(c => c >= this.o.replicas && (!trimmed || c <= this.o.replicas))) return true
-      await sleep(SAMPLE_INTERVAL, this.signal)
+      await sleep(this.sampleInterval, this.signal)
     }
     this.o.log(`not every file reached K copies${trimmed ? ' and no more' : ''} in time`)
     return false

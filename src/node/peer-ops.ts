@@ -17,6 +17,8 @@ export interface RepoStat {
   bytes: number
   pins: number
   peers: number
+  /** Peers in the DHT's routing table. */
+  dhtPeers: number
   bytesSent: number
   bytesReceived: number
   activeDownloads: number
@@ -74,6 +76,8 @@ export class PeerOps {
       bytes: store.bytes,
       pins,
       peers: this.c.libp2p.getPeers().length,
+      // kad-dht's interface does not name its routing table; its class has one
+      dhtPeers: (this.c.libp2p.services.dht as unknown as { routingTable?: { size?: number } }).routingTable?.size ?? 0,
       bytesSent: total.bytesSent,
       bytesReceived: total.bytesReceived,
       activeDownloads: exchange.activeDownloads,

@@ -55,5 +55,6 @@ describe('cli: share on one peer, fetch on another by CID', function () {
 
     const stat = JSON.parse((await shoalOk(['stat', '--repo', repo('peer-c'), '--json'])).stdout)
     assert.equal(stat.bytesSent, 20 * 1024 * 1024 + summary2.bytesFetched - 20 * 1024 * 1024, 'C sent B what B fetched')
+    assert.ok(stat.dhtPeers >= 1, `C's routing table holds B at least: ${stat.dhtPeers}`)
   })
 })

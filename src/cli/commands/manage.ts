@@ -174,7 +174,7 @@ export const statCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     out.line(`in place    ${s.referenced.files} file(s), ${formatBytes(s.referenced.bytes)} (served from where they are, not copied)`)
     for (const cid of s.referenced.modified) out.line(`modified    ${cid} (a file it is served from changed: not served; \`shoal verify ${cid}\`)`)
     for (const cid of s.referenced.missing) out.line(`missing     ${cid} (a file it is served from is gone: not served)`)
-    out.line(`peers       ${s.peers}`)
+    out.line(`peers       ${s.peers} connected, ${s.dhtPeers} in the DHT's routing table`)
     out.line(`sent        ${formatBytes(s.bytesSent)}`)
     out.line(`received    ${formatBytes(s.bytesReceived)}`)
     out.line(`transfers   ${s.activeDownloads} down, ${s.activeUploads} up`)
