@@ -60,3 +60,12 @@ export const GROUP_KEY_HEADER = '/shoal/group-key/1.0.0'
 
 /** Most copies of one root the swarm keeps (and holders a replica message may name). */
 export const MAX_REPLICAS = 64
+
+/**
+ * How often the leader of a root looks its providers up in the DHT and
+ * probes those it does not know as holders (ms; `Reconciler`).
+ */
+export const RECONCILE_INTERVAL = 60_000
+
+/** How long that DHT look-up may take (ms). */
+export const RECONCILE_LOOKUP_TIMEOUT = 20_000

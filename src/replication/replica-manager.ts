@@ -11,6 +11,7 @@ import { entryOf } from './codec.js'
 import { HANDLERS } from './handlers/index.js'
 import { HandOver } from './hand-over.js'
 import { Leadership } from './leadership.js'
+import { Reconciler } from './reconciler.js'
 import { PeerLiveness } from './peer-liveness.js'
 import { Placement } from './placement.js'
 import { Prober } from './prober.js'
@@ -101,6 +102,8 @@ export class ReplicaManager implements Startable {
   private readonly statusQuery: StatusQuery
   private readonly queue: RepairQueue
   private readonly leadership: Leadership
+  /** Finds, through the DHT, holders a root's view lost. */
+  private readonly reconciler: Reconciler
   private readonly context: HandlerContext
   /** Bytes our unfinished copies hold, by root. */
   private readonly progress = new Map<string, number>()
@@ -120,6 +123,7 @@ export class ReplicaManager implements Startable {
     const shared = { self, client: this.client, book: this.book, liveness: this.liveness, events: this.events, log: this.log }
     this.prober = new Prober({ ...shared, bytesHeld: root => this.progress.get(root) ?? 0 }, init)
     this.placement = new Placement({ ...shared, candidates: components.candidates })
+    this.reconciler = new Reconciler({ ...shared, providers: components.providers, bytesHeld: root => this.progress.get(root) ?? 0 }, init)
     this.leadership = new Leadership({ ...shared, placement: this.placement, signal: () => this.controller.signal }, init)
     this.handOver = new HandOver({ ...shared, placement: this.placement, prober: this.prober }, init)
     this.statusQuery = new StatusQuery({
@@ -269,7 +273,11 @@ export class ReplicaManager implements Startable {
     try {
       await this.prober.probeAll(this.controller.signal)
       const now = Date.now()
-      for (const view of this.book.views.values()) this.leadership.maintain(view, now)
+      for (const view of this.book.views.values()) {
+        this.leadership.maintain(view, now)
+        // the leader also looks for holders its view lost (in the background: a DHT look-up is slow)
+        if (view.leadingSince != null) void this.reconciler.maybeReconcile(view, now, this.controller.signal)
+      }
       await this.book.persist()
     } catch (err: any) {
       this.log.error('replica round failed: %s', err.message)
@@ -293,6 +301,7 @@ export class ReplicaManager implements Startable {
   private async release (root: CID, by: string): Promise<boolean> {
     this.queue.cancel(root)
     this.progress.delete(root.toString())
+    this.reconciler.drop(root.toString())
     const record = await this.book.forget(root)
     if (record == null) return false
     await this.c.releaseReplica(root)
