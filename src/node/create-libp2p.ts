@@ -225,3 +225,8 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
   made.node = node
   return node
 }
+
+/** kad-dht's routing table: its interface does not name it, its class has one (size, remove). */
+export function dhtRoutingTable (node: ShoalLibp2p): { size?: number, remove?(peer: PeerId): Promise<void> } | undefined {
+  return (node.services.dht as unknown as { routingTable?: { size?: number, remove?(peer: PeerId): Promise<void> } }).routingTable
+}

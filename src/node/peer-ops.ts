@@ -2,6 +2,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { InputError } from '../errors.js'
 import { anySignal } from '../signals.js'
+import { dhtRoutingTable } from './create-libp2p.js'
 import type { ShoalLibp2p } from './create-libp2p.js'
 import type { BanList } from '../exchange/ban-list.js'
 import type { DownloadInfo, Exchange } from '../exchange/exchange.js'
@@ -76,8 +77,7 @@ export class PeerOps {
       bytes: store.bytes,
       pins,
       peers: this.c.libp2p.getPeers().length,
-      // kad-dht's interface does not name its routing table; its class has one
-      dhtPeers: (this.c.libp2p.services.dht as unknown as { routingTable?: { size?: number } }).routingTable?.size ?? 0,
+      dhtPeers: dhtRoutingTable(this.c.libp2p)?.size ?? 0,
       bytesSent: total.bytesSent,
       bytesReceived: total.bytesReceived,
       activeDownloads: exchange.activeDownloads,

@@ -15,7 +15,7 @@ import { readConfig } from '../config/file.js'
 import { partInits, withOverrides } from '../config/inits.js'
 import type { PartInits } from '../config/inits.js'
 import { Repo } from '../store/repo.js'
-import { createShoalLibp2p } from './create-libp2p.js'
+import { createShoalLibp2p, dhtRoutingTable } from './create-libp2p.js'
 import { GarbageCollector } from './gc.js'
 import { PeerOps } from './peer-ops.js'
 import { Pinning } from './pinning.js'
@@ -135,7 +135,7 @@ export class ShoalNode {
       isConnected: peer => libp2p.getConnections(peer).length > 0,
       ping: async (peer, options) => await libp2p.services.ping.ping(peer, options),
       // kad-dht has no public way to drop a contact; its routing table does
-      remove: async peer => { await (libp2p.services.dht as unknown as { routingTable?: { remove?(p: PeerId): Promise<void> } }).routingTable?.remove?.(peer) }
+      remove: async peer => { await dhtRoutingTable(libp2p)?.remove?.(peer) }
     }, inits.sweeper)
     this.bootstrapper = new Bootstrapper({
       peerStore: libp2p.peerStore,

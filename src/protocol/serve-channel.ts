@@ -38,16 +38,15 @@ export interface InboundBlockChannels {
   onInbound(handler: ((channel: BlockServeChannel) => void) | undefined): Promise<void>
 }
 
-/** What a connection knows of its round trip: libp2p's connection monitor sets `rtt`; yamux's keepalive measures its own. */
+/** A connection's muxer: yamux's keepalive measures the round trip (libp2p's connection monitor, which set `rtt`, is off). */
 interface RttSource {
-  rtt?: number
   muxer?: { getRTT?(): number }
 }
 
 /** The round trip to `peer` in ms as measured on one of its connections, if known. */
-export function connectionRtt (connections: { getConnections(peer: PeerId): RttSource[] }, peer: PeerId): number | undefined {
-  for (const conn of connections.getConnections(peer)) {
-    if (conn.rtt != null) return conn.rtt
+export function connectionRtt (connections: { getConnections(peer: PeerId): object[] }, peer: PeerId): number | undefined {
+  // libp2p's Connection interface does not name its muxer; its class has it
+  for (const conn of connections.getConnections(peer) as RttSource[]) {
     // yamux answers -1 until its first keepalive ping came back
     const rtt = conn.muxer?.getRTT?.()
     if (rtt != null && rtt >= 0) return rtt
