@@ -7,7 +7,7 @@ import neostandard from 'neostandard'
  * protobuf codecs are left as protons wrote them.
  */
 export default [
-  ...neostandard({ ts: true, ignores: ['dist/**', 'node_modules/**', 'src/protocol/blocks.ts', 'src/protocol/swarm.ts', 'src/protocol/replica.ts'] }),
+  ...neostandard({ ts: true, ignores: ['dist/**', 'node_modules/**', 'src/protocol/pb/**'] }),
   {
     files: ['**/*.ts'],
     rules: {

@@ -1,7 +1,7 @@
 import * as varint from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { ProtocolViolationError } from '../errors.js'
-import { Request, Response } from './blocks.js'
+import { Request, Response } from './pb/blocks.js'
 import { MAX_CIDS_PER_REQUEST, MAX_ENTRIES_PER_RESPONSE } from './constants.js'
 
 /** Frame a protobuf message with its unsigned-varint length, as one buffer list (no copy of the body). */

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import fs from 'node:fs/promises'
 import { ConfigError } from '../errors.js'
-import { ReplicaMessage } from '../protocol/replica.js'
+import { ReplicaMessage } from '../protocol/pb/replica.js'
 import { GROUP_KEY_HEADER, GROUP_PROOF_CONTEXT } from './constants.js'
 import type { PeerId } from '@libp2p/interface'
 

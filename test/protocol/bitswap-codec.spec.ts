@@ -8,7 +8,7 @@ import * as varint from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { verifyBlock } from '../../src/content/verify.js'
 import { ProtocolViolationError } from '../../src/errors.js'
-import { BitswapMessage, BlockPresenceType, WantType } from '../../src/protocol/bitswap.js'
+import { BitswapMessage, BlockPresenceType, WantType } from '../../src/protocol/pb/bitswap.js'
 import { cidPrefix, decodeBitswap, encodeBitswapBlock, encodePresences, encodeWantlist } from '../../src/protocol/bitswap-codec.js'
 import { BITSWAP_MAX_ENTRIES } from '../../src/protocol/constants.js'
 

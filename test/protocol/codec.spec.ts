@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import * as varint from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { Request, Response } from '../../src/protocol/blocks.js'
+import { Request, Response } from '../../src/protocol/pb/blocks.js'
 import { decodeRequest, decodeResponse, encodeBlockResponse, encodeRequest, encodeResponse } from '../../src/protocol/codec.js'
 import { MAX_CIDS_PER_REQUEST } from '../../src/protocol/constants.js'
 

@@ -4,13 +4,13 @@ import * as varint from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { decodeCID } from '../../src/content/dag.js'
 import { ProtocolViolationError } from '../../src/errors.js'
-import { Request, Response } from '../../src/protocol/blocks.js'
+import { Request, Response } from '../../src/protocol/pb/blocks.js'
 import { decodeRequest, decodeResponse, encodeBlockResponse, frame } from '../../src/protocol/codec.js'
 import { FrameDecoder } from '../../src/protocol/frame-decoder.js'
 import { ReplicaOp, ReplicaState, decodeReplicaMessage } from '../../src/protocol/replica-network.js'
-import { ReplicaMessage } from '../../src/protocol/replica.js'
+import { ReplicaMessage } from '../../src/protocol/pb/replica.js'
 import { decodeSwarmMessage } from '../../src/protocol/swarm-network.js'
-import { SwarmMessage } from '../../src/protocol/swarm.js'
+import { SwarmMessage } from '../../src/protocol/pb/swarm.js'
 
 /** Runs per property: brief in the suite, `npm run fuzz` sets FUZZ_RUNS much higher. */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300)

@@ -7,7 +7,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { FrameDecoder } from '../../src/protocol/frame-decoder.js'
 import { SwarmChannel, decodeSwarmMessage } from '../../src/protocol/swarm-network.js'
 import type { FramedStream } from '../../src/protocol/framed-stream.js'
-import type { SwarmMessage } from '../../src/protocol/swarm.js'
+import type { SwarmMessage } from '../../src/protocol/pb/swarm.js'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 describe('protocol: a swarm channel', () => {
