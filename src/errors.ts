@@ -95,6 +95,16 @@ export class QuotaExceededError extends ShoalError {
   override name = 'QuotaExceededError'
 }
 
+/**
+ * A DAG whose shape is beyond what Shoal walks (more blocks than a walk may
+ * meet, deeper than it may go, or sizes that contradict each other): refused
+ * in bounded time and memory, whoever sent it.
+ */
+export class DagLimitError extends ShoalError {
+  static override readonly name = 'DagLimitError'
+  override name = 'DagLimitError'
+}
+
 /** A write failed because a disk is full (ENOSPC, EDQUOT): the repo's, or the output's. */
 export class DiskFullError extends ShoalError {
   static override readonly name = 'DiskFullError'

@@ -11,6 +11,8 @@ export const EXIT = {
   NOT_FOUND: 4,
   /** A disk is full: the repo's (free space or run `shoal gc`) or the output's. */
   DISK_FULL: 5,
+  /** The content was refused: its DAG is past Shoal's bounds (more blocks, deeper, or sizes that contradict it). */
+  REFUSED: 6,
   /** Interrupted by Ctrl-C. */
   INTERRUPTED: 130
 } as const
@@ -33,6 +35,8 @@ export function exitCodeFor (name: string): number {
       return EXIT.NOT_FOUND
     case 'DiskFullError':
       return EXIT.DISK_FULL
+    case 'DagLimitError':
+      return EXIT.REFUSED
     default:
       return EXIT.ERROR
   }

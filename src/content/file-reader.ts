@@ -2,6 +2,8 @@ import * as dagPb from '@ipld/dag-pb'
 import { NotAFileError } from '../errors.js'
 import { UnixFS } from 'ipfs-unixfs'
 import { DAG_PB_CODE, RAW_CODE } from './dag.js'
+import { walkDagWith } from './dag-walk.js'
+import type { DagLink, DagVisit } from './dag-walk.js'
 import type { CID } from 'multiformats/cid'
 
 export interface FileReaderOptions {
@@ -63,27 +65,27 @@ function trim (bytes: Uint8Array, start: number, range: ByteRange): Uint8Array {
   return bytes.subarray(Math.max(0, range.from - start), Math.max(0, Math.min(bytes.byteLength, range.to - start)))
 }
 
-/** The file's pieces in order, those overlapping `range`, with each interior node met on the way. */
+/**
+ * The file's pieces in order, those overlapping `range`, with each interior
+ * node met on the way: the bounded DAG walk, following only the links whose
+ * bytes overlap the range (every link, without block sizes).
+ */
 async function * pieces (root: CID, get: (cid: CID) => Promise<Uint8Array>, range: ByteRange, signal?: AbortSignal): AsyncGenerator<Piece | { node: CID }> {
-  const stack: Array<{ cid: CID, start: number }> = [{ cid: root, start: 0 }]
-  while (stack.length > 0) {
-    signal?.throwIfAborted()
-    const { cid, start } = stack.pop()!
-    if (cid.code === RAW_CODE) {
-      yield { leaf: cid, start }
-      continue
-    }
+  /** Inline data of the interior node just expanded, yielded right after it. */
+  let inline: { data: Uint8Array, start: number } | undefined
+  const expand = async ({ cid, at: start }: DagVisit<number>): Promise<Array<DagLink<number>> | undefined> => {
+    if (cid.code === RAW_CODE) return undefined
     if (cid.code !== DAG_PB_CODE) throw new NotAFileError(`unsupported codec 0x${cid.code.toString(16)} in a file`)
     const node = dagPb.decode(await get(cid))
-    yield { node: cid }
     let at = start
     let sizes: bigint[] = []
+    inline = undefined
     if (node.Data != null) {
       const unixfs = UnixFS.unmarshal(node.Data)
       sizes = unixfs.blockSizes
       const data = unixfs.data
       if (data != null && data.byteLength > 0) {
-        if (at < range.to && at + data.byteLength > range.from) yield { data, start: at }
+        if (at < range.to && at + data.byteLength > range.from) inline = { data, start: at }
         at += data.byteLength
       }
     }
@@ -92,12 +94,21 @@ async function * pieces (root: CID, get: (cid: CID) => Promise<Uint8Array>, rang
     if (!known && node.Links.length > 0 && (range.from > 0 || range.to !== Infinity)) {
       throw new NotAFileError(`${cid.toString()} does not give its children's sizes: a range of it cannot be read`)
     }
-    const children: Array<{ cid: CID, start: number }> = []
+    const children: Array<DagLink<number>> = []
     for (let i = 0; i < node.Links.length; i++) {
       const size = known ? Number(sizes[i]) : Infinity
-      if (!known || (at < range.to && at + size > range.from)) children.push({ cid: node.Links[i].Hash, start: at })
+      if (!known || (at < range.to && at + size > range.from)) children.push({ cid: node.Links[i].Hash, at })
       if (known) at += size
     }
-    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i])
+    return children
+  }
+  for await (const visit of walkDagWith([{ cid: root, at: 0 }], expand, { signal })) {
+    if (visit.cid.code === RAW_CODE) {
+      yield { leaf: visit.cid, start: visit.at }
+      continue
+    }
+    yield { node: visit.cid }
+    if (inline != null) yield inline
+    inline = undefined
   }
 }

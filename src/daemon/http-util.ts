@@ -24,6 +24,8 @@ export function statusFor (name: string): number {
     case 'NoProvidersError':
     case 'BlockNotFoundError':
       return 404
+    case 'DagLimitError':
+      return 422
     case 'AbortError':
       return 499
     default:

@@ -7,7 +7,7 @@ import type { CID } from 'multiformats/cid'
  * layout that writes leaves in place into the output.
  */
 export interface BlockWriter {
-  put(block: VerifiedBlock, options?: AbortOptions): Promise<void>
+  put(block: VerifiedBlock, options?: AbortOptions): Promise<unknown>
   /** An interior node of the DAG another download stored (a layout places its children). */
   seen?(cid: CID, bytes: Uint8Array): Promise<void>
 }

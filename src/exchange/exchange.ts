@@ -99,6 +99,8 @@ export interface FetchOptions {
   holdersOf?: CID
   /** `block`: fetch the CID's own block only. */
   scope?: 'all' | 'block'
+  /** The DAG's declared size is known: throws if the download may not take that much. */
+  checkSize?(bytes: number): void
 }
 
 /**
@@ -208,7 +210,8 @@ export class Exchange extends TypedEventEmitter<ExchangeEvents> implements Start
       rateLimit: options.rateLimit,
       writer: options.writer,
       holdersOf: options.holdersOf,
-      scope: options.scope
+      scope: options.scope,
+      checkSize: options.checkSize
     })
     const started = Date.now()
     const own = new AbortController()

@@ -78,7 +78,7 @@ export class FetchSession implements WantSubscriber {
     this.log = components.logger.forComponent(`shoal:fetch:${init.root.toString().slice(-8)}`)
     this.partial = init.scope === 'block' || (init.holdersOf != null && !init.holdersOf.equals(init.root))
     this.swarm = components.swarms.join(init.root)
-    this.dag = new SessionDag(init.root, { blocks: components.blocks, log: this.log, register: cid => components.wants.want(cid, this) }, { shallow: init.scope === 'block' })
+    this.dag = new SessionDag(init.root, { blocks: components.blocks, log: this.log, register: cid => components.wants.want(cid, this), checkSize: init.checkSize }, { shallow: init.scope === 'block' })
     this.pool = new PeerPool({ sources: components.sources, bans: components.bans, log: this.log }, {
       window: { ...WINDOW, max: init.maxWindow },
       requestTimeout: init.requestTimeout
@@ -241,7 +241,13 @@ export class FetchSession implements WantSubscriber {
 
   /** Once every interior node is on disk, number the leaves and tell the swarm what we hold. */
   private async number (): Promise<void> {
-    const numbering = await this.dag.number(this.swarm.peers.values())
+    let numbering
+    try {
+      numbering = await this.dag.number(this.swarm.peers.values())
+    } catch (err: any) {
+      this.finish(err)
+      return
+    }
     if (numbering == null || this.numbered) return
     this.numbered = true
     if (!this.partial) this.swarm.setLeaves(numbering.local)

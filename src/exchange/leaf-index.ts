@@ -1,3 +1,4 @@
+import { countDagBlocks } from '../content/dag-shape.js'
 import { isInterior } from '../content/dag.js'
 import { walkDag } from '../content/dag-walk.js'
 import type { BlockStore } from '../store/block-store.js'
@@ -7,35 +8,74 @@ import type { CID } from 'multiformats/cid'
  * The leaves (raw blocks) of a DAG in order, as numbered in swarm
  * bitfields. A leaf that occurs several times (repeated content) has several
  * indices. Built from the interior nodes, which must all be in the store.
+ * Each distinct leaf is kept once; each position is a number.
  */
 export class LeafIndex {
-  readonly leaves: CID[]
-  private readonly indices = new Map<string, number[]>()
+  /** The distinct leaves, in order of first position. */
+  private readonly distinct: CID[]
+  /** For each position, its leaf's place in `distinct`. */
+  private readonly at: Uint32Array
+  /** Each distinct leaf's first position. */
+  private readonly first = new Map<string, number>()
+  /** For each position, the next position of the same leaf (-1: none). */
+  private readonly next: Int32Array
 
-  private constructor (leaves: CID[]) {
-    this.leaves = leaves
-    leaves.forEach((cid, i) => {
-      const key = cid.toString()
-      const list = this.indices.get(key)
-      if (list != null) list.push(i)
-      else this.indices.set(key, [i])
+  private constructor (distinct: CID[], at: Uint32Array) {
+    this.distinct = distinct
+    this.at = at
+    this.next = new Int32Array(at.length).fill(-1)
+    const last = new Int32Array(distinct.length).fill(-1)
+    at.forEach((d, i) => {
+      if (last[d] < 0) this.first.set(distinct[d].toString(), i)
+      else this.next[last[d]] = i
+      last[d] = i
     })
   }
 
-  static async build (root: CID, blocks: BlockStore): Promise<LeafIndex> {
-    const leaves: CID[] = []
+  /**
+   * Number the leaves under `root`. A DAG whose full walk would meet more
+   * than `MAX_DAG_BLOCKS` blocks is refused (`DagLimitError`) from a count
+   * that reads each interior node once, before any position is numbered.
+   */
+  static async build (root: CID, blocks: BlockStore, signal?: AbortSignal): Promise<LeafIndex> {
     // every interior node must be here: a missing one throws
-    for await (const { cid } of walkDag([root], async cid => (await blocks.get(cid)).bytes)) {
-      if (!isInterior(cid)) leaves.push(cid)
+    const load = async (cid: CID): Promise<Uint8Array> => (await blocks.get(cid, { signal })).bytes
+    const total = await countDagBlocks(root, load, {}, signal)
+    const at = new Uint32Array(total)
+    const distinct: CID[] = []
+    const seen = new Map<string, number>()
+    let n = 0
+    for await (const { cid } of walkDag([root], load, { signal })) {
+      if (isInterior(cid)) continue
+      const key = cid.toString()
+      let d = seen.get(key)
+      if (d == null) {
+        d = distinct.push(cid) - 1
+        seen.set(key, d)
+      }
+      at[n++] = d
     }
-    return new LeafIndex(leaves)
+    return new LeafIndex(distinct, at.slice(0, n))
   }
 
   get size (): number {
-    return this.leaves.length
+    return this.at.length
   }
 
+  /** The leaf at position `i`. */
+  leaf (i: number): CID {
+    return this.distinct[this.at[i]]
+  }
+
+  /** Each distinct leaf once. */
+  uniqueLeaves (): CID[] {
+    return this.distinct
+  }
+
+  /** The positions of a leaf, in order. */
   indicesOf (cid: CID): number[] {
-    return this.indices.get(cid.toString()) ?? []
+    const out: number[] = []
+    for (let i = this.first.get(cid.toString()) ?? -1; i >= 0; i = this.next[i]) out.push(i)
+    return out
   }
 }

@@ -1,6 +1,7 @@
 import { isInterior, sizedLinks } from '../content/dag.js'
 import { walkDag } from '../content/dag-walk.js'
-import { BlockNotFoundError, BlockVerificationError } from '../errors.js'
+import { MAX_DAG_BLOCKS } from '../content/constants.js'
+import { BlockNotFoundError, BlockVerificationError, DagLimitError } from '../errors.js'
 import { Availability } from './availability.js'
 import { Bitfield } from './bitfield.js'
 import { LeafIndex } from './leaf-index.js'
@@ -18,6 +19,8 @@ export interface SessionDagComponents {
    * when another download is fetching it already (it is waited for).
    */
   register(cid: CID): boolean
+  /** The DAG's declared size is known: throws if it may not be fetched. */
+  checkSize?(bytes: number): void
 }
 
 /** The leaves numbered, once every interior node is known. */
@@ -53,6 +56,8 @@ export class SessionDag {
   private readonly sizes = new Map<string, number>()
   private interiorOutstanding = 0
   private building?: Promise<LeafNumbering | undefined>
+  /** Blocks met on disk by a walk (each walked once, however often the DAG links to it). */
+  private readonly walked = new Set<string>()
 
   /** Only the root's own block is wanted, not the DAG under it. */
   private readonly shallow: boolean
@@ -70,7 +75,9 @@ export class SessionDag {
 
   /**
    * Walk the DAG below `cids` through what the store already holds; every
-   * missing block goes on the want list.
+   * missing block goes on the want list. Each block is met once, however
+   * often the DAG links to it, and a DAG with more distinct blocks than
+   * `MAX_DAG_BLOCKS` is refused (`DagLimitError`).
    */
   async expand (cids: CID[]): Promise<void> {
     if (this.shallow) {
@@ -82,15 +89,18 @@ export class SessionDag {
       }
       return
     }
-    const steps = walkDag(cids, async cid => await this.held(cid), { skip: cid => this.wants.has(cid.toString()) })
+    const steps = walkDag(cids, async cid => await this.held(cid), { unique: true, skip: cid => this.wants.has(cid.toString()) || this.walked.has(cid.toString()) })
     for await (const step of steps) {
+      this.checkSize()
       if (step.links != null) {
+        this.walked.add(step.cid.toString())
         this.noteLinks(step.cid, step.bytes!, step.links)
         this.counted(step.cid, step.bytes!.byteLength)
       } else if (isInterior(step.cid) || !(await this.c.blocks.has(step.cid))) {
         this.want(step.cid)
         continue
       } else {
+        this.walked.add(step.cid.toString())
         this.counted(step.cid, this.sizes.get(step.cid.toString()) ?? step.size)
       }
       this.blocksAlreadyHeld++
@@ -133,11 +143,20 @@ export class SessionDag {
     return await this.building
   }
 
+  /** Throws `DagLimitError` once the DAG has more distinct blocks than a download may fetch. */
+  private checkSize (): void {
+    if (this.walked.size + this.wants.knownCount > MAX_DAG_BLOCKS) {
+      throw new DagLimitError(`the DAG under ${this.root.toString()} has more than ${MAX_DAG_BLOCKS} distinct blocks: refused`)
+    }
+  }
+
   private async buildNumbering (remotes: Iterable<RemotePeer>): Promise<LeafNumbering | undefined> {
     try {
       const index = await LeafIndex.build(this.root, this.c.blocks)
       const local = new Bitfield(index.size)
-      index.leaves.forEach((cid, i) => { if (!this.wants.has(cid.toString())) local.set(i) })
+      for (const cid of index.uniqueLeaves()) {
+        if (!this.wants.has(cid.toString())) for (const i of index.indicesOf(cid)) local.set(i)
+      }
       const availability = new Availability(index.size)
       for (const remote of remotes) availability.setPeer(remote.key, remote.complete, remote.bitfield)
       const tiebreak = new Uint32Array(index.size)
@@ -146,6 +165,8 @@ export class SessionDag {
       this.advanceFrontier()
       return this.numbering
     } catch (err: any) {
+      // a DAG too large to number is refused; anything else (a node that rotted meanwhile) is tried again later
+      if (err instanceof DagLimitError) throw err
       this.c.log('cannot number the leaves yet: %s', err.message)
       return undefined
     }
@@ -171,7 +192,10 @@ export class SessionDag {
 
   private noteLinks (cid: CID, bytes: Uint8Array, links: Array<{ cid: CID, size: number }>): void {
     for (const link of links) this.sizes.set(link.cid.toString(), link.size)
-    if (cid.equals(this.root)) this.bytesTotal = bytes.byteLength + links.reduce((n, l) => n + l.size, 0)
+    if (cid.equals(this.root)) {
+      this.bytesTotal = bytes.byteLength + links.reduce((n, l) => n + l.size, 0)
+      this.c.checkSize?.(this.bytesTotal)
+    }
   }
 
   /** A block is on disk: it counts towards the bytes done. */

@@ -70,6 +70,12 @@ export interface FetchSessionInit {
   rateLimit?: TokenBucket
   /** Where verified blocks go (default: the block store). */
   writer?: BlockWriter
+  /**
+   * The DAG's size as its root declares it (every block, in bytes), once
+   * known: throws if this download may not take that much (no room for it,
+   * more than a replica was admitted for), which ends the download.
+   */
+  checkSize?(bytes: number): void
 }
 
 export interface FetchProgress {

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { readCar } from '../content/car.js'
 import { DAG_PB_CODE, RAW_CODE, isInterior } from '../content/dag.js'
+import { countDagBlocks } from '../content/dag-shape.js'
 import { walkDag } from '../content/dag-walk.js'
 import { BlockNotFoundError, InputError } from '../errors.js'
 import type { BlockStore } from '../store/block-store.js'
@@ -58,15 +59,21 @@ export async function importCar (blocks: BlockStore, file: string, options: Abor
   return { roots, blocks: count, bytes }
 }
 
-/** Throw InputError unless every block under `root` is in the store. */
+/**
+ * Throw InputError unless every block under `root` is in the store, and
+ * DagLimitError if a reader would meet more blocks than Shoal walks (a few
+ * blocks linking to each other a thousand times over): refused before it is
+ * pinned, so nobody is ever offered it from here.
+ */
 async function checkWhole (blocks: BlockStore, root: CID, options: AbortOptions): Promise<void> {
   const load = async (cid: CID): Promise<Uint8Array | undefined> => await blocks.get(cid, options).then(b => b.bytes, err => {
     if (err instanceof BlockNotFoundError) return undefined
     throw err
   })
+  await countDagBlocks(root, load, {}, options.signal)
   let missing = 0
   let first: CID | undefined
-  for await (const step of walkDag([root], load)) {
+  for await (const step of walkDag([root], load, { unique: true, signal: options.signal })) {
     const here = isInterior(step.cid) ? step.bytes != null : await blocks.has(step.cid, options)
     if (!here) {
       missing++

@@ -2,10 +2,14 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
+import { MAX_DAG_BLOCKS } from '../content/constants.js'
+import { countDagBlocks } from '../content/dag-shape.js'
 import { isInterior } from '../content/dag.js'
-import { InputError, NotAFileError } from '../errors.js'
+import { walkDagWith } from '../content/dag-walk.js'
+import { DagLimitError, InputError, NotAFileError } from '../errors.js'
 import { OUTPUT_FLUSH_BYTES } from './constants.js'
 import { checkEntryName } from './export-path.js'
+import type { DagLink } from '../content/dag-walk.js'
 import type { VerifiedBlock } from '../content/verify.js'
 import type { BlockWriter } from '../exchange/block-sink.js'
 import type { BlockStore } from '../store/block-store.js'
@@ -21,6 +25,8 @@ type Position =
 
 interface OutFile {
   path: string
+  /** The size its UnixFS node declares (writes past it are refused). */
+  size: number
   record: RefFile
   handle: fsp.FileHandle
   /** Bytes written since the last flush to disk began. */
@@ -64,6 +70,8 @@ export class OutputLayout implements BlockWriter {
   private resumed = false
   /** `path:offset` of every leaf written, and its length. */
   private readonly written = new Map<string, number>()
+  /** Places given to blocks so far (a block repeated in the DAG has one per occurrence). */
+  private placed = 0
 
   constructor (blocks: BlockStore, refs: RefStore, root: CID, part: string, init: LayoutInit) {
     this.blocks = blocks
@@ -73,9 +81,14 @@ export class OutputLayout implements BlockWriter {
     this.init = init
   }
 
-  /** Place the root, and below it every interior node already in the store. */
+  /**
+   * Place the root, and below it every interior node already in the store.
+   * A DAG whose places would be more than `MAX_DAG_BLOCKS` is refused first,
+   * from a count that reads each stored interior node once.
+   */
   async open (options?: AbortOptions): Promise<void> {
-    await this.walk(async (cid, position) => {
+    await countDagBlocks(this.root, async cid => await this.blocks.has(cid, options) ? (await this.blocks.get(cid, options)).bytes : undefined, {}, options?.signal)
+    await this.walk(options, async (cid, position) => {
       if (!isInterior(cid)) {
         this.addPosition(cid, position)
         await this.fileAt(cid, position)
@@ -120,7 +133,7 @@ export class OutputLayout implements BlockWriter {
     const positions = this.positions.get(key) ?? []
     this.positions.delete(key)
     for (const position of positions) {
-      for (const child of await this.place(cid, bytes, position)) this.addPosition(child.cid, child.position)
+      for (const child of await this.place(cid, bytes, position)) this.addPosition(child.cid, child.at)
     }
   }
 
@@ -131,8 +144,7 @@ export class OutputLayout implements BlockWriter {
    */
   async finish (options?: AbortOptions): Promise<{ type: 'file' | 'directory', size: number }> {
     let size = 0
-    await this.walk(async (cid, position) => {
-      options?.signal?.throwIfAborted()
+    await this.walk(options, async (cid, position) => {
       if (isInterior(cid)) return await this.place(cid, (await this.blocks.get(cid, options)).bytes, position)
       const at = await this.fileAt(cid, position)
       // written through this layout: verified on arrival, not read again
@@ -182,20 +194,18 @@ export class OutputLayout implements BlockWriter {
   }
 
   /**
-   * Walk the DAG from the root with the position of each block: `visit`
-   * returns the children of an interior node it placed, or undefined.
+   * Walk the DAG from the root with the position of each block (the one
+   * bounded walker, following every link: a repeated leaf is written at each
+   * of its places): `visit` returns the children of an interior node it
+   * placed, or undefined.
    */
-  private async walk (visit: (cid: CID, position: Position) => Promise<Array<{ cid: CID, position: Position }> | undefined>): Promise<void> {
-    const stack: Array<{ cid: CID, position: Position }> = [{ cid: this.root, position: { kind: 'entry', path: this.part } }]
-    while (stack.length > 0) {
-      const { cid, position } = stack.pop()!
-      const children = await visit(cid, position)
-      if (children != null) for (let i = children.length - 1; i >= 0; i--) stack.push(children[i])
-    }
+  private async walk (options: AbortOptions | undefined, visit: (cid: CID, position: Position) => Promise<Array<DagLink<Position>> | undefined>): Promise<void> {
+    const root: DagLink<Position> = { cid: this.root, at: { kind: 'entry', path: this.part } }
+    for await (const _ of walkDagWith([root], async v => await visit(v.cid, v.at), { signal: options?.signal })) { /* visited */ }
   }
 
   /** Make what an interior node stands for (a file, a folder, a range of a file) and return where its children go. */
-  private async place (cid: CID, bytes: Uint8Array, position: Position): Promise<Array<{ cid: CID, position: Position }>> {
+  private async place (cid: CID, bytes: Uint8Array, position: Position): Promise<Array<DagLink<Position>>> {
     const node = dagPb.decode(bytes)
     if (node.Data == null) throw new NotAFileError(`${cid.toString()} is not a UnixFS node`)
     const unixfs = UnixFS.unmarshal(node.Data)
@@ -205,10 +215,10 @@ export class OutputLayout implements BlockWriter {
       const padLength = unixfs.type === 'directory' ? 0 : position.kind === 'shard' ? position.padLength : (Number(unixfs.fanout ?? 256n) - 1).toString(16).length
       return node.Links.map(link => {
         const name = link.Name ?? ''
-        if (padLength > 0 && name.length === padLength) return { cid: link.Hash, position: { kind: 'shard', path: position.path, padLength } }
+        if (padLength > 0 && name.length === padLength) return { cid: link.Hash, at: { kind: 'shard', path: position.path, padLength } }
         const entry = padLength > 0 ? name.slice(padLength) : name
         checkEntryName(entry)
-        return { cid: link.Hash, position: { kind: 'entry', path: path.join(position.path, entry) } }
+        return { cid: link.Hash, at: { kind: 'entry', path: path.join(position.path, entry) } }
       })
     }
     if (unixfs.type !== 'file' && unixfs.type !== 'raw') {
@@ -225,13 +235,16 @@ export class OutputLayout implements BlockWriter {
     }
     if (unixfs.blockSizes.length !== node.Links.length) throw new InputError(`${cid.toString()}: block sizes do not match its links`)
     return node.Links.map((link, i) => {
-      const child = { cid: link.Hash, position: { kind: 'range' as const, file: at.file, offset } }
+      const child = { cid: link.Hash, at: { kind: 'range' as const, file: at.file, offset } }
       offset += Number(unixfs.blockSizes[i])
+      if (offset > at.file.size) throw new DagLimitError(`${cid.toString()}: its blocks reach past the ${at.file.size} bytes its file declares`)
       return child
     })
   }
 
   private addPosition (cid: CID, position: Position): void {
+    // a node repeated in the DAG places its children once per place: a few blocks must not make millions
+    if (++this.placed > MAX_DAG_BLOCKS) throw new DagLimitError(`the DAG under ${this.root.toString()} would fill more than ${MAX_DAG_BLOCKS} places: refused`)
     const key = cid.toString()
     const list = this.positions.get(key)
     if (list != null) list.push(position)
@@ -253,7 +266,10 @@ export class OutputLayout implements BlockWriter {
       this.files.set(file, open)
     }
     const out = await open
-    if (size != null) await out.handle.truncate(size)
+    if (size != null) {
+      out.size = size
+      await out.handle.truncate(size)
+    }
     return out
   }
 
@@ -265,13 +281,13 @@ export class OutputLayout implements BlockWriter {
       if (handle != null) {
         this.resumed = true
         this.made.push(earlier)
-        return { path: file, record: earlier, handle, unflushed: 0 }
+        return { path: file, size: Infinity, record: earlier, handle, unflushed: 0 }
       }
     }
     const handle = await fsp.open(file, 'w', 0o644)
     const record = await this.refs.addFile(file, { owned: this.init.owned, complete: false, roots: [this.root] })
     this.made.push(record)
-    return { path: file, record, handle, unflushed: 0 }
+    return { path: file, size: Infinity, record, handle, unflushed: 0 }
   }
 
   /** Write `bytes` (one buffer, or the pieces a block arrived in: one writev) at `offset`. */
