@@ -16,6 +16,8 @@ export interface PartInits {
   /** Bytes per second: uploads, downloads, replica downloads together (0: unlimited). */
   rates: { upload: number, download: number, repair: number }
   transfers: { chunkSize: number, replicas: number }
+  /** Bytes the repo may hold (0: unlimited). */
+  storage: { maxStorage: number }
 }
 
 /**
@@ -47,7 +49,8 @@ export function partInits (config: ShoalConfig): PartInits {
     // a contact that stopped answering leaves the routing table once a replica holder would be given up
     sweeper: { delay: replication.gracePeriod, timeout: replication.probeTimeout },
     rates: { upload: config.maxUploadRate, download: config.maxDownloadRate, repair: replication.repairRate },
-    transfers: { chunkSize: config.chunkSize, replicas: replication.replicas }
+    transfers: { chunkSize: config.chunkSize, replicas: replication.replicas },
+    storage: { maxStorage: config.maxStorage }
   }
 }
 

@@ -177,7 +177,10 @@ export const routes: Record<string, Route> = {
 
   'GET /v1/ls': async ({ node, res }) => {
     const pins = await node.ls()
-    sendJson(res, 200, { pins: pins.map(p => ({ cid: p.cid.toString(), name: p.name, size: p.size, kind: p.type, created: p.created, reasons: p.reasons, state: p.state })) })
+    sendJson(res, 200, {
+      pins: pins.map(p => ({ cid: p.cid.toString(), name: p.name, size: p.size, kind: p.type, created: p.created, reasons: p.reasons, state: p.state })),
+      downloads: await node.unfinished()
+    })
   },
 
   'POST /v1/verify': async ({ node, req, res, signal }) => {
@@ -189,7 +192,7 @@ export const routes: Record<string, Route> = {
   'POST /v1/rm': async ({ node, req, res }) => {
     const body = await readJson(req)
     const cid = parseCID(str(body, 'cid'))
-    const reasons = await node.rm(cid)
+    const reasons = await node.rm(cid, { downloadsOnly: body.downloadsOnly === true })
     sendJson(res, 200, { removed: cid.toString(), reasons })
   },
 

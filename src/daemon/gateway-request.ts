@@ -2,7 +2,7 @@ import { parseCID } from '../content/dag.js'
 import { InputError } from '../errors.js'
 import { pathSegments } from '../node/paths.js'
 import type { ByteRange } from '../content/file-reader.js'
-import type { DagScope } from '../node/transfers.js'
+import type { DagScope } from '../node/reads.js'
 import type { CID } from 'multiformats/cid'
 
 /** What a gateway request asks for, parsed and checked (anything malformed is an InputError: 400). */

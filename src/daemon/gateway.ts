@@ -5,7 +5,7 @@ import { GATEWAY_FIND_TIMEOUT, GATEWAY_HEADERS_TIMEOUT, GATEWAY_MAX_REQUESTS } f
 import { CAR_TYPE, RAW_TYPE, contentTypeOf, entityRange, parseGatewayRequest, parseRange } from './gateway-request.js'
 import { drained, listen, serverUrl, statusFor } from './http-util.js'
 import type { GatewayRequest } from './gateway-request.js'
-import type { ReadOptions } from '../node/transfers.js'
+import type { ReadOptions } from '../node/reads.js'
 import type { ShoalNode } from '../node/shoal-node.js'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http'

@@ -13,3 +13,16 @@ export const OUTPUT_FLUSH_BYTES = 16 * 1024 * 1024
  * stalled loop.
  */
 export const EVENT_LOOP_SAMPLE_INTERVAL = 1000
+
+/**
+ * How often a running get saves its progress in its record (ms), so an
+ * interrupted one is listed with how far it got.
+ */
+export const GET_PROGRESS_SAVE_INTERVAL = 5_000
+
+/**
+ * A replica is fetched only while the DAG declares at most this share more
+ * than it was admitted for (the adder's size and the DAG's own count of its
+ * bytes differ by its interior nodes), plus 1 MiB.
+ */
+export const REPLICA_SIZE_SLACK = 0.05

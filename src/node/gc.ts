@@ -1,33 +1,45 @@
 import { blockKey } from '../content/dag.js'
 import { walkDag } from '../content/dag-walk.js'
-import { GcLock } from './gc-lock.js'
-import type { Announcer } from '../routing/announcer.js'
+import type { GcLock } from './gc-lock.js'
+import type { Leases } from './leases.js'
 import type { SwarmRegistry } from '../exchange/swarm-registry.js'
+import type { Announcer } from '../routing/announcer.js'
 import type { BlockStore } from '../store/block-store.js'
+import type { GetStore } from '../store/get-store.js'
 import type { PinStore } from '../store/pin-store.js'
-import type { RefStore } from '../store/ref-store.js'
-import type { AbortOptions } from '@libp2p/interface'
+import type { RefStore } from '../store/refs/ref-store.js'
+import type { ReplicaStore } from '../store/replica-store.js'
+import type { StorageAccountant } from '../store/storage.js'
+import type { AbortOptions, Logger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 export interface GarbageCollectorComponents {
   blocks: BlockStore
   pins: PinStore
+  gets: GetStore
+  replicas: ReplicaStore
   refs: RefStore
+  leases: Leases
+  lock: GcLock
   announcer: Announcer
   swarms: SwarmRegistry
+  storage: StorageAccountant
+  log: Logger
 }
 
 /**
- * Garbage collection: deletes every block not reachable from a pin (whatever
- * its reasons: a download in progress keeps its partial blocks) or from a
- * root in use by a running operation, drops the references to files of the
- * roots that go (a user's file itself is never touched; a replica's pack in
- * the repo is deleted), stops announcing those roots and leaves their swarms. Ordered against adds and downloads by a `GcLock`.
+ * Garbage collection, and the one answer to "what does this peer keep":
+ * the roots of its pins (the user's, replicas), of its unfinished gets, of
+ * the replicas it is fetching, and of the operations running now (leases).
+ * Every block not reachable from one of those is deleted; references to
+ * files of roots that go are dropped (a user's file itself is never touched;
+ * a replica's pack in the repo is deleted); roots that go are withdrawn
+ * from the DHT (also those provided before a restart) and their swarms left.
+ * Ordered against adds by the `GcLock`; a download writing while a gc runs
+ * holds a lease, and the block store spares what is written meanwhile.
  */
 export class GarbageCollector {
   private readonly c: GarbageCollectorComponents
-  private readonly lock = new GcLock()
-  private readonly inUse = new Map<string, { cid: CID, users: number }>()
   /** Collections run since the daemon started, and what they removed. */
   readonly totals = { runs: 0, blocks: 0, bytes: 0 }
 
@@ -37,63 +49,64 @@ export class GarbageCollector {
 
   /** Run `fn` (an add: blocks stored, then pinned) with no gc in between. */
   async writing<T> (fn: () => Promise<T>): Promise<T> {
-    return await this.lock.writing(fn)
+    return await this.c.lock.writing(fn)
   }
 
   /**
-   * Mark a root in use until the returned function is called: gc keeps its
-   * blocks even when another operation on the same root has finished and
-   * cleared its download marker.
-   */
-  async use (cid: CID): Promise<() => void> {
-    // a gc that is running decided what to keep without this root
-    await this.lock.idle()
-    const key = cid.toString()
-    const entry = this.inUse.get(key) ?? { cid, users: 0 }
-    entry.users++
-    this.inUse.set(key, entry)
-    let released = false
-    return () => {
-      if (released) return
-      released = true
-      if (--entry.users === 0) this.inUse.delete(key)
-    }
-  }
-
-  /**
-   * Delete every block not reachable from a pin or a root in use. `givingUp`:
-   * a root whose blocks go too, though its pin could not be removed yet (a
-   * full disk). Returns what was removed.
+   * Delete every block not reachable from a kept root. `givingUp`: a root
+   * whose blocks go too, though its pin could not be removed yet (a full
+   * disk). Returns what was removed.
    */
   async collect (options: AbortOptions = {}, givingUp?: CID): Promise<{ blocks: number, bytes: number }> {
-    const removed = await this.lock.collect(async () => await this.sweep(options, givingUp))
+    const removed = await this.c.lock.collect(async () => await this.sweep(options, givingUp))
+    this.c.storage.collected()
     this.totals.runs++
     this.totals.blocks += removed.blocks
     this.totals.bytes += removed.bytes
     return removed
   }
 
+  /** Every root kept now, by its string form. */
+  async kept (options: AbortOptions = {}): Promise<Map<string, CID>> {
+    const roots = new Map<string, CID>()
+    const add = (cid: CID): void => { roots.set(cid.toString(), cid) }
+    for await (const pin of this.c.pins.pins(options)) add(pin.cid)
+    for await (const get of this.c.gets.all(options)) add(get.cid)
+    for await (const replica of this.c.replicas.all(options)) add(replica.root)
+    for (const root of this.c.leases.roots()) add(root)
+    return roots
+  }
+
+  /**
+   * Stop providing every root this peer no longer keeps: announced in this
+   * run or an earlier one (the DHT renews its records until told otherwise).
+   * Returns how many were withdrawn.
+   */
+  async withdrawUnkept (kept?: Map<string, CID>): Promise<number> {
+    kept ??= await this.kept()
+    let n = 0
+    for (const root of await this.c.announcer.provided()) {
+      if (kept.has(root.toString())) continue
+      this.c.announcer.withdraw(root)
+      n++
+    }
+    if (n > 0) this.c.log('stopped providing %d root(s) no longer kept here', n)
+    return n
+  }
+
   private async sweep (options: AbortOptions, givingUp?: CID): Promise<{ blocks: number, bytes: number }> {
     // the store records what downloads write from here on and spares it
-    let kept = new Set<string>()
+    let kept = new Map<string, CID>()
     const swept = await this.c.blocks.sweep(async () => {
-      const roots: CID[] = []
-      for await (const pin of this.c.pins.pins(options)) {
-        if (givingUp == null || !pin.cid.equals(givingUp)) roots.push(pin.cid)
-      }
-      for (const { cid } of this.inUse.values()) roots.push(cid)
-      kept = new Set(roots.map(r => r.toString()))
-      const keep = await this.reachable(roots, options)
-      // stop announcing roots that are going (fetched with --no-pin, or unpinned), and leave their swarms
-      const isKept = (root: CID): boolean => kept.has(root.toString())
-      for (const root of this.c.announcer.roots()) {
-        if (!isKept(root)) this.c.announcer.withdraw(root)
-      }
-      this.c.swarms.retireUnless(isKept)
+      kept = await this.kept(options)
+      if (givingUp != null) kept.delete(givingUp.toString())
+      const keep = await this.reachable([...kept.values()], options)
+      await this.withdrawUnkept(kept)
+      this.c.swarms.retireUnless(root => kept.has(root.toString()))
       return key => keep.has(key)
     }, options)
-    // a download that began since is in use: its root was kept above
-    const refs = await this.c.refs.sweep(root => kept.has(root) || [...this.inUse.keys()].includes(root), options)
+    // no lease was taken meanwhile (a lease waits for a running gc), so `kept` is still whole
+    const refs = await this.c.refs.sweep(root => kept.has(root), options)
     return { blocks: swept.blocks, bytes: swept.bytes + refs.bytes }
   }
 
@@ -102,8 +115,12 @@ export class GarbageCollector {
     const keep = new Set<string>()
     // a missing interior node (a partial download): nothing below it is known
     const load = async (cid: CID): Promise<Uint8Array | undefined> => await this.c.blocks.get(cid, options).then(b => b.bytes, () => undefined)
-    for await (const { cid } of walkDag(roots, load, { skip: cid => keep.has(blockKey(cid)) })) {
-      keep.add(blockKey(cid))
+    // root by root, each block once: the walk's bound is per root, what one DAG may hold; a root past
+    // it throws, and nothing is deleted (gc never guesses what a root it cannot walk would keep)
+    for (const root of roots) {
+      for await (const { cid } of walkDag([root], load, { unique: true, skip: cid => keep.has(blockKey(cid)), signal: options.signal })) {
+        keep.add(blockKey(cid))
+      }
     }
     return keep
   }

@@ -7,7 +7,7 @@ import { importerOptions } from '../content/profile.js'
 import { InputError } from '../errors.js'
 import { referencingImporter } from './ref-importer.js'
 import type { BlockStore } from '../store/block-store.js'
-import type { RefFile } from '../store/ref-store.js'
+import type { RefFile } from '../store/refs/ref-store.js'
 import type { ImportCandidate } from 'ipfs-unixfs-importer'
 import type { CID } from 'multiformats/cid'
 

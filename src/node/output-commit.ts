@@ -2,7 +2,7 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { InputError } from '../errors.js'
 import { checkTarget } from './export-path.js'
-import type { RefFile, RefStore } from '../store/ref-store.js'
+import type { RefFile, RefStore } from '../store/refs/ref-store.js'
 import type { CID } from 'multiformats/cid'
 
 /** Where a download is written until it is complete: beside its output, as `OUTPUT.part`. */
@@ -11,7 +11,7 @@ export function partOf (target: string): string {
 }
 
 /** The records of an unfinished download's files under `part`. */
-function recordsUnder (refs: RefStore, part: string): RefFile[] {
+export function recordsUnder (refs: RefStore, part: string): RefFile[] {
   return refs.list().filter(f => !f.complete && (f.path === part || f.path.startsWith(part + path.sep)))
 }
 
@@ -43,8 +43,17 @@ export async function checkPart (part: string, root: CID, refs: RefStore, option
 export async function commitOutput (refs: RefStore, part: string, target: string, type: 'file' | 'directory', options: { force?: boolean } = {}): Promise<void> {
   const exists = await checkTarget(target, options)
   const records = recordsUnder(refs, part)
+  // what the rename replaces: records of files at the target, which no longer hold what they did
+  const replaced = refs.list().filter(f => !records.includes(f) && (f.path === target || f.path.startsWith(target + path.sep)))
   // a directory cannot take a file's place by a rename
   if (exists && type === 'directory') await fsp.rm(target, { force: true })
   await refs.relocate(records, async () => { await fsp.rename(part, target) }, record => target + record.path.slice(part.length))
   for (const record of records) await refs.completed(record)
+  const roots = new Set(records.flatMap(r => r.roots))
+  for (const old of replaced) {
+    // the same content written again (`get --force` onto its own output): the new record holds it;
+    // any other root it held is no longer in that file
+    if (old.roots.every(r => roots.has(r))) await refs.forget([old])
+    else await refs.setState(old, 'missing', `replaced by a get into ${target}`)
+  }
 }

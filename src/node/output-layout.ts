@@ -13,7 +13,7 @@ import type { DagLink } from '../content/dag-walk.js'
 import type { VerifiedBlock } from '../content/verify.js'
 import type { BlockWriter } from '../exchange/block-sink.js'
 import type { BlockStore } from '../store/block-store.js'
-import type { RefFile, RefStore } from '../store/ref-store.js'
+import type { RefFile, RefStore } from '../store/refs/ref-store.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 

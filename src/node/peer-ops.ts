@@ -8,14 +8,24 @@ import type { BanList } from '../exchange/ban-list.js'
 import type { DownloadInfo, Exchange } from '../exchange/exchange.js'
 import type { ReplicaManager } from '../replication/replica-manager.js'
 import type { ContentDiscovery } from '../routing/content-discovery.js'
+import type { Leases } from './leases.js'
+import type { Announcer } from '../routing/announcer.js'
 import type { Repo } from '../store/repo.js'
+import type { StorageAccountant, StorageUse } from '../store/storage.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 export interface RepoStat {
   repo: string
+  /** Block files in the repo, and their bytes (also in `storage.blocks`). */
   blocks: number
   bytes: number
+  /** What this peer stores, part by part, and the limit. */
+  storage: StorageUse
+  /** Roots this peer tells the DHT it provides. */
+  provided: number
+  /** Roots kept by operations running now, with their holders by kind. */
+  leases: ReturnType<Leases['list']>
   pins: number
   peers: number
   /** Peers in the DHT's routing table. */
@@ -55,6 +65,9 @@ export interface PeerOpsComponents {
   bans: BanList
   replicas: ReplicaManager
   discovery: ContentDiscovery
+  storage: StorageAccountant
+  announcer: Announcer
+  leases: Leases
 }
 
 /** The node's operations on peers and its own state: stat, peers, connect, providers. */
@@ -67,14 +80,17 @@ export class PeerOps {
 
   async stat (): Promise<RepoStat> {
     const { repo, exchange, replicas } = this.c
-    const store = await repo.blocks.stats()
+    const storage = this.c.storage.use()
     let pins = 0
     for await (const _ of repo.pins.pins()) pins++
     const total = exchange.ledger.total
     return {
       repo: repo.root,
-      blocks: store.blocks,
-      bytes: store.bytes,
+      blocks: storage.blocks.count,
+      bytes: storage.blocks.bytes,
+      storage,
+      provided: (await this.c.announcer.provided()).length,
+      leases: this.c.leases.list(),
       pins,
       peers: this.c.libp2p.getPeers().length,
       dhtPeers: dhtRoutingTable(this.c.libp2p)?.size ?? 0,

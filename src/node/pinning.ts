@@ -4,7 +4,7 @@ import type { GarbageCollector } from './gc.js'
 import type { Announcer } from '../routing/announcer.js'
 import type { BlockStore } from '../store/block-store.js'
 import type { Pin, PinReason, PinStore } from '../store/pin-store.js'
-import type { RefState, RefStore } from '../store/ref-store.js'
+import type { RefState, RefStore } from '../store/refs/ref-store.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -16,17 +16,22 @@ export interface PinningComponents {
   gc: GarbageCollector
   /** Stop holding a replica of `root` (its other holders repair); whether it was one. */
   dropReplica(root: CID): Promise<boolean>
+  /** Give up the unfinished gets of `root` (running ones are stopped first); how many there were. */
+  giveUpGets(root: CID): Promise<number>
   /** Write the datastore out (after a pin went on a full disk). */
   flushDatastore(): Promise<void>
   /** The repo's reserve of space: given back for a write that must happen on a full disk, and taken again. */
   reserve: { release(): Promise<boolean>, keep(): Promise<void> }
 }
 
+/** What `rm` took away: the pin's reasons, and `download` for unfinished gets given up. */
+export type Removed = PinReason | 'download'
+
 /**
- * Why this peer keeps each root: the user's pins, replicas, downloads in
- * progress (the reasons of `PinStore`), and what keeping or dropping one
- * means for announcing it. Nothing here deletes a block: that is gc's, and
- * only for roots no reason keeps.
+ * Why this peer keeps each root for good: the user's pins and replicas
+ * (the reasons of `PinStore`), and what keeping or dropping one means for
+ * announcing it. Nothing here deletes a block: that is gc's, and only for
+ * roots nothing keeps.
  */
 export class Pinning {
   private readonly c: PinningComponents
@@ -42,10 +47,9 @@ export class Pinning {
     return pins.sort((a, b) => a.created - b.created)
   }
 
-  /** A fetched root is all here: pin it for the user (unless `pin` is false), end its download, announce it. */
+  /** A fetched root is all here: pin it for the user (unless `pin` is false) and announce it. */
   async keepFetched (cid: CID, name: string, exported: { type: 'file' | 'directory', size: number }, pin: boolean): Promise<boolean> {
     if (pin) await this.c.pins.pin({ cid, name, size: exported.size, type: exported.type, created: Date.now() }, 'user')
-    await this.c.pins.clearDownloading(cid)
     this.c.announcer.announce(cid)
     return pin
   }
@@ -60,18 +64,26 @@ export class Pinning {
 
   /** A replica is released: the user's pin, if any, keeps the root here (and announced). */
   async releaseReplica (root: CID): Promise<void> {
-    await this.c.pins.unpin(root, ['replica', 'download'])
+    await this.c.pins.unpin(root, ['replica'])
     if (!(await this.c.pins.isPinned(root))) this.c.announcer.withdraw(root)
   }
 
   /**
-   * Unpin a root for every reason it was kept (the user's pin, a replica: the
-   * other holders see it go and repair, an unfinished download: given up);
-   * its blocks go at the next gc. Returns the reasons it was kept for.
+   * Stop keeping a root for every reason it was kept: its unfinished gets
+   * are given up (a running one stopped first, so it cannot pin the root
+   * again as it ends), a replica dropped (the other holders see it go and
+   * repair), the user's pin removed; its blocks go at the next gc. With
+   * `downloadsOnly`, only the unfinished gets go and a pin stays. Returns
+   * what it was kept for.
    */
-  async rm (cid: CID): Promise<PinReason[]> {
+  async rm (cid: CID, options: { downloadsOnly?: boolean } = {}): Promise<Removed[]> {
+    const gaveUp = await this.c.giveUpGets(cid)
+    if (options.downloadsOnly === true) {
+      if (gaveUp === 0) throw new InputError(`${cid.toString()} has no unfinished get`)
+      return ['download']
+    }
     const wasReplica = await this.c.dropReplica(cid)
-    let removed: PinReason[]
+    let removed: Removed[]
     try {
       removed = await this.c.pins.unpin(cid)
     } catch (err) {
@@ -93,6 +105,7 @@ export class Pinning {
       await this.c.reserve.keep()
     }
     if (wasReplica && !removed.includes('replica')) removed.push('replica')
+    if (gaveUp > 0) removed.push('download')
     if (removed.length === 0) throw new InputError(`${cid.toString()} is not pinned`)
     this.c.announcer.withdraw(cid)
     // its references go now (the files themselves stay where they are); its blocks at the next gc

@@ -1,7 +1,7 @@
 import * as raw from 'multiformats/codecs/raw'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import type { RefFile, RefStore } from '../store/ref-store.js'
+import type { RefFile, RefStore } from '../store/refs/ref-store.js'
 import type { BufferImporter } from 'ipfs-unixfs-importer'
 
 /**

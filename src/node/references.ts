@@ -7,7 +7,7 @@ import type { SwarmRegistry } from '../exchange/swarm-registry.js'
 import type { Announcer } from '../routing/announcer.js'
 import type { BlockStore } from '../store/block-store.js'
 import type { PinStore } from '../store/pin-store.js'
-import type { RefFile, RefState, RefStore } from '../store/ref-store.js'
+import type { RefFile, RefState, RefStore } from '../store/refs/ref-store.js'
 import type { AbortOptions, ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -71,9 +71,21 @@ export class References implements Startable {
     await this.checking
   }
 
-  /** Compare every referenced file with what was recorded (runs one at a time). */
+  /**
+   * Compare every referenced file with what was recorded (runs one at a
+   * time). A missing file back at its path with its recorded size and time
+   * (moved away and back) has its roots verified, and is served again if
+   * every leaf is intact.
+   */
   async check (): Promise<void> {
-    this.checking ??= this.c.refs.check().catch(err => { this.log.error('checking referenced files failed: %s', err.message) }).finally(() => { this.checking = undefined })
+    this.checking ??= (async () => {
+      const back = await this.c.refs.check()
+      for (const root of new Set(back.flatMap(f => f.roots))) {
+        this.log('a file of %s is back where it was: verifying it', root)
+        const pinned = await this.pinnedCid(root)
+        if (pinned != null) await this.verifyRoot(pinned, {})
+      }
+    })().catch(err => { this.log.error('checking referenced files failed: %s', err.message) }).finally(() => { this.checking = undefined })
     await this.checking
   }
 
@@ -106,8 +118,8 @@ export class References implements Startable {
     let badLeaves = 0
     let copiesBad = 0
     const load = async (cid: CID): Promise<Uint8Array | undefined> => await this.c.blocks.get(cid, options).then(b => b.bytes, () => undefined)
-    for await (const { cid } of walkDag([root], load)) {
-      options.signal?.throwIfAborted()
+    // each leaf is checked once, however often the file repeats it
+    for await (const { cid } of walkDag([root], load, { unique: true, signal: options.signal })) {
       if (isInterior(cid)) continue
       leaves++
       let failed = false

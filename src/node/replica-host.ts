@@ -4,13 +4,14 @@ import { REPLICA_PROTOCOL } from '../protocol/constants.js'
 import { anySignal } from '../signals.js'
 import type { ShoalLibp2p } from './create-libp2p.js'
 import type { Pinning } from './pinning.js'
-import type { Transfers } from './transfers.js'
+import type { Downloads } from './downloads.js'
 import type { BanList } from '../exchange/ban-list.js'
 import type { ReplicaManager, ReplicaManagerComponents } from '../replication/replica-manager.js'
 import type { ReplicaStatus } from '../replication/status-view.js'
-import type { RefState } from '../store/ref-store.js'
+import type { RefState } from '../store/refs/ref-store.js'
 import type { ContentDiscovery } from '../routing/content-discovery.js'
 import type { Repo } from '../store/repo.js'
+import type { StorageAccountant } from '../store/storage.js'
 import type { PinReason } from '../store/pin-store.js'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -41,8 +42,9 @@ export interface ReplicaHostComponents {
   discovery: ContentDiscovery
   bans: BanList
   pinning: Pinning
+  storage: StorageAccountant
   /** Both are built after this (they need what it answers), hence getters. */
-  transfers(): Transfers
+  downloads(): Downloads
   replicas(): ReplicaManager
 }
 
@@ -50,7 +52,7 @@ export interface ReplicaHostComponents {
  * What replication needs of the rest of the node, and the node's
  * replication operations. `managerComponents` answers the replica
  * manager's questions from libp2p (candidates, providers, addresses), the
- * repo (pins, storage, disk space) and the transfers (replica downloads);
+ * repo (pins, storage, disk space) and the downloads (replica downloads);
  * `replicate` and `status` are what the user asks of it.
  */
 export class ReplicaHost {
@@ -82,9 +84,14 @@ export class ReplicaHost {
       },
       isComplete: async root => await repo.pins.isComplete(root),
       keepReplica: async root => { await pinning.keepReplica(root) },
-      fetchReplica: async (root, options) => { await this.c.transfers().fetchReplica(root, options) },
+      fetchReplica: async (root, options) => {
+        // a DAG declaring more than the replica was admitted for is refused
+        const size = (await repo.replicas.get(root))?.size
+        await this.c.downloads().fetchReplica(root, { ...options, size })
+      },
       releaseReplica: async root => { await pinning.releaseReplica(root) },
-      usedStorage: async () => (await repo.blocks.stats()).bytes,
+      // everything in the repo: block files and replica packs (being fetched too)
+      usedStorage: async () => this.c.storage.repoBytes(),
       diskSpace: async () => {
         const s = await fs.statfs(repo.paths.blocks)
         return { free: s.bavail * s.bsize, total: s.blocks * s.bsize }

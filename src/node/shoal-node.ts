@@ -15,21 +15,30 @@ import { readConfig } from '../config/file.js'
 import { partInits, withOverrides } from '../config/inits.js'
 import type { PartInits } from '../config/inits.js'
 import { Repo } from '../store/repo.js'
+import { StorageAccountant } from '../store/storage.js'
 import { createShoalLibp2p, dhtRoutingTable } from './create-libp2p.js'
+import { Adds } from './adds.js'
+import { Downloads } from './downloads.js'
+import { Fetcher } from './fetcher.js'
 import { GarbageCollector } from './gc.js'
+import { GcLock } from './gc-lock.js'
+import { Leases } from './leases.js'
+import { Reads } from './reads.js'
 import { PeerOps } from './peer-ops.js'
 import { Pinning } from './pinning.js'
 import { ReplicaHost } from './replica-host.js'
 import { readSwarmKey } from './swarm-key.js'
 import { References } from './references.js'
-import { Transfers } from './transfers.js'
 import type { ShoalLibp2p } from './create-libp2p.js'
 import type { PeerSummary, RepoStat, TransfersView } from './peer-ops.js'
 import type { RootStatus } from './replica-host.js'
 import type { VerifyResult } from './references.js'
-import type { RefState } from '../store/ref-store.js'
+import type { RefState } from '../store/refs/ref-store.js'
 import type { CarImportResult } from './car-import.js'
-import type { AddOptions, DagScope, DirectoryEntry, GetOptions, GetResult, ReadOptions } from './transfers.js'
+import type { AddOptions } from './adds.js'
+import type { GetResult, UnfinishedGet } from './downloads.js'
+import type { Removed } from './pinning.js'
+import type { DagScope, DirectoryEntry, GetOptions, ReadOptions } from './reads.js'
 import type { ResolvedPath } from './paths.js'
 import type { ImportResult } from './import-path.js'
 import type { ContentDiscovery } from '../routing/content-discovery.js'
@@ -37,7 +46,7 @@ import type { ShoalConfig } from '../config/schema.js'
 import type { HandOverResult } from '../replication/hand-over.js'
 import type { ReplicaEvents } from '../replication/events.js'
 import type { ReplicaStatus } from '../replication/status-view.js'
-import type { Pin, PinReason } from '../store/pin-store.js'
+import type { Pin } from '../store/pin-store.js'
 import type { AbortOptions, ComponentLogger, PeerId } from '@libp2p/interface'
 import type { TypedEventTarget } from 'main-event'
 import type { CID } from 'multiformats/cid'
@@ -66,9 +75,10 @@ interface OpenedParts {
  * One Shoal peer, as a composition root: it opens the repo, builds the
  * libp2p node and every part (exchange, routing, replication, gc, pinning,
  * the transfers), wires each part's dependencies in, and starts and stops
- * them in order. The user's operations live in the parts (`Transfers`,
- * `Pinning`, `GarbageCollector`, `ReplicaHost`, `PeerOps`); the methods
- * here are their one front door, which the daemon's API calls.
+ * them in order. The user's operations live in the parts (`Adds`,
+ * `Downloads`, `Reads`, `Pinning`, `GarbageCollector`, `ReplicaHost`,
+ * `PeerOps`); the methods here are their one front door, which the
+ * daemon's API calls.
  */
 export class ShoalNode {
   readonly repo: Repo
@@ -92,8 +102,16 @@ export class ShoalNode {
   readonly logger: ComponentLogger
   private readonly sweeper: RoutingTableSweeper
   private readonly gcs: GarbageCollector
+  /** What running operations keep from gc. */
+  readonly leases: Leases
+  /** What this peer stores, part by part. */
+  readonly storage: StorageAccountant
+  /** A gc started because reads took the repo past its limit. */
+  private collecting?: Promise<unknown>
   private readonly pinning: Pinning
-  private readonly transfers: Transfers
+  private readonly adds: Adds
+  private readonly downloads: Downloads
+  private readonly reads: Reads
   private readonly replicaHost: ReplicaHost
   private readonly peerOps: PeerOps
   /** Leaves held by reference: watched, withdrawn when their file changes, verified on demand. */
@@ -127,7 +145,7 @@ export class ShoalNode {
       events: libp2p,
       holdsComplete: async root => this.references.servable(root) && await repo.pins.isComplete(root)
     }, inits.exchange)
-    this.announcer = new Announcer({ discovery: this.discovery, logger })
+    this.announcer = new Announcer({ discovery: this.discovery, logger, store: repo.provided })
     this.references = new References({ refs: repo.refs, blocks: repo.blocks, pins: repo.pins, announcer: this.announcer, swarms: this.exchange.swarms, logger })
     this.sweeper = new RoutingTableSweeper({
       logger,
@@ -142,7 +160,22 @@ export class ShoalNode {
       dial: async (address, options) => await libp2p.dial(address, options),
       connections: () => libp2p.getConnections().length
     }, inits.bootstrap)
-    this.gcs = new GarbageCollector({ blocks: repo.blocks, pins: repo.pins, refs: repo.refs, announcer: this.announcer, swarms: this.exchange.swarms })
+    const gcLock = new GcLock()
+    this.leases = new Leases(gcLock)
+    this.storage = new StorageAccountant(repo.blocks, repo.refs, inits.storage)
+    this.gcs = new GarbageCollector({
+      blocks: repo.blocks,
+      pins: repo.pins,
+      gets: repo.gets,
+      replicas: repo.replicas,
+      refs: repo.refs,
+      leases: this.leases,
+      lock: gcLock,
+      announcer: this.announcer,
+      swarms: this.exchange.swarms,
+      storage: this.storage,
+      log: logger.forComponent('shoal:gc')
+    })
     this.pinning = new Pinning({
       blocks: repo.blocks,
       pins: repo.pins,
@@ -150,6 +183,7 @@ export class ShoalNode {
       announcer: this.announcer,
       gc: this.gcs,
       dropReplica: async root => await this.replicas.drop(root),
+      giveUpGets: async root => await this.downloads.giveUp(root),
       flushDatastore: async () => { await repo.flushDatastore() },
       reserve: { release: async () => await repo.releaseReserve(), keep: async () => { await repo.keepReserve() } }
     })
@@ -159,7 +193,8 @@ export class ShoalNode {
       discovery: this.discovery,
       bans,
       pinning: this.pinning,
-      transfers: () => this.transfers,
+      storage: this.storage,
+      downloads: () => this.downloads,
       replicas: () => this.replicas
     })
     this.replicas = new ReplicaManager({
@@ -170,20 +205,30 @@ export class ShoalNode {
       group,
       ...this.replicaHost.managerComponents()
     }, inits.replication)
-    this.transfers = new Transfers({
+    const fetcher = new Fetcher({ blocks: repo.blocks, refs: repo.refs, exchange: this.exchange, announcer: this.announcer })
+    this.reads = new Reads({ blocks: repo.blocks, exchange: this.exchange, fetcher, leases: this.leases, storage: this.storage, readEnded: () => { this.collectIfOver() } })
+    this.adds = new Adds({
       blocks: repo.blocks,
       pins: repo.pins,
-      exchange: this.exchange,
       announcer: this.announcer,
       gc: this.gcs,
-      pinning: this.pinning,
       replicas: this.replicas,
+      repoRoot: repo.root
+    }, { ...inits.transfers, notInGroup: this.replicas.inGroup ? undefined : NO_GROUP })
+    this.downloads = new Downloads({
+      gets: repo.gets,
+      refs: repo.refs,
+      fetcher,
+      reads: this.reads,
+      leases: this.leases,
+      pinning: this.pinning,
+      announcer: this.announcer,
       repairBucket: new TokenBucket(inits.rates.repair),
       repoRoot: repo.root,
-      refs: repo.refs,
-      packs: repo.paths.packs
-    }, { ...inits.transfers, notInGroup: this.replicas.inGroup ? undefined : NO_GROUP })
-    this.peerOps = new PeerOps({ libp2p, repo, exchange: this.exchange, bans, replicas: this.replicas, discovery: this.discovery })
+      packs: repo.paths.packs,
+      log: logger.forComponent('shoal:downloads')
+    })
+    this.peerOps = new PeerOps({ libp2p, repo, exchange: this.exchange, bans, replicas: this.replicas, discovery: this.discovery, storage: this.storage, announcer: this.announcer, leases: this.leases })
     // a banned peer is cut off at once, not only refused next time
     bans.addEventListener('ban', evt => {
       const peer = libp2p.getPeers().find(p => p.toString() === evt.detail.peer)
@@ -252,6 +297,8 @@ export class ShoalNode {
     for await (const pin of this.repo.pins.pins()) {
       if (this.references.servable(pin.cid)) this.announcer.announce(pin.cid)
     }
+    // a root provided before the restart and kept by nothing now (read, then unpinned) is withdrawn
+    await this.gcs.withdrawUnkept()
   }
 
   async stop (): Promise<void> {
@@ -259,6 +306,7 @@ export class ShoalNode {
       this.started = false
       this.sweeper.stop()
       this.bootstrapper.stop()
+      await this.collecting
       await this.replicas.stop()
       await this.references.stop()
       this.announcer.stop()
@@ -280,43 +328,48 @@ export class ShoalNode {
   // the operations, each in its part
 
   async add (input: string, options: AddOptions = {}): Promise<ImportResult & { pinned: boolean, replication?: ReplicaStatus }> {
-    return await this.transfers.add(input, options)
+    return await this.adds.add(input, options)
   }
 
   async get (cid: CID, output: string, options: GetOptions = {}): Promise<GetResult> {
-    return await this.transfers.get(cid, output, options)
+    return await this.downloads.get(cid, output, options)
+  }
+
+  /** Unfinished gets, running or interrupted. */
+  async unfinished (): Promise<UnfinishedGet[]> {
+    return await this.downloads.list()
   }
 
   cat (cid: CID, options: ReadOptions = {}): AsyncGenerator<Uint8Array> {
-    return this.transfers.cat(cid, options)
+    return this.reads.cat(cid, options)
   }
 
   /** What `options.path` under `root` names (only the blocks on the way are fetched). */
   async resolve (root: CID, options: ReadOptions = {}): Promise<ResolvedPath> {
-    return await this.transfers.resolve(root, options)
+    return await this.reads.resolve(root, options)
   }
 
   /** The entries of the directory at `options.path` under `root`. */
   async list (root: CID, options: ReadOptions & { limit?: number } = {}): Promise<DirectoryEntry[]> {
-    return await this.transfers.list(root, options)
+    return await this.reads.list(root, options)
   }
 
   /** One block, from here or fetched alone from the holders of `options.holdersOf` (the block itself by default). */
   async block (cid: CID, options: ReadOptions = {}): Promise<Uint8Array> {
-    return await this.transfers.block(cid, options)
+    return await this.reads.block(cid, options)
   }
 
   /** A CAR of the content at `options.path` under `root`, as the trustless gateway's `dag-scope` says. */
   exportScoped (root: CID, scope: DagScope, options: ReadOptions = {}): AsyncGenerator<Uint8Array> {
-    return this.transfers.exportScoped(root, scope, options)
+    return this.reads.exportScoped(root, scope, options)
   }
 
   exportCar (cid: CID, options: GetOptions = {}): AsyncGenerator<Uint8Array> {
-    return this.transfers.exportCar(cid, options)
+    return this.reads.exportCar(cid, options)
   }
 
   async importCar (file: string, options: { pin?: boolean, signal?: AbortSignal } = {}): Promise<CarImportResult> {
-    return await this.transfers.importCar(file, options)
+    return await this.adds.importCar(file, options)
   }
 
   async replicate (cid: CID, options: { replicas: number, replicasMax?: number } & AbortOptions): Promise<ReplicaStatus> {
@@ -341,8 +394,9 @@ export class ShoalNode {
     return await this.pinning.ls()
   }
 
-  async rm (cid: CID): Promise<PinReason[]> {
-    return await this.pinning.rm(cid)
+  /** Stop keeping `cid` (with `downloadsOnly`, give up its unfinished gets only). */
+  async rm (cid: CID, options: { downloadsOnly?: boolean } = {}): Promise<Removed[]> {
+    return await this.pinning.rm(cid, options)
   }
 
   /** Collections run since the daemon started, and what they removed. */
@@ -350,7 +404,18 @@ export class ShoalNode {
     return this.gcs.totals
   }
 
-  /** Delete every block not reachable from a pin or from a download in progress. Returns what was removed. */
+  /**
+   * Reads (cat, export, the gateway) took the repo past `maxStorage` with
+   * blocks nothing keeps: collect them (one gc at a time).
+   */
+  private collectIfOver (): void {
+    if (!this.started || this.collecting != null || !this.storage.overLimit) return
+    const log = this.logger.forComponent('shoal:storage')
+    log('the repo holds %d bytes, past its limit of %d: collecting what reads stored', this.storage.repoBytes(), this.storage.use().limit)
+    this.collecting = this.gcs.collect().catch(err => { log.error('collecting failed: %s', err.message) }).finally(() => { this.collecting = undefined })
+  }
+
+  /** Delete every block nothing keeps (a pin, an unfinished get, a replica, a running operation). Returns what was removed. */
   async gc (options: AbortOptions = {}): Promise<{ blocks: number, bytes: number }> {
     return await this.gcs.collect(options)
   }

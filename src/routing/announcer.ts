@@ -1,4 +1,5 @@
 import type { ContentDiscovery } from './content-discovery.js'
+import type { ProvidedStore } from '../store/provided-store.js'
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -15,6 +16,8 @@ export interface AnnouncerInit {
 export interface AnnouncerComponents {
   discovery: ContentDiscovery
   logger: ComponentLogger
+  /** Where the roots provided are remembered across restarts (none: this run only). */
+  store?: ProvidedStore
 }
 
 /**
@@ -22,10 +25,13 @@ export interface AnnouncerComponents {
  * network down) is retried with exponential backoff until it succeeds or the
  * root is withdrawn. Periodic re-providing before records expire is done by
  * the DHT's own reprovider, which keeps our records in the datastore across
- * restarts; the daemon also announces every pin when it starts.
+ * restarts; the daemon also announces every pin when it starts. Every root
+ * announced is remembered (`ProvidedStore`) until it is withdrawn, so gc can
+ * withdraw one provided before a restart that is no longer kept.
  */
 export class Announcer implements Startable {
   private readonly discovery: ContentDiscovery
+  private readonly c: AnnouncerComponents
   private readonly log: Logger
   private readonly provideTimeout: number
   private readonly retryMin: number
@@ -41,6 +47,7 @@ export class Announcer implements Startable {
 
   constructor (components: AnnouncerComponents, init: AnnouncerInit = {}) {
     this.discovery = components.discovery
+    this.c = components
     this.log = components.logger.forComponent('shoal:announcer')
     this.provideTimeout = init.provideTimeout ?? 120_000
     this.retryMin = init.retryMin ?? 2_000
@@ -66,6 +73,7 @@ export class Announcer implements Startable {
     const key = cid.toString()
     clearTimeout(this.retryTimers.get(key))
     this.retryTimers.delete(key)
+    if (!this.rootsByKey.has(key)) this.remember(cid)
     this.rootsByKey.set(key, cid)
     this.queue.set(key, { cid, attempt: 0 })
     this.pump()
@@ -82,11 +90,23 @@ export class Announcer implements Startable {
     this.discovery.withdraw(cid).catch(err => {
       this.log('withdrawing %s failed: %s', key, err.message)
     })
+    this.c.store?.delete(cid).catch(err => { this.log('forgetting %s failed: %s', key, err.message) })
   }
 
   /** Roots announced (or being announced) since the daemon started. */
   roots (): CID[] {
     return [...this.rootsByKey.values()]
+  }
+
+  /** Roots provided and not withdrawn: in this run, or in an earlier one. */
+  async provided (): Promise<CID[]> {
+    const roots = new Map(this.rootsByKey)
+    if (this.c.store != null) for await (const cid of this.c.store.all()) roots.set(cid.toString(), cid)
+    return [...roots.values()]
+  }
+
+  private remember (cid: CID): void {
+    this.c.store?.add(cid).catch(err => { this.log('remembering %s failed: %s', cid, err.message) })
   }
 
   /** Whether the last provide of `cid` succeeded. */

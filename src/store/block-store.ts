@@ -6,7 +6,7 @@ import { defaultLogger } from '@libp2p/logger'
 import { BlockNotFoundError, BlockVerificationError } from '../errors.js'
 import { blockKey, isInterior } from '../content/dag.js'
 import { verifyBlock } from '../content/verify.js'
-import type { RefStore } from './ref-store.js'
+import type { RefStore } from './refs/ref-store.js'
 import type { VerifiedBlock } from '../content/verify.js'
 import type { AbortOptions, ComponentLogger, Logger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -41,7 +41,7 @@ export class BlockStore {
   /** keys a sweep is deleting right now; a `put` of one waits for it */
   private readonly deleting = new Map<string, Promise<void>>()
   /** the last `put` of each key under way: puts of one key run one after another, so each new file is counted once */
-  private readonly putting = new Map<string, Promise<void>>()
+  private readonly putting = new Map<string, Promise<boolean>>()
   /** blocks and bytes on disk: counted once at open, then kept by every put and delete */
   private totals: BlockStoreStats = { blocks: 0, bytes: 0 }
   readonly path: string
@@ -77,7 +77,8 @@ export class BlockStore {
     return await this.fs.has(cid, options)
   }
 
-  async put (block: VerifiedBlock, options?: AbortOptions): Promise<void> {
+  /** Store a verified block; whether it was new here (false: a copy was here already). */
+  async put (block: VerifiedBlock, options?: AbortOptions): Promise<boolean> {
     // registered before anything is awaited: a sweep either sees this key
     // (and spares it) or has already begun deleting it (and we wait, then write)
     const key = blockKey(block.cid)
@@ -85,14 +86,15 @@ export class BlockStore {
     this.writing.set(key, (this.writing.get(key) ?? 0) + 1)
     const write = (this.putting.get(key) ?? Promise.resolve()).catch(() => {}).then(async () => {
       await this.deleting.get(key)
-      if (await this.fs.has(block.cid, options)) return
+      if (await this.fs.has(block.cid, options)) return false
       await this.fs.put(block.cid, block.bytes, options)
       this.totals.blocks++
       this.totals.bytes += block.bytes.byteLength
+      return true
     })
     this.putting.set(key, write)
     try {
-      await write
+      return await write
     } finally {
       if (this.putting.get(key) === write) this.putting.delete(key)
       const n = this.writing.get(key) ?? 1
@@ -189,6 +191,11 @@ export class BlockStore {
 
   /** Blocks and bytes on disk, from counters (no directory walk). */
   async stats (): Promise<BlockStoreStats> {
+    return this.counts()
+  }
+
+  /** Blocks and bytes on disk, from counters (no directory walk). */
+  counts (): BlockStoreStats {
     return { ...this.totals }
   }
 

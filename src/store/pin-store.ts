@@ -4,13 +4,14 @@ import type { AbortOptions } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 
 /**
- * Why a root is kept. `user`: added or fetched by the user; `replica`: this
- * peer is one of the root's K holders; `download`: a download is in progress
- * (or was interrupted), so `gc` keeps its partial blocks and it can resume.
+ * Why a root is kept, for good: `user`, added or fetched by the user;
+ * `replica`, this peer is one of the root's K holders. A pinned root is here
+ * whole. What an unfinished download keeps is its own record (`GetStore`),
+ * and what an operation keeps while it runs, a lease (`Leases`).
  */
-export type PinReason = 'user' | 'replica' | 'download'
+export type PinReason = 'user' | 'replica'
 
-const PIN_REASONS: readonly PinReason[] = ['user', 'replica', 'download']
+const PIN_REASONS: readonly PinReason[] = ['user', 'replica']
 
 /** What a pin says about its root, for people. */
 export interface PinInfo {
@@ -35,7 +36,7 @@ interface StoredPin {
   type: 'file' | 'directory'
   created: number
   /** Absent in repos written before pins had reasons: those pins were the user's. */
-  reasons?: PinReason[]
+  reasons?: string[]
 }
 
 const PIN_PREFIX = '/shoal/pins/'
@@ -90,33 +91,15 @@ export class PinStore {
     return await this.datastore.has(pinKey(cid), options)
   }
 
-  /** Whether the whole DAG is here: kept by the user or as a replica (a download alone is partial). */
+  /** Whether the whole DAG is here: a root is pinned only once every block of it is. */
   async isComplete (cid: CID, options?: AbortOptions): Promise<boolean> {
-    const reasons = (await this.read(cid, options))?.reasons ?? []
-    return reasons.includes('user') || reasons.includes('replica')
+    return await this.isPinned(cid, options)
   }
 
   async * pins (options?: AbortOptions): AsyncGenerator<Pin> {
     for await (const { key, value } of this.datastore.query({ prefix: PIN_PREFIX }, options)) {
       const cid = CID.parse(key.toString().slice(PIN_PREFIX.length))
       yield { cid, ...parse(value) }
-    }
-  }
-
-  /** Mark a download in progress: its partial blocks are kept until it completes or is given up. */
-  async markDownloading (cid: CID, options?: AbortOptions): Promise<void> {
-    await this.pin({ cid, name: cid.toString(), size: 0, type: 'file', created: Date.now() }, 'download', options)
-  }
-
-  /** Forget a download (finished, or given up); whether there was one. */
-  async clearDownloading (cid: CID, options?: AbortOptions): Promise<boolean> {
-    return (await this.unpin(cid, ['download'], options)).length > 0
-  }
-
-  /** Roots with a download in progress or interrupted. */
-  async * downloads (options?: AbortOptions): AsyncGenerator<CID> {
-    for await (const pin of this.pins(options)) {
-      if (pin.reasons.includes('download')) yield pin.cid
     }
   }
 
@@ -140,6 +123,6 @@ function pinKey (cid: CID): Key {
 
 function parse (value: Uint8Array): Omit<Pin, 'cid'> {
   const stored: StoredPin = JSON.parse(new TextDecoder().decode(value))
-  const reasons = (stored.reasons ?? ['user']).filter(r => PIN_REASONS.includes(r))
+  const reasons = (stored.reasons ?? ['user']).filter((r): r is PinReason => (PIN_REASONS as readonly string[]).includes(r))
   return { name: stored.name, size: stored.size, type: stored.type, created: stored.created, reasons }
 }

@@ -6,9 +6,11 @@ import { BlockStore } from './block-store.js'
 import { RESERVE_BYTES } from './constants.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { migrateDatastore } from './migrate.js'
+import { GetStore } from './get-store.js'
 import { PinStore } from './pin-store.js'
+import { ProvidedStore } from './provided-store.js'
 import { repoPaths } from './repo-layout.js'
-import { RefStore } from './ref-store.js'
+import { RefStore } from './refs/ref-store.js'
 import { ReplicaStore } from './replica-store.js'
 import { defaultLogger } from '@libp2p/logger'
 import type { PrivateKey } from '@libp2p/interface'
@@ -44,6 +46,10 @@ export class Repo {
   /** Opened by `open()`, after the repo is found: nothing is created in a folder that is not a repo. */
   datastore!: LevelDatastore
   pins!: PinStore
+  /** Unfinished gets: resumable, kept from gc until they finish or are given up. */
+  gets!: GetStore
+  /** Roots this peer has told the DHT it provides. */
+  provided!: ProvidedStore
   replicas!: ReplicaStore
   /** Leaves kept by reference: files added in place, downloads' outputs, replica packs. */
   refs!: RefStore
@@ -69,8 +75,10 @@ export class Repo {
       this.datastore = new LevelDatastore(this.paths.datastore)
       await this.datastore.open()
       this.pins = new PinStore(this.datastore)
+      this.gets = new GetStore(this.datastore)
+      this.provided = new ProvidedStore(this.datastore)
       this.replicas = new ReplicaStore(this.datastore)
-      await migrateDatastore(this.datastore, this.pins)
+      await migrateDatastore(this.datastore, this.pins, this.gets)
       this.refs = new RefStore(this.datastore, defaultLogger().forComponent('shoal:refs'))
       await this.refs.open()
       this.blocks.refs = this.refs

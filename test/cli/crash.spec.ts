@@ -23,8 +23,7 @@ async function checkRepo (root: string): Promise<string[]> {
     }
     const pinned: string[] = []
     for await (const pin of repo.pins.pins()) {
-      // a download in progress is partial by design; everything else must be whole
-      if (pin.reasons.every(r => r === 'download')) continue
+      // a pin is only ever made for a root that is here whole (an unfinished get is a record of its own)
       const stack = [pin.cid]
       while (stack.length > 0) {
         const cid = stack.pop()!

@@ -6,7 +6,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { blockKey } from '../../src/content/dag.js'
 import { BlockStore } from '../../src/store/block-store.js'
-import { DaemonProcess, sha256File, shoal, shoalOk, useDaemons } from '../helpers/cli.js'
+import { DaemonProcess, sha256File, shoal, shoalOk, until, useDaemons } from '../helpers/cli.js'
 
 const run = promisify(execFile)
 const MiB = 1024 * 1024
@@ -14,7 +14,7 @@ const MiB = 1024 * 1024
 /**
  * A repo on a 24 MiB tmpfs (mounting one needs root, as CI has): an add and a
  * get that do not fit fail with one line and exit code 5, keep the repo
- * consistent, and a gc (or `rm` of the unfinished download) makes room again.
+ * consistent, and a gc (or `rm` of the unfinished get) makes room again.
  */
 describe('cli: a full disk', function () {
   this.timeout(120_000)
@@ -57,7 +57,7 @@ describe('cli: a full disk', function () {
     assert.equal(await sha256File(out), await sha256File(file))
   })
 
-  it('a get whose output does not fit fails with exit 5 and keeps only its .part; the repo reopens and every block verifies', async () => {
+  it('a get whose output cannot fit is refused before it writes anything; one whose disk fills midway keeps its .part to resume; the repo reopens and every block verifies', async () => {
     const big = path.join(scope.dir, 'remote-big')
     await fs.writeFile(big, randomBytes(40 * MiB))
     const cid = JSON.parse((await shoalOk(['add', big, '--json', '--repo', seeder.repo])).stdout).cid
@@ -67,15 +67,31 @@ describe('cli: a full disk', function () {
     const r = await shoal(['get', cid, '-o', path.join(outDir, 'big'), '--repo', small.repo, '--timeout', '30'])
     assert.equal(r.code, 5, r.stderr)
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr)
-    assert.match(r.stderr, /no space left to write .*big: .*kept in .*big\.part.*resume/)
-    assert.deepEqual(await fs.readdir(outDir), ['big.part'], 'nothing under the final name; the .part is kept to resume')
-    await fs.rm(path.join(outDir, 'big.part'))
+    assert.match(r.stderr, /big needs \d+ bytes and its disk has room for \d+/)
+    assert.deepEqual(await fs.readdir(outDir), [], 'refused before a byte was written: nothing to resume, nothing left')
+    assert.deepEqual(JSON.parse((await shoalOk(['ls', '--downloads', '--json', '--repo', small.repo])).stdout), [])
 
-    // the last bytes taken too (here by another file), so not even the pin database can write:
-    // giving the download up still works, deleting its blocks first
+    // a file that fits when the get starts, and a disk another program fills while it runs
+    const slow = await scope.start('slow-seeder', ['--bootstrap', small.addresses[0], '--max-upload-rate', '4MB'])
+    const mid = path.join(scope.dir, 'remote-mid')
+    await fs.writeFile(mid, randomBytes(12 * MiB))
+    const midCid = JSON.parse((await shoalOk(['add', mid, '--json', '--repo', slow.repo])).stdout).cid
+    const getting = shoal(['get', midCid, '-o', path.join(outDir, 'mid'), '--repo', small.repo, '--timeout', '30'])
+    await until(async () => JSON.parse((await shoalOk(['stat', '--json', '--repo', small.repo])).stdout).storage.partial.bytes >= 2 * MiB, '2 MiB were written')
     const filler = path.join(small.repo, 'filler')
     await fs.writeFile(filler, Buffer.alloc(32 * MiB)).catch((err: any) => { if (err.code !== 'ENOSPC') throw err })
-    await shoalOk(['rm', cid, '--repo', small.repo])
+    const m = await getting
+    assert.equal(m.code, 5, m.stderr)
+    assert.equal(m.stderr.trim().split('\n').length, 1, m.stderr)
+    assert.match(m.stderr, /no space left to write .*mid: .*kept in .*mid\.part.*resume/)
+    assert.deepEqual(await fs.readdir(outDir), ['mid.part'], 'nothing under the final name; the .part is kept to resume')
+    const unfinished = JSON.parse((await shoalOk(['ls', '--downloads', '--json', '--repo', small.repo])).stdout)
+    assert.deepEqual(unfinished.map((d: any) => [d.cid, d.state]), [[midCid, 'interrupted']])
+
+    // the last bytes taken (by the filler), so not even the pin database can write: giving the
+    // download up still works, deleting its output first
+    await shoalOk(['rm', midCid, '--repo', small.repo])
+    assert.deepEqual(await fs.readdir(outDir), [], 'the given-up get\'s .part is gone')
     await fs.rm(filler)
     await shoalOk(['gc', '--repo', small.repo])
     const stat = JSON.parse((await shoalOk(['stat', '--json', '--repo', small.repo])).stdout)

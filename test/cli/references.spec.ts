@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { DaemonProcess, sha256File, shoal, shoalOk, summaryOf, useDaemons } from '../helpers/cli.js'
+import { DaemonProcess, sha256File, shoal, shoalJson, shoalOk, summaryOf, until, useDaemons } from '../helpers/cli.js'
 import type { DaemonScope } from '../helpers/cli.js'
 
 const MiB = 1024 * 1024
@@ -16,18 +16,7 @@ async function treeBytes (dir: string): Promise<number> {
   return n
 }
 
-async function json (args: string[]): Promise<any> {
-  return JSON.parse((await shoalOk([...args, '--json'])).stdout)
-}
-
-/** Wait until `check` holds, looking every 50 ms (a condition on another process, which sends no event). */
-async function until (check: () => Promise<boolean>, what: string, timeout = 60_000): Promise<void> {
-  const deadline = Date.now() + timeout
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
+const json = shoalJson
 
 /**
  * Files are shared where they are: `add` and `get` leave one copy on disk

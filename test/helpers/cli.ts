@@ -16,6 +16,8 @@ export interface ShoalOptions {
   timeout?: number
   env?: Record<string, string>
   cwd?: string
+  /** Interrupt the command (SIGINT, as Ctrl-C does) when this aborts. */
+  interrupt?: AbortSignal
 }
 
 export interface CliResult {
@@ -36,8 +38,11 @@ export async function shoal (args: string[], options: ShoalOptions = {}): Promis
   child.stdout.on('data', d => { stdout += d })
   child.stderr.on('data', d => { stderr += d })
   const timer = setTimeout(() => { child.kill('SIGKILL') }, options.timeout ?? 120_000)
+  const interrupt = (): void => { child.kill('SIGINT') }
+  options.interrupt?.addEventListener('abort', interrupt, { once: true })
   const code = await new Promise<number | null>(resolve => child.on('close', resolve))
   clearTimeout(timer)
+  options.interrupt?.removeEventListener('abort', interrupt)
   return { code, stdout, stderr }
 }
 
@@ -82,6 +87,20 @@ export async function shoalOk (args: string[], options?: ShoalOptions): Promise<
 }
 
 export { sha256File } from '../../src/content/file-hash.js'
+
+/** `shoal ARGS --json`, parsed; fails the test unless the exit code is 0. */
+export async function shoalJson (args: string[]): Promise<any> {
+  return JSON.parse((await shoalOk([...args, '--json'])).stdout)
+}
+
+/** Wait until `check` holds, looking every 50 ms (a condition on another process, which sends no event). */
+export async function until (check: () => Promise<boolean>, what: string, timeout = 60_000): Promise<void> {
+  const deadline = Date.now() + timeout
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+}
 
 /** Every path under `root`, sorted, folders with a trailing `/`. */
 export async function files (root: string, rel = ''): Promise<string[]> {

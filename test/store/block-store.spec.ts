@@ -98,7 +98,7 @@ describe('store: BlockStore', () => {
     for (const b of [kept, garbage]) await store.put(b)
     // a put already under way when the sweep begins, and one that starts while the keep set is computed
     const inFlight = store.put(early)
-    let latePut: Promise<void> | undefined
+    let latePut: Promise<boolean> | undefined
     const result = await store.sweep(async () => {
       latePut = store.put(late)
       await inFlight
@@ -122,7 +122,7 @@ describe('store: BlockStore', () => {
       await new Promise(resolve => setTimeout(resolve, 50))
       return unlink(...args)
     }
-    let again: Promise<void> | undefined
+    let again: Promise<boolean> | undefined
     await store.sweep(async () => key => {
       // runs right after the sweep has marked this block for deletion
       queueMicrotask(() => { again = store.put(block) })

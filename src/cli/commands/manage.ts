@@ -41,20 +41,31 @@ async function idFromRepo (repo: string): Promise<{ peerId: string, addresses: s
   return { peerId, addresses }
 }
 
-export const lsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+interface LsArgs extends GlobalArgs { downloads?: boolean }
+
+export const lsCommand: CommandModule<GlobalArgs, LsArgs> = {
   command: 'ls',
-  describe: 'List pinned roots with their sizes and why each is kept (user, replica, download)',
-  builder: y => y.example('$0 ls', ''),
+  describe: 'List pinned roots with their sizes and why each is kept (user, replica), then unfinished gets',
+  builder: y => y
+    .option('downloads', { type: 'boolean', describe: 'list only the unfinished gets (running, or interrupted: the same get resumes one)' })
+    .example('$0 ls', '')
+    .example('$0 ls --downloads --json', 'unfinished gets, as JSON') as any,
   handler: async args => {
-    const { pins } = await clientOf(args).json('GET', '/v1/ls')
+    const { pins, downloads } = await clientOf(args).json('GET', '/v1/ls')
     if (args.json === true) {
-      out.json(pins)
+      out.json(args.downloads === true ? downloads : pins)
       return
     }
-    for (const p of pins) {
-      const size = p.reasons.length === 1 && p.reasons[0] === 'download' ? '?' : formatBytes(p.size)
-      const state = p.state === 'ok' ? '' : `  [${p.state}: not served; \`shoal verify ${p.cid}\` rechecks]`
-      out.line(`${p.cid}  ${size.padStart(10)}  ${p.reasons.join(',').padEnd(21)}  ${p.kind === 'directory' ? p.name + '/' : p.name}${state}`)
+    if (args.downloads !== true) {
+      for (const p of pins) {
+        const state = p.state === 'ok' ? '' : `  [${p.state}: not served; \`shoal verify ${p.cid}\` rechecks]`
+        out.line(`${p.cid}  ${formatBytes(p.size).padStart(10)}  ${p.reasons.join(',').padEnd(14)}  ${p.kind === 'directory' ? p.name + '/' : p.name}${state}`)
+      }
+      if (downloads.length > 0) out.line('unfinished gets (the same get resumes one; `shoal rm --download CID` gives it up):')
+    }
+    for (const d of downloads) {
+      const done = d.bytesTotal > 0 ? `${formatBytes(d.bytesDone)} of ${formatBytes(d.bytesTotal)}` : formatBytes(d.bytesDone)
+      out.line(`${d.path ?? d.cid}  ${done.padStart(21)}  ${d.state.padEnd(11)}  ${d.target}`)
     }
   }
 }
@@ -84,22 +95,27 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
 }
 
 interface CidArgs extends GlobalArgs { cid: string }
+interface RmArgs extends CidArgs { download?: boolean }
 
-export const rmCommand: CommandModule<GlobalArgs, CidArgs> = {
+export const rmCommand: CommandModule<GlobalArgs, RmArgs> = {
   command: 'rm <cid>',
-  describe: 'Unpin a root, or give up an unfinished download of it (its blocks go at the next gc)',
-  builder: y => y.positional('cid', { type: 'string', demandOption: true }).example('$0 rm bafybei…', '') as any,
+  describe: 'Stop keeping a root: unpin it, drop its replica, give up its unfinished gets (blocks go at the next gc)',
+  builder: y => y.positional('cid', { type: 'string', demandOption: true })
+    .option('download', { type: 'boolean', describe: 'only give up its unfinished gets (their .part files are deleted); a pin stays' })
+    .example('$0 rm bafybei…', '')
+    .example('$0 rm --download bafybei…', 'give up an interrupted get, keep the pin') as any,
   handler: async args => {
     const cid = parseCID(args.cid)
-    const r = await clientOf(args).json('POST', '/v1/rm', { cid: cid.toString() })
+    const r = await clientOf(args).json('POST', '/v1/rm', { cid: cid.toString(), downloadsOnly: args.download === true })
     if (args.json === true) out.json(r)
-    else out.line(`unpinned ${r.removed} (was kept for: ${r.reasons.join(', ')})`)
+    else if (args.download === true) out.line(`gave up the unfinished get(s) of ${r.removed}`)
+    else out.line(`removed ${r.removed} (was kept for: ${r.reasons.join(', ')})`)
   }
 }
 
 export const gcCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'gc',
-  describe: 'Delete blocks not reachable from a pin or a download in progress',
+  describe: 'Delete blocks nothing keeps (a pin, an unfinished get, a replica, an operation running now)',
   builder: y => y.example('$0 gc', ''),
   handler: async args => {
     const r = await clientOf(args).json('POST', '/v1/gc')
@@ -160,7 +176,7 @@ export const providersCommand: CommandModule<GlobalArgs, ProvidersArgs> = {
 
 export const statCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'stat',
-  describe: 'Repo size, blocks, pins, peers and bytes moved',
+  describe: 'What this peer stores (part by part, against its limit), pins, peers and bytes moved',
   builder: y => y.example('$0 stat', ''),
   handler: async args => {
     const s = await clientOf(args).json('GET', '/v1/stat')
@@ -168,10 +184,14 @@ export const statCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       out.json(s)
       return
     }
-    out.line(`repo        ${s.repo}`)
-    out.line(`blocks      ${s.blocks} (${formatBytes(s.bytes)})`)
+    const st = s.storage
+    out.line(`repo        ${s.repo}: ${formatBytes(st.repo)}${st.limit > 0 ? ` of ${formatBytes(st.limit)} (--max-storage)` : ''}`)
+    out.line(`  blocks    ${st.blocks.count} (${formatBytes(st.blocks.bytes)}; about ${formatBytes(st.cache)} read and kept by nothing: gc frees it)`)
+    out.line(`  packs     ${st.packs.count} replica(s), ${formatBytes(st.packs.bytes)}`)
     out.line(`pins        ${s.pins}`)
-    out.line(`in place    ${s.referenced.files} file(s), ${formatBytes(s.referenced.bytes)} (served from where they are, not copied)`)
+    out.line(`in place    ${st.shared.count} file(s), ${formatBytes(st.shared.bytes)} (yours, served from where they are, not copied)`)
+    if (st.partial.count > 0) out.line(`unfinished  ${st.partial.count} get output(s), ${formatBytes(st.partial.bytes)} written (\`shoal ls --downloads\`)`)
+    out.line(`provided    ${s.provided} root(s) announced in the DHT`)
     for (const cid of s.referenced.modified) out.line(`modified    ${cid} (a file it is served from changed: not served; \`shoal verify ${cid}\`)`)
     for (const cid of s.referenced.missing) out.line(`missing     ${cid} (a file it is served from is gone: not served)`)
     out.line(`peers       ${s.peers} connected, ${s.dhtPeers} in the DHT's routing table`)

@@ -1,0 +1,88 @@
+import fs from 'node:fs/promises'
+import { BlockNotFoundError, BlockVerificationError, InputError, NotAFileError } from '../errors.js'
+import { OutputLayout } from './output-layout.js'
+import type { LayoutInit } from './output-layout.js'
+import type { FetchOptions, Exchange } from '../exchange/exchange.js'
+import type { FetchResult } from '../exchange/session-types.js'
+import type { Announcer } from '../routing/announcer.js'
+import type { BlockStore } from '../store/block-store.js'
+import type { RefStore } from '../store/refs/ref-store.js'
+import type { CID } from 'multiformats/cid'
+
+export interface FetcherComponents {
+  blocks: BlockStore
+  refs: RefStore
+  exchange: Exchange
+  announcer: Announcer
+}
+
+/** What a fetch into an output gives: the session's figures, and what the output is. */
+export interface FetchedInto {
+  fetched: FetchResult
+  exported: { type: 'file' | 'directory', size: number }
+}
+
+/**
+ * Downloads through the exchange, for gets, reads and replicas alike: the
+ * root is announced as soon as some of it is here (this peer serves what it
+ * has while it downloads), and `into` writes the leaves in place into an
+ * output (`OutputLayout`).
+ */
+export class Fetcher {
+  private readonly c: FetcherComponents
+
+  constructor (components: FetcherComponents) {
+    this.c = components
+  }
+
+  async fetch (cid: CID, options: FetchOptions): Promise<FetchResult> {
+    return await this.c.exchange.fetch(cid, {
+      ...options,
+      onServable: () => {
+        this.c.announcer.announce(cid)
+        options.onServable?.()
+      }
+    })
+  }
+
+  /**
+   * Fetch `cid` with its leaves written in place under `part`, then complete
+   * and sync the output. A block that rotted in the store meanwhile is
+   * fetched again. On failure the output is kept to resume from, unless the
+   * content was refused or nothing of it was written: then it goes, with its
+   * references, and `onDiscarded` is told.
+   */
+  async into (cid: CID, part: string, init: LayoutInit, options: FetchOptions & { onWriting?(): void, onDiscarded?(): Promise<void> }): Promise<FetchedInto> {
+    const layout = new OutputLayout(this.c.blocks, this.c.refs, cid, part, init)
+    try {
+      await layout.open(options)
+      let fetched = await this.fetch(cid, { ...options, writer: layout })
+      options.onWriting?.()
+      let exported
+      try {
+        exported = await layout.finish(options)
+      } catch (err) {
+        if (!(err instanceof BlockVerificationError) && !(err instanceof BlockNotFoundError)) throw err
+        // a block rotted, or a referenced file changed, since it was stored: fetch it again
+        const again = await this.fetch(cid, { ...options, writer: layout })
+        fetched = { ...again, seconds: fetched.seconds + again.seconds }
+        exported = await layout.finish(options)
+      }
+      return { fetched, exported }
+    } catch (err) {
+      await layout.close()
+      if (refused(err) || layout.empty) {
+        // refused content, or nothing fetched: no .part is left to resume from
+        await this.c.refs.forget(layout.records())
+        await fs.rm(part, { recursive: true, force: true })
+        await options.onDiscarded?.()
+      }
+      throw err
+    }
+  }
+}
+
+/** Content this peer will not write whatever it tries again: malformed, hostile or not a file. */
+function refused (err: unknown): boolean {
+  return err instanceof InputError || err instanceof NotAFileError || (err as Error)?.name === 'DagLimitError'
+}

@@ -1,0 +1,96 @@
+import { Key } from 'interface-datastore'
+import { REF_CACHE } from '../constants.js'
+import type { AbortOptions } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+
+/** Where one leaf lives: [file id, offset, length]. */
+export type Location = [string, number, number]
+
+const LEAF_PREFIX = '/shoal/refs/leaf/'
+
+/**
+ * For each leaf kept by reference (by `blockKey`), where it is: a list of
+ * [file, offset, length], in the datastore (`/shoal/refs/leaf/<key>`), the
+ * most recently used `REF_CACHE` lists also in memory (a seeder reads the
+ * same leaves again and again). Changes to one leaf's list run one after
+ * another, so none is lost.
+ */
+export class LeafLocations {
+  private readonly datastore: Datastore
+  /** The last write of each leaf key under way. */
+  private readonly writing = new Map<string, Promise<void>>()
+  /** Lists lately read or written, least recently used first. */
+  private readonly cache = new Map<string, Location[]>()
+
+  constructor (datastore: Datastore) {
+    this.datastore = datastore
+  }
+
+  /** Add a location of `key` (once per file). */
+  async add (key: string, location: Location): Promise<void> {
+    await this.change(key, async () => {
+      // most leaves added are new: looked for without the cost of a not-found error
+      const cached = this.cache.get(key)
+      const locations = cached != null ? [...cached] : await this.datastore.has(new Key(LEAF_PREFIX + key)) ? await this.get(key) : []
+      if (locations.some(l => l[0] === location[0])) return
+      locations.push(location)
+      await this.datastore.put(new Key(LEAF_PREFIX + key), encode(locations))
+      this.remember(key, locations)
+    })
+  }
+
+  async get (key: string): Promise<Location[]> {
+    const cached = this.cache.get(key)
+    if (cached != null) return cached
+    try {
+      const locations = decode(await this.datastore.get(new Key(LEAF_PREFIX + key)))
+      this.remember(key, locations)
+      return locations
+    } catch (err: any) {
+      if (err.name === 'NotFoundError') return []
+      throw err
+    }
+  }
+
+  /** Drop every location in a file `live` no longer has (a change of a list under way is waited for). */
+  async sweep (live: (fileId: string) => boolean, options?: AbortOptions): Promise<void> {
+    for await (const { key, value } of this.datastore.query({ prefix: LEAF_PREFIX }, options)) {
+      const locations = decode(value)
+      if (locations.every(l => live(l[0]))) continue
+      const leaf = key.toString().slice(LEAF_PREFIX.length)
+      await this.change(leaf, async () => {
+        const now = (await this.get(leaf)).filter(l => live(l[0]))
+        this.cache.delete(leaf)
+        if (now.length === 0) await this.datastore.delete(key, options)
+        else await this.datastore.put(key, encode(now), options)
+      })
+    }
+  }
+
+  private async change (key: string, fn: () => Promise<void>): Promise<void> {
+    const write = (this.writing.get(key) ?? Promise.resolve()).catch(() => {}).then(fn)
+    this.writing.set(key, write)
+    try {
+      await write
+    } finally {
+      if (this.writing.get(key) === write) this.writing.delete(key)
+    }
+  }
+
+  private remember (key: string, locations: Location[]): void {
+    this.cache.delete(key)
+    this.cache.set(key, locations)
+    if (this.cache.size > REF_CACHE) {
+      const [oldest] = this.cache.keys()
+      this.cache.delete(oldest)
+    }
+  }
+}
+
+function encode (locations: Location[]): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(locations))
+}
+
+function decode (bytes: Uint8Array): Location[] {
+  return JSON.parse(new TextDecoder().decode(bytes)) as Location[]
+}
