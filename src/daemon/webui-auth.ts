@@ -1,11 +1,27 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import fs from 'node:fs/promises'
-import { SESSION_TTL, TICKET_TTL } from './constants.js'
+import { SESSION_TTL, TICKET_TTL, WEB_SECRET_BYTES } from './constants.js'
 import { HttpError } from './http-util.js'
+import { openSecret } from './repo-secret.js'
+import type { SecretKind } from './repo-secret.js'
 import type { IncomingMessage } from 'node:http'
 
 /** The session cookie's name. */
 export const SESSION_COOKIE = 'shoal_session'
+
+/**
+ * The key sessions are signed with (`$REPO/webui.secret`): `WEB_SECRET_BYTES`
+ * random bytes as hex. One that is empty, not hex or of another length is
+ * replaced by a fresh one at start (the sessions it signed end with it).
+ */
+const WEB_SECRET: SecretKind = {
+  make: () => randomBytes(WEB_SECRET_BYTES).toString('hex'),
+  problem: text => {
+    if (text === '') return 'it was empty'
+    if (!/^(?:[0-9a-fA-F]{2})+$/.test(text)) return 'it was not hex'
+    if (text.length !== WEB_SECRET_BYTES * 2) return `it held ${text.length / 2} bytes, not ${WEB_SECRET_BYTES}`
+    return undefined
+  }
+}
 
 /**
  * Who may use the web page: a browser that came through a one-time link
@@ -25,17 +41,10 @@ export class WebAuth {
     this.secret = secret
   }
 
-  /** The repo's web secret (made once, 32 random bytes, mode 0600). */
-  static async open (file: string): Promise<WebAuth> {
-    let secret: Buffer
-    try {
-      secret = Buffer.from((await fs.readFile(file, 'utf8')).trim(), 'hex')
-    } catch (err: any) {
-      if (err.code !== 'ENOENT') throw err
-      secret = randomBytes(32)
-      await fs.writeFile(file, secret.toString('hex') + '\n', { mode: 0o600, flag: 'wx' })
-    }
-    return new WebAuth(secret)
+  /** The repo's web secret (made once, mode 0600; one too weak to use is replaced: `replaced` says why). */
+  static async open (file: string): Promise<{ auth: WebAuth, replaced?: string }> {
+    const secret = await openSecret(file, WEB_SECRET)
+    return { auth: new WebAuth(Buffer.from(secret.value, 'hex')), replaced: secret.replaced }
   }
 
   /** The address the page is served on: `Host` and `Origin` must name it. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -14,6 +14,14 @@ const MiB = 1024 * 1024
 
 /** The flags this machine's closed network needs (no background connections, no sandbox as root). */
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+
+/** Sign in as a browser would, through a fresh link: the page's origin and the session cookie (`name=value`). */
+async function signIn (repo: string): Promise<{ base: string, cookie: string }> {
+  const link = JSON.parse((await shoalOk(['webui', '--json', '--repo', repo])).stdout).url as string
+  const login = await fetch(link, { redirect: 'manual' })
+  assert.equal(login.status, 303)
+  return { base: new URL(link).origin, cookie: login.headers.get('set-cookie')!.split(';')[0] }
+}
 
 describe('daemon: the web page, in a real browser (headless Chromium)', function () {
   this.timeout(240_000)
@@ -159,5 +167,79 @@ describe('daemon: the web page, in a real browser (headless Chromium)', function
       req.end()
     })
     assert.equal(status, 403)
+  })
+
+  it('a web session reaches only the page\'s folders: no add, get or import of a path it names, no force; the owner\'s command line keeps them', async () => {
+    const d = await scope.start('reach')
+    const { base, cookie } = await signIn(d.repo)
+    const call = async (route: string, body: unknown): Promise<{ status: number, name?: string }> => {
+      const res = await fetch(`${base}${route}`, { method: 'POST', headers: { cookie, origin: base, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      const text = await res.text()
+      return { status: res.status, name: text.startsWith('{') ? JSON.parse(text.split('\n')[0]).error?.name : undefined }
+    }
+    const mine = path.join(scope.dir, 'owner only.txt')
+    await fs.writeFile(mine, 'for the owner\'s eyes\n')
+    const held = path.join(scope.dir, 'held.bin')
+    await fs.writeFile(held, randomBytes(64 * 1024))
+    const cid = JSON.parse((await shoalOk(['add', held, '--json', '--repo', d.repo])).stdout).cid as string
+    const outside = path.join(scope.dir, 'written by the page')
+    await fs.writeFile(outside, 'was here first\n')
+
+    // what names a path, signs browsers in or out, or dials: refused, and nothing happened
+    assert.deepEqual(await call('/v1/add', { path: mine }), { status: 403, name: 'Forbidden' })
+    assert.deepEqual(await call('/v1/get', { cid, output: outside, force: true }), { status: 403, name: 'Forbidden' })
+    assert.deepEqual(await call('/v1/get', { cid, output: path.join(d.repo, 'downloads', 'x'), force: true }), { status: 403, name: 'Forbidden' })
+    assert.deepEqual(await call('/v1/import', { path: mine }), { status: 403, name: 'Forbidden' })
+    assert.deepEqual(await call('/v1/webui', {}), { status: 403, name: 'Forbidden' }, 'a session cannot mint more sessions')
+    assert.deepEqual(await call('/v1/connect', { address: d.addresses[0] }), { status: 403, name: 'Forbidden' })
+    assert.deepEqual(await call('/v1/gc', {}), { status: 403, name: 'Forbidden' })
+    assert.equal(await fs.readFile(outside, 'utf8'), 'was here first\n')
+    const pins = JSON.parse((await shoalOk(['ls', '--json', '--repo', d.repo])).stdout)
+    assert.deepEqual(pins.map((p: any) => p.cid), [cid], 'the page added nothing')
+
+    // what the page's buttons use still works
+    assert.equal((await call('/v1/cancel', { cid })).status, 200)
+    assert.equal((await fetch(`${base}/v1/ls`, { headers: { cookie } })).status, 200)
+    // the page's own fetch and upload choose the path: REPO/downloads/<cid>, REPO/uploads/<name>
+    assert.deepEqual(await call('/ui/fetch', { cid: `${cid}/../../escape` }), { status: 400, name: 'InvalidCIDError' })
+    const up = await fetch(`${base}/ui/upload?name=${encodeURIComponent('../../escape.txt')}`, { method: 'POST', headers: { cookie, origin: base }, body: 'uploaded\n' })
+    assert.equal(up.status, 200)
+    assert.equal((await up.json()).output, path.join(d.repo, 'uploads', 'escape.txt'))
+    assert.equal(await fs.readFile(path.join(d.repo, 'uploads', 'escape.txt'), 'utf8'), 'uploaded\n')
+    await assert.rejects(fs.access(path.join(scope.dir, 'escape.txt')))
+
+    // the owner's command line keeps its full reach
+    await shoalOk(['get', cid, '-o', outside, '--force', '--repo', d.repo])
+    assert.equal(await sha256File(outside), await sha256File(held))
+    await shoalOk(['add', mine, '--repo', d.repo])
+  })
+
+  it('replaces a webui.secret that is no key (empty, not hex, short) at start and says so; a session signed with the empty key it decoded to is refused', async () => {
+    const repo = scope.repo('weak-secret')
+    await shoalOk(['init', '--repo', repo])
+    const file = path.join(repo, 'webui.secret')
+    const cases: Array<[string, RegExp]> = [['', /it was empty/], ['not hex at all', /it was not hex/], ['abcd', /it held 2 bytes, not 32/]]
+    for (const [text, why] of cases) {
+      await fs.writeFile(file, text + '\n', { mode: 0o644 })
+      const d = scope.track(await DaemonProcess.start(repo))
+      assert.match(await d.logged(/replaced .*webui\.secret/), new RegExp(`with a fresh random secret: ${why.source}; browsers must sign in again`))
+      assert.match((await fs.readFile(file, 'utf8')).trim(), /^[0-9a-f]{64}$/)
+      assert.equal((await fs.stat(file)).mode & 0o777, 0o600)
+      const { base, cookie } = await signIn(repo)
+      const until = Date.now() + 3600_000
+      const forged = `shoal_session=${until}.${createHmac('sha256', Buffer.alloc(0)).update(`shoal-webui-session:${until}`).digest('base64url')}`
+      assert.equal((await fetch(`${base}/v1/id`, { headers: { cookie: forged } })).status, 401, `a session signed with no key (${JSON.stringify(text)})`)
+      assert.equal((await fetch(`${base}/v1/id`, { headers: { cookie } })).status, 200)
+      await d.kill('SIGTERM')
+    }
+    // a sound secret is kept, and the sessions it signed with it
+    const d = scope.track(await DaemonProcess.start(repo))
+    const { base, cookie } = await signIn(repo)
+    const kept = await fs.readFile(file, 'utf8')
+    await d.kill('SIGTERM')
+    const again = scope.track(await DaemonProcess.start(repo))
+    assert.equal(await fs.readFile(file, 'utf8'), kept)
+    assert.equal((await fetch(`${base}/v1/id`, { headers: { cookie } })).status, 200)
+    assert.doesNotMatch(again.log, /replaced/)
   })
 })
