@@ -24,8 +24,13 @@ export const GATEWAY_HEADERS_TIMEOUT = 10_000
 /** How long a one-time link from `shoal webui` signs a browser in (ms). */
 export const TICKET_TTL = 120_000
 
-/** How long a browser's session on the web page lasts (ms). */
-export const SESSION_TTL = 7 * 24 * 3600_000
+/**
+ * How long a browser's session on the web page lasts (ms): a day. The
+ * cookie is a bearer credential in the browser's cookie jar; a day covers a
+ * day's use (and the daemon's restarts) and bounds what a copied cookie is
+ * worth even if nobody runs `shoal webui --revoke`.
+ */
+export const SESSION_TTL = 24 * 3600_000
 
 /**
  * The shortest `api.token` the daemon accepts (characters, visible ASCII):

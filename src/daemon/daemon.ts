@@ -6,6 +6,7 @@ import { ShoalNode } from '../node/shoal-node.js'
 import { announceReady } from './ready.js'
 import { Gateway } from './gateway.js'
 import { WebUi } from './webui.js'
+import { rotateWebSecret } from './webui-auth.js'
 import { initRepo } from '../config/file.js'
 import { ApiServer } from './api-server.js'
 import { logNodeEvents } from './event-log.js'
@@ -127,6 +128,13 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
       socketPath: node.repo.paths.apiSocket,
       requestStop,
       loginLink: () => webui?.loginLink(),
+      revokeSessions: async () => {
+        // with no page served the secret is replaced all the same: a page served later accepts no old session
+        if (webui != null) await webui.revokeSessions()
+        else await rotateWebSecret(node.repo.paths.webSecret)
+        log.info('revoked every web page session and unused sign-in link (a new webui.secret)')
+        return { served: webui != null }
+      },
       tcp: node.config.api === '' ? undefined : { ...tcpAddress(node.config.api, node.config.apiAllowRemote, 'api'), token: await apiToken(node.repo.paths.apiToken, log) }
     })
     logBootstrap(node, log)

@@ -39,7 +39,7 @@ export async function openSecret (file: string, kind: SecretKind): Promise<RepoS
 }
 
 /** Put `value` in `file` whole (a new file, mode 0600, renamed over the old one). */
-async function writeSecret (file: string, value: string): Promise<void> {
+export async function writeSecret (file: string, value: string): Promise<void> {
   const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`
   try {
     await fs.writeFile(temp, value + '\n', { mode: 0o600, flag: 'wx' })

@@ -126,6 +126,19 @@ export class WebUi {
     return `${this.url}/login?ticket=${this.auth.ticket()}`
   }
 
+  /**
+   * End every browser's session and every link not yet used (`shoal webui
+   * --revoke`): a new secret, on disk first, so a restart keeps them ended.
+   * Open pages lose their feed and their requests in flight at once.
+   */
+  async revokeSessions (): Promise<void> {
+    if (this.auth == null) throw new Error('the web page is not serving')
+    await this.auth.revoke()
+    // every open page's feed ends; its reconnection finds the session gone
+    this.feed.stop()
+    for (const c of this.controllers) c.abort()
+  }
+
   private async close (): Promise<void> {
     await new Promise<void>(resolve => { this.server.close(() => { resolve() }) })
   }

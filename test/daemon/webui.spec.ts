@@ -142,6 +142,11 @@ describe('daemon: the web page, in a real browser (headless Chromium)', function
     assert.ok(await fs.stat(path.join(a.repo, 'uploads', 'notes from the page.txt')), 'the uploaded file itself stays: rm drops the pin, never a file')
     const gone = await shoal(['ls', '--json', '--repo', a.repo])
     assert.ok(!JSON.parse(gone.stdout).some((p: any) => p.cid === uploadedCid))
+
+    // the owner signs every browser out: the open page says so at once
+    await shoalOk(['webui', '--revoke', '--repo', a.repo])
+    await page.waitForSelector('#live.signed-out', { timeout: 15_000 })
+    assert.match(await page.textContent('#error') ?? '', /signed out .*run `shoal webui` for a new link/)
   })
 
   it('refuses a foreign Host or Origin, and a request without a session', async () => {
@@ -151,10 +156,16 @@ describe('daemon: the web page, in a real browser (headless Chromium)', function
     const login = await fetch(link, { redirect: 'manual' })
     assert.equal(login.status, 303)
     const session = login.headers.get('set-cookie')!.split(';')[0]
-    assert.match(login.headers.get('set-cookie')!, /HttpOnly; SameSite=Strict/)
+    assert.match(login.headers.get('set-cookie')!, /HttpOnly; SameSite=Strict; Path=\/; Max-Age=86400$/)
     assert.equal((await fetch(`${base}/v1/id`, { headers: { cookie: session } })).status, 200)
     assert.equal((await fetch(`${base}/v1/id`)).status, 401, 'no session')
     assert.equal((await fetch(`${base}/v1/id`, { headers: { cookie: `${session.slice(0, -2)}xx` } })).status, 401, 'a forged session')
+    // a session signed with the repo's key lasts at most a day: one that claims a week (as sessions once did) is refused
+    const key = Buffer.from((await fs.readFile(path.join(d.repo, 'webui.secret'), 'utf8')).trim(), 'hex')
+    const signed = (until: number): string => `shoal_session=${until}.${createHmac('sha256', key).update(`shoal-webui-session:${until}`).digest('base64url')}`
+    assert.equal((await fetch(`${base}/v1/id`, { headers: { cookie: signed(Date.now() + 3600_000) } })).status, 200, 'signed with the key, an hour left')
+    assert.equal((await fetch(`${base}/v1/id`, { headers: { cookie: signed(Date.now() + 6 * 24 * 3600_000) } })).status, 401, 'six days left')
+    assert.equal((await fetch(`${base}/v1/id`, { headers: { cookie: signed(Date.now() - 1000) } })).status, 401, 'expired')
     const post = async (headers: Record<string, string>): Promise<number> => (await fetch(`${base}/v1/cancel`, { method: 'POST', headers: { cookie: session, 'content-type': 'application/json', ...headers }, body: JSON.stringify({ cid: 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy' }) })).status
     assert.equal(await post({ origin: 'http://evil.example' }), 403, 'another site')
     assert.equal(await post({}), 403, 'a change without an Origin')
@@ -191,6 +202,7 @@ describe('daemon: the web page, in a real browser (headless Chromium)', function
     assert.deepEqual(await call('/v1/get', { cid, output: path.join(d.repo, 'downloads', 'x'), force: true }), { status: 403, name: 'Forbidden' })
     assert.deepEqual(await call('/v1/import', { path: mine }), { status: 403, name: 'Forbidden' })
     assert.deepEqual(await call('/v1/webui', {}), { status: 403, name: 'Forbidden' }, 'a session cannot mint more sessions')
+    assert.deepEqual(await call('/v1/webui/revoke', {}), { status: 403, name: 'Forbidden' })
     assert.deepEqual(await call('/v1/connect', { address: d.addresses[0] }), { status: 403, name: 'Forbidden' })
     assert.deepEqual(await call('/v1/gc', {}), { status: 403, name: 'Forbidden' })
     assert.equal(await fs.readFile(outside, 'utf8'), 'was here first\n')
