@@ -15,6 +15,35 @@ const MiB = 1024 * 1024
 /** The flags this machine's closed network needs (no background connections, no sandbox as root). */
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
+/**
+ * What a hostile page served on the web page's site would try, reported as
+ * text: its own origin, planting a session cookie for the page's host (cookies
+ * know no ports), reading the page's API with the browser's cookies, and
+ * removing a pin by a request whose answer it need not read.
+ */
+async function attack ({ base, cid }: { base: string, cid: string }): Promise<Record<string, string>> {
+  const out: Record<string, string> = { origin: self.origin }
+  try {
+    document.cookie = 'shoal_session=planted; path=/v1'
+    out.cookie = document.cookie.includes('planted') ? 'planted' : 'ignored'
+  } catch (err: any) {
+    out.cookie = `refused: ${err.name}`
+  }
+  try {
+    const res = await fetch(`${base}/v1/id`, { credentials: 'include' })
+    out.read = `read ${res.status}: ${await res.text()}`
+  } catch (err: any) {
+    out.read = `failed: ${err.message}`
+  }
+  try {
+    const res = await fetch(`${base}/v1/rm`, { method: 'POST', mode: 'no-cors', credentials: 'include', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ cid }) })
+    out.rm = `sent (${res.type})`
+  } catch (err: any) {
+    out.rm = `failed: ${err.message}`
+  }
+  return out
+}
+
 /** Sign in as a browser would, through a fresh link: the page's origin and the session cookie (`name=value`). */
 async function signIn (repo: string): Promise<{ base: string, cookie: string }> {
   const link = JSON.parse((await shoalOk(['webui', '--json', '--repo', repo])).stdout).url as string
@@ -57,7 +86,7 @@ describe('daemon: the web page, in a real browser (headless Chromium)', function
     assert.match(link, /^http:\/\/127\.0\.0\.1:\d+\/login\?ticket=/)
     const base = new URL(link).origin
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+    browser ??= await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } })
     const problems: string[] = []
     page.on('console', msg => { if (msg.type() === 'error') problems.push(`console: ${msg.text()} (${msg.location().url})`) })
@@ -253,5 +282,54 @@ describe('daemon: the web page, in a real browser (headless Chromium)', function
     assert.equal(await fs.readFile(file, 'utf8'), kept)
     assert.equal((await fetch(`${base}/v1/id`, { headers: { cookie } })).status, 200)
     assert.doesNotMatch(again.log, /replaced/)
+  })
+
+  it('a hostile HTML file served by the gateway, on the web page\'s site, runs no script and can neither read nor drive the page', async () => {
+    const d = await scope.start('hostile', ['--gateway', '/ip4/127.0.0.1/tcp/0'])
+    const gateway = /trustless gateway on (http:\/\/\S+)\/ipfs\//.exec(d.log)![1]
+    const held = path.join(scope.dir, 'held by the victim.bin')
+    await fs.writeFile(held, randomBytes(4096))
+    const heldCid = JSON.parse((await shoalOk(['add', held, '--json', '--repo', d.repo])).stdout).cid as string
+    const link = JSON.parse((await shoalOk(['webui', '--json', '--repo', d.repo])).stdout).url as string
+    const base = new URL(link).origin
+    assert.equal(new URL(gateway).hostname, new URL(base).hostname, 'the same site: one host, two ports')
+    // a shared folder with an HTML page in it, as anyone may publish
+    const site = path.join(scope.dir, 'site')
+    await fs.mkdir(site)
+    const hostile = path.join(site, 'index.html')
+    await fs.writeFile(hostile, `<!doctype html><meta charset="utf-8"><title>hostile</title><p id="report">no script ran</p>
+<script>(${attack.toString()})(${JSON.stringify({ base, cid: heldCid })}).then(r => { document.getElementById('report').textContent = JSON.stringify(r) })</script>\n`)
+    const siteCid = JSON.parse((await shoalOk(['add', site, '-r', '--json', '--repo', d.repo])).stdout).cid as string
+
+    browser ??= await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+    const context = await browser.newContext()
+    try {
+      // the victim is signed in to the web page: the browser holds its session cookie for this host
+      const page = await context.newPage()
+      await page.goto(link)
+      await page.waitForSelector('#live.live')
+      assert.equal((await context.cookies(base)).length, 1)
+
+      const served = await page.goto(`${gateway}/ipfs/${siteCid}/index.html`)
+      assert.equal(served?.status(), 200)
+      assert.equal(served?.headers()['content-security-policy'], 'sandbox')
+      assert.equal(served?.headers()['x-content-type-options'], 'nosniff')
+      assert.match(served?.headers()['content-type'] ?? '', /^text\/html/)
+      // its script would have reported by now had it run (the page has loaded)
+      assert.equal(await page.textContent('#report'), 'no script ran')
+
+      // the same code, run in the document anyway (as a debugger can): an opaque origin, refused everything
+      const result = await page.evaluate(attack, { base, cid: heldCid })
+      assert.equal(result.origin, 'null')
+      assert.match(result.cookie, /^refused: SecurityError/)
+      assert.match(result.read, /^failed: /)
+      assert.match(result.rm, /^(sent \(opaque\)|failed: )/)
+      const pins = JSON.parse((await shoalOk(['ls', '--json', '--repo', d.repo])).stdout)
+      assert.ok(pins.some((p: any) => p.cid === heldCid), 'the pin is still there')
+      assert.ok(pins.some((p: any) => p.cid === siteCid))
+      assert.deepEqual((await context.cookies(base)).map(c => c.value.length > 20), [true], 'no cookie planted beside the session')
+    } finally {
+      await context.close()
+    }
   })
 })
