@@ -176,6 +176,7 @@ describe('daemon: the web page, in a real browser (headless Chromium)', function
     await shoalOk(['webui', '--revoke', '--repo', a.repo])
     await page.waitForSelector('#live.signed-out', { timeout: 15_000 })
     assert.match(await page.textContent('#error') ?? '', /signed out .*run `shoal webui` for a new link/)
+    await page.screenshot({ path: path.join(ARTIFACTS, 'webui-signed-out.png') })
   })
 
   it('refuses a foreign Host or Origin, and a request without a session', async () => {
