@@ -164,8 +164,16 @@ function connect () {
     live.className = 'badge live'
     render(JSON.parse(e.data))
   })
-  // the browser reconnects by itself (the feed asks it to retry every 2 s): a restarted daemon is found again
+  // the browser reconnects by itself (the feed asks it to retry every 2 s): a restarted daemon is found again.
+  // It gives up only when the daemon answered with an error: the session ended (expired, or revoked)
   events.onerror = () => {
+    if (events.readyState === EventSource.CLOSED) {
+      live.textContent = 'signed out'
+      live.className = 'badge signed-out'
+      showError('This browser is signed out (the session expired or was revoked): run `shoal webui` for a new link.')
+      clearTimeout(showError.timer)
+      return
+    }
     live.textContent = 'reconnecting…'
     live.className = 'badge down'
   }

@@ -18,6 +18,8 @@ interface RouteContext {
   requestStop(): Promise<HandOverResult>
   /** A one-time link that signs a browser in to the web page (undefined: no page is served). */
   loginLink?(): string | undefined
+  /** End every web page session and unused link; `served`: whether a page is served now. */
+  revokeSessions?(): Promise<{ served: boolean }>
 }
 
 export type Route = (ctx: RouteContext) => Promise<void>
@@ -245,6 +247,12 @@ export const routes: Record<string, Route> = {
     const url = loginLink?.()
     if (url == null) throw new HttpError(404, 'this daemon serves no web page (its config has "webui": "")', 'NotFoundError')
     sendJson(res, 200, { url })
+  },
+
+  'POST /v1/webui/revoke': async ({ res, revokeSessions }) => {
+    if (revokeSessions == null) throw new HttpError(404, 'sessions are revoked through the daemon\'s control API', 'NotFoundError')
+    const { served } = await revokeSessions()
+    sendJson(res, 200, { revoked: true, served })
   },
 
   'POST /v1/cancel': async ({ node, req, res }) => {

@@ -23,6 +23,8 @@ export interface ApiServerInit {
   requestStop(): Promise<HandOverResult>
   /** A one-time link that signs a browser in to the web page, if one is served. */
   loginLink?(): string | undefined
+  /** End every web page session (`POST /v1/webui/revoke`). */
+  revokeSessions?(): Promise<{ served: boolean }>
   /** Also serve on TCP (loopback unless allowed otherwise), for clients holding the token. */
   tcp?: { host: string, port: number, token: string }
 }
@@ -122,7 +124,8 @@ export class ApiServer {
         res,
         signal: controller.signal,
         requestStop: async () => await this.init.requestStop(),
-        loginLink: this.init.loginLink
+        loginLink: this.init.loginLink,
+        revokeSessions: this.init.revokeSessions
       })
     } catch (err: any) {
       this.log('%s %s failed: %s', req.method, req.url, err.message)

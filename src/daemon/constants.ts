@@ -24,8 +24,23 @@ export const GATEWAY_HEADERS_TIMEOUT = 10_000
 /** How long a one-time link from `shoal webui` signs a browser in (ms). */
 export const TICKET_TTL = 120_000
 
-/** How long a browser's session on the web page lasts (ms). */
-export const SESSION_TTL = 7 * 24 * 3600_000
+/**
+ * How long a browser's session on the web page lasts (ms): a day. The
+ * cookie is a bearer credential in the browser's cookie jar; a day covers a
+ * day's use (and the daemon's restarts) and bounds what a copied cookie is
+ * worth even if nobody runs `shoal webui --revoke`.
+ */
+export const SESSION_TTL = 24 * 3600_000
+
+/**
+ * The shortest `api.token` the daemon accepts (characters, visible ASCII):
+ * 32 hex digits are 128 bits. The daemon makes 64 hex digits (32 random
+ * bytes); a shorter or empty token is replaced by a fresh one.
+ */
+export const MIN_API_TOKEN_LENGTH = 32
+
+/** Bytes of the web page's signing key (`webui.secret`, hex): one of another length or not hex is replaced. */
+export const WEB_SECRET_BYTES = 32
 
 /** How often the web page's feed sends a snapshot (ms), while a page is open. */
 export const FEED_INTERVAL = 1_000

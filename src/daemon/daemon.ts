@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -7,10 +6,13 @@ import { ShoalNode } from '../node/shoal-node.js'
 import { announceReady } from './ready.js'
 import { Gateway } from './gateway.js'
 import { WebUi } from './webui.js'
+import { rotateWebSecret } from './webui-auth.js'
 import { initRepo } from '../config/file.js'
 import { ApiServer } from './api-server.js'
 import { logNodeEvents } from './event-log.js'
 import { explainListenFailure } from './listen-check.js'
+import { API_TOKEN } from './api-guard.js'
+import { openSecret } from './repo-secret.js'
 import type { Log } from './log.js'
 import type { ShoalNodeOptions } from '../node/shoal-node.js'
 import type { HandOverResult } from '../replication/hand-over.js'
@@ -126,7 +128,14 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
       socketPath: node.repo.paths.apiSocket,
       requestStop,
       loginLink: () => webui?.loginLink(),
-      tcp: node.config.api === '' ? undefined : { ...tcpAddress(node.config.api, node.config.apiAllowRemote, 'api'), token: await apiToken(node.repo.paths.apiToken) }
+      revokeSessions: async () => {
+        // with no page served the secret is replaced all the same: a page served later accepts no old session
+        if (webui != null) await webui.revokeSessions()
+        else await rotateWebSecret(node.repo.paths.webSecret)
+        log.info('revoked every web page session and unused sign-in link (a new webui.secret)')
+        return { served: webui != null }
+      },
+      tcp: node.config.api === '' ? undefined : { ...tcpAddress(node.config.api, node.config.apiAllowRemote, 'api'), token: await apiToken(node.repo.paths.apiToken, log) }
     })
     logBootstrap(node, log)
     await node.start().catch(async err => { throw await explainListenFailure(err, node.config.listen) })
@@ -139,6 +148,7 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
       webui = new WebUi({
         node,
         logger: node.logger,
+        log,
         requestStop,
         ...tcpAddress(node.config.webui, node.config.webuiAllowRemote, 'webui')
       })
@@ -244,14 +254,12 @@ function tcpAddress (address: string, allowRemote: boolean, what: 'api' | 'gatew
   return { host: ip, port: Number(port) }
 }
 
-/** The TCP API's token: made once (32 random bytes, hex), kept in the repo with mode 0600. */
-async function apiToken (file: string): Promise<string> {
-  try {
-    return (await fs.readFile(file, 'utf8')).trim()
-  } catch (err: any) {
-    if (err.code !== 'ENOENT') throw err
-  }
-  const token = randomBytes(32).toString('hex')
-  await fs.writeFile(file, token + '\n', { mode: 0o600, flag: 'wx' })
-  return token
+/**
+ * The TCP API's token: made once (32 random bytes, hex), kept in the repo
+ * with mode 0600; one too weak to use is replaced, and the log says so.
+ */
+async function apiToken (file: string, log: Log): Promise<string> {
+  const token = await openSecret(file, API_TOKEN)
+  if (token.replaced != null) log.warn(`replaced ${file} with a fresh random token: ${token.replaced}; clients of the TCP API must read the new one`)
+  return token.value
 }

@@ -26,6 +26,16 @@ export interface GatewayInit {
 const IMMUTABLE = 'public, max-age=29030400, immutable'
 
 /**
+ * Headers on every answer. What the gateway serves is anybody's content, on
+ * the same site as the daemon's web page (both on loopback), so it is never
+ * given an origin of its own: `sandbox` puts an HTML page in a unique opaque
+ * origin and runs none of its scripts (no cookie of this host read or set,
+ * no request of its carries this site's cookies or `Origin`), and the
+ * browser takes the type as given (`nosniff`: no text file turned into HTML).
+ */
+const SAFETY_HEADERS = { 'content-security-policy': 'sandbox', 'x-content-type-options': 'nosniff' }
+
+/**
  * A read-only trustless HTTP gateway (https://specs.ipfs.tech/http-gateways/trustless-gateway/):
  * `GET`/`HEAD /ipfs/{cid}[/path]` answers a block (`application/vnd.ipld.raw`),
  * a CAR (`application/vnd.ipld.car`, with `dag-scope` and `entity-bytes`),
@@ -34,7 +44,7 @@ const IMMUTABLE = 'public, max-age=29030400, immutable'
  * fetched from the swarm (only the blocks the answer needs) within
  * `findTimeout`, or refused. Bad CIDs and paths are 400, missing names 404,
  * content nobody serves in time 504; it never writes, pins or stores
- * beyond the block cache.
+ * beyond the block cache. Every answer is sandboxed (`SAFETY_HEADERS`).
  */
 export class Gateway {
   private readonly init: GatewayInit
@@ -67,6 +77,7 @@ export class Gateway {
   }
 
   private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    for (const [name, value] of Object.entries(SAFETY_HEADERS)) res.setHeader(name, value)
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('the gateway is read-only: GET and HEAD only\n')
       return
@@ -102,7 +113,7 @@ export class Gateway {
   private async answer (req: IncomingMessage, res: ServerResponse, request: GatewayRequest, options: ReadOptions): Promise<void> {
     const node = this.init.node
     const contentPath = `/ipfs/${[request.cid.toString(), ...request.path].join('/')}`
-    const common: OutgoingHttpHeaders = { 'x-ipfs-path': contentPath, vary: 'Accept', 'x-content-type-options': 'nosniff' }
+    const common: OutgoingHttpHeaders = { 'x-ipfs-path': contentPath, vary: 'Accept' }
     if (request.format === 'raw') {
       const target = request.path.length === 0 ? request.cid : (await node.resolve(request.cid, options)).cid
       const etag = `"${target.toString()}.raw"`

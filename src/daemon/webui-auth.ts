@@ -1,11 +1,38 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import fs from 'node:fs/promises'
-import { SESSION_TTL, TICKET_TTL } from './constants.js'
+import { SESSION_TTL, TICKET_TTL, WEB_SECRET_BYTES } from './constants.js'
 import { HttpError } from './http-util.js'
+import { openSecret, writeSecret } from './repo-secret.js'
+import type { SecretKind } from './repo-secret.js'
 import type { IncomingMessage } from 'node:http'
 
 /** The session cookie's name. */
 export const SESSION_COOKIE = 'shoal_session'
+
+/**
+ * The key sessions are signed with (`$REPO/webui.secret`): `WEB_SECRET_BYTES`
+ * random bytes as hex. One that is empty, not hex or of another length is
+ * replaced by a fresh one at start (the sessions it signed end with it).
+ */
+const WEB_SECRET: SecretKind = {
+  make: () => randomBytes(WEB_SECRET_BYTES).toString('hex'),
+  problem: text => {
+    if (text === '') return 'it was empty'
+    if (!/^(?:[0-9a-fA-F]{2})+$/.test(text)) return 'it was not hex'
+    if (text.length !== WEB_SECRET_BYTES * 2) return `it held ${text.length / 2} bytes, not ${WEB_SECRET_BYTES}`
+    return undefined
+  }
+}
+
+/**
+ * A new signing key in `file`: every session and link signed so far is
+ * void, now and after a restart. What `shoal webui --revoke` does when the
+ * daemon serves no page (a running page also forgets its links: `WebAuth.revoke`).
+ */
+export async function rotateWebSecret (file: string): Promise<Buffer> {
+  const value = WEB_SECRET.make()
+  await writeSecret(file, value)
+  return Buffer.from(value, 'hex')
+}
 
 /**
  * Who may use the web page: a browser that came through a one-time link
@@ -14,28 +41,30 @@ export const SESSION_COOKIE = 'shoal_session'
  * (0600), so it survives a restart of the daemon and nothing is stored per
  * session. No token ever travels in a later URL. Every request must name
  * the page's own address in `Host` (DNS rebinding), and a request that
- * changes something must come from the page's own `Origin`.
+ * changes something must come from the page's own `Origin`. `revoke` ends
+ * every session at once: a new secret, on disk before it is used.
  */
 export class WebAuth {
-  private readonly secret: Buffer
+  private readonly file: string
+  private secret: Buffer
   private readonly tickets = new Map<string, number>()
   private hosts = new Set<string>()
 
-  private constructor (secret: Buffer) {
+  private constructor (file: string, secret: Buffer) {
+    this.file = file
     this.secret = secret
   }
 
-  /** The repo's web secret (made once, 32 random bytes, mode 0600). */
-  static async open (file: string): Promise<WebAuth> {
-    let secret: Buffer
-    try {
-      secret = Buffer.from((await fs.readFile(file, 'utf8')).trim(), 'hex')
-    } catch (err: any) {
-      if (err.code !== 'ENOENT') throw err
-      secret = randomBytes(32)
-      await fs.writeFile(file, secret.toString('hex') + '\n', { mode: 0o600, flag: 'wx' })
-    }
-    return new WebAuth(secret)
+  /** The repo's web secret (made once, mode 0600; one too weak to use is replaced: `replaced` says why). */
+  static async open (file: string): Promise<{ auth: WebAuth, replaced?: string }> {
+    const secret = await openSecret(file, WEB_SECRET)
+    return { auth: new WebAuth(file, Buffer.from(secret.value, 'hex')), replaced: secret.replaced }
+  }
+
+  /** End every session and every link not yet used (a restart keeps them ended: the secret is on disk first). */
+  async revoke (): Promise<void> {
+    this.secret = await rotateWebSecret(this.file)
+    this.tickets.clear()
   }
 
   /** The address the page is served on: `Host` and `Origin` must name it. */
@@ -80,7 +109,8 @@ export class WebAuth {
 
   private validSession (value: string | undefined, now: number): boolean {
     const [until, mac] = (value ?? '').split('.')
-    if (until == null || mac == null || !(Number(until) > now)) return false
+    // a session issued for longer than sessions last now (an older daemon's) ends early
+    if (until == null || mac == null || !(Number(until) > now) || Number(until) > now + SESSION_TTL) return false
     const expected = Buffer.from(this.sign(until))
     const given = Buffer.from(mac)
     return given.length === expected.length && timingSafeEqual(given, expected)

@@ -12,6 +12,7 @@ import { HttpError, errorBody, listen, readJson, sendJson, serverUrl, statusFor 
 import { SESSION_TTL } from './constants.js'
 import { SESSION_COOKIE, WebAuth } from './webui-auth.js'
 import { WebFeed } from './webui-feed.js'
+import type { Log } from './log.js'
 import type { HandOverResult, ShoalNode } from '../node/shoal-node.js'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
@@ -31,12 +32,29 @@ const MAX_JOBS = 20
 /** The longest name an upload may be stored under. */
 const MAX_NAME = 200
 
+/**
+ * The control API's routes a web session may call: what the page reads and
+ * what its buttons do. None names a path on this machine: the page fetches
+ * into `REPO/downloads` and adds from `REPO/uploads` through its own
+ * `/ui/fetch` and `/ui/upload`, which choose the path themselves (never
+ * `force`). `add`, `get` and `import` (any path), `connect`, `gc` and
+ * `webui` (signing browsers in, revoking sessions) stay with the owner's
+ * socket and the TCP API's token.
+ */
+const PAGE_ROUTES = new Set([
+  'GET /v1/id', 'GET /v1/ls', 'GET /v1/peers', 'GET /v1/replicas', 'GET /v1/transfers', 'GET /v1/stat',
+  'POST /v1/status', 'POST /v1/providers', 'POST /v1/cat', 'POST /v1/export', 'POST /v1/verify',
+  'POST /v1/cancel', 'POST /v1/replicate', 'POST /v1/rm', 'POST /v1/stop'
+])
+
 export interface WebUiInit {
   node: ShoalNode
   host: string
   /** 0: the port it had last time, if free, else one from the OS. */
   port: number
   logger?: ComponentLogger
+  /** The operator's log: a weak secret replaced at start is said there. */
+  log?: Log
   /** The page's stop button, as the control API's stop. */
   requestStop(): Promise<HandOverResult>
 }
@@ -83,7 +101,9 @@ export class WebUi {
 
   async start (): Promise<void> {
     const { node } = this.init
-    this.auth = await WebAuth.open(node.repo.paths.webSecret)
+    const { auth, replaced } = await WebAuth.open(node.repo.paths.webSecret)
+    if (replaced != null) this.init.log?.warn(`replaced ${node.repo.paths.webSecret} with a fresh random secret: ${replaced}; browsers must sign in again (shoal webui)`)
+    this.auth = auth
     const last = this.init.port === 0 ? Number((await fs.readFile(node.repo.paths.webPort, 'utf8').catch(() => '')).trim()) : 0
     // a page open in a browser finds the restarted daemon where it was, if that port is still free
     const again = last > 0 && await listen(this.server, last, this.init.host).then(() => true, () => false)
@@ -104,6 +124,19 @@ export class WebUi {
   loginLink (): string {
     if (this.auth == null || this.url == null) throw new Error('the web page is not serving')
     return `${this.url}/login?ticket=${this.auth.ticket()}`
+  }
+
+  /**
+   * End every browser's session and every link not yet used (`shoal webui
+   * --revoke`): a new secret, on disk first, so a restart keeps them ended.
+   * Open pages lose their feed and their requests in flight at once.
+   */
+  async revokeSessions (): Promise<void> {
+    if (this.auth == null) throw new Error('the web page is not serving')
+    await this.auth.revoke()
+    // every open page's feed ends; its reconnection finds the session gone
+    this.feed.stop()
+    for (const c of this.controllers) c.abort()
   }
 
   private async close (): Promise<void> {
@@ -178,15 +211,18 @@ export class WebUi {
     throw new HttpError(404, `no such page: ${url.pathname}`, 'NotFoundError')
   }
 
-  /** The control API's routes, for the page's buttons (rm, replicate, cancel, status…). */
+  /** The control API's routes, for the page's buttons (rm, replicate, cancel, status…): `PAGE_ROUTES` only. */
   private async api (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const route = routeFor(req.method, req.url)
+    const key = `${req.method ?? 'GET'} ${new URL(req.url ?? '/', 'http://page').pathname}`
+    if (!PAGE_ROUTES.has(key)) throw new HttpError(403, `the web page may not call ${key}: it is for the owner's command line (the page fetches into REPO/downloads and adds what is uploaded to it)`, 'Forbidden')
     const controller = new AbortController()
     this.controllers.add(controller)
     res.on('close', () => {
       if (!res.writableFinished) controller.abort()
       this.controllers.delete(controller)
     })
-    await routeFor(req.method, req.url)({ node: this.init.node, req, res, signal: controller.signal, requestStop: this.init.requestStop })
+    await route({ node: this.init.node, req, res, signal: controller.signal, requestStop: this.init.requestStop })
   }
 
   /** Fetch a root into the repo's downloads folder, in the background: the feed shows it. */

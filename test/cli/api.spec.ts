@@ -58,4 +58,25 @@ describe('cli: the TCP control API (--api)', function () {
     assert.equal(r.code, 2)
     assert.match(r.stderr, /not a loopback address; the control API binds loopback only unless --api-allow-remote/)
   })
+
+  it('replaces an empty or short api.token at start and says so: no request without the token is ever let in', async () => {
+    const repo = scope.repo('weak-token')
+    await shoal(['init', '--repo', repo])
+    const file = path.join(repo, 'api.token')
+    const cases: Array<[string, RegExp]> = [['', /it was empty/], ['abc123', /it was 6 characters long, fewer than 32/], ['a token with spaces in it, long enough', /it held characters other than visible ASCII/]]
+    for (const [text, why] of cases) {
+      await fs.writeFile(file, text + '\n', { mode: 0o644 })
+      const d = scope.track(await DaemonProcess.start(repo, ['--api', '/ip4/127.0.0.1/tcp/0']))
+      assert.match(await d.logged(/replaced .*api\.token/), new RegExp(`with a fresh random token: ${why.source}; clients of the TCP API must read the new one`))
+      const fresh = (await fs.readFile(file, 'utf8')).trim()
+      assert.match(fresh, /^[0-9a-f]{64}$/)
+      assert.equal((await fs.stat(file)).mode & 0o777, 0o600)
+      const api = /api on (http:\/\/\S+)/.exec(d.log)![1]
+      assert.equal((await request(api, {})).status, 401, `no token (${JSON.stringify(text)} was in the file)`)
+      assert.equal((await request(api, { authorization: 'Bearer ' })).status, 401)
+      if (text !== '') assert.equal((await request(api, { authorization: `Bearer ${text}` })).status, 401, 'the old token')
+      assert.equal((await request(api, { authorization: `Bearer ${fresh}` })).status, 200)
+      await d.kill('SIGTERM')
+    }
+  })
 })

@@ -155,6 +155,26 @@ describe('daemon: the trustless HTTP gateway', function () {
     assert.ok(Date.now() - started < 20_000, `answered in ${Date.now() - started} ms`)
   })
 
+  it('serves every answer sandboxed (CSP sandbox: an opaque origin, no script) and nosniff: files, directories, blocks, CARs, errors', async () => {
+    const answers = [
+      await fetch(`${url}/ipfs/${root}/notes/read%20me.txt`),
+      await fetch(`${url}/ipfs/${root}`),
+      await fetch(`${url}/ipfs/${root}/notes/read%20me.txt`, { method: 'HEAD' }),
+      await fetch(`${url}/ipfs/${root}?format=raw`),
+      await fetch(`${url}/ipfs/${root}?format=car&dag-scope=block`),
+      await fetch(`${url}/ipfs/not-a-cid`),
+      await fetch(`${url}/ipfs/${root}/no-such-file`),
+      await fetch(`${url}/ipfs/${root}`, { method: 'POST' })
+    ]
+    assert.deepEqual(answers.map(a => a.status), [200, 200, 200, 200, 200, 400, 404, 405])
+    for (const a of answers) {
+      assert.equal(a.headers.get('content-security-policy'), 'sandbox', a.url)
+      assert.equal(a.headers.get('x-content-type-options'), 'nosniff', a.url)
+      await a.body?.cancel()
+    }
+    assert.match(answers[1].headers.get('content-type') ?? '', /^text\/html/)
+  })
+
   it('with fetching off, serves only what is held here', async () => {
     const local = new Gateway({ node: swarm.nodes[2] ?? await swarm.start({}, { bootstrapTo: [holder] }), host: '127.0.0.1', port: 0, fetch: false })
     await local.start()

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -14,6 +14,43 @@ const MiB = 1024 * 1024
 
 /** The flags this machine's closed network needs (no background connections, no sandbox as root). */
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+
+/**
+ * What a hostile page served on the web page's site would try, reported as
+ * text: its own origin, planting a session cookie for the page's host (cookies
+ * know no ports), reading the page's API with the browser's cookies, and
+ * removing a pin by a request whose answer it need not read.
+ */
+async function attack ({ base, cid }: { base: string, cid: string }): Promise<Record<string, string>> {
+  const out: Record<string, string> = { origin: self.origin }
+  try {
+    document.cookie = 'shoal_session=planted; path=/v1'
+    out.cookie = document.cookie.includes('planted') ? 'planted' : 'ignored'
+  } catch (err: any) {
+    out.cookie = `refused: ${err.name}`
+  }
+  try {
+    const res = await fetch(`${base}/v1/id`, { credentials: 'include' })
+    out.read = `read ${res.status}: ${await res.text()}`
+  } catch (err: any) {
+    out.read = `failed: ${err.message}`
+  }
+  try {
+    const res = await fetch(`${base}/v1/rm`, { method: 'POST', mode: 'no-cors', credentials: 'include', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ cid }) })
+    out.rm = `sent (${res.type})`
+  } catch (err: any) {
+    out.rm = `failed: ${err.message}`
+  }
+  return out
+}
+
+/** Sign in as a browser would, through a fresh link: the page's origin and the session cookie (`name=value`). */
+async function signIn (repo: string): Promise<{ base: string, cookie: string }> {
+  const link = JSON.parse((await shoalOk(['webui', '--json', '--repo', repo])).stdout).url as string
+  const login = await fetch(link, { redirect: 'manual' })
+  assert.equal(login.status, 303)
+  return { base: new URL(link).origin, cookie: login.headers.get('set-cookie')!.split(';')[0] }
+}
 
 describe('daemon: the web page, in a real browser (headless Chromium)', function () {
   this.timeout(240_000)
@@ -49,7 +86,7 @@ describe('daemon: the web page, in a real browser (headless Chromium)', function
     assert.match(link, /^http:\/\/127\.0\.0\.1:\d+\/login\?ticket=/)
     const base = new URL(link).origin
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+    browser ??= await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } })
     const problems: string[] = []
     page.on('console', msg => { if (msg.type() === 'error') problems.push(`console: ${msg.text()} (${msg.location().url})`) })
@@ -134,6 +171,12 @@ describe('daemon: the web page, in a real browser (headless Chromium)', function
     assert.ok(await fs.stat(path.join(a.repo, 'uploads', 'notes from the page.txt')), 'the uploaded file itself stays: rm drops the pin, never a file')
     const gone = await shoal(['ls', '--json', '--repo', a.repo])
     assert.ok(!JSON.parse(gone.stdout).some((p: any) => p.cid === uploadedCid))
+
+    // the owner signs every browser out: the open page says so at once
+    await shoalOk(['webui', '--revoke', '--repo', a.repo])
+    await page.waitForSelector('#live.signed-out', { timeout: 15_000 })
+    assert.match(await page.textContent('#error') ?? '', /signed out .*run `shoal webui` for a new link/)
+    await page.screenshot({ path: path.join(ARTIFACTS, 'webui-signed-out.png') })
   })
 
   it('refuses a foreign Host or Origin, and a request without a session', async () => {
@@ -143,10 +186,16 @@ describe('daemon: the web page, in a real browser (headless Chromium)', function
     const login = await fetch(link, { redirect: 'manual' })
     assert.equal(login.status, 303)
     const session = login.headers.get('set-cookie')!.split(';')[0]
-    assert.match(login.headers.get('set-cookie')!, /HttpOnly; SameSite=Strict/)
+    assert.match(login.headers.get('set-cookie')!, /HttpOnly; SameSite=Strict; Path=\/; Max-Age=86400$/)
     assert.equal((await fetch(`${base}/v1/id`, { headers: { cookie: session } })).status, 200)
     assert.equal((await fetch(`${base}/v1/id`)).status, 401, 'no session')
     assert.equal((await fetch(`${base}/v1/id`, { headers: { cookie: `${session.slice(0, -2)}xx` } })).status, 401, 'a forged session')
+    // a session signed with the repo's key lasts at most a day: one that claims a week (as sessions once did) is refused
+    const key = Buffer.from((await fs.readFile(path.join(d.repo, 'webui.secret'), 'utf8')).trim(), 'hex')
+    const signed = (until: number): string => `shoal_session=${until}.${createHmac('sha256', key).update(`shoal-webui-session:${until}`).digest('base64url')}`
+    assert.equal((await fetch(`${base}/v1/id`, { headers: { cookie: signed(Date.now() + 3600_000) } })).status, 200, 'signed with the key, an hour left')
+    assert.equal((await fetch(`${base}/v1/id`, { headers: { cookie: signed(Date.now() + 6 * 24 * 3600_000) } })).status, 401, 'six days left')
+    assert.equal((await fetch(`${base}/v1/id`, { headers: { cookie: signed(Date.now() - 1000) } })).status, 401, 'expired')
     const post = async (headers: Record<string, string>): Promise<number> => (await fetch(`${base}/v1/cancel`, { method: 'POST', headers: { cookie: session, 'content-type': 'application/json', ...headers }, body: JSON.stringify({ cid: 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy' }) })).status
     assert.equal(await post({ origin: 'http://evil.example' }), 403, 'another site')
     assert.equal(await post({}), 403, 'a change without an Origin')
@@ -159,5 +208,129 @@ describe('daemon: the web page, in a real browser (headless Chromium)', function
       req.end()
     })
     assert.equal(status, 403)
+  })
+
+  it('a web session reaches only the page\'s folders: no add, get or import of a path it names, no force; the owner\'s command line keeps them', async () => {
+    const d = await scope.start('reach')
+    const { base, cookie } = await signIn(d.repo)
+    const call = async (route: string, body: unknown): Promise<{ status: number, name?: string }> => {
+      const res = await fetch(`${base}${route}`, { method: 'POST', headers: { cookie, origin: base, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      const text = await res.text()
+      return { status: res.status, name: text.startsWith('{') ? JSON.parse(text.split('\n')[0]).error?.name : undefined }
+    }
+    const mine = path.join(scope.dir, 'owner only.txt')
+    await fs.writeFile(mine, 'for the owner\'s eyes\n')
+    const held = path.join(scope.dir, 'held.bin')
+    await fs.writeFile(held, randomBytes(64 * 1024))
+    const cid = JSON.parse((await shoalOk(['add', held, '--json', '--repo', d.repo])).stdout).cid as string
+    const outside = path.join(scope.dir, 'written by the page')
+    await fs.writeFile(outside, 'was here first\n')
+
+    // what names a path, signs browsers in or out, or dials: refused, and nothing happened
+    assert.deepEqual(await call('/v1/add', { path: mine }), { status: 403, name: 'Forbidden' })
+    assert.deepEqual(await call('/v1/get', { cid, output: outside, force: true }), { status: 403, name: 'Forbidden' })
+    assert.deepEqual(await call('/v1/get', { cid, output: path.join(d.repo, 'downloads', 'x'), force: true }), { status: 403, name: 'Forbidden' })
+    assert.deepEqual(await call('/v1/import', { path: mine }), { status: 403, name: 'Forbidden' })
+    assert.deepEqual(await call('/v1/webui', {}), { status: 403, name: 'Forbidden' }, 'a session cannot mint more sessions')
+    assert.deepEqual(await call('/v1/webui/revoke', {}), { status: 403, name: 'Forbidden' })
+    assert.deepEqual(await call('/v1/connect', { address: d.addresses[0] }), { status: 403, name: 'Forbidden' })
+    assert.deepEqual(await call('/v1/gc', {}), { status: 403, name: 'Forbidden' })
+    assert.equal(await fs.readFile(outside, 'utf8'), 'was here first\n')
+    const pins = JSON.parse((await shoalOk(['ls', '--json', '--repo', d.repo])).stdout)
+    assert.deepEqual(pins.map((p: any) => p.cid), [cid], 'the page added nothing')
+
+    // what the page's buttons use still works
+    assert.equal((await call('/v1/cancel', { cid })).status, 200)
+    assert.equal((await fetch(`${base}/v1/ls`, { headers: { cookie } })).status, 200)
+    // the page's own fetch and upload choose the path: REPO/downloads/<cid>, REPO/uploads/<name>
+    assert.deepEqual(await call('/ui/fetch', { cid: `${cid}/../../escape` }), { status: 400, name: 'InvalidCIDError' })
+    const up = await fetch(`${base}/ui/upload?name=${encodeURIComponent('../../escape.txt')}`, { method: 'POST', headers: { cookie, origin: base }, body: 'uploaded\n' })
+    assert.equal(up.status, 200)
+    assert.equal((await up.json()).output, path.join(d.repo, 'uploads', 'escape.txt'))
+    assert.equal(await fs.readFile(path.join(d.repo, 'uploads', 'escape.txt'), 'utf8'), 'uploaded\n')
+    await assert.rejects(fs.access(path.join(scope.dir, 'escape.txt')))
+
+    // the owner's command line keeps its full reach
+    await shoalOk(['get', cid, '-o', outside, '--force', '--repo', d.repo])
+    assert.equal(await sha256File(outside), await sha256File(held))
+    await shoalOk(['add', mine, '--repo', d.repo])
+  })
+
+  it('replaces a webui.secret that is no key (empty, not hex, short) at start and says so; a session signed with the empty key it decoded to is refused', async () => {
+    const repo = scope.repo('weak-secret')
+    await shoalOk(['init', '--repo', repo])
+    const file = path.join(repo, 'webui.secret')
+    const cases: Array<[string, RegExp]> = [['', /it was empty/], ['not hex at all', /it was not hex/], ['abcd', /it held 2 bytes, not 32/]]
+    for (const [text, why] of cases) {
+      await fs.writeFile(file, text + '\n', { mode: 0o644 })
+      const d = scope.track(await DaemonProcess.start(repo))
+      assert.match(await d.logged(/replaced .*webui\.secret/), new RegExp(`with a fresh random secret: ${why.source}; browsers must sign in again`))
+      assert.match((await fs.readFile(file, 'utf8')).trim(), /^[0-9a-f]{64}$/)
+      assert.equal((await fs.stat(file)).mode & 0o777, 0o600)
+      const { base, cookie } = await signIn(repo)
+      const until = Date.now() + 3600_000
+      const forged = `shoal_session=${until}.${createHmac('sha256', Buffer.alloc(0)).update(`shoal-webui-session:${until}`).digest('base64url')}`
+      assert.equal((await fetch(`${base}/v1/id`, { headers: { cookie: forged } })).status, 401, `a session signed with no key (${JSON.stringify(text)})`)
+      assert.equal((await fetch(`${base}/v1/id`, { headers: { cookie } })).status, 200)
+      await d.kill('SIGTERM')
+    }
+    // a sound secret is kept, and the sessions it signed with it
+    const d = scope.track(await DaemonProcess.start(repo))
+    const { base, cookie } = await signIn(repo)
+    const kept = await fs.readFile(file, 'utf8')
+    await d.kill('SIGTERM')
+    const again = scope.track(await DaemonProcess.start(repo))
+    assert.equal(await fs.readFile(file, 'utf8'), kept)
+    assert.equal((await fetch(`${base}/v1/id`, { headers: { cookie } })).status, 200)
+    assert.doesNotMatch(again.log, /replaced/)
+  })
+
+  it('a hostile HTML file served by the gateway, on the web page\'s site, runs no script and can neither read nor drive the page', async () => {
+    const d = await scope.start('hostile', ['--gateway', '/ip4/127.0.0.1/tcp/0'])
+    const gateway = /trustless gateway on (http:\/\/\S+)\/ipfs\//.exec(d.log)![1]
+    const held = path.join(scope.dir, 'held by the victim.bin')
+    await fs.writeFile(held, randomBytes(4096))
+    const heldCid = JSON.parse((await shoalOk(['add', held, '--json', '--repo', d.repo])).stdout).cid as string
+    const link = JSON.parse((await shoalOk(['webui', '--json', '--repo', d.repo])).stdout).url as string
+    const base = new URL(link).origin
+    assert.equal(new URL(gateway).hostname, new URL(base).hostname, 'the same site: one host, two ports')
+    // a shared folder with an HTML page in it, as anyone may publish
+    const site = path.join(scope.dir, 'site')
+    await fs.mkdir(site)
+    const hostile = path.join(site, 'index.html')
+    await fs.writeFile(hostile, `<!doctype html><meta charset="utf-8"><title>hostile</title><p id="report">no script ran</p>
+<script>(${attack.toString()})(${JSON.stringify({ base, cid: heldCid })}).then(r => { document.getElementById('report').textContent = JSON.stringify(r) })</script>\n`)
+    const siteCid = JSON.parse((await shoalOk(['add', site, '-r', '--json', '--repo', d.repo])).stdout).cid as string
+
+    browser ??= await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+    const context = await browser.newContext()
+    try {
+      // the victim is signed in to the web page: the browser holds its session cookie for this host
+      const page = await context.newPage()
+      await page.goto(link)
+      await page.waitForSelector('#live.live')
+      assert.equal((await context.cookies(base)).length, 1)
+
+      const served = await page.goto(`${gateway}/ipfs/${siteCid}/index.html`)
+      assert.equal(served?.status(), 200)
+      assert.equal(served?.headers()['content-security-policy'], 'sandbox')
+      assert.equal(served?.headers()['x-content-type-options'], 'nosniff')
+      assert.match(served?.headers()['content-type'] ?? '', /^text\/html/)
+      // its script would have reported by now had it run (the page has loaded)
+      assert.equal(await page.textContent('#report'), 'no script ran')
+
+      // the same code, run in the document anyway (as a debugger can): an opaque origin, refused everything
+      const result = await page.evaluate(attack, { base, cid: heldCid })
+      assert.equal(result.origin, 'null')
+      assert.match(result.cookie, /^refused: SecurityError/)
+      assert.match(result.read, /^failed: /)
+      assert.match(result.rm, /^(sent \(opaque\)|failed: )/)
+      const pins = JSON.parse((await shoalOk(['ls', '--json', '--repo', d.repo])).stdout)
+      assert.ok(pins.some((p: any) => p.cid === heldCid), 'the pin is still there')
+      assert.ok(pins.some((p: any) => p.cid === siteCid))
+      assert.deepEqual((await context.cookies(base)).map(c => c.value.length > 20), [true], 'no cookie planted beside the session')
+    } finally {
+      await context.close()
+    }
   })
 })

@@ -6,15 +6,25 @@ import type { CommandModule } from 'yargs'
 
 interface WebUiArgs extends GlobalArgs {
   open?: boolean
+  revoke?: boolean
 }
 
 export const webuiCommand: CommandModule<GlobalArgs, WebUiArgs> = {
   command: 'webui',
-  describe: 'Print a one-time link that signs a browser in to the daemon\'s web page (--open: open it)',
+  describe: 'Print a one-time link that signs a browser in to the daemon\'s web page (--open: open it; --revoke: sign every browser out)',
   builder: y => y
     .option('open', { type: 'boolean', describe: 'open the link in a browser ($BROWSER, else xdg-open or open)' })
-    .example('$0 webui --open', '') as any,
+    .option('revoke', { type: 'boolean', describe: 'end every browser\'s session and every link not yet used (also after a restart)' })
+    .conflicts('revoke', 'open')
+    .example('$0 webui --open', '')
+    .example('$0 webui --revoke', '') as any,
   handler: async args => {
+    if (args.revoke === true) {
+      const { served } = await clientOf(args).json('POST', '/v1/webui/revoke', {})
+      if (args.json === true) out.json({ revoked: true, served })
+      else out.line(`every web page session ended${served === true ? '' : ' (the daemon serves no page now; none it serves later accepts them)'}: run \`shoal webui\` to sign a browser in again`)
+      return
+    }
     const { url } = await clientOf(args).json('POST', '/v1/webui', {})
     if (args.json === true) out.json({ url })
     else out.line(url)
