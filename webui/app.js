@@ -21,10 +21,18 @@ function bytes (n) {
   return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`
 }
 const rate = n => `${bytes(n)}/s`
-function duration (s) {
-  if (s == null || !Number.isFinite(s)) return '?'
-  if (s < 60) return `${Math.round(s)}s`
-  return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`
+/** A duration in seconds as the CLI says one (src/duration.ts, which the page cannot import): 120 ms, 1.5 s, 15 s, 1 min 05 s. */
+function duration (seconds) {
+  if (seconds == null || !Number.isFinite(seconds) || seconds < 0) return '?'
+  const ms = Math.round(seconds * 1000)
+  if (ms < 1000) return `${ms} ms`
+  const tenths = Math.round(seconds * 10) / 10
+  if (tenths < 10) return `${tenths} s`
+  const s = Math.round(seconds)
+  if (s < 60) return `${s} s`
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`
+  const minutes = Math.round(s / 60)
+  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, '0')} min`
 }
 const short = id => id.length > 16 ? `${id.slice(0, 8)}…${id.slice(-6)}` : id
 

@@ -5,7 +5,8 @@ import { parseContentPath } from '../../content/dag.js'
 import { InputError, InterruptedError } from '../../errors.js'
 import { checkStreamEnd } from '../../client/api-client.js'
 import { clientOf, interruptSignal } from '../context.js'
-import { RateMeter, formatBytes, formatDuration, out, plural, progressBar } from '../output.js'
+import { formatDuration } from '../../duration.js'
+import { RateMeter, formatBytes, out, plural, progressBar } from '../output.js'
 import type { GlobalArgs } from '../context.js'
 import type { CommandModule } from 'yargs'
 
@@ -111,7 +112,7 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
     // the current folder by default: the file lands in it as ./CID
     const output = path.resolve(args.output ?? '.')
     const json = args.json === true
-    const bar = progressBar('fetching [{bar}] {percentage}% | {done} of {size} | {rate}/s | ETA {eta_formatted} | {peers}', !json)
+    const bar = progressBar('fetching [{bar}] {percentage}% | {done} of {size} | {rate}/s | ETA {left} | {peers}', !json)
     const rate = new RateMeter()
     let last: { bytesDone: number, bytesTotal: number } | undefined
     // the final name, and what was there before the daemon renamed the verified file into place
@@ -131,7 +132,8 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
           return
         }
         if (event.type === 'phase' && event.phase === 'searching') {
-          out.note(`searching for peers that hold ${cid.toString()} (giving up after ${Math.round(event.timeout / 1000)} s with none found)`)
+          // the whole search's bound, the figure the error names if none is found
+          out.note(`searching for peers that hold ${cid.toString()} (giving up after ${formatDuration(event.timeout / 1000)} with none found)`)
         } else if (event.type === 'phase' && event.phase === 'writing') {
           bar.stop()
           if (process.stderr.isTTY) out.note(`all blocks fetched and verified; writing ${event.output as string}`)
@@ -139,10 +141,12 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
           last = event
           // bytes on disk against the DAG's size (before the root is known: blocks)
           const [done, total] = event.bytesTotal > 0 ? [event.bytesDone, event.bytesTotal] : [event.blocksDone, event.blocksKnown]
+          const speed = rate.add(event.bytesFetched)
           bar.update(done, total, {
             done: event.bytesTotal > 0 ? formatBytes(event.bytesDone) : `${event.blocksDone} blocks`,
             size: event.bytesTotal > 0 ? formatBytes(event.bytesTotal) : `${event.blocksKnown}`,
-            rate: formatBytes(rate.add(event.bytesFetched)),
+            rate: formatBytes(speed),
+            left: event.bytesTotal > 0 && speed > 0 ? formatDuration((event.bytesTotal - event.bytesDone) / speed) : '?',
             peers: plural(event.peers, 'peer')
           })
         }
