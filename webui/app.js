@@ -90,13 +90,14 @@ function renderChart (history, view) {
   $('chart-scale').textContent = `top: ${rate(max)}, last ${duration(history.length)}`
 }
 
-function renderTransfers (view, shares) {
+function renderTransfers (view) {
   $('transfers').replaceChildren(table(
     [['name'], ['progress'], ['rate'], ['ETA'], ['peers (share)', 'hide-narrow'], ['']],
     view.downloads.map(d => {
       const fill = h('div')
       fill.style.width = `${d.bytesTotal > 0 ? Math.min(100, d.bytesDone / d.bytesTotal * 100) : 0}%`
-      const share = (shares[d.root] ?? []).filter(c => c.bytes > 0).map(c => `${short(c.peerId)} ${d.bytesDone > 0 ? Math.round(c.bytes / Math.max(1, d.bytesDone) * 100) : 0}%`).join(', ')
+      // each peer's share of the bytes received, in whole percent adding up to 100 (node/activity-view.ts)
+      const share = d.shares.map(s => `${short(s.peerId)} ${s.percent}%`).join(', ')
       return h('tr', { data: { root: d.root } },
         h('td', { className: 'mono wrap' }, d.name === d.root ? short(d.root) : d.name, h('div', { className: 'muted small' }, d.purpose)),
         h('td', {}, h('div', { className: 'bar' }, fill), h('span', { className: 'small' }, `${bytes(d.bytesDone)} of ${d.bytesTotal > 0 ? bytes(d.bytesTotal) : '?'}`)),
@@ -156,7 +157,7 @@ function renderJobs (jobs) {
 function render (s) {
   renderSelf(s.self)
   renderChart(s.history, s.view)
-  renderTransfers(s.view, s.shares)
+  renderTransfers(s.view)
   renderPins(s.pins)
   renderPeers(s.view)
   renderBans(s.bans)
