@@ -11,6 +11,8 @@ export const EXIT = {
   NOT_FOUND: 4,
   /** A disk is full: the repo's (free space or run `shoal gc`) or the output's. */
   DISK_FULL: 5,
+  /** The daemon went away while the command ran (its connection closed): start it and run the command again. */
+  DAEMON_GONE: 6,
   /** Interrupted by Ctrl-C. */
   INTERRUPTED: 130
 } as const
@@ -33,6 +35,8 @@ export function exitCodeFor (name: string): number {
       return EXIT.NOT_FOUND
     case 'DiskFullError':
       return EXIT.DISK_FULL
+    case 'DaemonGoneError':
+      return EXIT.DAEMON_GONE
     default:
       return EXIT.ERROR
   }

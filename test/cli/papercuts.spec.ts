@@ -3,8 +3,7 @@ import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { SHOAL_BIN, shoal, shoalOk, useDaemons } from '../helpers/cli.js'
-import type { DaemonProcess } from '../helpers/cli.js'
+import { DaemonProcess, SHOAL_BIN, sha256File, shoal, shoalOk, shoalStreaming, useDaemons } from '../helpers/cli.js'
 
 /** Run `shoal ARGS` with its stdout closed by the reader before anything is written (`| head` that already quit). */
 async function withClosedStdout (args: string[]): Promise<{ code: number | null, stderr: string }> {
@@ -71,6 +70,57 @@ describe('cli: the small things a user meets', function () {
     assert.ok(took != null, r.stderr)
     // a get over loopback from a running peer takes well under ten seconds: milliseconds or tenths
     assert.match(took[1], /^(\d{1,3} ms|\d(\.\d)? s)$/)
+  })
+
+  it('a get whose daemon is killed says the daemon went away, what it kept and how to resume; exit 6; the same command resumes', async () => {
+    const seeder = await scope.start('seeder', ['--bootstrap', a.addresses[0]])
+    const getter = await scope.start('getter', ['--bootstrap', seeder.addresses[0], '--max-download-rate', '2MiB'])
+    const file = path.join(scope.dir, 'large')
+    await fs.writeFile(file, randomBytes(8 * 1024 * 1024))
+    const { cid } = JSON.parse((await shoalOk(['add', file, '--json', '--repo', seeder.repo])).stdout)
+    const output = path.join(scope.dir, 'large-copy')
+    let killed: Promise<unknown> | undefined
+    const r = await shoalStreaming(['get', cid, '-o', output, '--json', '--repo', getter.repo], line => {
+      // killed once a block is on disk
+      if (killed == null && line.includes('"progress"') && JSON.parse(line).bytesDone > 0) killed = getter.kill('SIGKILL')
+    })
+    assert.ok(killed != null, `the get made progress before the daemon was killed: ${r.stdout}`)
+    await killed
+    assert.equal(r.code, 6, r.stderr)
+    const { error } = JSON.parse(r.stdout.trim().split('\n').at(-1)!)
+    assert.equal(error.name, 'DaemonGoneError')
+    assert.equal(error.exitCode, 6)
+    const part = `${output}.part`
+    assert.match(error.message, /^the daemon went away \(connection closed\) during the get: [\d.]+ (KiB|MiB) of 8\.0 MiB kept in (\S+); start the daemon again \(shoal daemon --repo \S+\) and run the same command to resume from it$/)
+    assert.ok(error.message.includes(` kept in ${part};`), error.message)
+    assert.equal(r.stderr, `shoal: ${error.message as string}\n`, 'one line on stderr')
+    await fs.access(part)
+    await assert.rejects(fs.access(output), 'nothing under the final name')
+
+    // as it says: the daemon started again, the same command resumes from the .part
+    scope.track(await DaemonProcess.start(getter.repo, ['--bootstrap', seeder.addresses[0]]))
+    const again = await shoalOk(['get', cid, '-o', output, '--json', '--repo', getter.repo])
+    const summary = JSON.parse(again.stdout.trim().split('\n').at(-1)!)
+    assert.ok(summary.blocksAlreadyHeld > 0, `resumed: ${again.stdout}`)
+    assert.equal(await sha256File(output), await sha256File(file))
+  })
+
+  it('a cat whose daemon is killed says the daemon went away and that the output is incomplete; exit 6', async () => {
+    const seeder = await scope.start('cat-seeder', ['--bootstrap', a.addresses[0]])
+    const reader = await scope.start('cat-reader', ['--bootstrap', seeder.addresses[0], '--max-download-rate', '2MiB'])
+    const file = path.join(scope.dir, 'streamed')
+    await fs.writeFile(file, randomBytes(8 * 1024 * 1024))
+    const { cid } = JSON.parse((await shoalOk(['add', file, '--json', '--repo', seeder.repo])).stdout)
+    const cat = spawn(process.execPath, [SHOAL_BIN, 'cat', cid, '--repo', reader.repo], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    let bytes = 0
+    cat.stderr.on('data', d => { stderr += d })
+    // killed once bytes are coming
+    cat.stdout.on('data', d => { if (bytes === 0) void reader.kill('SIGKILL'); bytes += d.length })
+    const code = await new Promise<number | null>(resolve => cat.on('close', resolve))
+    assert.ok(bytes > 0 && bytes < 8 * 1024 * 1024, `part of it was written: ${bytes}`)
+    assert.equal(code, 6, stderr)
+    assert.equal(stderr, 'shoal: the daemon went away (connection closed) before it finished (output is incomplete)\n')
   })
 
   it('says what it means: a missing CID, a mistyped option, a size that is not one', async () => {

@@ -1,9 +1,9 @@
-import { statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import path from 'node:path'
-import { pipeline } from 'node:stream/promises'
 import { parseContentPath } from '../../content/dag.js'
 import { InputError, InterruptedError } from '../../errors.js'
-import { checkStreamEnd } from '../../client/api-client.js'
+import { DaemonGoneError, copyStream } from '../../client/api-client.js'
+import { partOf } from '../../node/output-commit.js'
 import { clientOf, interruptSignal } from '../context.js'
 import { formatDuration } from '../../duration.js'
 import { RateMeter, formatBytes, out, plural, progressBar } from '../output.js'
@@ -177,21 +177,36 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
     } catch (err: any) {
       bar.stop()
       if (err?.name === 'InterruptedError' || err?.cause?.name === 'InterruptedError') {
-        const kept = last == null ? 'nothing fetched yet' : last.bytesTotal > 0 ? `${formatBytes(last.bytesDone)} of ${formatBytes(last.bytesTotal)} kept` : `${formatBytes(last.bytesDone)} kept`
-        throw new InterruptedError(`interrupted: ${kept}; run the same command to resume`)
+        throw new InterruptedError(`interrupted: ${last == null ? 'nothing fetched yet' : `${bytesOf(last)} kept`}; run the same command to resume`)
       }
-      if (writing != null && err?.name !== 'RemoteError' && renamedSince(writing)) {
+      if (err?.name !== 'DaemonGoneError') throw err
+      if (writing != null && renamedSince(writing)) {
         // the daemon went away after the rename: the file under its name is the verified whole
         out.note(`the daemon stopped before it reported back, but ${writing.output} had been saved whole (verified before it took its name)`)
         if (json) out.json({ type: 'summary', cid: cid.toString(), output: writing.output, unreported: true })
         else out.line(writing.output)
         return
       }
-      throw err
+      // what the daemon had written stays in the .part, with its records in the repo: the next get resumes from them
+      const part = partOf(writing?.output ?? targetOf(output, inside.at(-1) ?? cid.toString()))
+      const restart = `start the daemon again (shoal daemon --repo ${client.repo}) and run the same command`
+      throw new DaemonGoneError(existsSync(part)
+        ? `the daemon went away (connection closed) during the get: ${last == null ? 'what it had fetched' : bytesOf(last)} kept in ${part}; ${restart} to resume from it`
+        : `the daemon went away (connection closed) during the get, before it had kept anything; ${restart}`)
     } finally {
       bar.stop()
     }
   }
+}
+
+/** The bytes of the DAG on disk, of its size when known. */
+function bytesOf (progress: { bytesDone: number, bytesTotal: number }): string {
+  return progress.bytesTotal > 0 ? `${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)}` : formatBytes(progress.bytesDone)
+}
+
+/** Where the daemon writes a get to `output`: into it as `output/name` when it is a folder (see node/export-path). */
+function targetOf (output: string, name: string): string {
+  return statSync(output, { throwIfNoEntry: false })?.isDirectory() === true ? path.join(output, name) : output
 }
 
 /** Whether a new file has taken the name since `writing.before` was seen there. */
@@ -219,7 +234,6 @@ export const catCommand: CommandModule<GlobalArgs, CatArgs> = {
       cid: [cid.toString(), ...inside].join('/'),
       providerTimeout: args.timeout == null ? undefined : args.timeout * 1000
     }, interruptSignal())
-    await pipeline(res, process.stdout, { end: false })
-    checkStreamEnd(res, 'output')
+    await copyStream(res, process.stdout, { end: false }, 'output')
   }
 }
