@@ -169,6 +169,27 @@ describe('cli: the small things a user meets', function () {
     assert.equal(running.peerId, (await shoalOk(['id', '--repo', repo])).stdout.split('\n')[0])
   })
 
+  it('init refuses a key file that is missing or not a key, in one line (exit 2), and makes nothing', async () => {
+    const fresh = scope.repo('keyless')
+    const missing = path.join(scope.dir, 'no-such-group.key')
+    const group = await shoal(['init', '--repo', fresh, '--group-key', missing])
+    assert.equal(group.code, 2)
+    assert.equal(group.stderr, `shoal: --group-key: ${missing} does not exist (make one with: shoal group-key > ${missing}, and give every peer a copy)\n`)
+    const swarm = await shoal(['init', '--repo', fresh, '--swarm-key', missing, '--json'])
+    assert.equal(swarm.code, 2)
+    assert.deepEqual(JSON.parse(swarm.stdout).error, { name: 'ConfigError', message: `--swarm-key: ${missing} does not exist (make one with: shoal swarm-key > ${missing}, and give every peer a copy)`, exitCode: 2 })
+    const junk = path.join(scope.dir, 'junk.key')
+    await fs.writeFile(junk, 'not a key\n')
+    const bad = await shoal(['init', '--repo', fresh, '--group-key', junk])
+    assert.equal(bad.code, 2)
+    assert.match(bad.stderr, /^shoal: \S+junk\.key is not a Shoal replication group key \(make one with: shoal group-key > group\.key\)\n$/)
+    await assert.rejects(fs.access(fresh), 'no repo was made')
+    // with the key made as it says, init makes the repo and writes the key's path to its config
+    await fs.writeFile(missing, (await shoalOk(['group-key'])).stdout)
+    await shoalOk(['init', '--repo', fresh, '--group-key', missing])
+    assert.equal(JSON.parse(await fs.readFile(path.join(fresh, 'config.json'), 'utf8')).replication.groupKeyFile, missing)
+  })
+
   it('daemon --json logs JSON lines', async () => {
     const d = await scope.start('json-daemon', ['--json'])
     assert.ok(d.log.trim().split('\n').every(l => typeof JSON.parse(l).msg === 'string'))
