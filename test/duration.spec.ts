@@ -12,7 +12,7 @@ async function pageDuration (): Promise<(seconds: number) => string> {
   const app = await fs.readFile(path.join(ROOT, 'webui/app.js'), 'utf8')
   const source = /^function duration \(seconds\) \{\n[\s\S]*?\n\}$/m.exec(app)
   assert.ok(source != null, 'webui/app.js has function duration (seconds)')
-  // eslint-disable-next-line no-new-func, @typescript-eslint/no-implied-eval
+  // eslint-disable-next-line no-new-func
   return new Function(`${source[0]}\nreturn duration`)()
 }
 
