@@ -24,7 +24,7 @@ describe('formatDuration', () => {
     assert.equal(formatDuration(0.9994), '999 ms')
   })
 
-  it('tenths under ten seconds (a whole number without ".0"), then whole seconds, minutes, hours', () => {
+  it('tenths under ten seconds (a whole number without ".0"), then whole seconds, minutes, hours (whole ones alone)', () => {
     assert.equal(formatDuration(0.9996), '1 s')
     assert.equal(formatDuration(1.04), '1 s')
     assert.equal(formatDuration(1.5), '1.5 s')
@@ -32,9 +32,10 @@ describe('formatDuration', () => {
     assert.equal(formatDuration(9.94), '9.9 s')
     assert.equal(formatDuration(9.96), '10 s')
     assert.equal(formatDuration(14.6), '15 s')
-    assert.equal(formatDuration(59.6), '1 min 00 s')
+    assert.equal(formatDuration(59.6), '1 min')
     assert.equal(formatDuration(65), '1 min 05 s')
-    assert.equal(formatDuration(3599.6), '1 h 00 min')
+    assert.equal(formatDuration(3599.6), '1 h')
+    assert.equal(formatDuration(3 * 3600 + 10), '3 h')
     assert.equal(formatDuration(2 * 3600 + 5 * 60 + 20), '2 h 05 min')
   })
 
@@ -44,10 +45,10 @@ describe('formatDuration', () => {
 
   it('grows with the duration it says: a longer one never reads shorter', () => {
     const inSeconds = (text: string): number => {
-      const m = /^(?:(\d+) h (\d+) min|(\d+) min (\d+) s|([\d.]+) s|(\d+) ms)$/.exec(text)
+      const m = /^(?:(\d+) h(?: (\d+) min)?|(\d+) min(?: (\d+) s)?|([\d.]+) s|(\d+) ms)$/.exec(text)
       assert.ok(m != null, text)
-      if (m[1] != null) return Number(m[1]) * 3600 + Number(m[2]) * 60
-      if (m[3] != null) return Number(m[3]) * 60 + Number(m[4])
+      if (m[1] != null) return Number(m[1]) * 3600 + Number(m[2] ?? 0) * 60
+      if (m[3] != null) return Number(m[3]) * 60 + Number(m[4] ?? 0)
       if (m[5] != null) return Number(m[5])
       return Number(m[6]) / 1000
     }

@@ -30,9 +30,9 @@ function duration (seconds) {
   if (tenths < 10) return `${tenths} s`
   const s = Math.round(seconds)
   if (s < 60) return `${s} s`
-  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`
+  if (s < 3600) return s % 60 === 0 ? `${s / 60} min` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`
   const minutes = Math.round(s / 60)
-  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, '0')} min`
+  return minutes % 60 === 0 ? `${minutes / 60} h` : `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, '0')} min`
 }
 const short = id => id.length > 16 ? `${id.slice(0, 8)}…${id.slice(-6)}` : id
 
