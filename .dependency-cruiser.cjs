@@ -32,7 +32,7 @@ module.exports = {
     ...forbidden,
     {
       name: 'shared-modules-import-no-layer',
-      comment: 'the modules at the top of src/ (errors, signals) are used by every layer and import none',
+      comment: 'the modules at the top of src/ (errors, signals, duration) are used by every layer and import none',
       severity: 'error',
       from: { path: '^src/[^/]+\\.ts$' },
       to: { path: `^src/(${LAYERS.join('|')})/` }

@@ -143,9 +143,3 @@ export class DaemonStartError extends ShoalError {
   static override readonly name = 'DaemonStartError'
   override name = 'DaemonStartError'
 }
-
-/** What was written out stops short of the whole content (the daemon stopped sending). */
-export class IncompleteOutputError extends ShoalError {
-  static override readonly name = 'IncompleteOutputError'
-  override name = 'IncompleteOutputError'
-}

@@ -21,10 +21,18 @@ function bytes (n) {
   return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`
 }
 const rate = n => `${bytes(n)}/s`
-function duration (s) {
-  if (s == null || !Number.isFinite(s)) return '?'
-  if (s < 60) return `${Math.round(s)}s`
-  return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`
+/** A duration in seconds as the CLI says one (src/duration.ts, which the page cannot import): 120 ms, 1.5 s, 15 s, 1 min 05 s. */
+function duration (seconds) {
+  if (seconds == null || !Number.isFinite(seconds) || seconds < 0) return '?'
+  const ms = Math.round(seconds * 1000)
+  if (ms < 1000) return `${ms} ms`
+  const tenths = Math.round(seconds * 10) / 10
+  if (tenths < 10) return `${tenths} s`
+  const s = Math.round(seconds)
+  if (s < 60) return `${s} s`
+  if (s < 3600) return s % 60 === 0 ? `${s / 60} min` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`
+  const minutes = Math.round(s / 60)
+  return minutes % 60 === 0 ? `${minutes / 60} h` : `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, '0')} min`
 }
 const short = id => id.length > 16 ? `${id.slice(0, 8)}…${id.slice(-6)}` : id
 
@@ -82,13 +90,14 @@ function renderChart (history, view) {
   $('chart-scale').textContent = `top: ${rate(max)}, last ${duration(history.length)}`
 }
 
-function renderTransfers (view, shares) {
+function renderTransfers (view) {
   $('transfers').replaceChildren(table(
     [['name'], ['progress'], ['rate'], ['ETA'], ['peers (share)', 'hide-narrow'], ['']],
     view.downloads.map(d => {
       const fill = h('div')
       fill.style.width = `${d.bytesTotal > 0 ? Math.min(100, d.bytesDone / d.bytesTotal * 100) : 0}%`
-      const share = (shares[d.root] ?? []).filter(c => c.bytes > 0).map(c => `${short(c.peerId)} ${d.bytesDone > 0 ? Math.round(c.bytes / Math.max(1, d.bytesDone) * 100) : 0}%`).join(', ')
+      // each peer's share of the bytes received, in whole percent adding up to 100 (node/activity-view.ts)
+      const share = d.shares.map(s => `${short(s.peerId)} ${s.percent}%`).join(', ')
       return h('tr', { data: { root: d.root } },
         h('td', { className: 'mono wrap' }, d.name === d.root ? short(d.root) : d.name, h('div', { className: 'muted small' }, d.purpose)),
         h('td', {}, h('div', { className: 'bar' }, fill), h('span', { className: 'small' }, `${bytes(d.bytesDone)} of ${d.bytesTotal > 0 ? bytes(d.bytesTotal) : '?'}`)),
@@ -148,7 +157,7 @@ function renderJobs (jobs) {
 function render (s) {
   renderSelf(s.self)
   renderChart(s.history, s.view)
-  renderTransfers(s.view, s.shares)
+  renderTransfers(s.view)
   renderPins(s.pins)
   renderPeers(s.view)
   renderBans(s.bans)

@@ -1,8 +1,8 @@
+import { formatDuration } from '../duration.js'
 import type { ChurnReport } from './run-report.js'
 
 function secs (v: number | undefined): string {
-  if (v == null) return '–'
-  return v < 1 ? `${Math.round(v * 1000)} ms` : `${v.toFixed(1)} s`
+  return v == null ? '–' : formatDuration(v)
 }
 
 function mib (bytes: number): string {

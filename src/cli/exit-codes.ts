@@ -11,8 +11,10 @@ export const EXIT = {
   NOT_FOUND: 4,
   /** A disk is full: the repo's (free space or run `shoal gc`) or the output's. */
   DISK_FULL: 5,
+  /** The daemon went away while the command ran (its connection closed): start it and run the command again. */
+  DAEMON_GONE: 6,
   /** The content was refused: its DAG is past Shoal's bounds (more blocks, deeper, or sizes that contradict it). */
-  REFUSED: 6,
+  REFUSED: 7,
   /** Interrupted by Ctrl-C. */
   INTERRUPTED: 130
 } as const
@@ -35,6 +37,8 @@ export function exitCodeFor (name: string): number {
       return EXIT.NOT_FOUND
     case 'DiskFullError':
       return EXIT.DISK_FULL
+    case 'DaemonGoneError':
+      return EXIT.DAEMON_GONE
     case 'DagLimitError':
       return EXIT.REFUSED
     default:

@@ -45,13 +45,6 @@ export function formatBytes (n: number): string {
   return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`
 }
 
-export function formatDuration (seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '?'
-  if (seconds < 60) return `${Math.round(seconds)}s`
-  const m = Math.floor(seconds / 60)
-  return `${m}m${String(Math.round(seconds % 60)).padStart(2, '0')}s`
-}
-
 export interface ProgressView {
   update(done: number, total: number, fields?: Record<string, string>): void
   stop(): void

@@ -1,4 +1,5 @@
-import { formatBytes, formatDuration } from './output.js'
+import { formatDuration } from '../duration.js'
+import { formatBytes } from './output.js'
 import type { TopView } from '../node/activity-view.js'
 
 const BAR_WIDTH = 20
@@ -22,7 +23,7 @@ export function renderTop (view: TopView, rows = 10): string[] {
   for (const d of view.downloads.slice(0, rows)) {
     const pct = d.bytesTotal > 0 ? `${(d.bytesDone / d.bytesTotal * 100).toFixed(0)}%` : '?'
     const size = d.bytesTotal > 0 ? `${formatBytes(d.bytesDone)} of ${formatBytes(d.bytesTotal)}` : formatBytes(d.bytesDone)
-    lines.push(`  ${bar(d.bytesDone, d.bytesTotal)} ${pct.padStart(4)}  ${rate(d.rate).padStart(12)}  eta ${(d.eta == null ? '?' : formatDuration(d.eta)).padEnd(6)}  ${d.peers} peer(s)  ${d.purpose.padEnd(7)}  ${short(d.name)}  ${size}`)
+    lines.push(`  ${bar(d.bytesDone, d.bytesTotal)} ${pct.padStart(4)}  ${rate(d.rate).padStart(12)}  eta ${(d.eta == null ? '?' : formatDuration(d.eta)).padEnd(10)}  ${d.peers} peer(s)  ${d.purpose.padEnd(7)}  ${short(d.name)}  ${size}`)
   }
   lines.push('', 'PEERS (up / down)')
   if (view.peers.length === 0) lines.push('  none')

@@ -1,12 +1,30 @@
+import { pipeline } from 'node:stream/promises'
 import type { IncomingMessage } from 'node:http'
 import { http } from '../node-http.js'
 import { repoPaths } from '../store/repo-layout.js'
-import { IncompleteOutputError, ShoalError } from '../errors.js'
+import { ShoalError } from '../errors.js'
 
 /** No daemon answers on the repo's socket. */
 class DaemonNotRunningError extends ShoalError {
   static override readonly name = 'DaemonNotRunningError'
   override name = 'DaemonNotRunningError'
+}
+
+/**
+ * The daemon went away while a request was under way: the connection closed
+ * before its answer was whole (the daemon was killed, crashed or stopped).
+ */
+export class DaemonGoneError extends ShoalError {
+  static override readonly name = 'DaemonGoneError'
+  override name = 'DaemonGoneError'
+}
+
+/** The message of a DaemonGoneError. */
+const DAEMON_GONE = 'the daemon went away (connection closed) before it finished'
+
+/** Whether `err` is the socket closing under an answer being read (Node's "aborted"). */
+function connectionLost (err: any): boolean {
+  return err?.code === 'ECONNRESET' || err?.message === 'aborted'
 }
 
 /** An error the daemon reported, carrying the daemon's error name. */
@@ -32,7 +50,7 @@ export class ApiClient {
   /** A request whose answer is one JSON object. */
   async json<T = any> (method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     const res = await this.request(method, path, body, signal)
-    const parsed = await readJson(res)
+    const parsed = await readJson(res).catch(err => { throw connectionLost(err) ? new DaemonGoneError(DAEMON_GONE) : err })
     if ((res.statusCode ?? 500) >= 400) throw remoteError(res, parsed)
     return parsed
   }
@@ -47,6 +65,8 @@ export class ApiClient {
     } catch (err) {
       // a cancelled request fails in whatever way the socket noticed first: say why it was cancelled
       if (signal?.aborted === true) throw signal.reason
+      // the daemon's end closed under the events: say so, not the socket's "aborted"
+      if (connectionLost(err)) throw new DaemonGoneError(DAEMON_GONE)
       throw err
     }
   }
@@ -71,9 +91,7 @@ export class ApiClient {
         onEvent(event)
       }
     }
-    if (result == null) {
-      throw new ShoalError('the daemon closed the connection before the operation finished')
-    }
+    if (result == null) throw new DaemonGoneError(DAEMON_GONE)
     return result
   }
 
@@ -97,6 +115,8 @@ export class ApiClient {
       req.on('error', (err: any) => {
         if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
           reject(new DaemonNotRunningError(`no Shoal daemon is running for repo ${this.repo} (start one with: shoal daemon --repo ${this.repo})`))
+        } else if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
+          reject(new DaemonGoneError(DAEMON_GONE))
         } else {
           reject(err)
         }
@@ -117,17 +137,24 @@ async function readJson (res: IncomingMessage): Promise<any> {
 }
 
 /**
- * After a byte stream (`stream`) has been read to its end: throw what the
- * daemon's `x-shoal-error` trailer says went wrong, or IncompleteOutputError
- * if the response stopped short. `what` names the output in the message.
+ * Copy a byte stream's answer (`stream`) into `sink` to its end, then throw
+ * what the daemon's `x-shoal-error` trailer says went wrong, or
+ * DaemonGoneError if the answer stopped short (the connection closed). A
+ * failure of the sink (a reader that closed stdout) is the sink's own.
+ * `what` names the output in the message.
  */
-export function checkStreamEnd (res: IncomingMessage, what: string): void {
+export async function copyStream (res: IncomingMessage, sink: NodeJS.WritableStream, options: { end: boolean }, what: string): Promise<void> {
+  try {
+    await pipeline(res, sink, options)
+  } catch (err) {
+    if (res.complete || !connectionLost(err)) throw err
+  }
   const trailer = res.trailers['x-shoal-error']
   if (trailer != null) {
     const err = JSON.parse(trailer)
     throw new RemoteError(err.name ?? 'Error', `${err.message ?? 'failed'} (${what} is incomplete)`)
   }
-  if (!res.complete) throw new IncompleteOutputError(`the daemon stopped sending before the end (${what} is incomplete)`)
+  if (!res.complete) throw new DaemonGoneError(`${DAEMON_GONE} (${what} is incomplete)`)
 }
 
 /** The typed error a failed request carries in its `{ error: { name, message } }` body. */

@@ -10,10 +10,8 @@ import type { ServerResponse } from 'node:http'
 export interface FeedSnapshot {
   at: number
   self: { peerId: string, addresses: string[], reachability: string }
-  /** Transfers with rates and ETAs, peers with theirs, totals (as `shoal top` shows them). */
+  /** Transfers with rates, ETAs and each peer's share, peers with their rates, totals (as `shoal top` shows them). */
   view: TopView
-  /** Each download's share per peer (bytes), by root. */
-  shares: Record<string, Array<{ peerId: string, bytes: number }>>
   pins: Array<Record<string, unknown>>
   bans: Array<{ peer: string, until: number, reason: string }>
   /** Downloads and uploads the page started, and how they ended. */
@@ -102,7 +100,6 @@ export class WebFeed {
       at: now.at,
       self: { peerId: node.peerId.toString(), addresses, reachability: reachability(addresses) },
       view,
-      shares: Object.fromEntries(transfers.downloads.map(d => [d.root, d.contributors.map(c => ({ peerId: c.peerId, bytes: c.bytes }))])),
       pins,
       bans: node.bans.list(),
       jobs: this.jobs(),

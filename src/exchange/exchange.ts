@@ -87,7 +87,7 @@ export interface FetchOptions {
   sequential?: boolean
   /** The first leaf is stored: this peer can serve part of the root. */
   onServable?(): void
-  /** No holder found yet: still searching, for at most `timeout` ms. */
+  /** No holder found yet: still searching; it gives up when `timeout` ms (the whole search, from its start) pass with none found. */
   onSearching?(timeout: number): void
   /** A block is verified and on disk. */
   onStored?(cid: CID): void

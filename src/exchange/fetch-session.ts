@@ -1,5 +1,6 @@
 import { AbortError } from '@libp2p/interface'
 import { isInterior } from '../content/dag.js'
+import { formatDuration } from '../duration.js'
 import { NoProvidersError } from '../errors.js'
 import { BlockSink } from './block-sink.js'
 import { PROVIDER_QUERY_TIMEOUT, REDISCOVER_INTERVAL } from './constants.js'
@@ -380,13 +381,14 @@ export class FetchSession implements WantSubscriber {
     this.scheduler.fillAll()
     if (!this.searchNoticed && this.pool.size === 0 && now - this.lastProgress >= SEARCH_NOTICE_DELAY) {
       this.searchNoticed = true
-      this.init.onSearching?.(this.init.providerTimeout - (now - this.lastProgress))
+      // the whole search's bound, which the error below names too: one figure for both
+      this.init.onSearching?.(this.init.providerTimeout)
     }
     if (now - this.lastProgress > this.init.providerTimeout) {
-      const secs = Math.round(this.init.providerTimeout / 1000)
+      const waited = formatDuration(this.init.providerTimeout / 1000)
       this.finish(this.pool.size === 0
-        ? new NoProvidersError(`no reachable peer has ${this.init.root.toString()} (searched for ${secs}s)`)
-        : new NoProvidersError(`no block of ${this.init.root.toString()} arrived for ${secs}s from ${this.pool.size} peer(s)`))
+        ? new NoProvidersError(`no reachable peer has ${this.init.root.toString()} (searched for ${waited})`)
+        : new NoProvidersError(`no block of ${this.init.root.toString()} arrived for ${waited} from ${this.pool.size} peer(s)`))
     }
   }
 

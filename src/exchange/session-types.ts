@@ -62,7 +62,7 @@ export interface FetchSessionInit {
   onProgress?(progress: FetchProgress): void
   /** The first leaf is stored: this peer can serve part of the root. */
   onServable?(): void
-  /** No peer holding anything of the root was found within a second: still searching, for at most `timeout` ms more. */
+  /** No peer holding anything of the root was found within a second: still searching; it gives up when `timeout` ms (the whole search, from its start) pass with none found. */
   onSearching?(timeout: number): void
   /** A block is verified and on disk (fetched by this download or by another one of the same DAG). */
   onStored?(cid: CID): void

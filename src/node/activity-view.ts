@@ -1,4 +1,5 @@
 import type { TransfersView } from './peer-ops.js'
+import type { PeerContribution } from '../exchange/session-types.js'
 import type { ReplicaStatus } from '../replication/status-view.js'
 
 /** One reading of the daemon: what moves, and the replicas it knows of. */
@@ -20,6 +21,39 @@ interface TopDownload {
   /** Seconds left at that rate (undefined while it is not known or not moving). */
   eta?: number
   peers: number
+  /** Each peer's share of the bytes this download received, in whole percent (see `sharesOf`). */
+  shares: PeerShare[]
+}
+
+/** One peer's share of what a download received. */
+export interface PeerShare {
+  peerId: string
+  percent: number
+}
+
+/**
+ * Each peer's share of the bytes a download received from peers, in whole
+ * percent, largest first. The whole is what the peers sent (duplicates of the
+ * endgame and interior blocks included), not the bytes on disk: those count
+ * a block only once it is written, and a block that two peers sent only once,
+ * so a peer's bytes over them passed 100 %. Rounded by largest remainder, so
+ * the shares add up to exactly 100 (never more); a peer that sent nothing has none.
+ */
+export function sharesOf (contributors: PeerContribution[]): PeerShare[] {
+  const sent = contributors.filter(c => c.bytes > 0)
+  const whole = sent.reduce((n, c) => n + c.bytes, 0)
+  if (whole === 0) return []
+  const exact = sent.map(c => ({ peerId: c.peerId, bytes: c.bytes, exact: c.bytes / whole * 100 }))
+  const shares = exact.map(e => ({ ...e, percent: Math.floor(e.exact) }))
+  let left = 100 - shares.reduce((n, s) => n + s.percent, 0)
+  for (const s of [...shares].sort((a, b) => (b.exact - b.percent) - (a.exact - a.percent) || b.bytes - a.bytes || a.peerId.localeCompare(b.peerId))) {
+    if (left === 0) break
+    s.percent++
+    left--
+  }
+  return shares
+    .sort((a, b) => b.bytes - a.bytes || a.peerId.localeCompare(b.peerId))
+    .map(s => ({ peerId: s.peerId, percent: s.percent }))
 }
 
 export interface TopView {
@@ -39,7 +73,7 @@ export function topView (prev: TopSample | undefined, now: TopSample): TopView {
   const downloads = now.transfers.downloads.map(d => {
     const r = rate(d.bytesFetched, before.get(`${d.root} ${d.purpose} ${d.startedAt}`)?.bytesFetched)
     const left = d.bytesTotal - d.bytesDone
-    return { root: d.root, name: d.name ?? d.root, purpose: d.purpose, bytesDone: d.bytesDone, bytesTotal: d.bytesTotal, rate: r, eta: r > 0 && d.bytesTotal > 0 ? left / r : undefined, peers: d.peers }
+    return { root: d.root, name: d.name ?? d.root, purpose: d.purpose, bytesDone: d.bytesDone, bytesTotal: d.bytesTotal, rate: r, eta: r > 0 && d.bytesTotal > 0 ? left / r : undefined, peers: d.peers, shares: sharesOf(d.contributors) }
   })
   const peersBefore = new Map(prev?.transfers.peers.map(p => [p.peerId, p]))
   const peers = now.transfers.peers.map(p => {

@@ -28,7 +28,7 @@ export interface GetOptions {
   signal?: AbortSignal
   providerTimeout?: number
   onProgress?(progress: FetchProgress): void
-  /** No holder found yet: still searching, for at most `timeout` ms. */
+  /** No holder found yet: still searching; it gives up when `timeout` ms (the whole search, from its start) pass with none found. */
   onSearching?(timeout: number): void
   /** Every block is on disk and verified; the output is being written to `target`. */
   onWriting?(target: string): void

@@ -74,7 +74,7 @@ describe('cli: bad input gets a clear error and loses nothing', function () {
     // a note that it is searching, then the one error line
     const [searching, ...rest] = r.stderr.trim().split('\n')
     assert.match(searching, /^searching for peers that hold/)
-    assert.match(oneLine(rest.join('\n')), /no reachable peer has bafkrei.* \(searched for 3s\)/)
+    assert.match(oneLine(rest.join('\n')), /no reachable peer has bafkrei.* \(searched for 3 s\)/)
     assert.ok(Date.now() - started < 30_000)
     await assert.rejects(fs.access(out))
   })

@@ -29,6 +29,16 @@ describe('cli: the shoal command under systemd', function () {
   this.timeout(180_000)
   const scope = useDaemons()
 
+  it('package.json\'s engines names the oldest Node the launcher runs on a PATH, and the pinned Node is newer', async () => {
+    const launcher = await fs.readFile(path.join(ROOT, 'bin/shoal'), 'utf8')
+    const oldest = /process\.versions\.node\.split\("\."\)\[0\]\) >= (\d+) \?/.exec(launcher)
+    assert.ok(oldest != null, 'bin/shoal checks the major version of the node on the PATH')
+    const pkg = JSON.parse(await fs.readFile(path.join(ROOT, 'package.json'), 'utf8'))
+    assert.equal(pkg.engines.node, `>=${oldest[1]}`)
+    const pinned = JSON.parse(await fs.readFile(path.join(ROOT, 'node_modules/node/package.json'), 'utf8')).version
+    assert.ok(Number(pinned.split('.')[0]) >= Number(oldest[1]), pinned)
+  })
+
   it('runs the unit\'s exact command line as one process; a SIGTERM to its process group hands the replicas over once', async () => {
     const key = path.join(scope.dir, 'group.key')
     await fs.writeFile(key, (await shoalOk(['group-key'])).stdout)

@@ -34,7 +34,7 @@ describe('cli: shoal top', function () {
     assert.deepEqual(view.peers, [{ peerId: 'peer-a', up: MiB, down: 2 * MiB }])
     assert.equal(view.down, 2 * MiB)
     const screen = renderTop(view).join('\n')
-    assert.match(screen, /\[############\.{8}\]\s+60%\s+2\.0 MiB\/s\s+eta 2s\s+2 peer\(s\)\s+get\s+movie\.mp4\s+6\.0 MiB of 10\.0 MiB/)
+    assert.match(screen, /\[############\.{8}\]\s+60%\s+2\.0 MiB\/s\s+eta 2 s\s+2 peer\(s\)\s+get\s+movie\.mp4\s+6\.0 MiB of 10\.0 MiB/)
     assert.match(screen, /under-replicated\s+2 of 3\s+bafyrep/)
     // a first reading has no rate and no time left
     const first = topView(undefined, sample(0, MiB, MiB, 0))

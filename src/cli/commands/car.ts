@@ -1,9 +1,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { pipeline } from 'node:stream/promises'
 import { parseContentPath } from '../../content/dag.js'
 import { InputError } from '../../errors.js'
-import { checkStreamEnd } from '../../client/api-client.js'
+import { copyStream } from '../../client/api-client.js'
 import { clientOf, interruptSignal } from '../context.js'
 import { formatBytes, out, plural } from '../output.js'
 import type { GlobalArgs } from '../context.js'
@@ -50,8 +49,7 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
       sink = handle.createWriteStream()
     }
     try {
-      await pipeline(res, sink, { end: part != null })
-      checkStreamEnd(res, 'the CAR')
+      await copyStream(res, sink, { end: part != null }, 'the CAR')
       if (part != null && target != null) await fs.promises.rename(part, target)
     } catch (err) {
       // an incomplete CAR is never left under a name that looks finished; the .part is ours (opened `wx`)

@@ -1,3 +1,4 @@
+import { access } from 'node:fs/promises'
 import path from 'node:path'
 import { ConfigError, UsageError } from '../../errors.js'
 import { parseRate, parseSize } from '../../config/units.js'
@@ -111,6 +112,24 @@ function seconds (value: number, what: string): number {
   return Math.round(value * 1000)
 }
 
+/** Read and check the key files given on the command line, as the daemon will (ConfigError: exit 2). */
+async function checkKeyFiles (o: Partial<ShoalConfig>): Promise<void> {
+  if (o.swarmKeyFile != null) {
+    await keyFileExists(o.swarmKeyFile, '--swarm-key', 'swarm-key')
+    await (await import('../../node/swarm-key.js')).readSwarmKey(o.swarmKeyFile)
+  }
+  if (o.replication?.groupKeyFile != null) {
+    await keyFileExists(o.replication.groupKeyFile, '--group-key', 'group-key')
+    await (await import('../../replication/group.js')).readGroupKey(o.replication.groupKeyFile)
+  }
+}
+
+/** A missing key file, said with how to make one (every peer then gets a copy of the same file). */
+async function keyFileExists (file: string, option: string, command: string): Promise<void> {
+  const missing = await access(file).then(() => false, (err: any) => err.code === 'ENOENT')
+  if (missing) throw new ConfigError(`${option}: ${file} does not exist (make one with: shoal ${command} > ${file}, and give every peer a copy)`)
+}
+
 export const initCommand: CommandModule<GlobalArgs, NetworkArgs> = {
   command: 'init',
   describe: 'Create a repo (config, identity, stores); the flags are written to its config',
@@ -119,6 +138,8 @@ export const initCommand: CommandModule<GlobalArgs, NetworkArgs> = {
     const repo = repoOf(args)
     const defaults = defaultConfig()
     const o = await overrides(args)
+    // a key file that is missing or not a key is refused before anything is made: no half-made repo
+    await checkKeyFiles(o)
     // loaded here, not at start: the other commands need none of the daemon's modules
     const { initRepo } = await import('../../config/file.js')
     const created = await initRepo(repo, { ...defaults, ...o, replication: { ...defaults.replication, ...o.replication } })
@@ -160,7 +181,9 @@ export const daemonCommand: CommandModule<GlobalArgs, DaemonArgs> = {
     const { startDaemon } = await import('../../daemon/daemon.js')
     const readyFd = args['ready-fd']
     if (readyFd != null && (!Number.isSafeInteger(readyFd) || readyFd < 3)) throw new UsageError(`--ready-fd must be an open file descriptor of 3 or more, got ${String(readyFd)}`)
-    const daemon = await startDaemon({ repo, config: await overrides(args), log, readyFd })
+    const config = await overrides(args)
+    await checkKeyFiles(config)
+    const daemon = await startDaemon({ repo, config, log, readyFd })
     await daemon.stopped
   }
 }

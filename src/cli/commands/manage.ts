@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises'
 import { parseCID } from '../../content/dag.js'
+import { formatDuration } from '../../duration.js'
 import { RepoError } from '../../errors.js'
 import { repoPaths } from '../../store/repo-layout.js'
 import { clientOf } from '../context.js'
@@ -169,7 +170,7 @@ export const providersCommand: CommandModule<GlobalArgs, ProvidersArgs> = {
       out.json(providers)
       return
     }
-    if (providers.length === 0) out.note(`no providers found for ${cid.toString()} within ${args.timeout}s`)
+    if (providers.length === 0) out.note(`no providers found for ${cid.toString()} within ${formatDuration(args.timeout)}`)
     for (const p of providers) out.line(`${p.peerId}  ${p.addresses.join(' ')}`)
   }
 }
@@ -214,7 +215,7 @@ export const stopCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     const result = await client.events('/v1/stop', {}, event => {
       if (event.type !== 'handover' || args.json === true) return
       const waiting = event.waiting.map((w: any) => `${w.root} (${w.copies} of ${w.wanted} copies elsewhere)`).join(', ')
-      out.note(`handing over ${event.waiting.length} replica(s), ${Math.round(event.seconds)} s of at most ${event.timeout} s: waiting for ${waiting}`)
+      out.note(`handing over ${event.waiting.length} replica(s), ${formatDuration(event.seconds)} of at most ${formatDuration(event.timeout)}: waiting for ${waiting}`)
     })
     const lock = repoPaths(client.repo).lock
     const deadline = Date.now() + 180_000

@@ -1,7 +1,8 @@
 import { parseCID } from '../../content/dag.js'
 import { InputError } from '../../errors.js'
+import { formatDuration } from '../../duration.js'
 import { clientOf } from '../context.js'
-import { formatBytes, formatDuration, out } from '../output.js'
+import { formatBytes, out } from '../output.js'
 import type { GlobalArgs } from '../context.js'
 import type { CommandModule } from 'yargs'
 

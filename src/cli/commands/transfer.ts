@@ -1,11 +1,12 @@
-import { statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import path from 'node:path'
-import { pipeline } from 'node:stream/promises'
 import { parseContentPath } from '../../content/dag.js'
 import { InputError, InterruptedError } from '../../errors.js'
-import { checkStreamEnd } from '../../client/api-client.js'
+import { DaemonGoneError, copyStream } from '../../client/api-client.js'
+import { partOf } from '../../node/output-commit.js'
 import { clientOf, interruptSignal } from '../context.js'
-import { RateMeter, formatBytes, formatDuration, out, plural, progressBar } from '../output.js'
+import { formatDuration } from '../../duration.js'
+import { RateMeter, formatBytes, out, plural, progressBar } from '../output.js'
 import type { GlobalArgs } from '../context.js'
 import type { CommandModule } from 'yargs'
 
@@ -111,7 +112,7 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
     // the current folder by default: the file lands in it as ./CID
     const output = path.resolve(args.output ?? '.')
     const json = args.json === true
-    const bar = progressBar('fetching [{bar}] {percentage}% | {done} of {size} | {rate}/s | ETA {eta_formatted} | {peers}', !json)
+    const bar = progressBar('fetching [{bar}] {percentage}% | {done} of {size} | {rate}/s | ETA {left} | {peers}', !json)
     const rate = new RateMeter()
     let last: { bytesDone: number, bytesTotal: number } | undefined
     // the final name, and what was there before the daemon renamed the verified file into place
@@ -131,7 +132,8 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
           return
         }
         if (event.type === 'phase' && event.phase === 'searching') {
-          out.note(`searching for peers that hold ${cid.toString()} (giving up after ${Math.round(event.timeout / 1000)} s with none found)`)
+          // the whole search's bound, the figure the error names if none is found
+          out.note(`searching for peers that hold ${cid.toString()} (giving up after ${formatDuration(event.timeout / 1000)} with none found)`)
         } else if (event.type === 'phase' && event.phase === 'writing') {
           bar.stop()
           if (process.stderr.isTTY) out.note(`all blocks fetched and verified; writing ${event.output as string}`)
@@ -139,10 +141,12 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
           last = event
           // bytes on disk against the DAG's size (before the root is known: blocks)
           const [done, total] = event.bytesTotal > 0 ? [event.bytesDone, event.bytesTotal] : [event.blocksDone, event.blocksKnown]
+          const speed = rate.add(event.bytesFetched)
           bar.update(done, total, {
             done: event.bytesTotal > 0 ? formatBytes(event.bytesDone) : `${event.blocksDone} blocks`,
             size: event.bytesTotal > 0 ? formatBytes(event.bytesTotal) : `${event.blocksKnown}`,
-            rate: formatBytes(rate.add(event.bytesFetched)),
+            rate: formatBytes(speed),
+            left: event.bytesTotal > 0 && speed > 0 ? formatDuration((event.bytesTotal - event.bytesDone) / speed) : '?',
             peers: plural(event.peers, 'peer')
           })
         }
@@ -173,21 +177,36 @@ export const getCommand: CommandModule<GlobalArgs, GetArgs> = {
     } catch (err: any) {
       bar.stop()
       if (err?.name === 'InterruptedError' || err?.cause?.name === 'InterruptedError') {
-        const kept = last == null ? 'nothing fetched yet' : last.bytesTotal > 0 ? `${formatBytes(last.bytesDone)} of ${formatBytes(last.bytesTotal)} kept` : `${formatBytes(last.bytesDone)} kept`
-        throw new InterruptedError(`interrupted: ${kept}; run the same command to resume`)
+        throw new InterruptedError(`interrupted: ${last == null ? 'nothing fetched yet' : `${bytesOf(last)} kept`}; run the same command to resume`)
       }
-      if (writing != null && err?.name !== 'RemoteError' && renamedSince(writing)) {
+      if (err?.name !== 'DaemonGoneError') throw err
+      if (writing != null && renamedSince(writing)) {
         // the daemon went away after the rename: the file under its name is the verified whole
         out.note(`the daemon stopped before it reported back, but ${writing.output} had been saved whole (verified before it took its name)`)
         if (json) out.json({ type: 'summary', cid: cid.toString(), output: writing.output, unreported: true })
         else out.line(writing.output)
         return
       }
-      throw err
+      // what the daemon had written stays in the .part, with its records in the repo: the next get resumes from them
+      const part = partOf(writing?.output ?? targetOf(output, inside.at(-1) ?? cid.toString()))
+      const restart = `start the daemon again (shoal daemon --repo ${client.repo}) and run the same command`
+      throw new DaemonGoneError(existsSync(part)
+        ? `the daemon went away (connection closed) during the get: ${last == null ? 'what it had fetched' : bytesOf(last)} kept in ${part}; ${restart} to resume from it`
+        : `the daemon went away (connection closed) during the get, before it had kept anything; ${restart}`)
     } finally {
       bar.stop()
     }
   }
+}
+
+/** The bytes of the DAG on disk, of its size when known. */
+function bytesOf (progress: { bytesDone: number, bytesTotal: number }): string {
+  return progress.bytesTotal > 0 ? `${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)}` : formatBytes(progress.bytesDone)
+}
+
+/** Where the daemon writes a get to `output`: into it as `output/name` when it is a folder (see node/export-path). */
+function targetOf (output: string, name: string): string {
+  return statSync(output, { throwIfNoEntry: false })?.isDirectory() === true ? path.join(output, name) : output
 }
 
 /** Whether a new file has taken the name since `writing.before` was seen there. */
@@ -215,7 +234,6 @@ export const catCommand: CommandModule<GlobalArgs, CatArgs> = {
       cid: [cid.toString(), ...inside].join('/'),
       providerTimeout: args.timeout == null ? undefined : args.timeout * 1000
     }, interruptSignal())
-    await pipeline(res, process.stdout, { end: false })
-    checkStreamEnd(res, 'output')
+    await copyStream(res, process.stdout, { end: false }, 'output')
   }
 }
