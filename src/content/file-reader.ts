@@ -1,5 +1,5 @@
 import * as dagPb from '@ipld/dag-pb'
-import { NotAFileError } from '../errors.js'
+import { DagLimitError, NotAFileError } from '../errors.js'
 import { UnixFS } from 'ipfs-unixfs'
 import { DAG_PB_CODE, RAW_CODE } from './dag.js'
 import { walkDagWith } from './dag-walk.js'
@@ -73,7 +73,9 @@ function trim (bytes: Uint8Array, start: number, range: ByteRange): Uint8Array {
 async function * pieces (root: CID, get: (cid: CID) => Promise<Uint8Array>, range: ByteRange, signal?: AbortSignal): AsyncGenerator<Piece | { node: CID }> {
   /** Inline data of the interior node just expanded, yielded right after it. */
   let inline: { data: Uint8Array, start: number } | undefined
-  const expand = async ({ cid, at: start }: DagVisit<number>): Promise<Array<DagLink<number>> | undefined> => {
+  /** Where a block starts in the file, and the size its parent gives it (none for the root). */
+  interface At { start: number, size?: number }
+  const expand = async ({ cid, at: { start, size: expected } }: DagVisit<At>): Promise<Array<DagLink<At>> | undefined> => {
     if (cid.code === RAW_CODE) return undefined
     if (cid.code !== DAG_PB_CODE) throw new NotAFileError(`unsupported codec 0x${cid.code.toString(16)} in a file`)
     const node = dagPb.decode(await get(cid))
@@ -82,6 +84,10 @@ async function * pieces (root: CID, get: (cid: CID) => Promise<Uint8Array>, rang
     inline = undefined
     if (node.Data != null) {
       const unixfs = UnixFS.unmarshal(node.Data)
+      // a node whose size is not what its parent says it is would put its bytes at the wrong offsets
+      if (expected != null && Number(unixfs.fileSize()) !== expected) {
+        throw new DagLimitError(`${cid.toString()} holds ${unixfs.fileSize()} bytes where its parent says ${expected}: its sizes contradict each other`)
+      }
       sizes = unixfs.blockSizes
       const data = unixfs.data
       if (data != null && data.byteLength > 0) {
@@ -94,17 +100,17 @@ async function * pieces (root: CID, get: (cid: CID) => Promise<Uint8Array>, rang
     if (!known && node.Links.length > 0 && (range.from > 0 || range.to !== Infinity)) {
       throw new NotAFileError(`${cid.toString()} does not give its children's sizes: a range of it cannot be read`)
     }
-    const children: Array<DagLink<number>> = []
+    const children: Array<DagLink<At>> = []
     for (let i = 0; i < node.Links.length; i++) {
       const size = known ? Number(sizes[i]) : Infinity
-      if (!known || (at < range.to && at + size > range.from)) children.push({ cid: node.Links[i].Hash, at })
+      if (!known || (at < range.to && at + size > range.from)) children.push({ cid: node.Links[i].Hash, at: { start: at, size: known ? size : undefined } })
       if (known) at += size
     }
     return children
   }
-  for await (const visit of walkDagWith([{ cid: root, at: 0 }], expand, { signal })) {
+  for await (const visit of walkDagWith<At>([{ cid: root, at: { start: 0 } }], expand, { signal })) {
     if (visit.cid.code === RAW_CODE) {
-      yield { leaf: visit.cid, start: visit.at }
+      yield { leaf: visit.cid, start: visit.at.start }
       continue
     }
     yield { node: visit.cid }

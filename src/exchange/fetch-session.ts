@@ -321,7 +321,8 @@ export class FetchSession implements WantSubscriber {
     if (this.finished) return
     this.progress()
     if (this.dag.wants.isComplete()) {
-      this.finish()
+      // numbered first: a DAG too large to number is refused even once its few blocks are all here
+      void this.number().then(() => { this.finish() })
     } else if (isInterior(cid)) {
       this.scheduler.fillAll()
     }

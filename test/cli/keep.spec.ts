@@ -132,4 +132,69 @@ describe('cli: what this peer keeps', function () {
     await shoalOk(['get', cid, '-o', back, '--repo', third.repo])
     assert.equal(await sha256File(back), await sha256File(file))
   })
+
+  it('a shared file moved away and back is served again without a restart', async () => {
+    const a = await scope.start('a', ['--bootstrap', (await scope.start('b')).addresses[0]])
+    const file = await writeRandom(scope, 'shared.bin', 2 * MiB)
+    const { cid } = await shoalJson(['add', file, '--repo', a.repo])
+    const away = path.join(scope.dir, 'away.bin')
+    await fs.rename(file, away)
+    // a read fails on the missing file at once (the periodic check would see it within 10 s)
+    const gone = await shoal(['cat', cid, '--timeout', '1', '--repo', a.repo])
+    assert.notEqual(gone.code, 0)
+    assert.equal((await shoalJson(['ls', '--repo', a.repo]))[0].state, 'missing')
+    await fs.rename(away, file)
+    await until(async () => (await shoalJson(['ls', '--repo', a.repo]))[0].state === 'ok', 'it is served again', 30_000)
+    const back = await shoal(['cat', cid, '--repo', a.repo])
+    assert.equal(back.code, 0, back.stderr)
+    assert.equal(back.stdout.length > 0, true)
+  })
+
+  it('a root read, then collected, is no longer provided, and stays withdrawn after a restart', async () => {
+    const seeder = await scope.start('seeder')
+    const file = await writeRandom(scope, 'read.bin', 2 * MiB)
+    const { cid } = await shoalJson(['add', file, '--repo', seeder.repo])
+    let reader = await scope.start('reader', ['--bootstrap', seeder.addresses[0]])
+    assert.equal((await shoal(['cat', cid, '--repo', reader.repo])).code, 0)
+    await until(async () => (await shoalJson(['stat', '--repo', reader.repo])).provided === 1, 'the read root is provided while it is here')
+    // a restart before any gc: what was provided then and is kept by nothing is withdrawn at start
+    await shoalOk(['stop', '--repo', reader.repo])
+    reader = await scope.start('reader', ['--bootstrap', seeder.addresses[0]])
+    assert.equal((await shoalJson(['stat', '--repo', reader.repo])).provided, 0)
+    // a pinned root stays provided across a gc and a restart; a read one goes at the gc
+    const mine = await writeRandom(scope, 'mine.bin', MiB)
+    await shoalOk(['add', mine, '--repo', reader.repo])
+    assert.equal((await shoal(['cat', cid, '--repo', reader.repo])).code, 0)
+    await until(async () => (await shoalJson(['stat', '--repo', reader.repo])).provided === 2, 'both are provided')
+    await shoalOk(['gc', '--repo', reader.repo])
+    assert.equal((await shoalJson(['stat', '--repo', reader.repo])).provided, 1)
+    await shoalOk(['stop', '--repo', reader.repo])
+    reader = await scope.start('reader', ['--bootstrap', seeder.addresses[0]])
+    assert.equal((await shoalJson(['stat', '--repo', reader.repo])).provided, 1)
+  })
+
+  it('--max-storage counts replica packs: a full peer declines, and never holds more than its limit', async () => {
+    const key = path.join(scope.dir, 'group.key')
+    await fs.writeFile(key, (await shoalOk(['group-key'])).stdout, { mode: 0o600 })
+    const group = ['--group-key', key, '--check-interval', '0.3', '--grace-period', '60']
+    const adder = await scope.start('adder', group)
+    const small = await scope.start('small', [...group, '--bootstrap', adder.addresses[0], '--max-storage', '12MB'])
+    for (const name of ['c', 'd']) await scope.start(name, [...group, '--bootstrap', adder.addresses[0]])
+    const roots: string[] = []
+    for (let i = 0; i < 6; i++) {
+      const file = await writeRandom(scope, `r${i}.bin`, 4 * MiB)
+      roots.push((await shoalJson(['add', file, '--replicas', '3', '--repo', adder.repo])).cid)
+    }
+    // every root gets its 3 copies, among the peers with room
+    for (const cid of roots) {
+      await until(async () => {
+        const r = await shoal(['status', cid, '--json', '--repo', adder.repo])
+        return r.code === 0 && JSON.parse(r.stdout).copies >= 3
+      }, `${cid} has 3 copies`)
+    }
+    const st = (await shoalJson(['stat', '--repo', small.repo])).storage
+    assert.ok(st.repo <= 12_000_000, `the small peer holds ${st.repo} bytes`)
+    assert.ok(st.packs.count >= 1 && st.packs.count <= 2, `${st.packs.count} replicas of 4 MiB in 12 MB`)
+  })
 })
+

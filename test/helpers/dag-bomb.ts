@@ -22,7 +22,8 @@ const sha = (b: Uint8Array): CID['multihash'] => createDigest(0x12, createHash('
  * meets `fanout^levels` times: a 1-byte leaf, and `levels` interior nodes,
  * each linking `fanout` times to the one below. Every block verifies; only
  * its shape is hostile. `declare`: a file size for the root to claim instead
- * of the true one (a liar's small number).
+ * of the true one (a liar's small number, in its UnixFS sizes and its links'
+ * Tsize alike).
  */
 export function dagBomb (levels = 4, fanout = 1000, declare?: number): DagBomb {
   const leafBytes = Uint8Array.of(0x61)
@@ -32,8 +33,10 @@ export function dagBomb (levels = 4, fanout = 1000, declare?: number): DagBomb {
     const top = level === levels && declare != null
     const childSize = top ? Math.max(1, Math.floor(declare / fanout)) : child.size
     const data = new UnixFS({ type: 'file', blockSizes: new Array(fanout).fill(BigInt(childSize)) })
-    const bytes = dagPb.encode(dagPb.prepare({ Data: data.marshal(), Links: new Array(fanout).fill(0).map(() => ({ Hash: child.cid, Name: '', Tsize: child.tsize })) }))
-    child = { cid: CID.createV1(dagPb.code, sha(bytes)), size: childSize * fanout, tsize: bytes.byteLength + fanout * child.tsize }
+    // a liar lies in both sizes dag-pb and UnixFS give
+    const tsize = top ? childSize : child.tsize
+    const bytes = dagPb.encode(dagPb.prepare({ Data: data.marshal(), Links: new Array(fanout).fill(0).map(() => ({ Hash: child.cid, Name: '', Tsize: tsize })) }))
+    child = { cid: CID.createV1(dagPb.code, sha(bytes)), size: childSize * fanout, tsize: bytes.byteLength + fanout * tsize }
     blocks.unshift({ cid: child.cid, bytes })
   }
   return { root: child.cid, blocks, declared: child.size }
