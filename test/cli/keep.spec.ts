@@ -197,4 +197,3 @@ describe('cli: what this peer keeps', function () {
     assert.ok(st.packs.count >= 1 && st.packs.count <= 2, `${st.packs.count} replicas of 4 MiB in 12 MB`)
   })
 })
-
