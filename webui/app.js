@@ -135,6 +135,18 @@ function renderPins (pins) {
     })))
 }
 
+function renderUnfinished (unfinished) {
+  $('unfinished-card').hidden = unfinished.length === 0
+  $('unfinished').replaceChildren(table(
+    [['root'], ['kept'], ['state'], ['into', 'hide-narrow'], ['']],
+    unfinished.map(d => h('tr', { data: { cid: d.cid, state: d.state } },
+      h('td', { className: 'mono wrap' }, short(d.path ?? d.cid)),
+      h('td', {}, `${bytes(d.bytesDone)} of ${d.bytesTotal > 0 ? bytes(d.bytesTotal) : '?'}`),
+      h('td', {}, d.state),
+      h('td', { className: 'small wrap hide-narrow' }, d.target),
+      h('td', {}, h('button', { className: 'danger', onclick: () => { if (confirm(`Give up the get into ${d.target}? Its .part is deleted; a pin of it stays.`)) call('/v1/rm', { cid: d.cid, downloadsOnly: true }) } }, 'Give up'))))))
+}
+
 function renderPeers (view) {
   $('peer-count').textContent = `${view.peers.length} connected`
   $('peers').replaceChildren(table([['peer'], ['up'], ['down']],
@@ -159,6 +171,7 @@ function render (s) {
   renderChart(s.history, s.view)
   renderTransfers(s.view)
   renderPins(s.pins)
+  renderUnfinished(s.unfinished)
   renderPeers(s.view)
   renderBans(s.bans)
   renderJobs(s.jobs)

@@ -3,6 +3,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { topView } from '../node/activity-view.js'
 import { FEED_HISTORY, FEED_INTERVAL } from './constants.js'
 import type { TopSample, TopView } from '../node/activity-view.js'
+import type { UnfinishedGet } from '../node/downloads.js'
 import type { ShoalNode } from '../node/shoal-node.js'
 import type { ServerResponse } from 'node:http'
 
@@ -13,6 +14,8 @@ export interface FeedSnapshot {
   /** Transfers with rates, ETAs and each peer's share, peers with their rates, totals (as `shoal top` shows them). */
   view: TopView
   pins: Array<Record<string, unknown>>
+  /** Unfinished gets: running, or interrupted (the same get resumes one). */
+  unfinished: UnfinishedGet[]
   bans: Array<{ peer: string, until: number, reason: string }>
   /** Downloads and uploads the page started, and how they ended. */
   jobs: unknown[]
@@ -101,6 +104,7 @@ export class WebFeed {
       self: { peerId: node.peerId.toString(), addresses, reachability: reachability(addresses) },
       view,
       pins,
+      unfinished: await node.unfinished(),
       bans: node.bans.list(),
       jobs: this.jobs(),
       history: this.history
