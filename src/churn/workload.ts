@@ -89,6 +89,8 @@ export class FetchWorkload {
       record.outcome = peer.isUp ? 'failed' : 'interrupted'
       record.error = err.message
       if (record.outcome === 'failed') this.c.log(`fetch of ${file.cid} through ${peer.name} failed: ${err.message}`)
+      // the user gives the get up: its .part and record go (a restarted peer's, at its next fetch of it)
+      if (peer.isUp) await peer.client.json('POST', '/v1/rm', { cid: file.cid, downloadsOnly: true }, this.c.signal).catch(() => {})
     } finally {
       await fs.rm(output, { force: true })
     }
