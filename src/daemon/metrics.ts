@@ -168,6 +168,23 @@ export class ShoalMetrics {
     })
     // eslint-disable-next-line no-new
     new Gauge({ name: 'shoal_store_blocks', help: 'Blocks in the repo\'s block store', registers, async collect () { this.set((await node.repo.blocks.stats()).blocks) } })
+    // eslint-disable-next-line no-new
+    new Gauge({
+      name: 'shoal_storage_bytes',
+      help: 'What this peer stores, by part: blocks and packs (the repo, which maxStorage limits), cache (blocks reads stored, about), shared and partial (the user\'s files, outside the repo)',
+      labelNames: ['part'],
+      registers,
+      collect () {
+        const use = node.storage.use()
+        this.set({ part: 'blocks' }, use.blocks.bytes)
+        this.set({ part: 'packs' }, use.packs.bytes)
+        this.set({ part: 'cache' }, use.cache)
+        this.set({ part: 'shared' }, use.shared.bytes)
+        this.set({ part: 'partial' }, use.partial.bytes)
+      }
+    })
+    // eslint-disable-next-line no-new
+    new Gauge({ name: 'shoal_storage_limit_bytes', help: 'maxStorage: the bytes the repo may hold (0: no limit)', registers, collect () { this.set(node.storage.use().limit) } })
     const pins = async (): Promise<{ roots: number, bytes: number }> => {
       let roots = 0
       let bytes = 0
