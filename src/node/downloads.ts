@@ -62,6 +62,8 @@ interface Running {
   controller: AbortController
   ended: Promise<void>
   progress?: FetchProgress
+  /** A save of its progress under way (waited for before the get ends: a give-up deletes after). */
+  saving?: Promise<void>
 }
 
 /**
@@ -119,9 +121,9 @@ export class Downloads {
         onProgress: p => {
           running.progress = p
           options.onProgress?.(p)
-          if (Date.now() - saved >= GET_PROGRESS_SAVE_INTERVAL) {
+          if (Date.now() - saved >= GET_PROGRESS_SAVE_INTERVAL && running.saving == null) {
             saved = Date.now()
-            void this.save(running).catch(() => {})
+            running.saving = this.save(running).catch(() => {}).finally(() => { running.saving = undefined })
           }
         },
         onWriting: () => { options.onWriting?.(target) },
@@ -135,12 +137,15 @@ export class Downloads {
       await commitOutput(this.c.refs, part, target, exported.type, options)
       const name = options.path?.at(-1) ?? path.basename(target)
       const pinned = await this.c.pinning.keepFetched(cid, name, exported, record.pin)
+      await running.saving
       await this.c.gets.delete(record.id)
       return { ...fetched, ...exported, output: target, pinned }
     } catch (err) {
+      await running.saving
       if (!discarded) await this.save(running).catch(() => {})
       throw outputFull(err, part, target, this.c.repoRoot)
     } finally {
+      await running.saving
       lease.release()
       this.running.delete(record.id)
       ended.resolve()
