@@ -69,3 +69,38 @@ export const RECONCILE_INTERVAL = 60_000
 
 /** How long that DHT look-up may take (ms). */
 export const RECONCILE_LOOKUP_TIMEOUT = 20_000
+
+/**
+ * Look-ups of that kind running at once, at most: a peer leading thousands
+ * of roots looks them up a few at a time (a root due while they run waits
+ * for a later round), not all at once every minute.
+ */
+export const MAX_RECONCILES_RUNNING = 4
+
+/**
+ * A sync page (one STATUS request of a holder's round) carries at most this
+ * share of the protocol's limits: entries and dropped roots together at
+ * most MAX_REPLICA_ROOTS / 4 and MAX_REPLICA_MESSAGE_SIZE / 4 bytes of them,
+ * so the page, with its envelope (proof, the reachable holders), stays far
+ * inside both limits whatever its entries hold (see pages.ts).
+ */
+export const PAGE_SHARE_OF_LIMITS = 4
+
+/**
+ * Pages a round sends one peer at most: a round's traffic to a peer is
+ * bounded (MAX_PAGES_PER_ROUND × MAX_REPLICA_MESSAGE_SIZE / PAGE_SHARE_OF_LIMITS),
+ * what is left goes in the next round.
+ */
+export const MAX_PAGES_PER_ROUND = 16
+
+/**
+ * Holders a root's view keeps at most: gossip naming more is not taken in
+ * (at most `max` + K holders are placed; MAX_REPLICAS each).
+ */
+export const MAX_KNOWN_HOLDERS = 2 * MAX_REPLICAS
+
+/** Peers whose sync state (what we told them, what they told us) is kept; past it the oldest starts again from scratch. */
+export const MAX_SYNC_PEERS = 1024
+
+/** A reason given on the wire (a decline) is cut to this many characters. */
+export const MAX_REASON_LENGTH = 120

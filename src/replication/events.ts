@@ -1,3 +1,5 @@
+import type { RoundFigures } from './prober.js'
+
 /**
  * What the replica manager does, as typed events: the daemon's log and
  * anything else that watches replication listen to these.
@@ -31,6 +33,8 @@ export interface ReplicaEvents {
   'repair:done': CustomEvent<{ root: string, copies: number, seconds: number }>
   /** As a root's leader we released a surplus copy. */
   trim: CustomEvent<{ root: string, peer: string, copies: number, max: number }>
+  /** A round of syncs with the other holders ended: what it cost. */
+  'probe:round': CustomEvent<RoundFigures>
   /** A graceful stop is handing copies over (sent every few seconds until done). */
   handover: CustomEvent<{ waiting: Array<{ root: string, copies: number, wanted: number }>, seconds: number, timeout: number }>
 }

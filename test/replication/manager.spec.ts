@@ -156,21 +156,6 @@ describe('replication: admission and the replication group (stubbed components)'
     assert.ok(new ReplicationGroup({ trustedPeers: [a.toString()] }).admits({ ...sealed, proof: new Uint8Array(0) }, a, b), 'a trusted peer needs no proof')
   })
 
-  it('a holder that probed us is not probed back in the same round', async () => {
-    h = new Harness()
-    await h.start({ checkInterval: 300 })
-    const holder = await newPeer()
-    const root = await rootOf('probed')
-    await h.send(holder, ReplicaOp.REPLICATE, [offer(root, 10)])
-    await h.send(holder, ReplicaOp.STATUS, [offer(root, 10)])
-    h.asked.length = 0
-    await (h.manager as any).prober.probeAll(AbortSignal.timeout(1_000))
-    assert.equal(h.asked.length, 0, 'it told us its state and heard ours: nothing to ask')
-    await new Promise(resolve => setTimeout(resolve, 350))
-    await (h.manager as any).prober.probeAll(AbortSignal.timeout(1_000))
-    assert.ok(h.asked.includes(holder.toString()), 'a round later without word from it, it is probed')
-  })
-
   it('without a group a peer keeps replicas for nobody and replicates nothing', async () => {
     h = new Harness()
     await h.start({}, { group: new ReplicationGroup() })

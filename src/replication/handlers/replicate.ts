@@ -2,8 +2,8 @@ import { decodeCID } from '../../content/dag.js'
 import { MAX_REPLICAS } from '../../replication/constants.js'
 import { SETTLE_ROUNDS } from '../constants.js'
 import { declineEntry } from '../codec.js'
-import type { HandlerContext } from './context.js'
-import type { RootReplicas } from '../../protocol/replica-network.js'
+import type { HandlerContext, ReplicaAnswer } from './context.js'
+import type { ReplicaMessage, RootReplicas } from '../../protocol/replica-network.js'
 import type { ReplicaRecord } from '../../store/replica-store.js'
 import type { PeerId } from '@libp2p/interface'
 
@@ -16,10 +16,10 @@ const NOT_IN_GROUP = 'not in this peer\'s replication group'
  * hold whole is complete at once, any other is queued for a rate-limited
  * download. Nobody outside our replication group can make us store anything.
  */
-export async function handleReplicate (ctx: HandlerContext, from: PeerId, roots: RootReplicas[], member: boolean, signal: AbortSignal): Promise<RootReplicas[]> {
+export async function handleReplicate (ctx: HandlerContext, from: PeerId, msg: ReplicaMessage, member: boolean, signal: AbortSignal): Promise<ReplicaAnswer> {
   const answers: RootReplicas[] = []
-  for (const entry of roots) answers.push(await accept(ctx, from, entry, member, signal))
-  return answers
+  for (const entry of msg.roots) answers.push(await accept(ctx, from, entry, member, signal))
+  return { roots: answers }
 }
 
 async function accept (ctx: HandlerContext, from: PeerId, entry: RootReplicas, member: boolean, signal: AbortSignal): Promise<RootReplicas> {
