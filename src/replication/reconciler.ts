@@ -1,6 +1,6 @@
 import { ReplicaOp } from '../protocol/replica-network.js'
 import { entryOf } from './codec.js'
-import { RECONCILE_INTERVAL, RECONCILE_LOOKUP_TIMEOUT } from './constants.js'
+import { MAX_RECONCILES_RUNNING, RECONCILE_INTERVAL, RECONCILE_LOOKUP_TIMEOUT } from './constants.js'
 import { anySignal } from '../signals.js'
 import type { ReplicaComponents } from './components.js'
 import type { RootView } from './root-view.js'
@@ -20,6 +20,8 @@ export interface ReconcilerInit {
   probeTimeout: number
   /** Look-ups of one root at most this often (ms). */
   interval?: number
+  /** Look-ups running at once, at most (MAX_RECONCILES_RUNNING). */
+  maxRunning?: number
 }
 
 /**
@@ -48,10 +50,15 @@ export class Reconciler {
     this.init = init
   }
 
-  /** Look the root up if it is due (and not being looked up already); resolves when done. */
+  /**
+   * Look the root up if it is due, it is not being looked up already and
+   * fewer than `maxRunning` look-ups run (else a later round does); resolves
+   * when done.
+   */
   async maybeReconcile (view: RootView, now: number, signal: AbortSignal): Promise<number> {
     const key = view.root.toString()
     if (this.running.has(key) || now - (this.last.get(key) ?? 0) < (this.init.interval ?? RECONCILE_INTERVAL)) return 0
+    if (this.running.size >= (this.init.maxRunning ?? MAX_RECONCILES_RUNNING)) return 0
     this.last.set(key, now)
     this.running.add(key)
     try {

@@ -110,4 +110,49 @@ describe('replication: holders a view lost are found again through the DHT (stub
     await reconciler.maybeReconcile(a.view, 1_000_000 + 61_000, signal)
     assert.equal(lookups, 2)
   })
+
+  it('runs at most maxRunning look-ups at once: the other roots wait for a later round', async () => {
+    const views = await Promise.all(Array.from({ length: 5 }, async (_, i) => {
+      const r = CID.createV1(0x55, await sha256.digest(new TextEncoder().encode(`many ${i}`)))
+      const book = new ReplicaBook({ self: peers[0], store: new ReplicaStore(new MemoryDatastore()), liveness, log, onChange: () => {} })
+      return book.track({ root: r, min: 1, max: 1, size: 1, intentSince: 1, state: 'complete', holders: [], created: 1 })
+    }))
+    let running = 0
+    let most = 0
+    const looked: string[] = []
+    let gate = Promise.withResolvers<void>()
+    const reconciler = new Reconciler({
+      self: peers[0],
+      book: side(peers[0], [peers[0]]).book,
+      liveness,
+      events: new TypedEventEmitter<ReplicaEvents>(),
+      log,
+      client: clientTo(new Map(), [], peers[0]),
+      providers: async r => {
+        looked.push(r.toString())
+        running++
+        most = Math.max(most, running)
+        await gate.promise
+        running--
+        return []
+      },
+      bytesHeld: () => 0
+    }, { gracePeriod: GRACE, probeTimeout: 1_000, interval: 60_000, maxRunning: 2 })
+    const signal = new AbortController().signal
+    // one round after another, each trying every root, while the look-ups hang
+    const round = (at: number): Array<Promise<number>> => views.map(v => reconciler.maybeReconcile(v, at, signal))
+    const first = round(1_000_000)
+    assert.equal(looked.length, 2, 'two look-ups start, three roots wait')
+    assert.equal(round(1_000_001).length, 5)
+    assert.equal(looked.length, 2, 'none more while those run')
+    gate.resolve()
+    await Promise.all(first)
+    gate = Promise.withResolvers<void>()
+    gate.resolve()
+    await Promise.all(round(1_000_002))
+    await Promise.all(round(1_000_003))
+    assert.equal(most, 2)
+    assert.deepEqual([...new Set(looked)].sort(), views.map(v => v.root.toString()).sort(), 'every root is looked up in a later round')
+    assert.equal(looked.length, 5, 'each once within the interval')
+  })
 })
