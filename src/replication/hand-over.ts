@@ -23,8 +23,8 @@ export interface HandOverResult {
   handedOver: number
   /** Roots still short of copies without us when the time was up. */
   unfinished: number
-  /** Those roots, with the copies they have without us. */
-  short: Array<{ root: string, copies: number, wanted: number }>
+  /** Those roots, with the copies they have without us, and why, when no peer could take a copy. */
+  short: Array<{ root: string, copies: number, wanted: number, reason?: string }>
 }
 
 /** How often a hand-over in progress says what it is waiting for (ms). */
@@ -34,7 +34,10 @@ const REPORT_INTERVAL = 2_000
  * A graceful leave: every root we hold complete keeps K copies without us
  * (placing new ones if needed and waiting for them to complete, at most
  * `leaveTimeout`), then every other holder is told we go, so it stops
- * counting us at once rather than after a grace period.
+ * counting us at once rather than after a grace period. A root no peer can
+ * take a copy of (nobody else is in the group, every peer asked declined,
+ * and no copy is on its way) is given up at once, with the reason: waiting
+ * would change nothing.
  */
 export class HandOver {
   constructor (private readonly c: HandOverComponents, private readonly init: HandOverInit) {}
@@ -46,25 +49,35 @@ export class HandOver {
     const mine = [...this.c.book.views.values()].filter(v => v.holders.get(self)?.state === 'complete')
     let pending = mine.filter(v => this.copiesWithoutUs(v) < v.min)
     const handedOver = pending.length
+    /** Roots no peer can take a copy of, and why. */
+    const hopeless = new Map<string, string>()
+    const waiting = (): RootView[] => pending.filter(v => !hopeless.has(v.root.toString()))
     let reported = 0
-    while (pending.length > 0 && !signal.aborted) {
-      for (const view of pending) {
+    while (waiting().length > 0 && !signal.aborted) {
+      for (const view of waiting()) {
         const a = view.assess(this.c.liveness, this.init.gracePeriod)
         const others = a.complete.length + a.fetching.length - 1
         if (others < view.min && !this.c.placement.isPlacing(view.root)) {
-          void this.c.placement.place(view, view.min - others, signal)
+          void this.c.placement.place(view, view.min - others, signal).then(result => {
+            const fetching = view.assess(this.c.liveness, this.init.gracePeriod).fetching.filter(p => !p.equals(this.c.self))
+            if (result.placed > 0 || result.untried > 0 || fetching.length > 0 || signal.aborted) return
+            hopeless.set(view.root.toString(), result.reasons.length === 0
+              ? 'no other peer of the replication group can take a copy'
+              : `no peer took a copy (${[...new Set(result.reasons)].join('; ')})`)
+          })
         }
       }
       if (Date.now() - reported >= REPORT_INTERVAL) {
         reported = Date.now()
-        this.c.events.safeDispatchEvent('handover', { detail: { waiting: this.describe(pending), seconds: (Date.now() - started) / 1000, timeout: this.init.leaveTimeout / 1000 } })
+        this.c.events.safeDispatchEvent('handover', { detail: { waiting: this.describe(waiting()), seconds: (Date.now() - started) / 1000, timeout: this.init.leaveTimeout / 1000 } })
       }
       await sleep(LEAVE_POLL, signal).catch(() => {})
-      await this.c.prober.probeAll(signal, new Set(pending.map(v => v.root.toString())))
+      const asking = waiting()
+      if (asking.length > 0) await this.c.prober.probeAll(signal, new Set(asking.map(v => v.root.toString())))
       pending = pending.filter(v => this.copiesWithoutUs(v) < v.min)
     }
     await this.sayGoodbye()
-    return { handedOver: handedOver - pending.length, unfinished: pending.length, short: this.describe(pending) }
+    return { handedOver: handedOver - pending.length, unfinished: pending.length, short: this.describe(pending, hopeless) }
   }
 
   private copiesWithoutUs (view: RootView): number {
@@ -72,8 +85,11 @@ export class HandOver {
     return a.complete.filter(p => !p.equals(this.c.self)).length
   }
 
-  private describe (views: RootView[]): HandOverResult['short'] {
-    return views.map(v => ({ root: v.root.toString(), copies: this.copiesWithoutUs(v), wanted: v.min }))
+  private describe (views: RootView[], reasons = new Map<string, string>()): HandOverResult['short'] {
+    return views.map(v => {
+      const reason = reasons.get(v.root.toString())
+      return { root: v.root.toString(), copies: this.copiesWithoutUs(v), wanted: v.min, ...(reason == null ? {} : { reason }) }
+    })
   }
 
   /** Tell every other holder of our roots that we go. */
