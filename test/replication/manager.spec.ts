@@ -4,6 +4,8 @@ import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MemoryDatastore } from 'datastore-core'
 import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { identity } from 'multiformats/hashes/identity'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { ReplicaOp, ReplicaState } from '../../src/protocol/replica-network.js'
 import { blankEntry } from '../../src/replication/codec.js'
@@ -154,6 +156,22 @@ describe('replication: admission and the replication group (stubbed components)'
     assert.ok(!group.admits(sealed, a, c), 'nor can it be replayed to another peer')
     assert.ok(!group.admits({ ...sealed, op: ReplicaOp.RELEASE }, a, b), 'nor can the message be changed')
     assert.ok(new ReplicationGroup({ trustedPeers: [a.toString()] }).admits({ ...sealed, proof: new Uint8Array(0) }, a, b), 'a trusted peer needs no proof')
+  })
+
+  it('declines a root it could not verify, or named longer than any root Shoal keeps', async () => {
+    h = new Harness()
+    await h.start()
+    const member = await newPeer()
+    const bytes = new TextEncoder().encode('x')
+    const inline = CID.createV1(0x55, identity.digest(bytes))
+    // a SHA-256 multihash cannot be this long: 48 bytes of digest
+    const overlong = CID.createV1(0x55, Digest.create(sha256.code, new Uint8Array(48)))
+    for (const root of [inline, overlong]) {
+      const answer = await h.send(member, ReplicaOp.REPLICATE, [offer(root, 1)])
+      assert.equal(answer.roots[0].state, ReplicaState.DECLINED)
+      assert.equal(answer.roots[0].reason, 'not a SHA-256 root')
+    }
+    assert.deepEqual(h.manager.list(), [])
   })
 
   it('without a group a peer keeps replicas for nobody and replicates nothing', async () => {
