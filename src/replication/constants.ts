@@ -21,6 +21,15 @@ export const RELEASED_TTL = 60_000
 /** How often a graceful stop checks whether its replicas are handed over (ms). */
 export const LEAVE_POLL = 500
 
+/** Placements a graceful stop runs at once, at most (a peer may hold thousands of roots). */
+export const MAX_HANDOVER_PLACEMENTS = 8
+
+/**
+ * Roots whose new copy is on its way a graceful stop asks their holders
+ * about after each pause, at most (a few query pages per peer).
+ */
+export const HANDOVER_QUERY_ROOTS = 256
+
 /** How long the goodbye to each other holder may take (ms). */
 export const LEAVING_NOTICE_TIMEOUT = 2_000
 

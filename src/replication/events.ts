@@ -35,6 +35,6 @@ export interface ReplicaEvents {
   trim: CustomEvent<{ root: string, peer: string, copies: number, max: number }>
   /** A round of syncs with the other holders ended: what it cost. */
   'probe:round': CustomEvent<RoundFigures>
-  /** A graceful stop is handing copies over (sent every few seconds until done). */
-  handover: CustomEvent<{ waiting: Array<{ root: string, copies: number, wanted: number }>, seconds: number, timeout: number }>
+  /** A graceful stop is handing copies over (sent every few seconds until done): how many roots wait, the first few of them. */
+  handover: CustomEvent<{ pending: number, waiting: Array<{ root: string, copies: number, wanted: number }>, seconds: number, timeout: number }>
 }

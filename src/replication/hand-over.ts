@@ -1,6 +1,6 @@
 import { ReplicaOp } from '../protocol/replica-network.js'
 import { anySignal, sleep } from '../signals.js'
-import { LEAVE_POLL, LEAVING_NOTICE_TIMEOUT } from './constants.js'
+import { HANDOVER_QUERY_ROOTS, LEAVE_POLL, LEAVING_NOTICE_TIMEOUT, MAX_HANDOVER_PLACEMENTS } from './constants.js'
 import type { ReplicaComponents } from './components.js'
 import type { Placement } from './placement.js'
 import type { Prober } from './prober.js'
@@ -27,8 +27,9 @@ export interface HandOverResult {
   short: Array<{ root: string, copies: number, wanted: number, reason?: string }>
 }
 
-/** How often a hand-over in progress says what it is waiting for (ms). */
+/** How often a hand-over in progress says what it is waiting for (ms), naming at most this many roots. */
 const REPORT_INTERVAL = 2_000
+const HANDOVER_REPORTED = 20
 
 /**
  * A graceful leave: every root we hold complete keeps K copies without us
@@ -37,7 +38,9 @@ const REPORT_INTERVAL = 2_000
  * counting us at once rather than after a grace period. A root no peer can
  * take a copy of (nobody else is in the group, every peer asked declined,
  * and no copy is on its way) is given up at once, with the reason: waiting
- * would change nothing.
+ * would change nothing. However many roots: at most MAX_HANDOVER_PLACEMENTS
+ * placements at once, and each pause asks about at most
+ * HANDOVER_QUERY_ROOTS roots whose new copy is on its way.
  */
 export class HandOver {
   constructor (private readonly c: HandOverComponents, private readonly init: HandOverInit) {}
@@ -53,27 +56,32 @@ export class HandOver {
     const hopeless = new Map<string, string>()
     const waiting = (): RootView[] => pending.filter(v => !hopeless.has(v.root.toString()))
     let reported = 0
+    /** Placements of ours under way (at most MAX_HANDOVER_PLACEMENTS). */
+    let placing = 0
     while (waiting().length > 0 && !signal.aborted) {
+      /** Roots a copy of is on its way to: asked about after the pause. */
+      const arriving: string[] = []
       for (const view of waiting()) {
         const a = view.assess(this.c.liveness, this.init.gracePeriod)
+        if (a.fetching.length > 0 && arriving.length < HANDOVER_QUERY_ROOTS) arriving.push(view.root.toString())
         const others = a.complete.length + a.fetching.length - 1
-        if (others < view.min && !this.c.placement.isPlacing(view.root)) {
-          void this.c.placement.place(view, view.min - others, signal).then(result => {
-            const fetching = view.assess(this.c.liveness, this.init.gracePeriod).fetching.filter(p => !p.equals(this.c.self))
-            if (result.placed > 0 || result.untried > 0 || fetching.length > 0 || signal.aborted) return
-            hopeless.set(view.root.toString(), result.reasons.length === 0
-              ? 'no other peer of the replication group can take a copy'
-              : `no peer took a copy (${[...new Set(result.reasons)].join('; ')})`)
-          })
-        }
+        if (others >= view.min || placing >= MAX_HANDOVER_PLACEMENTS || this.c.placement.isPlacing(view.root)) continue
+        placing++
+        void this.c.placement.place(view, view.min - others, signal).then(result => {
+          const fetching = view.assess(this.c.liveness, this.init.gracePeriod).fetching.filter(p => !p.equals(this.c.self))
+          if (result.placed > 0 || result.untried > 0 || fetching.length > 0 || signal.aborted) return
+          hopeless.set(view.root.toString(), result.reasons.length === 0
+            ? 'no other peer of the replication group can take a copy'
+            : `no peer took a copy (${[...new Set(result.reasons)].join('; ')})`)
+        }).finally(() => { placing-- })
       }
       if (Date.now() - reported >= REPORT_INTERVAL) {
         reported = Date.now()
-        this.c.events.safeDispatchEvent('handover', { detail: { waiting: this.describe(waiting()), seconds: (Date.now() - started) / 1000, timeout: this.init.leaveTimeout / 1000 } })
+        const left = waiting()
+        this.c.events.safeDispatchEvent('handover', { detail: { pending: left.length, waiting: this.describe(left.slice(0, HANDOVER_REPORTED)), seconds: (Date.now() - started) / 1000, timeout: this.init.leaveTimeout / 1000 } })
       }
       await sleep(LEAVE_POLL, signal).catch(() => {})
-      const asking = waiting()
-      if (asking.length > 0) await this.c.prober.probeAll(signal, new Set(asking.map(v => v.root.toString())))
+      if (arriving.length > 0) await this.c.prober.probeAll(signal, new Set(arriving))
       pending = pending.filter(v => this.copiesWithoutUs(v) < v.min)
     }
     await this.sayGoodbye()

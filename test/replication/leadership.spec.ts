@@ -7,7 +7,7 @@ import { TypedEventEmitter } from 'main-event'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { ReplicaBook } from '../../src/replication/book.js'
-import { FAILURES_BEFORE_GONE, SETTLE_ROUNDS } from '../../src/replication/constants.js'
+import { FAILURES_BEFORE_GONE, MAX_HANDOVER_PLACEMENTS, SETTLE_ROUNDS } from '../../src/replication/constants.js'
 import { HandOver } from '../../src/replication/hand-over.js'
 import { byDistance } from '../../src/replication/keyspace.js'
 import { Leadership } from '../../src/replication/leadership.js'
@@ -196,6 +196,37 @@ describe('replication: hand-over (stubbed components)', () => {
       assert.deepEqual(result, { handedOver: 0, unfinished: 1, short: [{ root: w.root.toString(), copies: 1, wanted: 2, reason: why }] })
     })
   }
+
+  it('a holder of many roots places a few at a time, and reports how many wait, naming a few', async () => {
+    const w = await world()
+    const [self, a] = w.ordered
+    const book = w.bookFor(self)
+    const roots = await Promise.all(Array.from({ length: 50 }, async (_, i) => CID.createV1(0x55, await sha256.digest(new TextEncoder().encode(`many ${i} ${Math.random()}`)))))
+    for (const root of roots) track(book, root, [self, a], 2)
+    let running = 0
+    let most = 0
+    const placement = {
+      isPlacing: () => false,
+      place: async (_view: RootView, _n: number, signal: AbortSignal) => {
+        running++
+        most = Math.max(most, running)
+        // a slow placement: a peer that may take it does not answer before the leave timeout
+        await new Promise(resolve => signal.addEventListener('abort', resolve, { once: true }))
+        running--
+        return { placed: 0, untried: 1, reasons: [] }
+      }
+    } as unknown as Placement
+    const reports: Array<{ pending: number, waiting: unknown[] }> = []
+    w.events.addEventListener('handover', e => { reports.push(e.detail) })
+    const prober = { probeAll: async () => {} } as unknown as Prober
+    const client = { request: async (_peer: PeerId, msg: unknown) => msg } as unknown as ReplicaClient
+    const handOver = new HandOver({ self, client, book, liveness: w.liveness, events: w.events, placement, prober }, { gracePeriod: GRACE, leaveTimeout: 1_500 })
+    const result = await handOver.leave()
+    assert.equal(most, MAX_HANDOVER_PLACEMENTS)
+    assert.equal(result.unfinished, 50)
+    assert.equal(reports[0].pending, 50)
+    assert.ok(reports[0].waiting.length < 50 && reports[0].waiting.length > 0, 'a few named')
+  })
 
   it('does not give a root up while a copy is on its way', async () => {
     const w = await world()

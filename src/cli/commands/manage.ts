@@ -193,8 +193,9 @@ export const stopCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     // waits for, then releases the repo lock as the last step of a clean stop
     const result = await client.events('/v1/stop', {}, event => {
       if (event.type !== 'handover' || args.json === true) return
-      const waiting = event.waiting.map((w: any) => `${w.root} (${w.copies} of ${w.wanted} copies elsewhere)`).join(', ')
-      out.note(`handing over ${event.waiting.length} replica(s), ${Math.round(event.seconds)} s of at most ${event.timeout} s: waiting for ${waiting}`)
+      const more = event.pending - event.waiting.length
+      const waiting = event.waiting.map((w: any) => `${w.root} (${w.copies} of ${w.wanted} copies elsewhere)`).join(', ') + (more > 0 ? ` and ${more} more` : '')
+      out.note(`handing over ${event.pending} replica(s), ${Math.round(event.seconds)} s of at most ${event.timeout} s: waiting for ${waiting}`)
     })
     const lock = repoPaths(client.repo).lock
     const deadline = Date.now() + 180_000
