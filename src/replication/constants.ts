@@ -87,6 +87,14 @@ export const RECONCILE_LOOKUP_TIMEOUT = 20_000
 export const MAX_RECONCILES_RUNNING = 4
 
 /**
+ * Look-ups of that kind started within one RECONCILE_INTERVAL, at most: up
+ * to 60 roots led, each is looked up once a minute; past that each less
+ * often (3 333 roots: each about once an hour), and the DHT traffic of a
+ * large collection stays that of 60 roots.
+ */
+export const MAX_RECONCILES_PER_INTERVAL = 60
+
+/**
  * A sync page (one STATUS request of a holder's round) carries at most this
  * share of the protocol's limits: entries and dropped roots together at
  * most MAX_REPLICA_ROOTS / 4 and MAX_REPLICA_MESSAGE_SIZE / 4 bytes of them,

@@ -214,9 +214,7 @@ export class ReplicaManager implements Startable {
     }
     const existing = this.book.get(root)
     if (existing != null) {
-      existing.min = intent.min
-      existing.max = intent.max
-      existing.intentSince = Date.now()
+      existing.setIntent({ min: intent.min, max: intent.max, intentSince: Date.now() })
       this.book.changed(root.toString())
       await this.book.persist()
       return this.describe(existing)
@@ -280,11 +278,13 @@ export class ReplicaManager implements Startable {
       const figures = await this.prober.probeAll(this.controller.signal)
       this.events.safeDispatchEvent('probe:round', { detail: figures })
       const now = Date.now()
+      const led: RootView[] = []
       for (const view of this.book.views.values()) {
         this.leadership.maintain(view, now)
-        // the leader also looks for holders its view lost (in the background: a DHT look-up is slow)
-        if (view.leadingSince != null) void this.reconciler.maybeReconcile(view, now, this.controller.signal)
+        if (view.leadingSince != null) led.push(view)
       }
+      // the leader also looks for holders its view lost (in the background: a DHT look-up is slow)
+      void this.reconciler.reconcileDue(led, now, this.controller.signal)
       await this.book.persist()
     } catch (err: any) {
       this.log.error('replica round failed: %s', err.message)
