@@ -79,6 +79,8 @@ export class Prober {
   private readonly timeout: AdaptiveTimeout
   /** Members that synced with us, and when: within the round they need not be probed back. */
   private readonly syncedAt = new Map<string, number>()
+  /** Our entries as the last round made them, and what they were made of. */
+  private readonly entries = new Map<string, { version: number, epoch: number, held: number, entry: OurEntry }>()
   /** Holders our probes reached in the last round (PeerId bytes), named in every sync we send or answer. */
   private reached: Array<Uint8Array<ArrayBuffer>> = []
 
@@ -155,12 +157,26 @@ export class Prober {
     return byPeer
   }
 
-  /** Our entry of every root we keep, with its digest. */
+  /**
+   * Our entry of every root we keep, with its digest: made again only for
+   * a view that changed, a change of liveness (the holders it names), or
+   * progress of our own copy; the others are the last round's.
+   */
   private ourEntries (): Map<string, OurEntry> {
     const ours = new Map<string, OurEntry>()
+    const epoch = this.c.liveness.epoch
     for (const [key, view] of this.c.book.views) {
-      ours.set(key, withDigest(key, entryOf(view, this.c.self, this.c.liveness, this.c.bytesHeld(key))))
+      const held = this.c.bytesHeld(key)
+      const cached = this.entries.get(key)
+      if (cached != null && cached.version === view.version && cached.epoch === epoch && cached.held === held) {
+        ours.set(key, cached.entry)
+        continue
+      }
+      const entry = withDigest(key, entryOf(view, this.c.self, this.c.liveness, held))
+      this.entries.set(key, { version: view.version, epoch, held, entry })
+      ours.set(key, entry)
     }
+    if (this.entries.size > ours.size) for (const key of this.entries.keys()) if (!ours.has(key)) this.entries.delete(key)
     return ours
   }
 

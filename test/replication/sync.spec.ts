@@ -97,8 +97,8 @@ class Member {
   /** What each periodic round cost (the first one runs at start). */
   readonly rounds: RoundFigures[] = []
 
-  /** `checkInterval`: a peer that synced with us within it is not probed back (1 ms: every round probes every peer). */
-  constructor (readonly peer: PeerId, private readonly net: Net, private readonly checkInterval = 1) {}
+  /** `checkInterval`: a peer that synced with us within it is not probed back (0: every round probes every peer). */
+  constructor (readonly peer: PeerId, private readonly net: Net, private readonly checkInterval = 0) {}
 
   async start (): Promise<void> {
     this.manager = new ReplicaManager({
@@ -268,6 +268,12 @@ describe('replication: holders sync their views in pages, and only what changed 
     const status = a.manager.list()[0]
     assert.equal(status.holders.find(h => h.peer === c.peer.toString())?.state, 'absent')
     assert.equal(status.holders.find(h => h.peer === b.peer.toString())?.state, 'complete')
+    // our entries name the holders we reach: every one changed, and goes to b
+    net.sent.length = 0
+    await a.round()
+    const toB = net.sent.filter(s => s.to === b.peer.toString())
+    assert.equal(toB.reduce((n, s) => n + s.roots.length, 0), 20)
+    assert.ok(toB.every(s => s.holders.every(n => n === 1)), 'naming b alone')
   })
 })
 
