@@ -7,13 +7,13 @@ import { FramedStream } from './framed-stream.js'
 import { ServedProtocol } from './served-protocol.js'
 import { ReplicaMessage, ReplicaOp, ReplicaState } from './pb/replica.js'
 import { anySignal } from '../signals.js'
-import type { RootReplicas, Sync } from './pb/replica.js'
+import type { RootReplicas } from './pb/replica.js'
 import type { ComponentLogger, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 export { ReplicaOp, ReplicaState }
-export type { ReplicaMessage, RootReplicas, Sync }
+export type { ReplicaMessage, RootReplicas }
 
 export interface ReplicaNetworkComponents {
   registrar: Registrar

@@ -1,4 +1,15 @@
-import type { RoundFigures } from './prober.js'
+/** What one round cost (the `probe:round` event). */
+export interface RoundFigures {
+  /** Peers synced with (requests sent to). */
+  peers: number
+  /** STATUS requests sent (pages), and entries and dropped roots they carried. */
+  requests: number
+  entries: number
+  /** Replica-protocol bytes sent and received while the round ran (its requests and answers, and whatever else went meanwhile). */
+  bytesSent: number
+  bytesReceived: number
+  ms: number
+}
 
 /**
  * What the replica manager does, as typed events: the daemon's log and

@@ -21,7 +21,7 @@ export const MAX_ROOT_BYTES = 44
 export const MAX_PEER_ID_BYTES = 44
 
 /** Bytes an entry takes inside a ReplicaMessage: field tag, length prefix and body. */
-export function entryBytes (body: Uint8Array | number): number {
+function entryBytes (body: Uint8Array | number): number {
   const length = typeof body === 'number' ? body : body.byteLength
   return 1 + varint.encodingLength(length) + length
 }

@@ -8,6 +8,7 @@ import { blankEntry, bytesToPeer, entryOf, holderState } from './codec.js'
 import { MAX_PAGES_PER_ROUND, MAX_PROBE_TIMEOUT_FACTOR, MAX_SYNC_PEERS } from './constants.js'
 import { QUERY_PAGE_ROOTS, pages, unsigned64, withDigest } from './pages.js'
 import type { ReplicaComponents } from './components.js'
+import type { RoundFigures } from './events.js'
 import type { OurEntry, Page } from './pages.js'
 import type { RootView } from './root-view.js'
 import type { ReplicaMessage, ReplicaTraffic } from '../protocol/replica-network.js'
@@ -28,19 +29,6 @@ export interface ProberInit {
   gracePeriod: number
   /** How often a round runs (ms): a peer that synced with us within it need not be probed back. */
   checkInterval: number
-}
-
-/** What one round cost (the `probe:round` event). */
-export interface RoundFigures {
-  /** Peers synced with (requests sent to). */
-  peers: number
-  /** STATUS requests sent (pages), and entries and dropped roots they carried. */
-  requests: number
-  entries: number
-  /** Replica-protocol bytes sent and received while the round ran (its requests and answers, and whatever else went meanwhile). */
-  bytesSent: number
-  bytesReceived: number
-  ms: number
 }
 
 interface Shared {

@@ -17,7 +17,7 @@ import { ReplicaManager } from '../../src/replication/replica-manager.js'
 import { DigestSet } from '../../src/replication/sync-ledger.js'
 import { ReplicaStore } from '../../src/store/replica-store.js'
 import type { ReplicaHandler, ReplicaMessage, ReplicaNetwork } from '../../src/protocol/replica-network.js'
-import type { RoundFigures } from '../../src/replication/prober.js'
+import type { RoundFigures } from '../../src/replication/events.js'
 import type { PeerId } from '@libp2p/interface'
 
 const KEY = new Uint8Array(32).fill(3)

@@ -5,7 +5,7 @@ import { handleReplicate } from './replicate.js'
 import { handleStatus } from './status.js'
 import type { ReplicaHandler } from './context.js'
 
-export type { HandlerContext, ReplicaAnswer, ReplicaHandler } from './context.js'
+export type { HandlerContext, ReplicaHandler } from './context.js'
 
 /** The handler of each operation of `/shoal/replica/1.0.0`. */
 export const HANDLERS: Record<ReplicaOp, ReplicaHandler> = {
