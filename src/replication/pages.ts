@@ -8,6 +8,25 @@ import { MAX_REASON_LENGTH, MAX_REPLICAS, PAGE_SHARE_OF_LIMITS } from './constan
  * How much of the protocol's limits one request of ours may use, and the
  * worst case of an entry, computed from the limits rather than guessed.
  *
+ * Why an honest peer never trips a receiver's `maxViolations`: a replica
+ * message counts as a violation only when it does not decode within the
+ * receiver's limits (size, roots, holders, dropped and reachable lists) or
+ * breaks the framing. Every message this peer sends, request or answer,
+ * goes through `encodeReplicaMessage`, which checks those same limits and
+ * refuses to send one past them; and no sender builds one that would be:
+ * a sync page holds at most PAGE_ROOTS roots and PAGE_BYTES bytes of them
+ * (a quarter of each limit) plus its envelope (a proof, at most 256
+ * reachable peers: under 13 KiB); its answer holds at most one NONE entry
+ * per entry asked, each smaller than the entry; a query (a hand-over)
+ * names at most QUERY_PAGE_ROOTS roots, so its answer of full entries is
+ * at most a page; every other request (a status query, a reconciler's
+ * probe, a placement's offer or release, a goodbye) names one root or none.
+ * An entry names at most MAX_HOLDERS_PER_ROOT holders (`holderList`), a
+ * reason at most MAX_REASON_LENGTH characters, a root at most
+ * MAX_ROOT_BYTES (REPLICATE declines others). Tested with 10 000 roots
+ * whose views know more holders than a message may name
+ * (test/replication/sync.spec.ts).
+ *
  * A root Shoal keeps is named by a CIDv1 (or v0) of a SHA-256 multihash:
  * version (1 byte), codec (a varint, at most 9 bytes), hash code and
  * length (1 byte each) and the 32-byte digest: at most 44 bytes. A PeerId
