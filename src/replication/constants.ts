@@ -21,6 +21,13 @@ export const RELEASED_TTL = 60_000
 /** How often a graceful stop checks whether its replicas are handed over (ms). */
 export const LEAVE_POLL = 500
 
+/**
+ * A graceful stop gives a root up once its placements have found no peer
+ * to take a copy for this long (ms): long enough for a peer that is just
+ * connecting to be asked, far shorter than the leave timeout.
+ */
+export const HANDOVER_GIVE_UP_AFTER = 3_000
+
 /** Placements a graceful stop runs at once, at most (a peer may hold thousands of roots). */
 export const MAX_HANDOVER_PLACEMENTS = 8
 

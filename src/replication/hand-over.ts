@@ -1,6 +1,6 @@
 import { ReplicaOp } from '../protocol/replica-network.js'
 import { anySignal, sleep } from '../signals.js'
-import { HANDOVER_QUERY_ROOTS, LEAVE_POLL, LEAVING_NOTICE_TIMEOUT, MAX_HANDOVER_PLACEMENTS } from './constants.js'
+import { HANDOVER_GIVE_UP_AFTER, HANDOVER_QUERY_ROOTS, LEAVE_POLL, LEAVING_NOTICE_TIMEOUT, MAX_HANDOVER_PLACEMENTS } from './constants.js'
 import type { ReplicaComponents } from './components.js'
 import type { Placement } from './placement.js'
 import type { Prober } from './prober.js'
@@ -37,8 +37,8 @@ const HANDOVER_REPORTED = 20
  * `leaveTimeout`), then every other holder is told we go, so it stops
  * counting us at once rather than after a grace period. A root no peer can
  * take a copy of (nobody else is in the group, every peer asked declined,
- * and no copy is on its way) is given up at once, with the reason: waiting
- * would change nothing. However many roots: at most MAX_HANDOVER_PLACEMENTS
+ * and no copy is on its way) for HANDOVER_GIVE_UP_AFTER is given up, with
+ * the reason, rather than waited for until the leave timeout. However many roots: at most MAX_HANDOVER_PLACEMENTS
  * placements at once, and each pause asks about at most
  * HANDOVER_QUERY_ROOTS roots whose new copy is on its way.
  */
@@ -54,6 +54,8 @@ export class HandOver {
     const handedOver = pending.length
     /** Roots no peer can take a copy of, and why. */
     const hopeless = new Map<string, string>()
+    /** Roots no placement found a peer for, since when, and the reasons of the peers that declined. */
+    const nobody = new Map<string, { since: number, reasons: Set<string> }>()
     const waiting = (): RootView[] => pending.filter(v => !hopeless.has(v.root.toString()))
     let reported = 0
     /** Placements of ours under way (at most MAX_HANDOVER_PLACEMENTS). */
@@ -67,12 +69,23 @@ export class HandOver {
         const others = a.complete.length + a.fetching.length - 1
         if (others >= view.min || placing >= MAX_HANDOVER_PLACEMENTS || this.c.placement.isPlacing(view.root)) continue
         placing++
+        const key = view.root.toString()
         void this.c.placement.place(view, view.min - others, signal).then(result => {
+          if (signal.aborted) return
           const fetching = view.assess(this.c.liveness, this.init.gracePeriod).fetching.filter(p => !p.equals(this.c.self))
-          if (result.placed > 0 || result.untried > 0 || fetching.length > 0 || signal.aborted) return
-          hopeless.set(view.root.toString(), result.reasons.length === 0
+          if (result.placed > 0 || result.untried > 0 || fetching.length > 0) {
+            nobody.delete(key)
+            return
+          }
+          // nobody to take it: given up once that has lasted a moment (a peer that is just
+          // connecting is asked in the next attempt)
+          const none = nobody.get(key) ?? { since: Date.now(), reasons: new Set<string>() }
+          nobody.set(key, none)
+          for (const r of result.reasons) none.reasons.add(r)
+          if (Date.now() - none.since < HANDOVER_GIVE_UP_AFTER) return
+          hopeless.set(key, none.reasons.size === 0
             ? 'no other peer of the replication group can take a copy'
-            : `no peer took a copy (${[...new Set(result.reasons)].join('; ')})`)
+            : `no peer took a copy (${[...none.reasons].join('; ')})`)
         }).finally(() => { placing-- })
       }
       if (Date.now() - reported >= REPORT_INTERVAL) {

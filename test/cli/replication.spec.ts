@@ -162,7 +162,7 @@ describe('cli: replicas', function () {
     assert.match(human.stdout, new RegExp(`absent +${second.peerId}  absent \\d+s; replaced in \\d+s unless it returns`))
   })
 
-  it('stopping the last holder of a root gives it up at once, and says why, rather than waiting the whole leave timeout', async () => {
+  it('stopping the last holder of a root gives it up within seconds, and says why, rather than waiting the whole leave timeout', async () => {
     // a group of one: nobody else can take a copy
     const key = path.join(scope.dir, 'alone.key')
     await fs.writeFile(key, (await shoalOk(['group-key'])).stdout, { mode: 0o600 })
@@ -175,8 +175,8 @@ describe('cli: replicas', function () {
     const stop = await shoalOk(['stop', '--repo', last.repo], { timeout: 90_000 })
     const seconds = (Date.now() - started) / 1000
     assert.equal(await last.exited, 0)
-    assert.ok(seconds < 20, `stopped after ${seconds} s (leave timeout 60 s)`)
-    assert.match(stop.stderr, new RegExp(`short of copies without this peer: ${added.cid} has 0 of 2 elsewhere \\(no other peer of the replication group can take a copy: given up at once\\)`))
+    assert.ok(seconds < 30, `stopped after ${seconds} s (leave timeout 60 s)`)
+    assert.match(stop.stderr, new RegExp(`short of copies without this peer: ${added.cid} has 0 of 2 elsewhere \\(no other peer of the replication group can take a copy: given up\\)`))
     assert.match(last.log, /still short of copies without this peer .*reason="no other peer of the replication group can take a copy"/)
   })
 

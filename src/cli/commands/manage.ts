@@ -209,7 +209,7 @@ export const stopCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       return
     }
     if (result.handedOver > 0) out.note(`handed over ${result.handedOver} replica(s)`)
-    for (const s of result.short) out.note(`short of copies without this peer: ${s.root} has ${s.copies} of ${s.wanted} elsewhere ${s.reason == null ? '(the other holders repair it)' : `(${s.reason}: given up at once)`}`)
+    for (const s of result.short) out.note(`short of copies without this peer: ${s.root} has ${s.copies} of ${s.wanted} elsewhere ${s.reason == null ? '(the other holders repair it)' : `(${s.reason}: given up)`}`)
     out.line('daemon stopped')
   }
 }
