@@ -126,6 +126,12 @@ export class NotMemberError extends ShoalError {
   override name = 'NotMemberError'
 }
 
+/** A replica message this peer was about to send is past the protocol's limits: it is not sent (the receiver would take it for a violation). */
+export class MessageTooLargeError extends ShoalError {
+  static override readonly name = 'MessageTooLargeError'
+  override name = 'MessageTooLargeError'
+}
+
 /** The user interrupted the command (Ctrl-C); the message says what became of the work. */
 export class InterruptedError extends ShoalError {
   static override readonly name = 'InterruptedError'

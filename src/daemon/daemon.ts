@@ -91,7 +91,7 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
         if (result.handedOver + result.unfinished > 0) {
           log.info(`handed over ${result.handedOver} replica(s)`, { short: result.unfinished })
         }
-        for (const s of result.short) log.warn('still short of copies without this peer', { root: s.root, copies: s.copies, wanted: s.wanted })
+        for (const s of result.short) log.warn('still short of copies without this peer', { root: s.root, copies: s.copies, wanted: s.wanted, reason: s.reason })
       } catch (err: any) {
         log.error('hand-over failed', { error: err.message })
       }

@@ -22,7 +22,7 @@ const REPLICA_LINES: { [K in keyof ReplicaEvents]?: (d: Detail<K>, log: Log) => 
   trim: (d, log) => { log.info('released a surplus copy', { root: d.root, peer: d.peer, max: d.max }) },
   handover: (d, log) => {
     const waiting = d.waiting.map(w => `${w.root} (${w.copies} of ${w.wanted})`).join(', ')
-    log.info('handing over: waiting for copies elsewhere', { roots: d.waiting.length, waiting, elapsed: `${d.seconds.toFixed(0)}s`, timeout: `${d.timeout}s` })
+    log.info('handing over: waiting for copies elsewhere', { roots: d.pending, waiting, elapsed: `${d.seconds.toFixed(0)}s`, timeout: `${d.timeout}s` })
   }
 }
 

@@ -43,9 +43,12 @@ export const REPLICA_PROTOCOL = '/shoal/replica/1.0.0'
 /** Largest replica message: thousands of roots with their holders. */
 export const MAX_REPLICA_MESSAGE_SIZE = 1024 * 1024
 
-/** Most roots in one replica message, and holders named per root. */
+/** Most roots in one replica message (entries, and roots a sync drops), and holders named per root (live and absent together). */
 export const MAX_REPLICA_ROOTS = 4096
 export const MAX_HOLDERS_PER_ROOT = 64
+
+/** Most holders a sync names as reached by the sender's probes. */
+export const MAX_REACHABLE_PEERS = 256
 
 /** Replica streams one peer may have open with us at once. */
 export const MAX_REPLICA_STREAMS = 16

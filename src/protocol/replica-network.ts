@@ -1,7 +1,8 @@
 import { serviceCapabilities } from '@libp2p/interface'
-import { ProtocolViolationError } from '../errors.js'
+import * as varint from 'uint8-varint'
+import { MessageTooLargeError, ProtocolViolationError } from '../errors.js'
 import { frame } from './codec.js'
-import { MAX_HOLDERS_PER_ROOT, MAX_REPLICA_MESSAGE_SIZE, MAX_REPLICA_ROOTS, MAX_REPLICA_STREAMS, REPLICA_PROTOCOL, REPLICA_REQUEST_TIMEOUT } from './constants.js'
+import { MAX_HOLDERS_PER_ROOT, MAX_REACHABLE_PEERS, MAX_REPLICA_MESSAGE_SIZE, MAX_REPLICA_ROOTS, MAX_REPLICA_STREAMS, REPLICA_PROTOCOL, REPLICA_REQUEST_TIMEOUT } from './constants.js'
 import { FramedStream } from './framed-stream.js'
 import { ServedProtocol } from './served-protocol.js'
 import { ReplicaMessage, ReplicaOp, ReplicaState } from './pb/replica.js'
@@ -26,15 +27,50 @@ export type ReplicaHandler = (peer: PeerId, request: ReplicaMessage, signal: Abo
 export function decodeReplicaMessage (buf: Uint8Array | Uint8ArrayList): ReplicaMessage {
   try {
     return ReplicaMessage.decode(buf, {
-      limits: { roots: MAX_REPLICA_ROOTS, roots$: { holders: MAX_HOLDERS_PER_ROOT } }
+      limits: {
+        roots: MAX_REPLICA_ROOTS,
+        roots$: { holders: MAX_HOLDERS_PER_ROOT, absent: MAX_HOLDERS_PER_ROOT },
+        sync: { dropped: MAX_REPLICA_ROOTS, reachable: MAX_REACHABLE_PEERS }
+      }
     })
   } catch (err: any) {
     throw new ProtocolViolationError(`malformed replica message: ${err.message}`)
   }
 }
 
-function encodeReplicaMessage (msg: ReplicaMessage): Uint8ArrayList {
-  return frame(ReplicaMessage.encode(msg))
+/**
+ * `msg` framed, if a peer would take it: never more than the limits every
+ * receiver enforces (a peer that sends more commits a violation), else
+ * MessageTooLargeError and nothing is sent.
+ */
+export function encodeReplicaMessage (msg: ReplicaMessage, maxMessageSize = MAX_REPLICA_MESSAGE_SIZE): Uint8ArrayList {
+  const over = (what: string): never => { throw new MessageTooLargeError(`replica message not sent: ${what}`) }
+  if (msg.roots.length > MAX_REPLICA_ROOTS) over(`${msg.roots.length} roots (at most ${MAX_REPLICA_ROOTS})`)
+  for (const r of msg.roots) {
+    if (r.holders.length > MAX_HOLDERS_PER_ROOT || r.absent.length > MAX_HOLDERS_PER_ROOT) over(`a root with ${r.holders.length} holders and ${r.absent.length} absent (at most ${MAX_HOLDERS_PER_ROOT} each)`)
+  }
+  if ((msg.sync?.dropped.length ?? 0) > MAX_REPLICA_ROOTS) over(`${msg.sync!.dropped.length} dropped roots`)
+  if ((msg.sync?.reachable.length ?? 0) > MAX_REACHABLE_PEERS) over(`${msg.sync!.reachable.length} reachable peers (at most ${MAX_REACHABLE_PEERS})`)
+  const body = ReplicaMessage.encode(msg)
+  if (body.byteLength > maxMessageSize) over(`${body.byteLength} bytes (at most ${maxMessageSize})`)
+  return frame(body)
+}
+
+function framedSize (body: number): number {
+  return varint.encodingLength(body) + body
+}
+
+/** What went over the replica protocol since the start. */
+export interface ReplicaTraffic {
+  /** Requests we sent, and answers we got to them. */
+  requestsSent: number
+  answersReceived: number
+  /** Requests peers sent us, and answers we sent them. */
+  requestsReceived: number
+  answersSent: number
+  /** Message bytes (framing included) each way. */
+  bytesSent: number
+  bytesReceived: number
 }
 
 /**
@@ -60,6 +96,7 @@ export class ReplicaNetwork implements Startable {
   private handler?: ReplicaHandler
   private readonly served: ServedProtocol
   private started = false
+  readonly traffic: ReplicaTraffic = { requestsSent: 0, answersReceived: 0, requestsReceived: 0, answersSent: 0, bytesSent: 0, bytesReceived: 0 }
 
   constructor (components: ReplicaNetworkComponents, init: ReplicaNetworkInit = {}) {
     this.components = components
@@ -93,8 +130,13 @@ export class ReplicaNetwork implements Startable {
     return this.started
   }
 
-  /** Send `request` to `peer` and wait for its answer (bounded by REPLICA_REQUEST_TIMEOUT). */
+  /**
+   * Send `request` to `peer` and wait for its answer (bounded by
+   * REPLICA_REQUEST_TIMEOUT). A request past the protocol's limits is not
+   * sent (MessageTooLargeError).
+   */
   async request (peer: PeerId, request: ReplicaMessage, options: { signal?: AbortSignal, timeout?: number } = {}): Promise<ReplicaMessage> {
+    const framedRequest = encodeReplicaMessage(request, this.maxMessageSize)
     const signal = anySignal(AbortSignal.timeout(options.timeout ?? REPLICA_REQUEST_TIMEOUT), options.signal)
     const stream = await this.components.connectionManager.openStream(peer, REPLICA_PROTOCOL, { signal })
     const framed = this.framed(stream, peer)
@@ -104,11 +146,14 @@ export class ReplicaNetwork implements Startable {
     const onAbort = (): void => { framed.abort(signal.reason); answer.reject(signal.reason) }
     signal.addEventListener('abort', onAbort, { once: true })
     try {
-      framed.read(msg => { answer.resolve(msg) }, err => {
+      framed.read((msg, size) => { this.traffic.bytesReceived += framedSize(size); answer.resolve(msg) }, err => {
         answer.reject(err ?? new ProtocolViolationError('replica stream closed without an answer'))
       })
-      await framed.write(encodeReplicaMessage(request))
+      this.traffic.requestsSent++
+      this.traffic.bytesSent += framedRequest.byteLength
+      await framed.write(framedRequest)
       const response = await answer.promise
+      this.traffic.answersReceived++
       await framed.close()
       return response
     } catch (err) {
@@ -135,14 +180,18 @@ export class ReplicaNetwork implements Startable {
     const onAbort = (): void => { framed.abort(new ProtocolViolationError('replica request timed out')) }
     signal.addEventListener('abort', onAbort, { once: true })
     let answered = false
-    framed.read(async msg => {
+    framed.read(async (msg, size) => {
       if (answered) throw new ProtocolViolationError('one request per replica stream')
       answered = true
+      this.traffic.requestsReceived++
+      this.traffic.bytesReceived += framedSize(size)
       const handler = this.handler
       if (handler == null) throw new ProtocolViolationError('not keeping replicas')
       try {
-        const response = await handler(peer, msg, signal)
-        await framed.write(encodeReplicaMessage(response))
+        const response = encodeReplicaMessage(await handler(peer, msg, signal), this.maxMessageSize)
+        this.traffic.answersSent++
+        this.traffic.bytesSent += response.byteLength
+        await framed.write(response)
         await framed.close()
       } catch (err: any) {
         this.log('replica request from %p failed: %s', peer, err.message)

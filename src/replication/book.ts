@@ -1,8 +1,9 @@
 import { decodeCID } from '../content/dag.js'
-import { RELEASED_TTL } from './constants.js'
+import { MAX_KNOWN_HOLDERS, RELEASED_TTL } from './constants.js'
 import { bytesToPeer, holderState } from './codec.js'
 import { expire } from './expiry.js'
 import { RootView } from './root-view.js'
+import { SyncLedger } from './sync-ledger.js'
 import type { PeerLiveness } from './peer-liveness.js'
 import type { RootReplicas } from '../protocol/replica-network.js'
 import type { ReplicaRecord, ReplicaStore } from '../store/replica-store.js'
@@ -21,10 +22,13 @@ export interface ReplicaBookComponents {
 /**
  * The roots this peer keeps as replicas: a record each (the promise, kept
  * in the repo) and a view each (what we know of the other holders), with
- * gossip folded in and changes saved at the end of each round.
+ * gossip folded in and changes saved at the end of each round; and, per
+ * peer, where our syncs of those views stand (`sync`).
  */
 export class ReplicaBook {
   readonly views = new Map<string, RootView>()
+  /** What each peer acknowledged of our entries, and what we keep of its. */
+  readonly sync = new SyncLedger()
   private readonly records = new Map<string, ReplicaRecord>()
   private readonly dirty = new Set<string>()
   /** Holders we just trimmed: gossip naming them is ignored until then (ms). */
@@ -77,6 +81,17 @@ export class ReplicaBook {
     this.changed(root.toString())
   }
 
+  /**
+   * We forget `peer` as a holder of the view's root (gone past the grace
+   * period): if it still holds the root after all, its next sync finds we
+   * no longer keep its entry and sends it again.
+   */
+  forgetHolder (view: RootView, peer: PeerId): void {
+    view.remove(peer)
+    this.sync.forgetHeard(peer.toString(), view.root.toString())
+    this.changed(view.root.toString())
+  }
+
   /** We released `peer`'s copy: ignore gossip that still names it for a while. */
   releasedFrom (view: RootView, peer: PeerId): void {
     view.remove(peer)
@@ -113,6 +128,7 @@ export class ReplicaBook {
       if (view.has(k)) continue
       // a peer that said it was leaving stays gone
       if (!this.c.liveness.stillCounts(k, gracePeriod, now)) continue
+      if (view.holders.size >= MAX_KNOWN_HOLDERS) continue
       view.set(peer, 'fetching')
       this.changed(key)
     }
@@ -129,6 +145,11 @@ export class ReplicaBook {
   /** A root's view or record changed: save it at the end of the round, tell listeners now. */
   changed (root: string): void {
     this.dirty.add(root)
+    this.c.onChange(root)
+  }
+
+  /** What a root's status shows changed (a holder's liveness), not its record: tell listeners, save nothing. */
+  touched (root: string): void {
     this.c.onChange(root)
   }
 

@@ -1,6 +1,9 @@
 import { peerIdFromMultihash } from '@libp2p/peer-id'
 import * as Digest from 'multiformats/hashes/digest'
+import { MAX_HOLDERS_PER_ROOT } from '../protocol/constants.js'
 import { ReplicaState } from '../protocol/replica-network.js'
+import { MAX_REASON_LENGTH } from './constants.js'
+import { byDistance } from './keyspace.js'
 import type { PeerLiveness } from './peer-liveness.js'
 import type { HolderState, RootView } from './root-view.js'
 import type { RootReplicas } from '../protocol/replica-network.js'
@@ -12,12 +15,22 @@ export type AnswerState = HolderState | 'none' | 'declined'
 
 /** An entry saying "I keep nothing of `root`". */
 export function blankEntry (root: CID): RootReplicas {
-  return { root: root.bytes, min: 0, max: 0, size: 0n, state: ReplicaState.NONE, holders: [], reason: '', intentSince: 0n, bytesHeld: 0n }
+  return { root: root.bytes, min: 0, max: 0, size: 0n, state: ReplicaState.NONE, holders: [], reason: '', intentSince: 0n, bytesHeld: 0n, digest: 0n, absent: [] }
 }
 
-/** An entry declining `root`, with the reason. */
+/** An entry declining `root`, with the reason (cut to MAX_REASON_LENGTH). */
 export function declineEntry (root: CID, reason: string): RootReplicas {
-  return { ...blankEntry(root), state: ReplicaState.DECLINED, reason }
+  return { ...blankEntry(root), state: ReplicaState.DECLINED, reason: reason.slice(0, MAX_REASON_LENGTH) }
+}
+
+/**
+ * At most MAX_HOLDERS_PER_ROOT of `peers`, the closest to the root: a
+ * message naming more would be refused. A view holds more only while
+ * copies placed for silent holders wait to be trimmed.
+ */
+export function holderList (root: CID, peers: PeerId[]): PeerId[] {
+  if (peers.length <= MAX_HOLDERS_PER_ROOT) return peers
+  return byDistance(root, peers.map(peer => ({ peer }))).slice(0, MAX_HOLDERS_PER_ROOT).map(p => p.peer)
 }
 
 /**
@@ -33,13 +46,29 @@ export function entryOf (view: RootView, self: PeerId, liveness: PeerLiveness, b
     max: view.max,
     size: BigInt(view.size),
     state: own === 'complete' ? ReplicaState.COMPLETE : own === 'fetching' ? ReplicaState.FETCHING : ReplicaState.NONE,
-    holders: [...view.holders.values()]
+    holders: holderList(view.root, [...view.holders.values()]
       .filter(h => !h.peer.equals(self) && liveness.isUp(h.peer.toString()))
-      .map(h => h.peer.toMultihash().bytes),
+      .map(h => h.peer))
+      .map(p => p.toMultihash().bytes),
     reason: '',
     intentSince: BigInt(view.intentSince),
-    bytesHeld: BigInt(own === 'complete' ? view.size : bytesHeld)
+    bytesHeld: BigInt(own === 'complete' ? view.size : bytesHeld),
+    digest: 0n,
+    absent: []
   }
+}
+
+/**
+ * `entry` with the holders that stopped answering us, and for how long: for
+ * a peer that holds nothing of the root (a status query), so it shows them
+ * absent with their countdown as we do. Live and absent together at most
+ * MAX_HOLDERS_PER_ROOT.
+ */
+export function withAbsent (entry: RootReplicas, view: RootView, self: PeerId, liveness: PeerLiveness, now = Date.now()): RootReplicas {
+  const room = MAX_HOLDERS_PER_ROOT - entry.holders.length
+  const down = [...view.holders.values()].filter(h => !h.peer.equals(self) && !liveness.isUp(h.peer.toString())).map(h => h.peer)
+  const absent = holderList(view.root, down).slice(0, Math.max(0, room))
+  return { ...entry, absent: absent.map(peer => ({ peer: peer.toMultihash().bytes, downFor: BigInt(Math.max(0, Math.round(liveness.downFor(peer.toString(), now)))) })) }
 }
 
 export function stateName (state: ReplicaState): AnswerState {

@@ -21,6 +21,22 @@ export const RELEASED_TTL = 60_000
 /** How often a graceful stop checks whether its replicas are handed over (ms). */
 export const LEAVE_POLL = 500
 
+/**
+ * A graceful stop gives a root up once its placements have found no peer
+ * to take a copy for this long (ms): long enough for a peer that is just
+ * connecting to be asked, far shorter than the leave timeout.
+ */
+export const HANDOVER_GIVE_UP_AFTER = 3_000
+
+/** Placements a graceful stop runs at once, at most (a peer may hold thousands of roots). */
+export const MAX_HANDOVER_PLACEMENTS = 8
+
+/**
+ * Roots whose new copy is on its way a graceful stop asks their holders
+ * about after each pause, at most (a few query pages per peer).
+ */
+export const HANDOVER_QUERY_ROOTS = 256
+
 /** How long the goodbye to each other holder may take (ms). */
 export const LEAVING_NOTICE_TIMEOUT = 2_000
 
@@ -69,3 +85,46 @@ export const RECONCILE_INTERVAL = 60_000
 
 /** How long that DHT look-up may take (ms). */
 export const RECONCILE_LOOKUP_TIMEOUT = 20_000
+
+/**
+ * Look-ups of that kind running at once, at most: a peer leading thousands
+ * of roots looks them up a few at a time (a root due while they run waits
+ * for a later round), not all at once every minute.
+ */
+export const MAX_RECONCILES_RUNNING = 4
+
+/**
+ * Look-ups of that kind started within one RECONCILE_INTERVAL, at most: up
+ * to 60 roots led, each is looked up once a minute; past that each less
+ * often (3 333 roots: each about once an hour), and the DHT traffic of a
+ * large collection stays that of 60 roots.
+ */
+export const MAX_RECONCILES_PER_INTERVAL = 60
+
+/**
+ * A sync page (one STATUS request of a holder's round) carries at most this
+ * share of the protocol's limits: entries and dropped roots together at
+ * most MAX_REPLICA_ROOTS / 4 and MAX_REPLICA_MESSAGE_SIZE / 4 bytes of them,
+ * so the page, with its envelope (proof, the reachable holders), stays far
+ * inside both limits whatever its entries hold (see pages.ts).
+ */
+export const PAGE_SHARE_OF_LIMITS = 4
+
+/**
+ * Pages a round sends one peer at most: a round's traffic to a peer is
+ * bounded (MAX_PAGES_PER_ROUND × MAX_REPLICA_MESSAGE_SIZE / PAGE_SHARE_OF_LIMITS),
+ * what is left goes in the next round.
+ */
+export const MAX_PAGES_PER_ROUND = 16
+
+/**
+ * Holders a root's view keeps at most: gossip naming more is not taken in
+ * (at most `max` + K holders are placed; MAX_REPLICAS each).
+ */
+export const MAX_KNOWN_HOLDERS = 2 * MAX_REPLICAS
+
+/** Peers whose sync state (what we told them, what they told us) is kept; past it the oldest starts again from scratch. */
+export const MAX_SYNC_PEERS = 1024
+
+/** A reason given on the wire (a decline) is cut to this many characters. */
+export const MAX_REASON_LENGTH = 120

@@ -1,3 +1,16 @@
+/** What one round cost (the `probe:round` event). */
+export interface RoundFigures {
+  /** Peers synced with (requests sent to). */
+  peers: number
+  /** STATUS requests sent (pages), and entries and dropped roots they carried. */
+  requests: number
+  entries: number
+  /** Replica-protocol bytes sent and received while the round ran (its requests and answers, and whatever else went meanwhile). */
+  bytesSent: number
+  bytesReceived: number
+  ms: number
+}
+
 /**
  * What the replica manager does, as typed events: the daemon's log and
  * anything else that watches replication listen to these.
@@ -31,6 +44,8 @@ export interface ReplicaEvents {
   'repair:done': CustomEvent<{ root: string, copies: number, seconds: number }>
   /** As a root's leader we released a surplus copy. */
   trim: CustomEvent<{ root: string, peer: string, copies: number, max: number }>
-  /** A graceful stop is handing copies over (sent every few seconds until done). */
-  handover: CustomEvent<{ waiting: Array<{ root: string, copies: number, wanted: number }>, seconds: number, timeout: number }>
+  /** A round of syncs with the other holders ended: what it cost. */
+  'probe:round': CustomEvent<RoundFigures>
+  /** A graceful stop is handing copies over (sent every few seconds until done): how many roots wait, the first few of them. */
+  handover: CustomEvent<{ pending: number, waiting: Array<{ root: string, copies: number, wanted: number }>, seconds: number, timeout: number }>
 }

@@ -47,9 +47,8 @@ export class Leadership {
     // once long gone (if it comes back, its own probes introduce it again)
     for (const peer of a.gone) {
       if (a.counted < view.min && this.c.liveness.downFor(peer.toString(), now) < FORGET_AFTER_GRACE_PERIODS * this.init.gracePeriod) continue
-      view.remove(peer)
+      this.c.book.forgetHolder(view, peer)
       this.reportedGone.delete(`${key}/${peer.toString()}`)
-      this.c.book.changed(key)
     }
     // only a holder with every block leads: a peer that just took a copy
     // may not know yet who else was asked alongside it

@@ -22,13 +22,17 @@ interface PeerHealth {
  */
 export class PeerLiveness {
   private readonly peers = new Map<string, PeerHealth>()
+  /** Goes up whenever a peer goes down or comes back (what `isUp` answers changed). */
+  epoch = 0
 
   seen (peer: string, now = Date.now()): void {
+    if (!this.isUp(peer)) this.epoch++
     this.peers.set(peer, { lastSeen: now, failures: 0 })
   }
 
   failed (peer: string, now = Date.now()): void {
     const health = this.peers.get(peer)
+    if (health?.downSince == null) this.epoch++
     if (health == null) {
       this.peers.set(peer, { lastSeen: 0, downSince: now, failures: 1 })
     } else {
@@ -50,6 +54,7 @@ export class PeerLiveness {
 
   /** The peer said it is leaving: treat it as down for longer than any grace period. */
   left (peer: string, now = Date.now()): void {
+    if (this.isUp(peer)) this.epoch++
     this.peers.set(peer, { lastSeen: 0, downSince: 0, failures: Infinity, leftAt: now })
   }
 
@@ -76,6 +81,7 @@ export class PeerLiveness {
   }
 
   forget (peer: string): void {
+    if (!this.isUp(peer)) this.epoch++
     this.peers.delete(peer)
   }
 }

@@ -2,6 +2,7 @@ import { ReplicaOp } from '../protocol/replica-network.js'
 import { DECLINED_TTL, MAX_ASKS_PER_ROUND, NOT_MEMBER_TTL, RETRY_SILENT_PEER_AFTER } from './constants.js'
 import { expire } from './expiry.js'
 import { byDistance } from './keyspace.js'
+import type { Answer, AskResult } from './client.js'
 import type { ReplicaComponents } from './components.js'
 import type { RootView } from './root-view.js'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
@@ -14,6 +15,20 @@ export interface PlacementComponents extends ReplicaComponents {
    * `thorough`, else only when few peers are known locally).
    */
   candidates(root: CID, options: AbortOptions & { thorough?: boolean }): Promise<PeerId[]>
+}
+
+/** What a placement did. */
+export interface PlaceResult {
+  /** Peers that took a copy. */
+  placed: number
+  /** Peers that might take one later: not asked this time, or not reachable now. */
+  untried: number
+  /** Why the peers asked declined (their reasons, or that they are not in our group). */
+  reasons: string[]
+}
+
+function isHolder (state: AskResult): boolean {
+  return state === 'fetching' || state === 'complete'
 }
 
 /**
@@ -48,7 +63,7 @@ export class Placement {
       const holders: PeerId[] = []
       for (const { peer } of ordered) {
         if (holders.length >= view.min || signal.aborted) break
-        if (peer.equals(this.c.self) || await this.offer(view, peer, holders, signal)) holders.push(peer)
+        if (peer.equals(this.c.self) || isHolder((await this.offer(view, peer, holders, signal)).state)) holders.push(peer)
       }
       if (!holders.some(p => p.equals(this.c.self))) holders.push(this.c.self)
       // every holder learns of every other, including those placed after it
@@ -59,8 +74,12 @@ export class Placement {
     }) ?? []
   }
 
-  /** Ask the closest live non-holders to take `count` more copies; resolves with how many did. */
-  async place (view: RootView, count: number, signal: AbortSignal): Promise<number> {
+  /**
+   * Ask the closest live non-holders to take `count` more copies; resolves
+   * with how many did, how many peers might still take one later (not
+   * asked this time, or not reachable now), and why those asked did not.
+   */
+  async place (view: RootView, count: number, signal: AbortSignal): Promise<PlaceResult> {
     return await this.exclusively(view.root, async () => {
       const key = view.root.toString()
       const now = Date.now()
@@ -73,15 +92,20 @@ export class Placement {
       const live = candidates.filter(p => this.c.liveness.isUp(p.toString()))
       const silent = candidates.filter(p => this.c.liveness.downFor(p.toString(), now) >= RETRY_SILENT_PEER_AFTER)
       const ordered = [...byDistance(view.root, live.map(peer => ({ peer }))), ...byDistance(view.root, silent.map(peer => ({ peer })))]
-      let placed = 0
+      const result: PlaceResult = { placed: 0, untried: 0, reasons: [] }
       let asked = 0
       for (const { peer } of ordered) {
-        if (placed >= count || asked++ >= MAX_ASKS_PER_ROUND || signal.aborted) break
+        if (result.placed >= count || asked >= MAX_ASKS_PER_ROUND || signal.aborted) break
+        asked++
         const holders = [...view.holders.values()].map(h => h.peer).filter(p => this.c.liveness.isUp(p.toString()))
-        if (await this.offer(view, peer, holders, signal)) placed++
+        const { state, reason } = await this.offer(view, peer, holders, signal)
+        if (isHolder(state)) result.placed++
+        else if (state === 'declined' || state === 'not-member') result.reasons.push(reason)
+        else result.untried++
       }
-      return placed
-    }) ?? 0
+      result.untried += ordered.length - asked
+      return result
+    }) ?? { placed: 0, untried: 1, reasons: [] }
   }
 
   /** Tell each of `peers` to let its copy go (the leader trimming a surplus). */
@@ -97,23 +121,24 @@ export class Placement {
     view.overSince = undefined
   }
 
-  /** Ask `peer` to keep a copy; whether it took one. */
-  private async offer (view: RootView, peer: PeerId, holders: PeerId[], signal: AbortSignal): Promise<boolean> {
-    const { state, reason } = await this.c.client.answer(peer, view, ReplicaOp.REPLICATE, holders, signal)
+  /** Ask `peer` to keep a copy; its answer. */
+  private async offer (view: RootView, peer: PeerId, holders: PeerId[], signal: AbortSignal): Promise<Answer> {
+    const answer = await this.c.client.answer(peer, view, ReplicaOp.REPLICATE, holders, signal)
+    const { state, reason } = answer
     const key = `${view.root.toString()}/${peer.toString()}`
     if (state === 'fetching' || state === 'complete') {
       view.set(peer, state)
       this.c.book.changed(view.root.toString())
       this.c.log('%p took a copy of %s (%s)', peer, view.root, state)
       this.c.events.safeDispatchEvent('repair:placed', { detail: { root: view.root.toString(), peer: peer.toString(), state } })
-      return true
+      return answer
     }
     if (state === 'declined') this.declined.set(key, Date.now() + DECLINED_TTL)
     if (state === 'not-member') this.declined.set(key, Date.now() + NOT_MEMBER_TTL)
     if (state === 'declined' || state === 'not-member') {
       this.c.events.safeDispatchEvent('repair:declined', { detail: { root: view.root.toString(), peer: peer.toString(), reason } })
     }
-    return false
+    return answer
   }
 
   /** Run `work` unless a placement of the same root is running; undefined if one is. */

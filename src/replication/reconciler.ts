@@ -1,6 +1,6 @@
 import { ReplicaOp } from '../protocol/replica-network.js'
 import { entryOf } from './codec.js'
-import { RECONCILE_INTERVAL, RECONCILE_LOOKUP_TIMEOUT } from './constants.js'
+import { MAX_RECONCILES_PER_INTERVAL, MAX_RECONCILES_RUNNING, RECONCILE_INTERVAL, RECONCILE_LOOKUP_TIMEOUT } from './constants.js'
 import { anySignal } from '../signals.js'
 import type { ReplicaComponents } from './components.js'
 import type { RootView } from './root-view.js'
@@ -20,6 +20,10 @@ export interface ReconcilerInit {
   probeTimeout: number
   /** Look-ups of one root at most this often (ms). */
   interval?: number
+  /** Look-ups running at once, at most (MAX_RECONCILES_RUNNING). */
+  maxRunning?: number
+  /** Look-ups started within one `interval`, at most (MAX_RECONCILES_PER_INTERVAL). */
+  maxPerInterval?: number
 }
 
 /**
@@ -42,23 +46,47 @@ export class Reconciler {
   /** When each root was last looked up (ms). */
   private readonly last = new Map<string, number>()
   private readonly running = new Set<string>()
+  /** When the look-ups of the last interval started (ms), oldest first. */
+  private readonly started: number[] = []
 
   constructor (components: ReconcilerComponents, init: ReconcilerInit) {
     this.c = components
     this.init = init
   }
 
-  /** Look the root up if it is due (and not being looked up already); resolves when done. */
-  async maybeReconcile (view: RootView, now: number, signal: AbortSignal): Promise<number> {
-    const key = view.root.toString()
-    if (this.running.has(key) || now - (this.last.get(key) ?? 0) < (this.init.interval ?? RECONCILE_INTERVAL)) return 0
-    this.last.set(key, now)
-    this.running.add(key)
-    try {
-      return await this.reconcile(view, signal)
-    } finally {
-      this.running.delete(key)
+  /**
+   * Look up the roots of `views` (those we lead) that are due, the longest
+   * waiting first: at most `maxRunning` at once and `maxPerInterval`
+   * started within an interval (the others wait for a later round).
+   * Resolves, when those are done, with how many holders joined. A peer
+   * leading more roots than that looks each up less often than once an
+   * interval, in turn: the DHT traffic stays bounded whatever the
+   * collection.
+   */
+  async reconcileDue (views: Iterable<RootView>, now: number, signal: AbortSignal): Promise<number> {
+    const interval = this.init.interval ?? RECONCILE_INTERVAL
+    while (this.started.length > 0 && now - this.started[0] >= interval) this.started.shift()
+    const room = Math.min((this.init.maxRunning ?? MAX_RECONCILES_RUNNING) - this.running.size, (this.init.maxPerInterval ?? MAX_RECONCILES_PER_INTERVAL) - this.started.length)
+    if (room <= 0) return 0
+    const due: Array<{ view: RootView, last: number }> = []
+    for (const view of views) {
+      const key = view.root.toString()
+      const last = this.last.get(key) ?? -Infinity
+      if (!this.running.has(key) && now - last >= interval) due.push({ view, last })
     }
+    const chosen = due.sort((a, b) => a.last - b.last).slice(0, room)
+    const joined = await Promise.all(chosen.map(async ({ view }) => {
+      const key = view.root.toString()
+      this.started.push(now)
+      this.last.set(key, now)
+      this.running.add(key)
+      try {
+        return await this.reconcile(view, signal)
+      } finally {
+        this.running.delete(key)
+      }
+    }))
+    return joined.reduce((n, j) => n + j, 0)
   }
 
   /** Forget a root we no longer hold. */

@@ -121,7 +121,12 @@ export class ReplicaManager implements Startable {
     this.book = new ReplicaBook({ self, store: components.store, liveness: this.liveness, log: this.log, onChange: root => { this.events.safeDispatchEvent('change', { detail: root }) } })
     this.client = new ReplicaClient({ self, network: components.network, group: components.group, liveness: this.liveness, log: this.log })
     const shared = { self, client: this.client, book: this.book, liveness: this.liveness, events: this.events, log: this.log }
-    this.prober = new Prober({ ...shared, bytesHeld: root => this.progress.get(root) ?? 0 }, init)
+    this.prober = new Prober({
+      ...shared,
+      bytesHeld: root => this.progress.get(root) ?? 0,
+      traffic: components.network.traffic,
+      roundLog: components.logger.forComponent('shoal:replica-rounds')
+    }, init)
     this.placement = new Placement({ ...shared, candidates: components.candidates })
     this.reconciler = new Reconciler({ ...shared, providers: components.providers, bytesHeld: root => this.progress.get(root) ?? 0 }, init)
     this.leadership = new Leadership({ ...shared, placement: this.placement, signal: () => this.controller.signal }, init)
@@ -153,7 +158,8 @@ export class ReplicaManager implements Startable {
       keepReplica: components.keepReplica,
       download: root => { this.queue.enqueue(root) },
       release: async (root, by) => { await this.release(root, by) },
-      probedBy: (peer, roots) => { this.prober.probedBy(peer, roots) },
+      syncedBy: peer => { this.prober.syncedBy(peer) },
+      reachable: () => this.prober.reachable(),
       entry: view => this.entry(view),
       persist: async () => { await this.book.persist() }
     }
@@ -208,9 +214,7 @@ export class ReplicaManager implements Startable {
     }
     const existing = this.book.get(root)
     if (existing != null) {
-      existing.min = intent.min
-      existing.max = intent.max
-      existing.intentSince = Date.now()
+      existing.setIntent({ min: intent.min, max: intent.max, intentSince: Date.now() })
       this.book.changed(root.toString())
       await this.book.persist()
       return this.describe(existing)
@@ -271,13 +275,16 @@ export class ReplicaManager implements Startable {
     if (this.ticking || this.leaving) return
     this.ticking = true
     try {
-      await this.prober.probeAll(this.controller.signal)
+      const figures = await this.prober.probeAll(this.controller.signal)
+      this.events.safeDispatchEvent('probe:round', { detail: figures })
       const now = Date.now()
+      const led: RootView[] = []
       for (const view of this.book.views.values()) {
         this.leadership.maintain(view, now)
-        // the leader also looks for holders its view lost (in the background: a DHT look-up is slow)
-        if (view.leadingSince != null) void this.reconciler.maybeReconcile(view, now, this.controller.signal)
+        if (view.leadingSince != null) led.push(view)
       }
+      // the leader also looks for holders its view lost (in the background: a DHT look-up is slow)
+      void this.reconciler.reconcileDue(led, now, this.controller.signal)
       await this.book.persist()
     } catch (err: any) {
       this.log.error('replica round failed: %s', err.message)
@@ -293,8 +300,8 @@ export class ReplicaManager implements Startable {
     if (member) this.liveness.seen(peer.toString())
     const handler = HANDLERS[msg.op]
     if (handler == null) throw new ReplicationError(`unknown replica operation ${String(msg.op)}`)
-    const roots = await handler(this.context, peer, msg.roots, member, signal)
-    return this.c.group.seal({ op: msg.op, roots, proof: new Uint8Array(0) }, this.c.peerId, peer)
+    const answer = await handler(this.context, peer, msg, member, signal)
+    return this.c.group.seal({ op: msg.op, ...answer, proof: new Uint8Array(0) }, this.c.peerId, peer)
   }
 
   /** Stop keeping a root as a replica; whether we kept it. */

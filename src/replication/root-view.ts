@@ -67,6 +67,8 @@ export class RootView {
   settledAt = 0
   /** Since when this peer has been the root's leader without a break (ms); unset when it is not. */
   leadingSince?: number
+  /** Goes up whenever the intent or the holders change (what our entry of the root is made of). */
+  version = 0
 
   constructor (root: CID, intent: Intent) {
     this.root = root
@@ -78,10 +80,21 @@ export class RootView {
 
   set (peer: PeerId, state: HolderState, bytesHeld?: number): void {
     this.holders.set(peer.toString(), { peer, state, bytesHeld })
+    this.version++
   }
 
   remove (peer: PeerId | string): boolean {
-    return this.holders.delete(peer.toString())
+    if (!this.holders.delete(peer.toString())) return false
+    this.version++
+    return true
+  }
+
+  /** Set a new intent (the user's), whatever the old one was. */
+  setIntent (intent: { min: number, max: number, intentSince: number }): void {
+    this.min = intent.min
+    this.max = intent.max
+    this.intentSince = intent.intentSince
+    this.version++
   }
 
   has (peer: PeerId | string): boolean {
@@ -94,6 +107,7 @@ export class RootView {
     this.min = intent.min
     this.max = intent.max
     this.intentSince = intent.intentSince ?? 0
+    this.version++
     return true
   }
 

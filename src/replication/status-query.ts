@@ -3,7 +3,7 @@ import { decodeCID } from '../content/dag.js'
 import { ReplicaOp } from '../protocol/replica-network.js'
 import { anySignal } from '../signals.js'
 import { blankEntry, bytesToPeer, holderState } from './codec.js'
-import { STATUS_QUERY_ROUNDS } from './constants.js'
+import { FAILURES_BEFORE_GONE, STATUS_QUERY_ROUNDS } from './constants.js'
 import { PeerLiveness } from './peer-liveness.js'
 import { RootView } from './root-view.js'
 import type { ReplicaNetwork, RootReplicas } from '../protocol/replica-network.js'
@@ -26,6 +26,9 @@ export interface RemoteView {
  * What the holders of a root we do not hold say about it: we ask every
  * peer that may hold it, then every holder they name (a few rounds), and
  * build a view from the answers. Read-only: anyone may ask, members or not.
+ * A holder the others no longer reach is shown as they show it: absent for
+ * as long as they have not heard from it, with the time left before it is
+ * replaced (they name it, with that time, in their answers to us).
  */
 export class StatusQuery {
   constructor (private readonly c: StatusQueryComponents, private readonly probeTimeout: number) {}
@@ -63,6 +66,25 @@ export class StatusQuery {
       for (const peer of entry.holders.map(bytesToPeer)) {
         if (peer != null && !view.has(peer) && !peer.equals(this.c.self) && !liveness.isUp(peer.toString())) view.set(peer, 'complete')
       }
+    }
+    // holders the others no longer reach, as long as they still keep them: absent (or gone) since
+    // the most recent time any of them heard from it, unless one of them reaches it or it answered us
+    const now = Date.now()
+    const namedLive = new Set([...found.values()].flatMap(entry => entry.holders.map(bytesToPeer)).map(p => p?.toString()))
+    const downFor = new Map<string, { peer: PeerId, ms: number }>()
+    for (const entry of found.values()) {
+      for (const { peer: bytes, downFor: ms } of entry.absent) {
+        const peer = bytesToPeer(bytes)
+        if (peer == null || peer.equals(this.c.self) || found.has(peer.toString()) || namedLive.has(peer.toString())) continue
+        const known = downFor.get(peer.toString())
+        downFor.set(peer.toString(), { peer, ms: Math.min(known?.ms ?? Infinity, Number(ms)) })
+      }
+    }
+    for (const [key, { peer, ms }] of downFor) {
+      if (!view.has(key)) view.set(peer, 'complete')
+      // as the holders count it: down since then, and past the probes that make it gone once the grace period is over
+      liveness.forget(key)
+      for (let i = 0; i < FAILURES_BEFORE_GONE; i++) liveness.failed(key, now - ms)
     }
     return { view, liveness }
   }

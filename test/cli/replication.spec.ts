@@ -134,6 +134,53 @@ describe('cli: replicas', function () {
     down.add(second)
   })
 
+  it('status from a peer that holds nothing of the root shows a silent holder absent, with its countdown, as the holders do', async () => {
+    const live = running()
+    const file = path.join(scope.dir, 'asked-about')
+    await fs.writeFile(file, randomBytes(256 * 1024))
+    const { cid } = JSON.parse((await shoalOk(['add', file, '--json', '--repo', live[0].repo])).stdout)
+    const [first, second, ...others] = byDistance(CID.parse(cid), live.map(d => ({ peer: peerIdFromString(d.peerId), d }))).map(p => p.d)
+    await shoalOk(['add', file, '--replicas', '2', '--repo', first.repo])
+    await statusUntil(first.repo, cid, s => s.copies === 2 && s.holders.length === 2)
+    // asked from a peer that keeps nothing of it (not the one it was first added on, which pinned it)
+    const outsider = others.find(d => d !== live[0])!
+    await statusUntil(outsider.repo, cid, s => s.copies === 2)
+    await second.kill('SIGKILL')
+    down.add(second)
+    // past the time a status query takes (15 s with these settings), well within the grace period (60 s)
+    const holders = await statusUntil(first.repo, cid, s => s.holders.some((h: any) => h.peer === second.peerId && h.state === 'absent' && h.downFor > 16_000), 40_000)
+    const asked = JSON.parse((await shoalOk(['status', cid, '--json', '--repo', outsider.repo])).stdout)
+    assert.deepEqual(asked.here, [], 'it keeps nothing of the root')
+    const absent = asked.holders.find((h: any) => h.peer === second.peerId)
+    assert.ok(absent != null, `the silent holder is shown: ${JSON.stringify(asked.holders)}`)
+    assert.equal(absent.state, 'absent')
+    const theirs = holders.holders.find((h: any) => h.peer === second.peerId)
+    assert.ok(absent.downFor >= theirs.downFor - 2_000 && absent.downFor < 60_000, `down for ${absent.downFor} ms here, ${theirs.downFor} ms on the holder`)
+    assert.ok(absent.replacedIn > 0 && absent.replacedIn <= 60_000 - 16_000, JSON.stringify(absent))
+    assert.equal(asked.copies, 1)
+    assert.equal(asked.holders.find((h: any) => h.peer === first.peerId)?.state, 'complete')
+    const human = await shoalOk(['status', cid, '--repo', outsider.repo])
+    assert.match(human.stdout, new RegExp(`absent +${second.peerId}  absent \\d+s; replaced in \\d+s unless it returns`))
+  })
+
+  it('stopping the last holder of a root gives it up within seconds, and says why, rather than waiting the whole leave timeout', async () => {
+    // a group of one: nobody else can take a copy
+    const key = path.join(scope.dir, 'alone.key')
+    await fs.writeFile(key, (await shoalOk(['group-key'])).stdout, { mode: 0o600 })
+    const last = await scope.start('last', [...FAST, '--group-key', key, '--leave-timeout', '60'])
+    const file = path.join(scope.dir, 'only-here')
+    await fs.writeFile(file, randomBytes(64 * 1024))
+    const added = JSON.parse((await shoalOk(['add', file, '--replicas', '2', '--json', '--repo', last.repo])).stdout)
+    assert.deepEqual(added.replication.holders.map((h: any) => h.peer), [last.peerId])
+    const started = Date.now()
+    const stop = await shoalOk(['stop', '--repo', last.repo], { timeout: 90_000 })
+    const seconds = (Date.now() - started) / 1000
+    assert.equal(await last.exited, 0)
+    assert.ok(seconds < 30, `stopped after ${seconds} s (leave timeout 60 s)`)
+    assert.match(stop.stderr, new RegExp(`short of copies without this peer: ${added.cid} has 0 of 2 elsewhere \\(no other peer of the replication group can take a copy: given up\\)`))
+    assert.match(last.log, /still short of copies without this peer .*reason="no other peer of the replication group can take a copy"/)
+  })
+
   it('a peer outside the replication group cannot make the group keep its files', async () => {
     const live = running()
     const before = await Promise.all(live.map(async d => JSON.parse((await shoalOk(['stat', '--json', '--repo', d.repo])).stdout)))

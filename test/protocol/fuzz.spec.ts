@@ -65,9 +65,18 @@ const validReplica = fc.record({
     holders: fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 8 }),
     reason: fc.string({ maxLength: 20 }),
     intentSince: fc.bigInt({ min: 0n, max: 2n ** 63n }),
-    bytesHeld: fc.bigInt({ min: 0n, max: 2n ** 63n })
+    bytesHeld: fc.bigInt({ min: 0n, max: 2n ** 63n }),
+    digest: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+    absent: fc.array(fc.record({ peer: fc.uint8Array({ maxLength: 40 }), downFor: fc.bigInt({ min: 0n, max: 2n ** 63n }) }), { maxLength: 4 })
   }), { maxLength: 8 }),
-  proof: fc.uint8Array({ maxLength: 32 })
+  proof: fc.uint8Array({ maxLength: 32 }),
+  sync: fc.option(fc.record({
+    reset: fc.boolean(),
+    dropped: fc.array(cidBytes, { maxLength: 8 }),
+    reachable: fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 8 }),
+    digest: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+    kept: fc.nat()
+  }), { nil: undefined })
 })
 
 describe('protocol: fuzzing the decoders', () => {
@@ -125,7 +134,11 @@ describe('protocol: fuzzing the decoders', () => {
         assert.equal(r.reason, msg.roots[i].reason)
         assert.equal(r.intentSince, msg.roots[i].intentSince)
         assert.equal(r.bytesHeld, msg.roots[i].bytesHeld)
+        // a fixed64 reads back signed
+        assert.equal(BigInt.asUintN(64, r.digest), msg.roots[i].digest)
+        assert.deepEqual(r.absent, msg.roots[i].absent.map(a => ({ ...a })))
       })
+      assert.deepEqual(decoded.sync == null ? undefined : { ...decoded.sync, digest: BigInt.asUintN(64, decoded.sync.digest) }, msg.sync == null ? undefined : { ...msg.sync })
     }), { numRuns: RUNS })
   })
 

@@ -7,7 +7,7 @@ import { TypedEventEmitter } from 'main-event'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { ReplicaBook } from '../../src/replication/book.js'
-import { FAILURES_BEFORE_GONE, SETTLE_ROUNDS } from '../../src/replication/constants.js'
+import { FAILURES_BEFORE_GONE, HANDOVER_GIVE_UP_AFTER, MAX_HANDOVER_PLACEMENTS, SETTLE_ROUNDS } from '../../src/replication/constants.js'
 import { HandOver } from '../../src/replication/hand-over.js'
 import { byDistance } from '../../src/replication/keyspace.js'
 import { Leadership } from '../../src/replication/leadership.js'
@@ -34,7 +34,7 @@ function stubPlacement (): { placement: Placement, placed: number[], released: s
   const released: string[][] = []
   const placement = {
     isPlacing: () => false,
-    place: async (_view: RootView, n: number) => { placed.push(n); return n },
+    place: async (_view: RootView, n: number) => { placed.push(n); return { placed: n, untried: 0, reasons: [] } },
     release: async (_view: RootView, peers: PeerId[]) => { released.push(peers.map(String)) }
   } as unknown as Placement
   return { placement, placed, released }
@@ -140,7 +140,7 @@ describe('replication: hand-over (stubbed components)', () => {
       place: async (view: RootView, n: number) => {
         placed.push(`${view.root.toString()}:${n}`)
         view.set(newcomer, 'fetching')
-        return n
+        return { placed: n, untried: 0, reasons: [] }
       }
     } as unknown as Placement
     // each probe round, the newcomer's copy completes
@@ -164,7 +164,8 @@ describe('replication: hand-over (stubbed components)', () => {
     const [self, a] = w.ordered
     const book = w.bookFor(self)
     track(book, w.root, [self, a], 2)
-    const placement = { isPlacing: () => false, place: async () => 0 } as unknown as Placement
+    // a peer that may take it does not answer yet: worth waiting for, until the leave timeout
+    const placement = { isPlacing: () => false, place: async () => ({ placed: 0, untried: 1, reasons: [] }) } as unknown as Placement
     const prober = { probeAll: async () => {} } as unknown as Prober
     const client = { request: async (_peer: PeerId, msg: unknown) => msg } as unknown as ReplicaClient
     const handOver = new HandOver({ self, client, book, liveness: w.liveness, events: w.events, placement, prober }, { gracePeriod: GRACE, leaveTimeout: 300 })
@@ -172,5 +173,96 @@ describe('replication: hand-over (stubbed components)', () => {
     const result = await handOver.leave()
     assert.ok(Date.now() - started < 5_000, 'bounded by the leave timeout')
     assert.deepEqual(result, { handedOver: 0, unfinished: 1, short: [{ root: w.root.toString(), copies: 1, wanted: 2 }] })
+  })
+
+  for (const [asked, reasons, why] of [
+    ['nobody else is in the group', [], 'no other peer of the replication group can take a copy'],
+    ['every peer asked declines', ['storage full', 'storage full', 'disk full'], 'no peer took a copy (storage full; disk full)']
+  ] as const) {
+    it(`gives a root up within seconds when ${asked}, and says why`, async () => {
+      const w = await world()
+      const [self, a] = w.ordered
+      const book = w.bookFor(self)
+      track(book, w.root, [self, a], 2)
+      let placements = 0
+      const placement = { isPlacing: () => false, place: async () => { placements++; return { placed: 0, untried: 0, reasons } } } as unknown as Placement
+      const prober = { probeAll: async () => {} } as unknown as Prober
+      const client = { request: async (_peer: PeerId, msg: unknown) => msg } as unknown as ReplicaClient
+      const handOver = new HandOver({ self, client, book, liveness: w.liveness, events: w.events, placement, prober }, { gracePeriod: GRACE, leaveTimeout: 60_000 })
+      const started = Date.now()
+      const result = await handOver.leave()
+      const took = Date.now() - started
+      assert.ok(took >= HANDOVER_GIVE_UP_AFTER && took < HANDOVER_GIVE_UP_AFTER + 3_000, `gave up after ${took} ms, not the 60 s leave timeout`)
+      assert.ok(placements >= 2, 'asked again meanwhile')
+      assert.deepEqual(result, { handedOver: 0, unfinished: 1, short: [{ root: w.root.toString(), copies: 1, wanted: 2, reason: why }] })
+    })
+  }
+
+  it('a holder of many roots places a few at a time, and reports how many wait, naming a few', async () => {
+    const w = await world()
+    const [self, a] = w.ordered
+    const book = w.bookFor(self)
+    const roots = await Promise.all(Array.from({ length: 50 }, async (_, i) => CID.createV1(0x55, await sha256.digest(new TextEncoder().encode(`many ${i} ${Math.random()}`)))))
+    for (const root of roots) track(book, root, [self, a], 2)
+    let running = 0
+    let most = 0
+    const placement = {
+      isPlacing: () => false,
+      place: async (_view: RootView, _n: number, signal: AbortSignal) => {
+        running++
+        most = Math.max(most, running)
+        // a slow placement: a peer that may take it does not answer before the leave timeout
+        await new Promise(resolve => signal.addEventListener('abort', resolve, { once: true }))
+        running--
+        return { placed: 0, untried: 1, reasons: [] }
+      }
+    } as unknown as Placement
+    const reports: Array<{ pending: number, waiting: unknown[] }> = []
+    w.events.addEventListener('handover', e => { reports.push(e.detail) })
+    const prober = { probeAll: async () => {} } as unknown as Prober
+    const client = { request: async (_peer: PeerId, msg: unknown) => msg } as unknown as ReplicaClient
+    const handOver = new HandOver({ self, client, book, liveness: w.liveness, events: w.events, placement, prober }, { gracePeriod: GRACE, leaveTimeout: 1_500 })
+    const result = await handOver.leave()
+    assert.equal(most, MAX_HANDOVER_PLACEMENTS)
+    assert.equal(result.unfinished, 50)
+    assert.equal(reports[0].pending, 50)
+    assert.ok(reports[0].waiting.length < 50 && reports[0].waiting.length > 0, 'a few named')
+  })
+
+  it('a peer that turns up while nobody could take a root is asked: the root is handed over', async () => {
+    const w = await world()
+    const [self, a, newcomer] = w.ordered
+    const book = w.bookFor(self)
+    const view = track(book, w.root, [self, a], 2)
+    let placements = 0
+    // nobody at first; the newcomer connects a moment later and takes a copy
+    const placement = {
+      isPlacing: () => false,
+      place: async () => {
+        if (++placements < 3) return { placed: 0, untried: 0, reasons: [] }
+        view.set(newcomer, 'complete')
+        return { placed: 1, untried: 0, reasons: [] }
+      }
+    } as unknown as Placement
+    const prober = { probeAll: async () => {} } as unknown as Prober
+    const client = { request: async (_peer: PeerId, msg: unknown) => msg } as unknown as ReplicaClient
+    const handOver = new HandOver({ self, client, book, liveness: w.liveness, events: w.events, placement, prober }, { gracePeriod: GRACE, leaveTimeout: 60_000 })
+    assert.deepEqual(await handOver.leave(), { handedOver: 1, unfinished: 0, short: [] })
+  })
+
+  it('does not give a root up while a copy is on its way', async () => {
+    const w = await world()
+    const [self, a, newcomer] = w.ordered
+    const book = w.bookFor(self)
+    const view = track(book, w.root, [self, a], 2)
+    // the newcomer took a copy and downloads it; nobody else is left to ask
+    view.set(newcomer, 'fetching')
+    const placement = { isPlacing: () => false, place: async () => ({ placed: 0, untried: 0, reasons: [] }) } as unknown as Placement
+    let rounds = 0
+    // two probe rounds later its copy is complete
+    const prober = { probeAll: async () => { if (++rounds === 2) view.set(newcomer, 'complete') } } as unknown as Prober
+    const client = { request: async (_peer: PeerId, msg: unknown) => msg } as unknown as ReplicaClient
+    const handOver = new HandOver({ self, client, book, liveness: w.liveness, events: w.events, placement, prober }, { gracePeriod: GRACE, leaveTimeout: 60_000 })
+    assert.deepEqual(await handOver.leave(), { handedOver: 1, unfinished: 0, short: [] })
   })
 })

@@ -4,6 +4,8 @@ import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MemoryDatastore } from 'datastore-core'
 import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { identity } from 'multiformats/hashes/identity'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { ReplicaOp, ReplicaState } from '../../src/protocol/replica-network.js'
 import { blankEntry } from '../../src/replication/codec.js'
@@ -156,19 +158,20 @@ describe('replication: admission and the replication group (stubbed components)'
     assert.ok(new ReplicationGroup({ trustedPeers: [a.toString()] }).admits({ ...sealed, proof: new Uint8Array(0) }, a, b), 'a trusted peer needs no proof')
   })
 
-  it('a holder that probed us is not probed back in the same round', async () => {
+  it('declines a root it could not verify, or named longer than any root Shoal keeps', async () => {
     h = new Harness()
-    await h.start({ checkInterval: 300 })
-    const holder = await newPeer()
-    const root = await rootOf('probed')
-    await h.send(holder, ReplicaOp.REPLICATE, [offer(root, 10)])
-    await h.send(holder, ReplicaOp.STATUS, [offer(root, 10)])
-    h.asked.length = 0
-    await (h.manager as any).prober.probeAll(AbortSignal.timeout(1_000))
-    assert.equal(h.asked.length, 0, 'it told us its state and heard ours: nothing to ask')
-    await new Promise(resolve => setTimeout(resolve, 350))
-    await (h.manager as any).prober.probeAll(AbortSignal.timeout(1_000))
-    assert.ok(h.asked.includes(holder.toString()), 'a round later without word from it, it is probed')
+    await h.start()
+    const member = await newPeer()
+    const bytes = new TextEncoder().encode('x')
+    const inline = CID.createV1(0x55, identity.digest(bytes))
+    // a SHA-256 multihash cannot be this long: 48 bytes of digest
+    const overlong = CID.createV1(0x55, Digest.create(sha256.code, new Uint8Array(48)))
+    for (const root of [inline, overlong]) {
+      const answer = await h.send(member, ReplicaOp.REPLICATE, [offer(root, 1)])
+      assert.equal(answer.roots[0].state, ReplicaState.DECLINED)
+      assert.equal(answer.roots[0].reason, 'not a SHA-256 root')
+    }
+    assert.deepEqual(h.manager.list(), [])
   })
 
   it('without a group a peer keeps replicas for nobody and replicates nothing', async () => {

@@ -102,12 +102,84 @@ describe('replication: holders a view lost are found again through the DHT (stub
       bytesHeld: () => 0
     }, { gracePeriod: GRACE, probeTimeout: 1_000, interval: 60_000 })
     const signal = new AbortController().signal
-    const first = reconciler.maybeReconcile(a.view, 1_000_000, signal)
-    assert.equal(await reconciler.maybeReconcile(a.view, 1_000_000 + 120_000, signal), 0, 'not while the first look-up runs')
+    const first = reconciler.reconcileDue([a.view], 1_000_000, signal)
+    assert.equal(await reconciler.reconcileDue([a.view], 1_000_000 + 120_000, signal), 0, 'not while the first look-up runs')
     release()
     await first
-    assert.equal(await reconciler.maybeReconcile(a.view, 1_000_000 + 30_000, signal), 0, 'not again within the interval')
-    await reconciler.maybeReconcile(a.view, 1_000_000 + 61_000, signal)
+    assert.equal(await reconciler.reconcileDue([a.view], 1_000_000 + 30_000, signal), 0, 'not again within the interval')
+    await reconciler.reconcileDue([a.view], 1_000_000 + 61_000, signal)
     assert.equal(lookups, 2)
+  })
+
+  it('starts at most maxPerInterval look-ups within an interval: a large collection waits its turn', async () => {
+    const views = await Promise.all(Array.from({ length: 5 }, async (_, i) => {
+      const r = CID.createV1(0x55, await sha256.digest(new TextEncoder().encode(`budget ${i}`)))
+      const book = new ReplicaBook({ self: peers[0], store: new ReplicaStore(new MemoryDatastore()), liveness, log, onChange: () => {} })
+      return book.track({ root: r, min: 1, max: 1, size: 1, intentSince: 1, state: 'complete', holders: [], created: 1 })
+    }))
+    const looked: string[] = []
+    const reconciler = new Reconciler({
+      self: peers[0],
+      book: side(peers[0], [peers[0]]).book,
+      liveness,
+      events: new TypedEventEmitter<ReplicaEvents>(),
+      log,
+      client: clientTo(new Map(), [], peers[0]),
+      providers: async r => { looked.push(r.toString()); return [] },
+      bytesHeld: () => 0
+    }, { gracePeriod: GRACE, probeTimeout: 1_000, interval: 60_000, maxPerInterval: 2 })
+    const signal = new AbortController().signal
+    const round = async (at: number): Promise<void> => { await reconciler.reconcileDue(views, at, signal) }
+    await round(1_000_000)
+    await round(1_010_000)
+    assert.equal(looked.length, 2, 'two within the first interval, however many rounds')
+    await round(1_060_000)
+    await round(1_070_000)
+    assert.equal(looked.length, 4, 'two more in the next')
+    assert.equal(new Set(looked).size, 4, 'the roots never looked up before those looked up an interval ago')
+  })
+
+  it('runs at most maxRunning look-ups at once: the other roots wait for a later round', async () => {
+    const views = await Promise.all(Array.from({ length: 5 }, async (_, i) => {
+      const r = CID.createV1(0x55, await sha256.digest(new TextEncoder().encode(`many ${i}`)))
+      const book = new ReplicaBook({ self: peers[0], store: new ReplicaStore(new MemoryDatastore()), liveness, log, onChange: () => {} })
+      return book.track({ root: r, min: 1, max: 1, size: 1, intentSince: 1, state: 'complete', holders: [], created: 1 })
+    }))
+    let running = 0
+    let most = 0
+    const looked: string[] = []
+    let gate = Promise.withResolvers<void>()
+    const reconciler = new Reconciler({
+      self: peers[0],
+      book: side(peers[0], [peers[0]]).book,
+      liveness,
+      events: new TypedEventEmitter<ReplicaEvents>(),
+      log,
+      client: clientTo(new Map(), [], peers[0]),
+      providers: async r => {
+        looked.push(r.toString())
+        running++
+        most = Math.max(most, running)
+        await gate.promise
+        running--
+        return []
+      },
+      bytesHeld: () => 0
+    }, { gracePeriod: GRACE, probeTimeout: 1_000, interval: 60_000, maxRunning: 2 })
+    const signal = new AbortController().signal
+    // one round after another while the look-ups hang
+    const first = reconciler.reconcileDue(views, 1_000_000, signal)
+    assert.equal(looked.length, 2, 'two look-ups start, three roots wait')
+    assert.equal(await reconciler.reconcileDue(views, 1_000_001, signal), 0)
+    assert.equal(looked.length, 2, 'none more while those run')
+    gate.resolve()
+    await first
+    gate = Promise.withResolvers<void>()
+    gate.resolve()
+    await reconciler.reconcileDue(views, 1_000_002, signal)
+    await reconciler.reconcileDue(views, 1_000_003, signal)
+    assert.equal(most, 2)
+    assert.deepEqual([...new Set(looked)].sort(), views.map(v => v.root.toString()).sort(), 'every root is looked up in a later round')
+    assert.equal(looked.length, 5, 'each once within the interval')
   })
 })

@@ -214,8 +214,9 @@ export const stopCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     // waits for, then releases the repo lock as the last step of a clean stop
     const result = await client.events('/v1/stop', {}, event => {
       if (event.type !== 'handover' || args.json === true) return
-      const waiting = event.waiting.map((w: any) => `${w.root} (${w.copies} of ${w.wanted} copies elsewhere)`).join(', ')
-      out.note(`handing over ${event.waiting.length} replica(s), ${formatDuration(event.seconds)} of at most ${formatDuration(event.timeout)}: waiting for ${waiting}`)
+      const more = event.pending - event.waiting.length
+      const waiting = event.waiting.map((w: any) => `${w.root} (${w.copies} of ${w.wanted} copies elsewhere)`).join(', ') + (more > 0 ? ` and ${more} more` : '')
+      out.note(`handing over ${event.pending} replica(s), ${formatDuration(event.seconds)} of at most ${formatDuration(event.timeout)}: waiting for ${waiting}`)
     })
     const lock = repoPaths(client.repo).lock
     const deadline = Date.now() + 180_000
@@ -229,7 +230,7 @@ export const stopCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       return
     }
     if (result.handedOver > 0) out.note(`handed over ${result.handedOver} replica(s)`)
-    for (const s of result.short) out.note(`short of copies without this peer: ${s.root} has ${s.copies} of ${s.wanted} elsewhere (the other holders repair it)`)
+    for (const s of result.short) out.note(`short of copies without this peer: ${s.root} has ${s.copies} of ${s.wanted} elsewhere ${s.reason == null ? '(the other holders repair it)' : `(${s.reason}: given up)`}`)
     out.line('daemon stopped')
   }
 }

@@ -53,6 +53,8 @@ export interface RootReplicas {
   reason: string
   intentSince: bigint
   bytesHeld: bigint
+  digest: bigint
+  absent: AbsentHolder[]
 }
 
 export namespace RootReplicas {
@@ -112,6 +114,18 @@ export namespace RootReplicas {
           w.uint64(obj.bytesHeld)
         }
 
+        if ((obj.digest != null && obj.digest !== 0n)) {
+          w.uint32(81)
+          w.fixed64(obj.digest)
+        }
+
+        if (obj.absent != null && obj.absent.length > 0) {
+          for (const value of obj.absent) {
+            w.uint32(90)
+            AbsentHolder.codec().encode(value, w)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -125,7 +139,9 @@ export namespace RootReplicas {
           holders: [],
           reason: '',
           intentSince: 0n,
-          bytesHeld: 0n
+          bytesHeld: 0n,
+          digest: 0n,
+          absent: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -174,6 +190,20 @@ export namespace RootReplicas {
               obj.bytesHeld = reader.uint64()
               break
             }
+            case 10: {
+              obj.digest = reader.fixed64()
+              break
+            }
+            case 11: {
+              if (opts.limits?.absent != null && obj.absent.length === opts.limits.absent) {
+                throw new MaxLengthError('Decode error - repeated field "absent" had too many elements')
+              }
+
+              obj.absent.push(AbsentHolder.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.absent$
+              }))
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -184,7 +214,8 @@ export namespace RootReplicas {
         return obj
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
-          holders: 0
+          holders: 0,
+          absent: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -264,6 +295,31 @@ export namespace RootReplicas {
               }
               break
             }
+            case 10: {
+              yield {
+                field: `${prefix}.digest`,
+                value: reader.fixed64()
+              }
+              break
+            }
+            case 11: {
+              if (opts.limits?.absent != null && obj.absent === opts.limits.absent) {
+                throw new MaxLengthError('Streaming decode error - repeated field "absent" had too many elements')
+              }
+
+              for (const evt of AbsentHolder.codec().stream(reader, reader.uint32(), `${prefix}.absent[]`, {
+                limits: opts.limits?.absent$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.absent
+                }
+              }
+
+              obj.absent++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -322,6 +378,23 @@ export namespace RootReplicas {
     value: bigint
   }
 
+  export interface RootReplicasDigestFieldEvent {
+    field: '$.digest'
+    value: bigint
+  }
+
+  export interface RootReplicasAbsentPeerFieldEvent {
+    field: '$.absent[].peer'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface RootReplicasAbsentDownForFieldEvent {
+    field: '$.absent[].downFor'
+    value: bigint
+    index: number
+  }
+
   export function encode (obj: Partial<RootReplicas>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, RootReplicas.codec())
   }
@@ -330,8 +403,336 @@ export namespace RootReplicas {
     return decodeMessage(buf, RootReplicas.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RootReplicas>): Generator<RootReplicasRootFieldEvent | RootReplicasMinFieldEvent | RootReplicasMaxFieldEvent | RootReplicasSizeFieldEvent | RootReplicasStateFieldEvent | RootReplicasHoldersFieldEvent | RootReplicasReasonFieldEvent | RootReplicasIntentSinceFieldEvent | RootReplicasBytesHeldFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RootReplicas>): Generator<RootReplicasRootFieldEvent | RootReplicasMinFieldEvent | RootReplicasMaxFieldEvent | RootReplicasSizeFieldEvent | RootReplicasStateFieldEvent | RootReplicasHoldersFieldEvent | RootReplicasReasonFieldEvent | RootReplicasIntentSinceFieldEvent | RootReplicasBytesHeldFieldEvent | RootReplicasDigestFieldEvent | RootReplicasAbsentPeerFieldEvent | RootReplicasAbsentDownForFieldEvent> {
     return streamMessage(buf, RootReplicas.codec(), opts)
+  }
+}
+
+export interface AbsentHolder {
+  peer: Uint8Array<ArrayBuffer>
+  downFor: bigint
+}
+
+export namespace AbsentHolder {
+  let _codec: Codec<AbsentHolder>
+
+  export const codec = (): Codec<AbsentHolder> => {
+    if (_codec == null) {
+      _codec = message<AbsentHolder>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.peer != null && obj.peer.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.peer)
+        }
+
+        if ((obj.downFor != null && obj.downFor !== 0n)) {
+          w.uint32(16)
+          w.uint64(obj.downFor)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          peer: uint8ArrayAlloc(0),
+          downFor: 0n
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.peer = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.downFor = reader.uint64()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.peer`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.downFor`,
+                value: reader.uint64()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface AbsentHolderPeerFieldEvent {
+    field: '$.peer'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface AbsentHolderDownForFieldEvent {
+    field: '$.downFor'
+    value: bigint
+  }
+
+  export function encode (obj: Partial<AbsentHolder>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, AbsentHolder.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AbsentHolder>): AbsentHolder {
+    return decodeMessage(buf, AbsentHolder.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AbsentHolder>): Generator<AbsentHolderPeerFieldEvent | AbsentHolderDownForFieldEvent> {
+    return streamMessage(buf, AbsentHolder.codec(), opts)
+  }
+}
+
+export interface Sync {
+  reset: boolean
+  dropped: Uint8Array<ArrayBuffer>[]
+  reachable: Uint8Array<ArrayBuffer>[]
+  digest: bigint
+  kept: number
+}
+
+export namespace Sync {
+  let _codec: Codec<Sync>
+
+  export const codec = (): Codec<Sync> => {
+    if (_codec == null) {
+      _codec = message<Sync>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.reset != null && obj.reset !== false)) {
+          w.uint32(8)
+          w.bool(obj.reset)
+        }
+
+        if (obj.dropped != null && obj.dropped.length > 0) {
+          for (const value of obj.dropped) {
+            w.uint32(18)
+            w.bytes(value)
+          }
+        }
+
+        if (obj.reachable != null && obj.reachable.length > 0) {
+          for (const value of obj.reachable) {
+            w.uint32(26)
+            w.bytes(value)
+          }
+        }
+
+        if ((obj.digest != null && obj.digest !== 0n)) {
+          w.uint32(33)
+          w.fixed64(obj.digest)
+        }
+
+        if ((obj.kept != null && obj.kept !== 0)) {
+          w.uint32(40)
+          w.uint32(obj.kept)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          reset: false,
+          dropped: [],
+          reachable: [],
+          digest: 0n,
+          kept: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.reset = reader.bool()
+              break
+            }
+            case 2: {
+              if (opts.limits?.dropped != null && obj.dropped.length === opts.limits.dropped) {
+                throw new MaxLengthError('Decode error - repeated field "dropped" had too many elements')
+              }
+
+              obj.dropped.push(reader.bytes())
+              break
+            }
+            case 3: {
+              if (opts.limits?.reachable != null && obj.reachable.length === opts.limits.reachable) {
+                throw new MaxLengthError('Decode error - repeated field "reachable" had too many elements')
+              }
+
+              obj.reachable.push(reader.bytes())
+              break
+            }
+            case 4: {
+              obj.digest = reader.fixed64()
+              break
+            }
+            case 5: {
+              obj.kept = reader.uint32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          dropped: 0,
+          reachable: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.reset`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 2: {
+              if (opts.limits?.dropped != null && obj.dropped === opts.limits.dropped) {
+                throw new MaxLengthError('Streaming decode error - repeated field "dropped" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.dropped[]`,
+                index: obj.dropped,
+                value: reader.bytes()
+              }
+
+              obj.dropped++
+
+              break
+            }
+            case 3: {
+              if (opts.limits?.reachable != null && obj.reachable === opts.limits.reachable) {
+                throw new MaxLengthError('Streaming decode error - repeated field "reachable" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.reachable[]`,
+                index: obj.reachable,
+                value: reader.bytes()
+              }
+
+              obj.reachable++
+
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.digest`,
+                value: reader.fixed64()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.kept`,
+                value: reader.uint32()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SyncResetFieldEvent {
+    field: '$.reset'
+    value: boolean
+  }
+
+  export interface SyncDroppedFieldEvent {
+    field: '$.dropped[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface SyncReachableFieldEvent {
+    field: '$.reachable[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface SyncDigestFieldEvent {
+    field: '$.digest'
+    value: bigint
+  }
+
+  export interface SyncKeptFieldEvent {
+    field: '$.kept'
+    value: number
+  }
+
+  export function encode (obj: Partial<Sync>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Sync.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Sync>): Sync {
+    return decodeMessage(buf, Sync.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Sync>): Generator<SyncResetFieldEvent | SyncDroppedFieldEvent | SyncReachableFieldEvent | SyncDigestFieldEvent | SyncKeptFieldEvent> {
+    return streamMessage(buf, Sync.codec(), opts)
   }
 }
 
@@ -339,6 +740,7 @@ export interface ReplicaMessage {
   op: ReplicaOp
   roots: RootReplicas[]
   proof: Uint8Array<ArrayBuffer>
+  sync?: Sync
 }
 
 export namespace ReplicaMessage {
@@ -366,6 +768,11 @@ export namespace ReplicaMessage {
         if ((obj.proof != null && obj.proof.byteLength > 0)) {
           w.uint32(26)
           w.bytes(obj.proof)
+        }
+
+        if (obj.sync != null) {
+          w.uint32(34)
+          Sync.codec().encode(obj.sync, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -400,6 +807,12 @@ export namespace ReplicaMessage {
             }
             case 3: {
               obj.proof = reader.bytes()
+              break
+            }
+            case 4: {
+              obj.sync = Sync.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.sync
+              })
               break
             }
             default: {
@@ -451,6 +864,13 @@ export namespace ReplicaMessage {
                 field: `${prefix}.proof`,
                 value: reader.bytes()
               }
+              break
+            }
+            case 4: {
+              yield * Sync.codec().stream(reader, reader.uint32(), `${prefix}.sync`, {
+                limits: opts.limits?.sync
+              })
+
               break
             }
             default: {
@@ -524,9 +944,54 @@ export namespace ReplicaMessage {
     index: number
   }
 
+  export interface ReplicaMessageRootsDigestFieldEvent {
+    field: '$.roots[].digest'
+    value: bigint
+    index: number
+  }
+
+  export interface ReplicaMessageRootsAbsentPeerFieldEvent {
+    field: '$.roots[].absent[].peer'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ReplicaMessageRootsAbsentDownForFieldEvent {
+    field: '$.roots[].absent[].downFor'
+    value: bigint
+    index: number
+  }
+
   export interface ReplicaMessageProofFieldEvent {
     field: '$.proof'
     value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ReplicaMessageSyncResetFieldEvent {
+    field: '$.sync.reset'
+    value: boolean
+  }
+
+  export interface ReplicaMessageSyncDroppedFieldEvent {
+    field: '$.sync.dropped[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ReplicaMessageSyncReachableFieldEvent {
+    field: '$.sync.reachable[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ReplicaMessageSyncDigestFieldEvent {
+    field: '$.sync.digest'
+    value: bigint
+  }
+
+  export interface ReplicaMessageSyncKeptFieldEvent {
+    field: '$.sync.kept'
+    value: number
   }
 
   export function encode (obj: Partial<ReplicaMessage>): Uint8Array<ArrayBuffer> {
@@ -537,7 +1002,7 @@ export namespace ReplicaMessage {
     return decodeMessage(buf, ReplicaMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ReplicaMessage>): Generator<ReplicaMessageOpFieldEvent | ReplicaMessageRootsRootFieldEvent | ReplicaMessageRootsMinFieldEvent | ReplicaMessageRootsMaxFieldEvent | ReplicaMessageRootsSizeFieldEvent | ReplicaMessageRootsStateFieldEvent | ReplicaMessageRootsHoldersFieldEvent | ReplicaMessageRootsReasonFieldEvent | ReplicaMessageRootsIntentSinceFieldEvent | ReplicaMessageRootsBytesHeldFieldEvent | ReplicaMessageProofFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ReplicaMessage>): Generator<ReplicaMessageOpFieldEvent | ReplicaMessageRootsRootFieldEvent | ReplicaMessageRootsMinFieldEvent | ReplicaMessageRootsMaxFieldEvent | ReplicaMessageRootsSizeFieldEvent | ReplicaMessageRootsStateFieldEvent | ReplicaMessageRootsHoldersFieldEvent | ReplicaMessageRootsReasonFieldEvent | ReplicaMessageRootsIntentSinceFieldEvent | ReplicaMessageRootsBytesHeldFieldEvent | ReplicaMessageRootsDigestFieldEvent | ReplicaMessageRootsAbsentPeerFieldEvent | ReplicaMessageRootsAbsentDownForFieldEvent | ReplicaMessageProofFieldEvent | ReplicaMessageSyncResetFieldEvent | ReplicaMessageSyncDroppedFieldEvent | ReplicaMessageSyncReachableFieldEvent | ReplicaMessageSyncDigestFieldEvent | ReplicaMessageSyncKeptFieldEvent> {
     return streamMessage(buf, ReplicaMessage.codec(), opts)
   }
 }

@@ -3,7 +3,7 @@ import type { ReplicaBook } from '../book.js'
 import type { ReplicaEvents } from '../events.js'
 import type { PeerLiveness } from '../peer-liveness.js'
 import type { RootView } from '../root-view.js'
-import type { RootReplicas } from '../../protocol/replica-network.js'
+import type { ReplicaMessage, RootReplicas } from '../../protocol/replica-network.js'
 import type { Logger, PeerId } from '@libp2p/interface'
 import type { TypedEventTarget } from 'main-event'
 import type { CID } from 'multiformats/cid'
@@ -30,12 +30,17 @@ export interface HandlerContext {
   download(root: CID): void
   /** Stop keeping a root as a replica (`by`: who asked). */
   release(root: CID, by: string): Promise<void>
-  /** A member probed us about these roots (we need not probe it back this round). */
-  probedBy(peer: PeerId, roots: string[]): void
+  /** A member synced with us (we need not probe it back this round). */
+  syncedBy(peer: PeerId): void
+  /** Holders our probes reach (named in a sync's answer). */
+  reachable(): Array<Uint8Array<ArrayBuffer>>
   /** How we describe our view of a root on the wire. */
   entry(view: RootView): RootReplicas
   persist(): Promise<void>
 }
 
+/** What a handler answers: the message without its op and proof. */
+export type ReplicaAnswer = Pick<ReplicaMessage, 'roots' | 'sync'>
+
 /** One replica operation: `member` says whether the sender proved it is in our replication group. */
-export type ReplicaHandler = (ctx: HandlerContext, from: PeerId, roots: RootReplicas[], member: boolean, signal: AbortSignal) => Promise<RootReplicas[]>
+export type ReplicaHandler = (ctx: HandlerContext, from: PeerId, msg: ReplicaMessage, member: boolean, signal: AbortSignal) => Promise<ReplicaAnswer>

@@ -1,7 +1,7 @@
 import { decodeCID } from '../../content/dag.js'
 import { blankEntry } from '../codec.js'
-import type { HandlerContext } from './context.js'
-import type { RootReplicas } from '../../protocol/replica-network.js'
+import type { HandlerContext, ReplicaAnswer } from './context.js'
+import type { ReplicaMessage, RootReplicas } from '../../protocol/replica-network.js'
 import type { PeerId } from '@libp2p/interface'
 
 /**
@@ -9,9 +9,9 @@ import type { PeerId } from '@libp2p/interface'
  * replica (a pin of the user's stays) and answer NONE. A stranger's
  * request changes nothing: we answer with what we keep.
  */
-export async function handleRelease (ctx: HandlerContext, from: PeerId, roots: RootReplicas[], member: boolean): Promise<RootReplicas[]> {
+export async function handleRelease (ctx: HandlerContext, from: PeerId, msg: ReplicaMessage, member: boolean): Promise<ReplicaAnswer> {
   const answers: RootReplicas[] = []
-  for (const entry of roots) {
+  for (const entry of msg.roots) {
     const root = decodeCID(entry.root)
     const view = ctx.book.get(root)
     if (!member) {
@@ -21,5 +21,5 @@ export async function handleRelease (ctx: HandlerContext, from: PeerId, roots: R
     await ctx.release(root, from.toString())
     answers.push(blankEntry(root))
   }
-  return answers
+  return { roots: answers }
 }

@@ -2,10 +2,14 @@ import { decodeCID } from '../../content/dag.js'
 import { MAX_REPLICAS } from '../../replication/constants.js'
 import { SETTLE_ROUNDS } from '../constants.js'
 import { declineEntry } from '../codec.js'
-import type { HandlerContext } from './context.js'
-import type { RootReplicas } from '../../protocol/replica-network.js'
+import { MAX_ROOT_BYTES } from '../pages.js'
+import type { HandlerContext, ReplicaAnswer } from './context.js'
+import type { ReplicaMessage, RootReplicas } from '../../protocol/replica-network.js'
 import type { ReplicaRecord } from '../../store/replica-store.js'
 import type { PeerId } from '@libp2p/interface'
+
+/** The multihash code of SHA-256, the only hash Shoal verifies blocks with. */
+const SHA2_256 = 0x12
 
 /** Why a stranger's request to keep a copy is declined. */
 const NOT_IN_GROUP = 'not in this peer\'s replication group'
@@ -16,10 +20,10 @@ const NOT_IN_GROUP = 'not in this peer\'s replication group'
  * hold whole is complete at once, any other is queued for a rate-limited
  * download. Nobody outside our replication group can make us store anything.
  */
-export async function handleReplicate (ctx: HandlerContext, from: PeerId, roots: RootReplicas[], member: boolean, signal: AbortSignal): Promise<RootReplicas[]> {
+export async function handleReplicate (ctx: HandlerContext, from: PeerId, msg: ReplicaMessage, member: boolean, signal: AbortSignal): Promise<ReplicaAnswer> {
   const answers: RootReplicas[] = []
-  for (const entry of roots) answers.push(await accept(ctx, from, entry, member, signal))
-  return answers
+  for (const entry of msg.roots) answers.push(await accept(ctx, from, entry, member, signal))
+  return { roots: answers }
 }
 
 async function accept (ctx: HandlerContext, from: PeerId, entry: RootReplicas, member: boolean, signal: AbortSignal): Promise<RootReplicas> {
@@ -30,6 +34,8 @@ async function accept (ctx: HandlerContext, from: PeerId, entry: RootReplicas, m
     return declineEntry(root, reason)
   }
   if (!member) return decline(NOT_IN_GROUP)
+  // only a root whose blocks we can verify, named as Shoal names one (its entries must fit MAX_ENTRY_BYTES)
+  if (root.multihash.code !== SHA2_256 || root.bytes.byteLength > MAX_ROOT_BYTES) return decline('not a SHA-256 root')
   const existing = ctx.book.get(root)
   if (existing != null) {
     ctx.book.merge(existing, from, entry, ctx.gracePeriod)
