@@ -10,6 +10,7 @@ const REPLICA_LINES: { [K in keyof ReplicaEvents]?: (d: Detail<K>, log: Log) => 
   'replica:accepted': (d, log) => { log.info('took a copy to keep', { root: d.root, for: d.from, state: d.state }) },
   'replica:declined': (d, log) => { log.info('declined to keep a copy', { root: d.root, for: d.from, reason: d.reason }) },
   'replica:complete': (d, log) => { log.info('copy complete', { root: d.root, seconds: d.seconds.toFixed(1) }) },
+  'replica:failed': (d, log) => { log.warn('fetching our copy failed', { root: d.root, error: d.error, then: d.retryIn == null ? 'given up: its content is refused' : `retrying in ${Math.round(d.retryIn / 1000)} s` }) },
   'replica:released': (d, log) => { log.info('released our copy', { root: d.root, by: d.by }) },
   'holder:absent': (d, log) => { log.warn('holder not answering', { peer: d.peer, roots: d.roots, error: d.error }) },
   'holder:back': (d, log) => { log.info('holder answering again', { peer: d.peer, after: `${(d.downFor / 1000).toFixed(1)}s` }) },

@@ -24,6 +24,8 @@ export interface ReplicaEvents {
   'replica:declined': CustomEvent<{ root: string, from: string, reason: string }>
   /** Our copy of a replica is complete. */
   'replica:complete': CustomEvent<{ root: string, seconds: number }>
+  /** Fetching our copy failed: retried in `retryIn` ms, or (none) given up, its content refused. */
+  'replica:failed': CustomEvent<{ root: string, error: string, retryIn?: number }>
   /** We no longer keep a root as a replica (`by`: the leader that trimmed it, or the user). */
   'replica:released': CustomEvent<{ root: string, by: string }>
   /** A holder we probe stopped answering. */

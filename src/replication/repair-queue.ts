@@ -12,10 +12,15 @@ interface Job {
   attempt: number
 }
 
+/** A replica download failed: retried in `retryIn` ms, or given up (its content is refused: no retry could fetch it). */
+export type RepairFailure = (root: CID, err: Error, retryIn?: number) => void
+
 /**
  * Downloads of replicas this peer accepted: at most `concurrency` at once,
  * each retried with exponential backoff until it succeeds or is cancelled
- * (a root whose every holder is gone keeps waiting for one to return).
+ * (a root whose every holder is gone keeps waiting for one to return). A
+ * root whose content is refused (a `DagLimitError`: its DAG is past the
+ * bounds) is not retried; `failed` says each failure.
  */
 export class RepairQueue {
   private readonly jobs = new Map<string, Job>()
@@ -26,7 +31,8 @@ export class RepairQueue {
   constructor (
     private readonly run: (root: CID, signal: AbortSignal) => Promise<void>,
     private readonly concurrency: number,
-    private readonly log: Logger
+    private readonly log: Logger,
+    private readonly failed?: RepairFailure
   ) {}
 
   get active (): number {
@@ -68,8 +74,15 @@ export class RepairQueue {
         this.jobs.delete(job.root.toString())
       }, err => {
         if (job.controller.signal.aborted || this.stopped) return
+        if (err?.name === 'DagLimitError') {
+          this.jobs.delete(job.root.toString())
+          this.log('replica download of %s refused (%s): not retried', job.root, err.message)
+          this.failed?.(job.root, err)
+          return
+        }
         const delay = Math.min(MAX_RETRY, FIRST_RETRY * 2 ** job.attempt++)
         this.log('replica download of %s failed (%s); retrying in %d s', job.root, err.message, delay / 1000)
+        this.failed?.(job.root, err, delay)
         job.retry = setTimeout(() => {
           if (this.jobs.get(job.root.toString()) !== job) return
           this.waiting.push(job)

@@ -141,7 +141,11 @@ export class ReplicaManager implements Startable {
         components.providers(root, { signal: anySignal(AbortSignal.timeout(init.probeTimeout), options.signal) }).catch(() => [])
       ])).flat()
     }, init.probeTimeout)
-    this.queue = new RepairQueue(async (root, signal) => { await this.download(root, signal) }, init.maxConcurrentRepairs, this.log)
+    this.queue = new RepairQueue(async (root, signal) => { await this.download(root, signal) }, init.maxConcurrentRepairs, this.log, (root, err, retryIn) => {
+      this.events.safeDispatchEvent('replica:failed', { detail: { root: root.toString(), error: err.message, retryIn } })
+      // content that can never be fetched (past the bounds of a DAG) is given up: the other holders place it elsewhere or not at all
+      if (retryIn == null) void this.release(root, 'refused content').catch(e => { this.log.error('releasing %s failed: %s', root, e.message) })
+    })
     const admission = new Admission({
       usedStorage: async () => await this.c.usedStorage(),
       diskSpace: async () => await this.c.diskSpace(),
