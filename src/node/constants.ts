@@ -26,3 +26,10 @@ export const GET_PROGRESS_SAVE_INTERVAL = 5_000
  * bytes differ by its interior nodes), plus 1 MiB.
  */
 export const REPLICA_SIZE_SLACK = 0.05
+
+/**
+ * How long (ms) the node trusts what it found out about a root one of whose
+ * files changed or went: whether its blocks are all held elsewhere (a
+ * replica's pack, another output, copies in the repo).
+ */
+export const COVERAGE_RECHECK = 60_000

@@ -11,6 +11,7 @@ import type { ContentDiscovery } from '../routing/content-discovery.js'
 import type { Leases } from './leases.js'
 import type { Announcer } from '../routing/announcer.js'
 import type { Repo } from '../store/repo.js'
+import type { RefState } from '../store/refs/ref-store.js'
 import type { StorageAccountant, StorageUse } from '../store/storage.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -68,6 +69,8 @@ export interface PeerOpsComponents {
   storage: StorageAccountant
   announcer: Announcer
   leases: Leases
+  /** The state a root is served in (`ok` when a changed or missing file of it is held elsewhere too). */
+  rootState(root: string): RefState
 }
 
 /** The node's operations on peers and its own state: stat, peers, connect, providers. */
@@ -107,7 +110,8 @@ export class PeerOps {
 
   private referenced (): RepoStat['referenced'] {
     const files = this.c.repo.refs.list()
-    const roots = (state: string): string[] => [...new Set(files.filter(f => f.state === state).flatMap(f => f.roots))]
+    // roots not served for a file that changed or went (and whose blocks are not all held elsewhere)
+    const roots = (state: string): string[] => [...new Set(files.filter(f => f.state === state).flatMap(f => f.roots))].filter(r => this.c.rootState(r) === state)
     return { files: files.length, bytes: files.reduce((n, f) => n + f.size, 0), modified: roots('modified'), missing: roots('missing') }
   }
 

@@ -16,6 +16,8 @@ export interface PinningComponents {
   gc: GarbageCollector
   /** Stop holding a replica of `root` (its other holders repair); whether it was one. */
   dropReplica(root: CID): Promise<boolean>
+  /** The state of the files a root is served from (`ok` when every block of it is held in good files or copies). */
+  rootState(root: CID | string): RefState
   /** Give up the unfinished gets of `root` (running ones are stopped first); how many there were. */
   giveUpGets(root: CID): Promise<number>
   /** Write the datastore out (after a pin went on a full disk). */
@@ -43,8 +45,13 @@ export class Pinning {
   /** Every root kept, oldest first, with the state of the files it is served from (`ok` for copies in the repo). */
   async ls (): Promise<Array<Pin & { state: RefState }>> {
     const pins: Array<Pin & { state: RefState }> = []
-    for await (const pin of this.c.pins.pins()) pins.push({ ...pin, state: this.c.refs.rootState(pin.cid) ?? 'ok' })
+    for await (const pin of this.c.pins.pins()) pins.push({ ...pin, state: this.c.rootState(pin.cid) })
     return pins.sort((a, b) => a.created - b.created)
+  }
+
+  /** The state of the files `cid` is served from (`ok` when every block of it is held in good files or copies). */
+  rootState (cid: CID): RefState {
+    return this.c.rootState(cid)
   }
 
   /** A fetched root is all here: pin it for the user (unless `pin` is false) and announce it. */

@@ -3,13 +3,14 @@ import { walkDag } from '../content/dag-walk.js'
 import { verifyBlock } from '../content/verify.js'
 import { BlockVerificationError } from '../errors.js'
 import { REF_CHECK_INTERVAL } from '../store/constants.js'
+import { COVERAGE_RECHECK } from './constants.js'
 import type { SwarmRegistry } from '../exchange/swarm-registry.js'
 import type { Announcer } from '../routing/announcer.js'
 import type { BlockStore } from '../store/block-store.js'
 import type { PinStore } from '../store/pin-store.js'
 import type { RefFile, RefState, RefStore } from '../store/refs/ref-store.js'
 import type { AbortOptions, ComponentLogger, Logger, Startable } from '@libp2p/interface'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 
 /** What `verify` found for one root. */
 export interface VerifyResult {
@@ -51,6 +52,14 @@ export class References implements Startable {
   private readonly checkInterval: number
   private timer?: ReturnType<typeof setInterval>
   private checking?: Promise<void>
+  /**
+   * Roots one of whose files changed or went, and whether every block of
+   * them is still here anyway (in another file that holds it, or a copy in
+   * the repo): a replica's pack still serves a root whose user deleted the
+   * output of a get of it. When it was found out, so it is found out again
+   * after a while (a copy completed, or went, meanwhile).
+   */
+  private readonly covered = new Map<string, { whole: boolean, at: number }>()
   private readonly onState = (evt: CustomEvent<{ file: RefFile, was: RefState }>): void => { void this.changed(evt.detail.file) }
 
   constructor (components: ReferencesComponents, init: ReferencesInit = {}) {
@@ -85,14 +94,50 @@ export class References implements Startable {
         const pinned = await this.pinnedCid(root)
         if (pinned != null) await this.verifyRoot(pinned, {})
       }
+      // roots with a changed or missing file: still whole here through another copy?
+      const now = Date.now()
+      for (const root of new Set(this.c.refs.list().filter(f => f.state !== 'ok').flatMap(f => f.roots))) {
+        const known = this.covered.get(root)
+        if (known == null || now - known.at >= COVERAGE_RECHECK) await this.coverage(root)
+      }
     })().catch(err => { this.log.error('checking referenced files failed: %s', err.message) }).finally(() => { this.checking = undefined })
     await this.checking
   }
 
-  /** Whether this peer can serve all of `root` it holds: no file of it changed or went. */
+  /**
+   * Whether this peer can serve all of `root` it holds: no file of it
+   * changed or went, or every block of it is here all the same (another file
+   * or a copy holds it).
+   */
   servable (root: CID): boolean {
-    const state = this.c.refs.rootState(root)
-    return state == null || state === 'ok'
+    return this.rootState(root) === 'ok'
+  }
+
+  /** The state of the files a root is served from: `ok` also when a bad one's blocks are all held elsewhere. */
+  rootState (root: CID | string): RefState {
+    const state = this.c.refs.rootState(root) ?? 'ok'
+    return state !== 'ok' && this.covered.get(root.toString())?.whole === true ? 'ok' : state
+  }
+
+  /** Find out (and remember) whether every block of `root` is here in a good file or a copy. */
+  private async coverage (root: string): Promise<boolean> {
+    let whole = true
+    try {
+      const cid = CID.parse(root)
+      const load = async (c: CID): Promise<Uint8Array | undefined> => await this.c.blocks.get(c).then(b => b.bytes, () => undefined)
+      for await (const step of walkDag([cid], load, { unique: true })) {
+        if (isInterior(step.cid) ? step.bytes == null : !(await this.c.blocks.has(step.cid))) {
+          whole = false
+          break
+        }
+      }
+    } catch {
+      whole = false
+    }
+    const was = this.covered.get(root)?.whole
+    this.covered.set(root, { whole, at: Date.now() })
+    if (whole && was !== true) this.log('%s is still whole here: a changed or missing file of it is held elsewhere too', root)
+    return whole
   }
 
   /**
@@ -170,7 +215,9 @@ export class References implements Startable {
   /** A file changed state: its roots stop (or start again) being announced and offered as complete. */
   private async changed (file: RefFile): Promise<void> {
     for (const key of file.roots) {
-      const ok = this.c.refs.rootState(key) === 'ok'
+      if ((this.c.refs.rootState(key) ?? 'ok') !== 'ok') await this.coverage(key)
+      else this.covered.delete(key)
+      const ok = this.servable(CID.parse(key))
       const pinned = [...this.c.announcer.roots()].find(r => r.toString() === key)
       if (!ok) {
         if (pinned != null) {

@@ -126,7 +126,7 @@ export class ReplicaHost {
     if (replication == null && pin == null) {
       throw new NotFoundError(`this peer keeps nothing of ${cid.toString()}, and no holder of a replica of it answered`)
     }
-    const state = this.c.repo.refs.rootState(cid) ?? 'ok'
+    const state = this.c.pinning.rootState(cid)
     return { cid: cid.toString(), here: pin?.reasons ?? [], name: pin?.name, size: replication?.size ?? pin?.size ?? 0, replication, state }
   }
 

@@ -184,6 +184,7 @@ export class ShoalNode {
       gc: this.gcs,
       dropReplica: async root => await this.replicas.drop(root),
       giveUpGets: async root => await this.downloads.giveUp(root),
+      rootState: root => this.references.rootState(root),
       flushDatastore: async () => { await repo.flushDatastore() },
       reserve: { release: async () => await repo.releaseReserve(), keep: async () => { await repo.keepReserve() } }
     })
@@ -228,7 +229,7 @@ export class ShoalNode {
       packs: repo.paths.packs,
       log: logger.forComponent('shoal:downloads')
     })
-    this.peerOps = new PeerOps({ libp2p, repo, exchange: this.exchange, bans, replicas: this.replicas, discovery: this.discovery, storage: this.storage, announcer: this.announcer, leases: this.leases })
+    this.peerOps = new PeerOps({ libp2p, repo, exchange: this.exchange, bans, replicas: this.replicas, discovery: this.discovery, storage: this.storage, announcer: this.announcer, leases: this.leases, rootState: root => this.references.rootState(root) })
     // a banned peer is cut off at once, not only refused next time
     bans.addEventListener('ban', evt => {
       const peer = libp2p.getPeers().find(p => p.toString() === evt.detail.peer)
