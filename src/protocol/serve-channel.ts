@@ -1,4 +1,5 @@
 import type { VerifiedBlock } from '../content/verify.js'
+import type { ProtocolViolationError } from '../errors.js'
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -28,8 +29,10 @@ export interface BlockServeChannel {
   sendDontHave(cids: CID[]): Promise<void>
   /** Answer want-have requests: held, not held. */
   sendPresence(have: CID[], dontHave: CID[]): Promise<void>
-  /** Stop serving this peer: it broke the protocol or a limit. */
+  /** Stop serving this channel (the peer is banned, we stop, a write failed). */
   abort(err: Error): void
+  /** The peer broke a limit (asked too much, too fast): count it against the peer and stop serving this channel. */
+  violated(err: ProtocolViolationError): void
 }
 
 /** A protocol that hands the block server the peers that ask for blocks. */
