@@ -3,9 +3,10 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import * as Digest from 'multiformats/hashes/digest'
 import { ProtocolViolationError } from '../errors.js'
+import { anySignal } from '../signals.js'
 import { MAX_PEERS_PER_MESSAGE, MAX_ADDRS_PER_PEER, MAX_HAVES_PER_MESSAGE } from '../protocol/constants.js'
 import { Bitfield } from './bitfield.js'
-import { BITFIELDS_BURST, BITFIELDS_PER_SECOND, MAX_ALLOWANCES, MAX_PEX_CANDIDATES, MAX_PEX_DIALS, PEX_RECORDS_BURST, PEX_RECORDS_PER_SECOND } from './constants.js'
+import { BITFIELDS_BURST, BITFIELDS_PER_SECOND, MAX_ALLOWANCES, MAX_PEX_CANDIDATES, MAX_PEX_DIALS, PEX_DIALS_PER_SECOND, PEX_INTERVAL, PEX_LISTS_BURST, PEX_RECORDS_BURST, PEX_RECORDS_PER_SECOND } from './constants.js'
 import { TokenBucket } from './token-bucket.js'
 import type { SwarmChannel, SwarmMessage, SwarmNetwork } from '../protocol/swarm-network.js'
 import type { Logger, PeerId, PeerInfo, PeerStore } from '@libp2p/interface'
@@ -66,6 +67,8 @@ export interface SwarmComponents {
 interface Allowance {
   /** Bitfields (more are a flood). */
   bitfields: TokenBucket
+  /** Messages with peer records (more are a flood). */
+  lists: TokenBucket
   /** Peer records (more are ignored). */
   records: TokenBucket
 }
@@ -88,12 +91,18 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
   private bitfield?: Bitfield
   private pendingHaves: number[] = []
   private flushTimer?: ReturnType<typeof setTimeout>
+  /** Newcomers not introduced to the others yet. */
+  private newcomers: RemotePeer[] = []
+  private introduceTimer?: ReturnType<typeof setTimeout>
   private readonly opening = new Set<string>()
   /** Peers that peer exchange named, with the addresses given, oldest first: dialled once each, never written to the peer store. */
   private readonly candidates = new Map<string, Multiaddr[]>()
   /** Dials of candidates running, and those waiting for one to end (at most MAX_PEX_CANDIDATES wait). */
   private dialing = 0
   private readonly dialQueue: Array<{ go(): void, giveUp(): void }> = []
+  /** Dials of candidates: so many a second, whoever named them (a new identity brings a new allowance of records, not of dials). */
+  private readonly dialBudget = new TokenBucket(PEX_DIALS_PER_SECOND, MAX_PEX_CANDIDATES)
+  private readonly closing = new AbortController()
   /** Each peer's allowance, the most recent last (at most MAX_ALLOWANCES). */
   private readonly allowances = new Map<string, Allowance>()
   private closed = false
@@ -162,9 +171,10 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
 
   /**
    * Make sure `peer` can be asked by its id: a candidate from peer exchange
-   * we are not connected to is dialled at the addresses it was given (once,
-   * at most MAX_PEX_DIALS such dials at a time per swarm); false if that
-   * failed. Any other peer is left to libp2p's dialler.
+   * we are not connected to is dialled at the addresses it was given (once;
+   * per swarm at most MAX_PEX_DIALS such dials at a time, MAX_PEX_CANDIDATES
+   * at once and PEX_DIALS_PER_SECOND after that); false if that failed. Any
+   * other peer is left to libp2p's dialler.
    */
   async reach (peer: PeerId, signal?: AbortSignal): Promise<boolean> {
     const key = peer.toString()
@@ -178,6 +188,8 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
       return false
     }
     try {
+      // and no faster than the swarm's dial rate, whoever named the peers
+      await this.dialBudget.take(1, anySignal(signal, this.closing.signal))
       await this.c.network.dial(peer, addrs, { signal })
       return true
     } catch (err: any) {
@@ -223,6 +235,7 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
     if (allowance == null) {
       allowance = {
         bitfields: new TokenBucket(BITFIELDS_PER_SECOND, BITFIELDS_BURST),
+        lists: new TokenBucket(1000 / PEX_INTERVAL, PEX_LISTS_BURST),
         records: new TokenBucket(PEX_RECORDS_PER_SECOND, PEX_RECORDS_BURST)
       }
     }
@@ -268,7 +281,10 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
   close (): void {
     if (this.closed) return
     this.closed = true
+    this.closing.abort()
     clearTimeout(this.flushTimer)
+    clearTimeout(this.introduceTimer)
+    this.newcomers = []
     this.candidates.clear()
     for (const waiter of this.dialQueue.splice(0)) waiter.giveUp()
     for (const remote of this.peers.values()) {
@@ -301,15 +317,29 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
     await remote.channel.send({ peers }).catch(err => { this.c.log('peer list to %s failed: %s', remote.key, err.message) })
   }
 
-  /** Tell the others about a newcomer (peer exchange). */
+  /**
+   * Tell the others about a newcomer (peer exchange): newcomers are
+   * introduced together, one list a PEX_INTERVAL (each peer takes no more
+   * than that from one peer).
+   */
   private introduce (newcomer: RemotePeer): void {
-    if (this.peers.size < 2) return
-    void this.records([newcomer]).then(peers => {
-      if (peers.length === 0) return
-      for (const other of this.peers.values()) {
-        if (other !== newcomer) void other.channel.send({ peers }).catch(() => {})
-      }
-    })
+    if (this.newcomers.length >= MAX_PEERS_PER_MESSAGE) return
+    this.newcomers.push(newcomer)
+    this.introduceTimer ??= setTimeout(() => {
+      this.introduceTimer = undefined
+      void this.introduceNewcomers()
+    }, PEX_INTERVAL)
+  }
+
+  private async introduceNewcomers (): Promise<void> {
+    // those still here; a peer that hears of itself skips it
+    const newcomers = this.newcomers.splice(0).filter(n => this.peers.get(n.key) === n)
+    if (this.closed || newcomers.length === 0 || this.peers.size < 2) return
+    const peers = await this.records(newcomers)
+    if (peers.length === 0) return
+    for (const other of this.peers.values()) {
+      if (newcomers.length > 1 || other !== newcomers[0]) void other.channel.send({ peers }).catch(() => {})
+    }
   }
 
   private async records (peers: RemotePeer[]): Promise<SwarmMessage['peers']> {
@@ -370,8 +400,13 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
       }
     }
     if (msg.peers.length > 0) {
-      // a stranger's list: so many a second, the rest ignored
-      const records = this.allowance(remote.key).records
+      // an honest peer sends a list with its hello and at most one an interval after: more is a flood
+      const { lists, records } = this.allowance(remote.key)
+      if (!lists.tryTake(1)) {
+        remote.channel.violated(new ProtocolViolationError('peer lists sent faster than allowed', 'flood'))
+        return
+      }
+      // and of the records, so many a second are taken, the rest ignored
       for (const record of msg.peers) {
         if (!records.tryTake(1)) break
         this.candidate(record)

@@ -6,7 +6,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { Bitfield } from '../../src/exchange/bitfield.js'
-import { MAX_PEX_CANDIDATES, MAX_PEX_DIALS, PEX_RECORDS_BURST } from '../../src/exchange/constants.js'
+import { MAX_PEX_CANDIDATES, MAX_PEX_DIALS, PEX_LISTS_BURST, PEX_RECORDS_BURST } from '../../src/exchange/constants.js'
 import { Swarm } from '../../src/exchange/swarm.js'
 import { MAX_HAVES_PER_MESSAGE } from '../../src/protocol/constants.js'
 import type { ProtocolViolationError } from '../../src/errors.js'
@@ -133,26 +133,26 @@ describe('exchange: Swarm, against a hostile peer', () => {
     s.close()
   })
 
-  it('peer exchange from a stranger: records kept in memory only, so many a second, dialled a few at a time, each once', async () => {
+  it('peer exchange from a stranger: lists so many a second (more is a flood), records kept in memory only, dialled a few at a time, each once', async () => {
     const s = swarm()
     const discovered: PeerInfo[] = []
     s.addEventListener('discovered', e => { discovered.push(e.detail) })
+    const list = async (octet: number): Promise<SwarmMessage['peers']> => await Promise.all(Array.from({ length: 50 }, async (_, i) => ({
+      id: (await newPeer()).toMultihash().bytes,
+      addrs: [multiaddr(`/ip4/10.9.${octet}.${i}/tcp/4001`).bytes]
+    })))
+    // lists of 50, as fast as it can: a few are taken (their records, 50 and then one a second), then it is a flood
     const stranger = await join(s)
-    // 20 messages of 50 records, as fast as it can, then again on a new stream
-    for (let round = 0; round < 2; round++) {
-      const channel = round === 0 ? stranger : new FakeChannel(stranger.peer, root)
-      if (round === 1) {
-        stranger.say({ leaving: true })
-        s.attach(channel as unknown as SwarmChannel)
-      }
-      for (let m = 0; m < 20; m++) {
-        const peers = await Promise.all(Array.from({ length: 50 }, async (_, i) => ({
-          id: (await newPeer()).toMultihash().bytes,
-          addrs: [multiaddr(`/ip4/10.9.${m}.${i}/tcp/4001`).bytes]
-        })))
-        channel.say({ peers })
-      }
-    }
+    let lists = 0
+    while (stranger.violations.length === 0 && lists < 100) stranger.say({ peers: await list(lists++) })
+    assert.equal(stranger.violations[0]?.kind, 'flood')
+    assert.equal(lists, PEX_LISTS_BURST + 1)
+    // a new stream from it brings no new allowance
+    stranger.say({ leaving: true })
+    const again = new FakeChannel(stranger.peer, root)
+    s.attach(again as unknown as SwarmChannel)
+    again.say({ peers: await list(200) })
+    assert.equal(again.violations.length, 1)
     assert.equal(merges, 0, 'nothing went into the peer store')
     // the first 50, and about one a second after that (a new stream brings no new allowance)
     assert.ok(discovered.length >= PEX_RECORDS_BURST && discovered.length <= PEX_RECORDS_BURST + 5, `${discovered.length} peers taken`)
