@@ -137,11 +137,12 @@ export class BlockServer implements Startable {
         for (const cid of want) stream.queue.set(cid.toString(), cid)
         for (const cid of have) stream.haves.set(cid.toString(), cid)
         const queued = stream.queue.size + stream.haves.size
-        if (queued > this.maxRequestsPerPeer) {
+        const limit = Math.max(this.maxRequestsPerPeer, channel.maxQueued ?? 0)
+        if (queued > limit) {
           // a peer that asks faster than it is answered: each time counts against it, and a few get it banned
-          this.log('peer %s queued %d requests, more than %d; closing stream', peer, queued, this.maxRequestsPerPeer)
+          this.log('peer %s queued %d requests, more than %d; closing stream', peer, queued, limit)
           this.close(stream)
-          channel.violated(new ProtocolViolationError(`${queued} requests queued, more than ${this.maxRequestsPerPeer}`, 'flood'))
+          channel.violated(new ProtocolViolationError(`${queued} requests queued, more than ${limit}`, 'flood'))
           return
         }
         if (stream.haves.size > 0) void this.answerHaves(stream, lookups.bucket)

@@ -338,6 +338,8 @@ export class BitswapRequestChannel {
 class BitswapServeChannel implements BlockServeChannel {
   readonly peer: PeerId
   readonly protocol = BITSWAP_PROTOCOLS[0]
+  /** A want list as Helia and Kubo keep one for a peer (at most 1 024 entries); one channel per peer, not per stream. */
+  readonly maxQueued = BITSWAP_MAX_ENTRIES
   private readonly remote: Remote
   private readonly network: BitswapNetwork
   private events?: ServeChannelEvents

@@ -23,6 +23,8 @@ export interface BlockServeChannel {
   /** The block protocol it speaks (its first id): what the ledger counts its blocks under. */
   readonly protocol: string
   readonly isOpen: boolean
+  /** Requests the protocol lets a peer keep queued, if more than the server's own per-stream limit (Bitswap's want lists hold up to 1 024). */
+  readonly maxQueued?: number
   /** Start hearing requests; call once, after wiring up the handlers. */
   listen(events: ServeChannelEvents): void
   sendBlock(block: VerifiedBlock): Promise<void>

