@@ -38,8 +38,12 @@ export class NoProvidersError extends ShoalError {
   override name = 'NoProvidersError'
 }
 
-/** How a peer broke the wire protocol: a message that does not decode, one past the size limit, a stream cut inside a message. */
-export type ViolationKind = 'malformed' | 'oversized' | 'truncated'
+/**
+ * How a peer broke the wire protocol: a message that does not decode, one
+ * past the size limit, a stream cut inside a message, more requests than
+ * the limits allow (a flood), blocks or peer records nobody asked for.
+ */
+export type ViolationKind = 'malformed' | 'oversized' | 'truncated' | 'flood' | 'unsolicited'
 
 /** A peer broke the wire protocol (bad message, too many requests…). */
 export class ProtocolViolationError extends ShoalError {

@@ -1,3 +1,6 @@
+/** Set bits in each byte value. */
+const ONES = Uint8Array.from({ length: 256 }, (_, b) => { let n = 0; for (let x = b; x > 0; x >>= 1) n += x & 1; return n })
+
 /**
  * A fixed-size set of leaf indices, packed most-significant-bit first as
  * on the wire (`SwarmMessage.bitfield`).
@@ -7,18 +10,24 @@ export class Bitfield {
   private readonly bits: Uint8Array
   private ones = 0
 
+  /**
+   * `size` bits, all clear, or copied from `bytes`; with bytes, their length
+   * is checked against `size` before anything is allocated (a peer's
+   * leafCount is a number it chose: up to 2^32).
+   */
   constructor (size: number, bytes?: Uint8Array) {
+    if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`bitfield of ${size} bits`)
+    if (bytes != null && bytes.length !== Math.ceil(size / 8)) {
+      throw new RangeError(`bitfield of ${bytes.length} bytes for ${size} leaves`)
+    }
     this.size = size
     this.bits = new Uint8Array(Math.ceil(size / 8))
     if (bytes != null) {
-      if (bytes.length !== this.bits.length) {
-        throw new RangeError(`bitfield of ${bytes.length} bytes for ${size} leaves`)
-      }
       this.bits.set(bytes)
       // bits past the end must be clear
       const spare = this.bits.length * 8 - size
       if (spare > 0) this.bits[this.bits.length - 1] &= (0xff << spare) & 0xff
-      for (let i = 0; i < size; i++) if (this.has(i)) this.ones++
+      for (const byte of this.bits) this.ones += ONES[byte]
     }
   }
 

@@ -1,9 +1,10 @@
 import { DEFAULT_CHUNK_SIZE } from '../content/profile.js'
 import { ProtocolViolationError } from '../errors.js'
 import { AbortError } from '@libp2p/interface'
+import { HAVE_LOOKUP_BATCH, HAVE_LOOKUP_BURST, HAVE_LOOKUP_RATE } from './constants.js'
+import { TokenBucket } from './token-bucket.js'
 import type { BanList } from './ban-list.js'
 import type { Ledger } from './ledger.js'
-import type { TokenBucket } from './token-bucket.js'
 import type { BlockServeChannel, InboundBlockChannels } from '../protocol/serve-channel.js'
 import type { BlockStore } from '../store/block-store.js'
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
@@ -32,6 +33,10 @@ interface Stream {
   channel: BlockServeChannel
   peer: string
   queue: Map<string, CID>
+  /** Want-haves (Bitswap) waiting to be looked up: they count with `queue` against the limit. */
+  haves: Map<string, CID>
+  /** A batch of want-haves is being looked up and answered (one at a time per stream). */
+  lookingUp: boolean
   open: boolean
   /** The last block handed to the stream: the next waits for it (a peer gets its blocks one after another). */
   sending: Promise<void>
@@ -64,6 +69,8 @@ export class BlockServer implements Startable {
   /** Peers with queued requests, in turn order; each with its streams. */
   private readonly turns = new Map<string, Set<Stream>>()
   private readonly streams = new Set<Stream>()
+  /** Each peer's want-have lookups (a token bucket), while it has streams with us. */
+  private readonly lookups = new Map<string, { bucket: TokenBucket, streams: number }>()
   private active = 0
   /** A slot is waiting for the upload bucket. */
   private paying = false
@@ -92,6 +99,7 @@ export class BlockServer implements Startable {
     }
     this.streams.clear()
     this.turns.clear()
+    this.lookups.clear()
   }
 
   /** Blocks being uploaded right now. */
@@ -112,23 +120,32 @@ export class BlockServer implements Startable {
       channel.abort(new ProtocolViolationError('banned'))
       return
     }
-    const stream: Stream = { channel, peer, queue: new Map(), open: true, sending: Promise.resolve(), answering: new Set(), cancelled: new Set() }
+    const stream: Stream = { channel, peer, queue: new Map(), haves: new Map(), lookingUp: false, open: true, sending: Promise.resolve(), answering: new Set(), cancelled: new Set() }
     this.streams.add(stream)
+    const lookups = this.lookups.get(peer) ?? { bucket: new TokenBucket(HAVE_LOOKUP_RATE, HAVE_LOOKUP_BURST), streams: 0 }
+    lookups.streams++
+    this.lookups.set(peer, lookups)
     channel.listen({
       onRequest: (want, cancel, have) => {
-        if (have.length > 0) void this.answerHaves(stream, have)
+        if (!stream.open) return
         for (const cid of cancel) {
           const key = cid.toString()
           stream.queue.delete(key)
+          stream.haves.delete(key)
           if (stream.answering.has(key)) stream.cancelled.add(key)
         }
         for (const cid of want) stream.queue.set(cid.toString(), cid)
-        if (stream.queue.size > this.maxRequestsPerPeer) {
-          this.log('peer %s queued %d requests, more than %d; closing stream', peer, stream.queue.size, this.maxRequestsPerPeer)
+        for (const cid of have) stream.haves.set(cid.toString(), cid)
+        const queued = stream.queue.size + stream.haves.size
+        const limit = Math.max(this.maxRequestsPerPeer, channel.maxQueued ?? 0)
+        if (queued > limit) {
+          // a peer that asks faster than it is answered: each time counts against it, and a few get it banned
+          this.log('peer %s queued %d requests, more than %d; closing stream', peer, queued, limit)
           this.close(stream)
-          channel.abort(new ProtocolViolationError('too many requests in flight'))
+          channel.violated(new ProtocolViolationError(`${queued} requests queued, more than ${limit}`, 'flood'))
           return
         }
+        if (stream.haves.size > 0) void this.answerHaves(stream, lookups.bucket)
         if (stream.queue.size > 0) this.enqueue(stream)
         this.pump()
       },
@@ -139,22 +156,50 @@ export class BlockServer implements Startable {
     })
   }
 
-  /** Whether we hold blocks (a want-have): answered at once, no upload slot, nothing read but the index. */
-  private async answerHaves (stream: Stream, cids: CID[]): Promise<void> {
-    const held: CID[] = []
-    const missing: CID[] = []
-    for (const cid of cids) {
-      if (await this.c.blocks.has(cid).catch(() => false)) held.push(cid)
-      else missing.push(cid)
+  /**
+   * Whether we hold blocks (want-haves): no upload slot, nothing read but
+   * the index, but each lookup costs a file check and a datastore read, so
+   * they are bounded as block requests are: queued with them under the
+   * per-stream limit, looked up one batch at a time per stream, and paid
+   * for from the peer's lookup bucket (HAVE_LOOKUP_RATE a second). A peer
+   * asking faster than that fills its queue and breaks the limit.
+   */
+  private async answerHaves (stream: Stream, bucket: TokenBucket): Promise<void> {
+    if (stream.lookingUp) return
+    stream.lookingUp = true
+    try {
+      while (stream.open && stream.haves.size > 0) {
+        const batch: CID[] = []
+        for (const [key, cid] of stream.haves) {
+          stream.haves.delete(key)
+          batch.push(cid)
+          if (batch.length >= HAVE_LOOKUP_BATCH) break
+        }
+        await bucket.take(batch.length, this.controller.signal)
+        if (!stream.open) return
+        const held: CID[] = []
+        const missing: CID[] = []
+        for (const cid of batch) {
+          if (await this.c.blocks.has(cid).catch(() => false)) held.push(cid)
+          else missing.push(cid)
+        }
+        if (!stream.open) return
+        await stream.channel.sendPresence(held, missing)
+      }
+    } catch (err: any) {
+      this.failed(stream, err)
+    } finally {
+      stream.lookingUp = false
     }
-    if (!stream.open) return
-    await stream.channel.sendPresence(held, missing).catch(err => { this.failed(stream, err) })
   }
 
   private close (stream: Stream): void {
+    if (!this.streams.delete(stream)) return
     stream.open = false
     stream.queue.clear()
-    this.streams.delete(stream)
+    stream.haves.clear()
+    const lookups = this.lookups.get(stream.peer)
+    if (lookups != null && --lookups.streams <= 0) this.lookups.delete(stream.peer)
     const set = this.turns.get(stream.peer)
     set?.delete(stream)
     if (set?.size === 0) this.turns.delete(stream.peer)

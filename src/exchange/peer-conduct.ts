@@ -20,7 +20,8 @@ const MAX_TRACKED = 4096
 
 /**
  * Scores peers down for breaking the wire protocol (a frame that does not
- * decode, a length prefix past the limit, a stream cut inside a message):
+ * decode, a length prefix past the limit, a stream cut inside a message,
+ * requests past the limits, blocks nobody asked for):
  * each violation closes the stream it happened on, and a peer that commits
  * `maxViolations` of them within `window` is banned (refused and hung up on)
  * for `banTime`. One mistake is forgiven; a hostile peer is not.
@@ -30,7 +31,7 @@ export class PeerConduct {
   private readonly bans: BanList
   private readonly records = new Map<string, number[]>()
   /** Violations seen since the daemon started, by kind. */
-  readonly totals: Record<ViolationKind, number> = { malformed: 0, oversized: 0, truncated: 0 }
+  readonly totals: Record<ViolationKind, number> = { malformed: 0, oversized: 0, truncated: 0, flood: 0, unsolicited: 0 }
 
   private readonly log: Logger
   private readonly window: number

@@ -72,7 +72,8 @@ export class SwarmLink {
     const key = id.toString()
     if (this.c.finished() || id.equals(this.c.self) || this.c.bans.isBanned(key)) return
     if (this.c.direct === true) {
-      this.c.pool.connect(id, this.c.signal)
+      // a peer that peer exchange named is dialled at the addresses given first
+      void this.c.swarm.reach(id, this.c.signal).then(reached => { if (reached) this.c.pool.connect(id, this.c.signal) })
       return
     }
     this.c.swarm.connect(id, this.c.signal).catch(err => {

@@ -2,10 +2,15 @@ import { peerIdFromMultihash } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import * as Digest from 'multiformats/hashes/digest'
-import { MAX_PEERS_PER_MESSAGE, MAX_ADDRS_PER_PEER } from '../protocol/constants.js'
+import { ProtocolViolationError } from '../errors.js'
+import { anySignal } from '../signals.js'
+import { MAX_PEERS_PER_MESSAGE, MAX_ADDRS_PER_PEER, MAX_HAVES_PER_MESSAGE } from '../protocol/constants.js'
 import { Bitfield } from './bitfield.js'
+import { BITFIELDS_BURST, BITFIELDS_PER_SECOND, MAX_ALLOWANCES, MAX_PEX_CANDIDATES, MAX_PEX_DIALS, PEX_DIALS_PER_SECOND, PEX_INTERVAL, PEX_LISTS_BURST, PEX_RECORDS_BURST, PEX_RECORDS_PER_SECOND } from './constants.js'
+import { TokenBucket } from './token-bucket.js'
 import type { SwarmChannel, SwarmMessage, SwarmNetwork } from '../protocol/swarm-network.js'
 import type { Logger, PeerId, PeerInfo, PeerStore } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 
 /** What we know a remote peer holds of this root. */
@@ -19,6 +24,8 @@ export class RemotePeer {
   bitfield?: Bitfield
   /** It has sent its first state message. */
   heard = false
+  /** Haves it sent since its last bitfield: an honest peer announces each leaf about once. */
+  haves = 0
 
   constructor (channel: SwarmChannel) {
     this.id = channel.peer
@@ -45,7 +52,7 @@ export interface SwarmEvents {
   /** A peer verified and stored new leaves. */
   'peer:have': CustomEvent<{ peer: RemotePeer, indices: number[] }>
   'peer:gone': CustomEvent<RemotePeer>
-  /** Peer exchange named a peer in this swarm we are not talking to. */
+  /** Peer exchange named a peer in this swarm we are not talking to (`connect` dials it at the addresses given). */
   discovered: CustomEvent<PeerInfo>
 }
 
@@ -54,6 +61,16 @@ export interface SwarmComponents {
   peerStore: PeerStore
   self: PeerId
   log: Logger
+}
+
+/** What a peer may still send this swarm, kept past its stream (a new stream starts no new allowance). */
+interface Allowance {
+  /** Bitfields (more are a flood). */
+  bitfields: TokenBucket
+  /** Messages with peer records (more are a flood). */
+  lists: TokenBucket
+  /** Peer records (more are ignored). */
+  records: TokenBucket
 }
 
 /** How often batched `have` announcements go out (ms). */
@@ -74,7 +91,20 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
   private bitfield?: Bitfield
   private pendingHaves: number[] = []
   private flushTimer?: ReturnType<typeof setTimeout>
+  /** Newcomers not introduced to the others yet. */
+  private newcomers: RemotePeer[] = []
+  private introduceTimer?: ReturnType<typeof setTimeout>
   private readonly opening = new Set<string>()
+  /** Peers that peer exchange named, with the addresses given, oldest first: dialled once each, never written to the peer store. */
+  private readonly candidates = new Map<string, Multiaddr[]>()
+  /** Dials of candidates running, and those waiting for one to end (at most MAX_PEX_CANDIDATES wait). */
+  private dialing = 0
+  private readonly dialQueue: Array<{ go(): void, giveUp(): void }> = []
+  /** Dials of candidates: so many a second, whoever named them (a new identity brings a new allowance of records, not of dials). */
+  private readonly dialBudget = new TokenBucket(PEX_DIALS_PER_SECOND, MAX_PEX_CANDIDATES)
+  private readonly closing = new AbortController()
+  /** Each peer's allowance, the most recent last (at most MAX_ALLOWANCES). */
+  private readonly allowances = new Map<string, Allowance>()
   private closed = false
 
   constructor (root: CID, components: SwarmComponents, complete: boolean) {
@@ -117,12 +147,17 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
     this.broadcast({ complete: true })
   }
 
-  /** Open a swarm stream to `peer` unless we have one; resolves when it is open. */
+  /**
+   * Open a swarm stream to `peer` unless we have one; resolves when it is
+   * open, or at once if the peer is a candidate from peer exchange that could
+   * not be reached (it is not looked up elsewhere).
+   */
   async connect (peer: PeerId, signal?: AbortSignal): Promise<void> {
     const key = peer.toString()
     if (this.closed || peer.equals(this.c.self) || this.peers.has(key) || this.opening.has(key)) return
     this.opening.add(key)
     try {
+      if (!await this.reach(peer, signal)) return
       const channel = await this.c.network.open(peer, this.root, { signal })
       if (this.closed || this.peers.has(key)) {
         await channel.close()
@@ -132,6 +167,82 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
     } finally {
       this.opening.delete(key)
     }
+  }
+
+  /**
+   * Make sure `peer` can be asked by its id: a candidate from peer exchange
+   * we are not connected to is dialled at the addresses it was given (once;
+   * per swarm at most MAX_PEX_DIALS such dials at a time, MAX_PEX_CANDIDATES
+   * at once and PEX_DIALS_PER_SECOND after that); false if that failed. Any
+   * other peer is left to libp2p's dialler.
+   */
+  async reach (peer: PeerId, signal?: AbortSignal): Promise<boolean> {
+    const key = peer.toString()
+    const addrs = this.candidates.get(key)
+    if (addrs == null) return true
+    this.candidates.delete(key)
+    if (this.c.network.isConnected(peer)) return true
+    try {
+      await this.dialSlot(signal)
+    } catch {
+      return false
+    }
+    try {
+      // and no faster than the swarm's dial rate, whoever named the peers
+      await this.dialBudget.take(1, anySignal(signal, this.closing.signal))
+      await this.c.network.dial(peer, addrs, { signal })
+      return true
+    } catch (err: any) {
+      this.c.log('%s: cannot reach %s, named by peer exchange: %s', this.root, key, err.message)
+      return false
+    } finally {
+      this.dialing--
+      this.dialQueue.shift()?.go()
+    }
+  }
+
+  /** Resolves once fewer than MAX_PEX_DIALS candidate dials run (and counts this one); rejects if it waited too long in line. */
+  private async dialSlot (signal?: AbortSignal): Promise<void> {
+    while (this.dialing >= MAX_PEX_DIALS) {
+      signal?.throwIfAborted()
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          const i = this.dialQueue.indexOf(waiter)
+          if (i >= 0) this.dialQueue.splice(i, 1)
+          reject(signal?.reason)
+        }
+        const waiter = {
+          go: (): void => {
+            signal?.removeEventListener('abort', onAbort)
+            resolve()
+          },
+          giveUp: (): void => {
+            signal?.removeEventListener('abort', onAbort)
+            reject(new Error('too many peers to dial'))
+          }
+        }
+        this.dialQueue.push(waiter)
+        // the line is as long as the candidates kept: the oldest waiter gives way
+        if (this.dialQueue.length > MAX_PEX_CANDIDATES) this.dialQueue.shift()?.giveUp()
+        signal?.addEventListener('abort', onAbort, { once: true })
+      })
+    }
+    this.dialing++
+  }
+
+  private allowance (key: string): Allowance {
+    let allowance = this.allowances.get(key)
+    if (allowance == null) {
+      allowance = {
+        bitfields: new TokenBucket(BITFIELDS_PER_SECOND, BITFIELDS_BURST),
+        lists: new TokenBucket(1000 / PEX_INTERVAL, PEX_LISTS_BURST),
+        records: new TokenBucket(PEX_RECORDS_PER_SECOND, PEX_RECORDS_BURST)
+      }
+    }
+    this.allowances.delete(key)
+    this.allowances.set(key, allowance)
+    if (this.allowances.size > MAX_ALLOWANCES) this.allowances.delete(this.allowances.keys().next().value!)
+    return allowance
   }
 
   /** Take part in a stream (opened by us or by the peer). */
@@ -170,7 +281,12 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
   close (): void {
     if (this.closed) return
     this.closed = true
+    this.closing.abort()
     clearTimeout(this.flushTimer)
+    clearTimeout(this.introduceTimer)
+    this.newcomers = []
+    this.candidates.clear()
+    for (const waiter of this.dialQueue.splice(0)) waiter.giveUp()
     for (const remote of this.peers.values()) {
       void remote.channel.send({ leaving: true }).catch(() => {}).finally(() => {
         void remote.channel.close().catch(() => {})
@@ -201,15 +317,29 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
     await remote.channel.send({ peers }).catch(err => { this.c.log('peer list to %s failed: %s', remote.key, err.message) })
   }
 
-  /** Tell the others about a newcomer (peer exchange). */
+  /**
+   * Tell the others about a newcomer (peer exchange): newcomers are
+   * introduced together, one list a PEX_INTERVAL (each peer takes no more
+   * than that from one peer).
+   */
   private introduce (newcomer: RemotePeer): void {
-    if (this.peers.size < 2) return
-    void this.records([newcomer]).then(peers => {
-      if (peers.length === 0) return
-      for (const other of this.peers.values()) {
-        if (other !== newcomer) void other.channel.send({ peers }).catch(() => {})
-      }
-    })
+    if (this.newcomers.length >= MAX_PEERS_PER_MESSAGE) return
+    this.newcomers.push(newcomer)
+    this.introduceTimer ??= setTimeout(() => {
+      this.introduceTimer = undefined
+      void this.introduceNewcomers()
+    }, PEX_INTERVAL)
+  }
+
+  private async introduceNewcomers (): Promise<void> {
+    // those still here; a peer that hears of itself skips it
+    const newcomers = this.newcomers.splice(0).filter(n => this.peers.get(n.key) === n)
+    if (this.closed || newcomers.length === 0 || this.peers.size < 2) return
+    const peers = await this.records(newcomers)
+    if (peers.length === 0) return
+    for (const other of this.peers.values()) {
+      if (newcomers.length > 1 || other !== newcomers[0]) void other.channel.send({ peers }).catch(() => {})
+    }
   }
 
   private async records (peers: RemotePeer[]): Promise<SwarmMessage['peers']> {
@@ -244,36 +374,77 @@ export class Swarm extends TypedEventEmitter<SwarmEvents> {
       stateChanged = true
     }
     if (msg.leafCount > 0) {
-      try {
-        remote.bitfield = new Bitfield(msg.leafCount, msg.bitfield)
-        stateChanged = true
-      } catch (err: any) {
-        remote.channel.abort(err)
+      const err = this.checkBitfield(remote, msg)
+      if (err != null) {
+        remote.channel.violated(err)
         return
       }
+      remote.bitfield = new Bitfield(msg.leafCount, msg.bitfield)
+      remote.haves = 0
+      stateChanged = true
     }
     if (stateChanged) {
       this.c.log('%s: %s is %s', this.root, remote.key, remote.complete ? 'complete' : `holding ${remote.bitfield?.count ?? 0}/${remote.bitfield?.size ?? '?'}`)
       this.safeDispatchEvent('peer:state', { detail: remote })
     }
-    if (msg.have.length > 0 && remote.bitfield != null) {
-      const fresh = msg.have.filter(i => remote.bitfield!.set(i))
-      if (fresh.length > 0) this.safeDispatchEvent('peer:have', { detail: { peer: remote, indices: fresh } })
-    }
-    for (const record of msg.peers) {
-      let info: PeerInfo
-      try {
-        const id = peerIdFromMultihash(Digest.decode(record.id))
-        info = { id, multiaddrs: record.addrs.map(a => multiaddr(a)) }
-      } catch {
-        continue // a malformed record is ignored
+    if (msg.have.length > 0) {
+      // each leaf is announced once, give or take one batch sent while a new peer's hello went out
+      remote.haves += msg.have.length
+      if (remote.haves > 2 * (remote.bitfield?.size ?? 0) + MAX_HAVES_PER_MESSAGE) {
+        remote.channel.violated(new ProtocolViolationError(`${remote.haves} haves for ${remote.bitfield?.size ?? 0} leaves`, 'flood'))
+        return
       }
-      if (info.id.equals(this.c.self) || this.peers.has(info.id.toString())) continue
-      // remember its addresses so it can be dialled by id
-      void this.c.peerStore.merge(info.id, { multiaddrs: info.multiaddrs })
-        .then(() => { this.safeDispatchEvent('discovered', { detail: info }) })
-        .catch(() => {})
+      if (remote.bitfield != null) {
+        const fresh = msg.have.filter(i => remote.bitfield!.set(i))
+        if (fresh.length > 0) this.safeDispatchEvent('peer:have', { detail: { peer: remote, indices: fresh } })
+      }
     }
+    if (msg.peers.length > 0) {
+      // an honest peer sends a list with its hello and at most one an interval after: more is a flood
+      const { lists, records } = this.allowance(remote.key)
+      if (!lists.tryTake(1)) {
+        remote.channel.violated(new ProtocolViolationError('peer lists sent faster than allowed', 'flood'))
+        return
+      }
+      // and of the records, so many a second are taken, the rest ignored
+      for (const record of msg.peers) {
+        if (!records.tryTake(1)) break
+        this.candidate(record)
+      }
+    }
+  }
+
+  /** Why a peer's bitfield cannot be taken, checked before anything is allocated for it. */
+  private checkBitfield (remote: RemotePeer, msg: SwarmMessage): ProtocolViolationError | undefined {
+    if (msg.bitfield.byteLength !== Math.ceil(msg.leafCount / 8)) {
+      return new ProtocolViolationError(`bitfield of ${msg.bitfield.byteLength} bytes for ${msg.leafCount} leaves`)
+    }
+    if (this.bitfield != null && msg.leafCount !== this.bitfield.size) {
+      return new ProtocolViolationError(`bitfield of ${msg.leafCount} leaves for a root of ${this.bitfield.size}`)
+    }
+    if (!this.allowance(remote.key).bitfields.tryTake(1)) {
+      return new ProtocolViolationError('bitfields sent faster than allowed', 'flood')
+    }
+    return undefined
+  }
+
+  /** A peer record from peer exchange: kept (bounded, in memory) to dial if a download asks, and announced. */
+  private candidate (record: SwarmMessage['peers'][number]): void {
+    let info: PeerInfo
+    try {
+      const id = peerIdFromMultihash(Digest.decode(record.id))
+      info = { id, multiaddrs: record.addrs.map(a => multiaddr(a)) }
+    } catch {
+      return // a malformed record is ignored
+    }
+    const key = info.id.toString()
+    if (info.id.equals(this.c.self) || this.peers.has(key) || this.opening.has(key) || this.candidates.has(key)) return
+    // an address naming another peer is not this one's
+    const addrs = info.multiaddrs.filter(a => a.getComponents().every(c => c.name !== 'p2p' || c.value === key))
+    if (addrs.length === 0) return
+    this.candidates.set(key, addrs)
+    if (this.candidates.size > MAX_PEX_CANDIDATES) this.candidates.delete(this.candidates.keys().next().value!)
+    this.safeDispatchEvent('discovered', { detail: { id: info.id, multiaddrs: addrs } })
   }
 
   /** Stop talking to a peer: forget it and close our side of its stream. */

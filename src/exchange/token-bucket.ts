@@ -29,6 +29,15 @@ export class TokenBucket {
     await turn
   }
 
+  /** Take `n` at once if the bucket holds them (true), else take nothing (false): a rate to keep, not to wait for. */
+  tryTake (n: number): boolean {
+    if (this.unlimited) return true
+    this.refill()
+    if (this.tokens < n) return false
+    this.tokens -= n
+    return true
+  }
+
   /** Return `n` bytes taken and not used (a send that did not happen, a block smaller than paid for). */
   give (n: number): void {
     if (this.unlimited || n <= 0) return

@@ -25,6 +25,8 @@ export interface ReceivedBitswap {
   blocks: VerifiedBlock[]
   /** Blocks whose prefix named a hash we cannot check. */
   unverifiable: number
+  /** Blocks left unread (not hashed): the reader asked the sender for nothing. */
+  unread: number
   has: CID[]
   dontHave: CID[]
 }
@@ -47,8 +49,12 @@ function parsePrefix (prefix: Uint8Array): { version: 0 | 1, codec: number, hash
   return { version, codec, hash }
 }
 
-/** Decode a framed Bitswap message; every block is hashed here, so what leaves this function is verified. */
-export function decodeBitswap (buf: Uint8Array | Uint8ArrayList): ReceivedBitswap {
+/**
+ * Decode a framed Bitswap message; every block is hashed here, so what
+ * leaves this function is verified. With `readBlocks` false (the sender was
+ * asked for nothing) blocks are only counted (`unread`), not hashed.
+ */
+export function decodeBitswap (buf: Uint8Array | Uint8ArrayList, readBlocks = true): ReceivedBitswap {
   let msg: BitswapMessage
   try {
     msg = BitswapMessage.decode(buf, {
@@ -57,7 +63,7 @@ export function decodeBitswap (buf: Uint8Array | Uint8ArrayList): ReceivedBitswa
   } catch (err: any) {
     throw new ProtocolViolationError(`malformed bitswap message: ${err.message}`)
   }
-  const out: ReceivedBitswap = { want: [], wantDontHave: new Set(), have: [], haveDontHave: new Set(), cancel: [], full: msg.wantlist?.full === true, blocks: [], unverifiable: 0, has: [], dontHave: [] }
+  const out: ReceivedBitswap = { want: [], wantDontHave: new Set(), have: [], haveDontHave: new Set(), cancel: [], full: msg.wantlist?.full === true, blocks: [], unverifiable: 0, unread: 0, has: [], dontHave: [] }
   try {
     for (const entry of msg.wantlist?.entries ?? []) {
       const cid = decodeCID(entry.block)
@@ -70,6 +76,11 @@ export function decodeBitswap (buf: Uint8Array | Uint8ArrayList): ReceivedBitswa
         out.want.push(cid)
         if (entry.sendDontHave) out.wantDontHave.add(cid.toString())
       }
+    }
+    if (!readBlocks) {
+      out.unread = msg.blocks.length + msg.payload.length
+      msg.blocks = []
+      msg.payload = []
     }
     for (const data of msg.blocks) out.blocks.push(identifyBlock(0, DAG_PB, SHA2_256, data))
     for (const block of msg.payload) {

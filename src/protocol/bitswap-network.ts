@@ -1,7 +1,7 @@
 import { serviceCapabilities } from '@libp2p/interface'
 import { ProtocolViolationError } from '../errors.js'
 import { decodeBitswap, encodeBitswapBlock, encodePresences, encodeWantlist } from './bitswap-codec.js'
-import { BITSWAP_LEGACY, BITSWAP_MAX_ENTRIES, BITSWAP_MAX_INBOUND_STREAMS, BITSWAP_PROTOCOLS, MAX_MESSAGE_SIZE, MAX_OUTBOUND_STREAMS, STREAM_IDLE_TIMEOUT, STREAM_OPEN_TIMEOUT } from './constants.js'
+import { BITSWAP_LEGACY, BITSWAP_MAX_ENTRIES, BITSWAP_MAX_INBOUND_STREAMS, BITSWAP_PROTOCOLS, CANCEL_GRACE, MAX_MESSAGE_SIZE, MAX_OUTBOUND_STREAMS, MAX_TRACKED_CANCELS, STREAM_OPEN_TIMEOUT } from './constants.js'
 import { FramedStream } from './framed-stream.js'
 import { connectionRtt } from './serve-channel.js'
 import { anySignal } from '../signals.js'
@@ -62,6 +62,8 @@ export class BitswapNetwork implements Startable, InboundBlockChannels {
   private readonly init: BitswapNetworkInit
   private readonly log: Logger
   private readonly remotes = new Map<string, Remote>()
+  /** When we last cancelled wants with each peer: a block it had already sent is no offence for a while. */
+  private readonly lastCancel = new Map<string, number>()
   private inboundHandler?: (channel: BlockServeChannel) => void
   private started = false
   private readonly onDisconnect = (e: CustomEvent<PeerId>): void => { this.forget(e.detail.toString(), new ProtocolViolationError('peer disconnected')) }
@@ -133,6 +135,33 @@ export class BitswapNetwork implements Startable, InboundBlockChannels {
     this.forgetIfIdle(remote)
   }
 
+  /** @internal We cancelled wants with `remote` (or closed a channel that had some). */
+  cancelled (remote: Remote): void {
+    const key = remote.peer.toString()
+    const now = Date.now()
+    this.lastCancel.delete(key)
+    this.lastCancel.set(key, now)
+    // oldest first: drop those past their grace, and the oldest past the bound
+    for (const [peer, at] of this.lastCancel) {
+      if (now - at < CANCEL_GRACE && this.lastCancel.size <= MAX_TRACKED_CANCELS) break
+      this.lastCancel.delete(peer)
+    }
+  }
+
+  /** @internal `peer` broke a limit (the block server's). */
+  violation (peer: PeerId, err: ProtocolViolationError): void {
+    this.init.onViolation?.(peer, err)
+  }
+
+  /** Whether blocks from `key` may be for us: we ask it for some, or cancelled some lately. */
+  private asking (key: string): boolean {
+    return (this.remotes.get(key)?.requests.size ?? 0) > 0 || this.cancelledLately(key)
+  }
+
+  private cancelledLately (key: string): boolean {
+    return Date.now() - (this.lastCancel.get(key) ?? -Infinity) < CANCEL_GRACE
+  }
+
   /** @internal The serve channel of `remote` is closed. */
   unserve (remote: Remote, channel: BitswapServeChannel): void {
     if (remote.serving === channel) remote.serving = undefined
@@ -175,9 +204,8 @@ export class BitswapNetwork implements Startable, InboundBlockChannels {
       const stream = await this.c.connectionManager.openStream(remote.peer, BITSWAP_PROTOCOLS, {
         signal: anySignal(AbortSignal.timeout(STREAM_OPEN_TIMEOUT), signal)
       })
-      stream.inactivityTimeout = this.init.idleTimeout ?? STREAM_IDLE_TIMEOUT
       // we only write on it: whatever the peer sends back comes on streams it opens
-      const framed = new FramedStream<unknown>({ stream, decode: () => undefined, maxMessageSize: 0, log: this.log.newScope('out') })
+      const framed = new FramedStream<unknown>({ stream, decode: () => undefined, maxMessageSize: 0, idleTimeout: this.init.idleTimeout, log: this.log.newScope('out') })
       return { framed, legacy: stream.protocol === BITSWAP_LEGACY }
     })()
     const opening = remote.out
@@ -191,20 +219,22 @@ export class BitswapNetwork implements Startable, InboundBlockChannels {
 
   private handleInbound (stream: Stream, connection: Connection): void {
     const peer = connection.remotePeer
-    stream.inactivityTimeout = this.init.idleTimeout ?? STREAM_IDLE_TIMEOUT
-    const framed = new FramedStream({
+    const key = peer.toString()
+    const framed: FramedStream<ReceivedBitswap> = new FramedStream({
       stream,
-      decode: decodeBitswap,
+      // blocks from a peer we ask nothing of are not even hashed
+      decode: buf => decodeBitswap(buf, this.asking(key)),
       maxMessageSize: this.init.maxMessageSize ?? MAX_MESSAGE_SIZE,
+      idleTimeout: this.init.idleTimeout,
       log: this.log.newScope('in'),
       onViolation: err => { this.init.onViolation?.(peer, err) }
     })
-    framed.read((msg, size) => this.receive(peer, msg, size), err => {
+    framed.read((msg, size) => this.receive(peer, msg, size, framed), err => {
       if (err != null) this.log('stream from %p ended: %s', peer, err.message)
     })
   }
 
-  private receive (peer: PeerId, msg: ReceivedBitswap, size: number): Promise<void> | undefined {
+  private receive (peer: PeerId, msg: ReceivedBitswap, size: number, framed: FramedStream<ReceivedBitswap>): Promise<void> | undefined {
     const key = peer.toString()
     if (msg.want.length > 0 || msg.have.length > 0 || msg.cancel.length > 0 || msg.full) {
       let remote = this.remotes.get(key)
@@ -217,11 +247,21 @@ export class BitswapNetwork implements Startable, InboundBlockChannels {
       }
       serving?.heard(msg)
     }
+    if (msg.unread > 0) {
+      framed.violated(new ProtocolViolationError(`sent ${msg.unread} block(s) though asked for none`, 'unsolicited'))
+      return undefined
+    }
     const remote = this.remotes.get(key)
     if (msg.blocks.length === 0 && msg.dontHave.length === 0) return undefined
     if (msg.unverifiable > 0) this.log('%p sent %d block(s) under a hash we cannot check; ignored', peer, msg.unverifiable)
-    for (const channel of remote?.requests ?? []) channel.heard(msg)
-    return msg.blocks.length > 0 ? this.init.downloadThrottle?.(size) : undefined
+    const taken = new Set<string>()
+    for (const channel of remote?.requests ?? []) channel.heard(msg, taken)
+    if (taken.size < msg.blocks.length && !this.cancelledLately(key)) {
+      framed.violated(new ProtocolViolationError(`sent ${msg.blocks.length - taken.size} block(s) nobody asked it for`, 'unsolicited'))
+      return undefined
+    }
+    // only what was asked for is paid for under the download limit (and pauses reading)
+    return taken.size > 0 ? this.init.downloadThrottle?.(size) : undefined
   }
 }
 
@@ -254,6 +294,7 @@ export class BitswapRequestChannel {
 
   async cancel (cids: CID[]): Promise<void> {
     const sent = cids.filter(cid => this.wanted.delete(cid.toString()))
+    if (sent.length > 0) this.network.cancelled(this.remote)
     for (let i = 0; i < sent.length; i += BITSWAP_MAX_ENTRIES) {
       const part = sent.slice(i, i + BITSWAP_MAX_ENTRIES)
       await this.network.send(this.remote, () => encodeWantlist([], part))
@@ -266,15 +307,19 @@ export class BitswapRequestChannel {
     const left = [...this.wanted.values()].slice(0, BITSWAP_MAX_ENTRIES)
     this.wanted.clear()
     this.open = false
+    if (left.length > 0) this.network.cancelled(this.remote)
     if (left.length > 0) await this.network.send(this.remote, () => encodeWantlist([], left)).catch(() => {})
     this.network.release(this.remote, this)
   }
 
-  /** @internal */
-  heard (msg: ReceivedBitswap): void {
+  /** @internal Blocks it wanted are handed on (and their keys added to `taken`). */
+  heard (msg: ReceivedBitswap, taken: Set<string>): void {
     if (!this.open) return
     for (const block of msg.blocks) {
-      if (this.wanted.delete(block.cid.toString())) this.events.onBlock(block)
+      const key = block.cid.toString()
+      if (!this.wanted.delete(key)) continue
+      taken.add(key)
+      this.events.onBlock(block)
     }
     for (const cid of msg.dontHave) {
       if (this.wanted.delete(cid.toString())) this.events.onDontHave(cid)
@@ -293,6 +338,8 @@ export class BitswapRequestChannel {
 class BitswapServeChannel implements BlockServeChannel {
   readonly peer: PeerId
   readonly protocol = BITSWAP_PROTOCOLS[0]
+  /** A want list as Helia and Kubo keep one for a peer (at most 1 024 entries); one channel per peer, not per stream. */
+  readonly maxQueued = BITSWAP_MAX_ENTRIES
   private readonly remote: Remote
   private readonly network: BitswapNetwork
   private events?: ServeChannelEvents
@@ -352,11 +399,18 @@ class BitswapServeChannel implements BlockServeChannel {
     // "don't have" only to those who asked for it (Bitswap 1.2); 1.0/1.1 peers never do
     const told = dontHave.filter(cid => this.dontHaveAsked.delete(cid.toString()))
     for (const cid of dontHave) this.wanted.delete(cid.toString())
+    for (const cid of have) this.dontHaveAsked.delete(cid.toString())
     if (have.length === 0 && told.length === 0) return
     await this.network.send(this.remote, () => encodePresences(have, told))
   }
 
   abort (err: Error): void {
+    this.closed(err, false)
+  }
+
+  violated (err: ProtocolViolationError): void {
+    if (!this.open) return
+    this.network.violation(this.peer, err)
     this.closed(err, false)
   }
 

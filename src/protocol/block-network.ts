@@ -3,7 +3,7 @@ import { decodeCID } from '../content/dag.js'
 import { verifyBlock } from '../content/verify.js'
 import { ProtocolViolationError } from '../errors.js'
 import { decodeRequest, decodeResponse, encodeBlockResponse, encodeRequest, encodeResponse } from './codec.js'
-import { BLOCK_PROTOCOL, MAX_CIDS_PER_REQUEST, MAX_INBOUND_STREAMS, MAX_MESSAGE_SIZE, MAX_OUTBOUND_STREAMS, STREAM_IDLE_TIMEOUT, STREAM_OPEN_TIMEOUT } from './constants.js'
+import { BLOCK_PROTOCOL, MAX_CIDS_PER_REQUEST, MAX_RECENT_CANCELS, MAX_INBOUND_STREAMS, MAX_MESSAGE_SIZE, MAX_OUTBOUND_STREAMS, STREAM_IDLE_TIMEOUT, STREAM_OPEN_TIMEOUT } from './constants.js'
 import { FramedStream } from './framed-stream.js'
 import { ServedProtocol } from './served-protocol.js'
 import { connectionRtt } from './serve-channel.js'
@@ -47,25 +47,45 @@ export class RequestChannel {
   readonly protocol = BLOCK_PROTOCOL
   readonly peer: PeerId
   private readonly framed: FramedStream<ReturnType<typeof decodeResponse>>
+  /** Blocks asked for and not answered yet: only these are hashed, handed on and paid for under the download limit. */
+  private readonly asked = new Set<string>()
+  /** Blocks cancelled lately: one may still be on its way (a race, not a lie). */
+  private readonly cancelled = new Set<string>()
 
   constructor (peer: PeerId, framed: FramedStream<ReturnType<typeof decodeResponse>>, events: RequestChannelEvents, throttle?: (bytes: number) => Promise<void> | undefined) {
     this.peer = peer
     this.framed = framed
     let closed = false
     framed.read((res, size) => {
+      let wanted = 0
       for (const entry of res.blocks) {
         let cid: CID | undefined
         try {
           cid = decodeCID(entry.cid)
+        } catch (err: any) {
+          events.onInvalidBlock(undefined, err)
+          continue
+        }
+        const key = cid.toString()
+        if (!this.asked.delete(key)) {
+          if (this.cancelled.delete(key)) continue
+          // dropped unread: neither hashed nor counted against the download limit
+          framed.violated(new ProtocolViolationError(`sent ${key}, which was not asked of it`, 'unsolicited'))
+          return
+        }
+        wanted++
+        try {
           events.onBlock(verifyBlock(cid, entry.data))
         } catch (err: any) {
           events.onInvalidBlock(cid, err)
         }
       }
       for (const bytes of res.dontHave) {
-        events.onDontHave(decodeCID(bytes))
+        const cid = decodeCID(bytes)
+        this.asked.delete(cid.toString())
+        events.onDontHave(cid)
       }
-      return res.blocks.length > 0 ? throttle?.(size) : undefined
+      return wanted > 0 ? throttle?.(size) : undefined
     }, err => {
       if (closed) return
       closed = true
@@ -78,12 +98,24 @@ export class RequestChannel {
   }
 
   async want (cids: CID[]): Promise<void> {
+    for (const cid of cids) {
+      const key = cid.toString()
+      this.asked.add(key)
+      this.cancelled.delete(key)
+    }
     for (let i = 0; i < cids.length; i += MAX_CIDS_PER_REQUEST) {
       await this.framed.write(encodeRequest({ want: cids.slice(i, i + MAX_CIDS_PER_REQUEST).map(c => c.bytes) }))
     }
   }
 
   async cancel (cids: CID[]): Promise<void> {
+    for (const cid of cids) {
+      const key = cid.toString()
+      if (!this.asked.delete(key)) continue
+      this.cancelled.add(key)
+      // the oldest cancel is long answered or never will be
+      if (this.cancelled.size > MAX_RECENT_CANCELS) this.cancelled.delete(this.cancelled.values().next().value!)
+    }
     for (let i = 0; i < cids.length; i += MAX_CIDS_PER_REQUEST) {
       await this.framed.write(encodeRequest({ cancel: cids.slice(i, i + MAX_CIDS_PER_REQUEST).map(c => c.bytes) }))
     }
@@ -131,9 +163,12 @@ class ServeChannel implements BlockServeChannel {
   /** `/shoal/blocks` has no want-have: nothing to answer. */
   async sendPresence (): Promise<void> {}
 
-  /** Close the stream because the peer broke the protocol or a limit. */
   abort (err: Error): void {
     this.framed.abort(err)
+  }
+
+  violated (err: ProtocolViolationError): void {
+    this.framed.violated(err)
   }
 }
 
@@ -201,11 +236,11 @@ export class BlockNetwork implements Startable, InboundBlockChannels {
   async openChannel (peer: PeerId, events: RequestChannelEvents, options: { signal?: AbortSignal } = {}): Promise<RequestChannel> {
     const signal = anySignal(AbortSignal.timeout(STREAM_OPEN_TIMEOUT), options.signal)
     const stream = await this.components.connectionManager.openStream(peer, BLOCK_PROTOCOL, { signal })
-    stream.inactivityTimeout = this.idleTimeout
     const framed = new FramedStream({
       stream,
       decode: decodeResponse,
       maxMessageSize: this.maxMessageSize,
+      idleTimeout: this.idleTimeout,
       log: this.log.newScope('request'),
       onViolation: err => { this.onViolation?.(peer, err) }
     })
@@ -218,11 +253,11 @@ export class BlockNetwork implements Startable, InboundBlockChannels {
   }
 
   private handleInbound (stream: Stream, connection: Connection): void {
-    stream.inactivityTimeout = this.idleTimeout
     const framed = new FramedStream({
       stream,
       decode: decodeRequest,
       maxMessageSize: this.maxMessageSize,
+      idleTimeout: this.idleTimeout,
       log: this.log.newScope('serve'),
       onViolation: err => { this.onViolation?.(connection.remotePeer, err) }
     })

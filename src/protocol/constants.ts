@@ -14,12 +14,26 @@ export const MAX_CIDS_PER_REQUEST = 512
 /** Most entries one Response may carry. */
 export const MAX_ENTRIES_PER_RESPONSE = 512
 
+/** Cancelled requests a requester remembers: a block already on its way when cancelled is dropped, not taken for one nobody asked for. */
+export const MAX_RECENT_CANCELS = 1024
+
 /** Streams of the block protocol one peer may open to us, and we to it. */
 export const MAX_INBOUND_STREAMS = 32
 export const MAX_OUTBOUND_STREAMS = 64
 
-/** A block-protocol stream with no traffic for this long is closed (ms). */
+/** A stream of any Shoal protocol with no message in or out for this long is closed (ms). */
 export const STREAM_IDLE_TIMEOUT = 120_000
+
+/** Bytes a stream's reader takes ahead of its consumer before it pauses the stream (backpressure). */
+export const READ_AHEAD = 1024 * 1024
+
+/**
+ * What a paused stream may buffer: yamux's largest stream window (16 MiB,
+ * its default `maxStreamWindowSize`), which is the most a sender can still
+ * send once no more window is granted, and some slack. libp2p's default
+ * (4 MiB) would reset a stream from a fast honest sender.
+ */
+export const PAUSED_READ_BUFFER = 16 * 1024 * 1024 + MESSAGE_OVERHEAD
 
 /** How long to wait for a stream to open, or to drain when its buffer is full (ms). */
 export const STREAM_OPEN_TIMEOUT = 10_000
@@ -62,6 +76,14 @@ export const BITSWAP_LEGACY = '/ipfs/bitswap/1.0.0'
 
 /** Most entries (wants, blocks, presences) one Bitswap message may carry (Helia's and boxo's want lists are at most 1024). */
 export const BITSWAP_MAX_ENTRIES = 1024
+
+/**
+ * How long after we cancelled wants with a Bitswap peer a block it sends us
+ * is taken for one already on its way (dropped, no offence); outside that,
+ * a block nobody asked for counts against the peer (ms). Peers remembered so.
+ */
+export const CANCEL_GRACE = 10_000
+export const MAX_TRACKED_CANCELS = 4096
 
 /** Bitswap streams one peer may have open to us at once (Helia opens one per message). */
 export const BITSWAP_MAX_INBOUND_STREAMS = 32

@@ -81,6 +81,8 @@ export interface ReplicaNetworkInit {
   /** Replica streams one peer may have open with us per connection. */
   maxInboundStreams?: number
   maxMessageSize?: number
+  /** No message in or out for this long closes a replica stream (ms; each request has its own, shorter, timeout too). */
+  idleTimeout?: number
   /** Told when a peer sends something that breaks the protocol. */
   onViolation?(peer: PeerId, err: Error): void
 }
@@ -92,6 +94,7 @@ export class ReplicaNetwork implements Startable {
   private readonly log: Logger
   private readonly maxInboundStreams: number
   private readonly maxMessageSize: number
+  private readonly idleTimeout?: number
   private readonly onViolation?: (peer: PeerId, err: Error) => void
   private handler?: ReplicaHandler
   private readonly served: ServedProtocol
@@ -103,6 +106,7 @@ export class ReplicaNetwork implements Startable {
     this.log = components.logger.forComponent('shoal:replica-network')
     this.maxInboundStreams = init.maxInboundStreams ?? MAX_REPLICA_STREAMS
     this.maxMessageSize = init.maxMessageSize ?? MAX_REPLICA_MESSAGE_SIZE
+    this.idleTimeout = init.idleTimeout
     this.onViolation = init.onViolation
     this.served = new ServedProtocol(components.registrar, REPLICA_PROTOCOL, (stream, connection) => { this.handleInbound(stream, connection.remotePeer) }, {
       maxInboundStreams: this.maxInboundStreams,
@@ -169,6 +173,7 @@ export class ReplicaNetwork implements Startable {
       stream,
       decode: decodeReplicaMessage,
       maxMessageSize: this.maxMessageSize,
+      idleTimeout: this.idleTimeout,
       log: this.log,
       onViolation: err => { this.onViolation?.(peer, err) }
     })

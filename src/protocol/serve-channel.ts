@@ -1,4 +1,5 @@
 import type { VerifiedBlock } from '../content/verify.js'
+import type { ProtocolViolationError } from '../errors.js'
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -22,14 +23,18 @@ export interface BlockServeChannel {
   /** The block protocol it speaks (its first id): what the ledger counts its blocks under. */
   readonly protocol: string
   readonly isOpen: boolean
+  /** Requests the protocol lets a peer keep queued, if more than the server's own per-stream limit (Bitswap's want lists hold up to 1 024). */
+  readonly maxQueued?: number
   /** Start hearing requests; call once, after wiring up the handlers. */
   listen(events: ServeChannelEvents): void
   sendBlock(block: VerifiedBlock): Promise<void>
   sendDontHave(cids: CID[]): Promise<void>
   /** Answer want-have requests: held, not held. */
   sendPresence(have: CID[], dontHave: CID[]): Promise<void>
-  /** Stop serving this peer: it broke the protocol or a limit. */
+  /** Stop serving this channel (the peer is banned, we stop, a write failed). */
   abort(err: Error): void
+  /** The peer broke a limit (asked too much, too fast): count it against the peer and stop serving this channel. */
+  violated(err: ProtocolViolationError): void
 }
 
 /** A protocol that hands the block server the peers that ask for blocks. */

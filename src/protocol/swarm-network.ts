@@ -9,6 +9,7 @@ import { SwarmMessage } from './pb/swarm.js'
 import { anySignal } from '../signals.js'
 import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 
 export interface SwarmNetworkComponents {
@@ -103,6 +104,11 @@ export class SwarmChannel {
   abort (err: Error): void {
     this.framed.abort(err)
   }
+
+  /** The peer broke a rule of the swarm (a bitfield that does not fit the root, a flood): count it against the peer and abort. */
+  violated (err: ProtocolViolationError): void {
+    this.framed.violated(err)
+  }
 }
 
 /**
@@ -114,6 +120,8 @@ export interface SwarmNetworkInit {
   /** Swarm streams one peer may open to us per connection. */
   maxInboundStreams?: number
   maxMessageSize?: number
+  /** No message in or out for this long closes a swarm stream (ms). */
+  idleTimeout?: number
   /** Told when a peer sends something that breaks the protocol. */
   onViolation?(peer: PeerId, err: Error): void
 }
@@ -125,6 +133,7 @@ export class SwarmNetwork implements Startable {
   private readonly log: Logger
   private readonly maxInboundStreams: number
   private readonly maxMessageSize: number
+  private readonly idleTimeout: number
   private readonly onViolation?: (peer: PeerId, err: Error) => void
   private inboundHandler?: (channel: SwarmChannel) => void
   private readonly served: ServedProtocol
@@ -135,6 +144,7 @@ export class SwarmNetwork implements Startable {
     this.log = components.logger.forComponent('shoal:swarm-network')
     this.maxInboundStreams = init.maxInboundStreams ?? MAX_SWARM_STREAMS
     this.maxMessageSize = init.maxMessageSize ?? MAX_SWARM_MESSAGE_SIZE
+    this.idleTimeout = init.idleTimeout ?? STREAM_IDLE_TIMEOUT
     this.onViolation = init.onViolation
     this.served = new ServedProtocol(components.registrar, SWARM_PROTOCOL, (stream, connection) => { this.handleInbound(stream, connection) }, {
       maxInboundStreams: this.maxInboundStreams,
@@ -162,6 +172,23 @@ export class SwarmNetwork implements Startable {
     return this.started
   }
 
+  /** Whether we have a connection to `peer` now. */
+  isConnected (peer: PeerId): boolean {
+    return this.components.connectionManager.getConnections(peer).length > 0
+  }
+
+  /**
+   * Connect to `peer` at `addrs` (addresses someone else gave us: the peer
+   * store is neither read nor written for them). Resolves once connected.
+   */
+  async dial (peer: PeerId, addrs: Multiaddr[], options: { signal?: AbortSignal } = {}): Promise<void> {
+    const signal = anySignal(AbortSignal.timeout(STREAM_OPEN_TIMEOUT), options.signal)
+    const id = peer.toString()
+    // each address names the peer, so the handshake proves it is the one dialled
+    const targets = addrs.map(a => a.getComponents().some(c => c.name === 'p2p') ? a : a.encapsulate(`/p2p/${id}`))
+    await this.components.connectionManager.openConnection(targets, { signal })
+  }
+
   async open (peer: PeerId, root: CID, options: { signal?: AbortSignal } = {}): Promise<SwarmChannel> {
     const signal = anySignal(AbortSignal.timeout(STREAM_OPEN_TIMEOUT), options.signal)
     const stream = await this.components.connectionManager.openStream(peer, SWARM_PROTOCOL, { signal })
@@ -172,11 +199,11 @@ export class SwarmNetwork implements Startable {
   }
 
   private framed (stream: Stream, peer: PeerId): FramedStream<SwarmMessage> {
-    stream.inactivityTimeout = STREAM_IDLE_TIMEOUT
     return new FramedStream({
       stream,
       decode: decodeSwarmMessage,
       maxMessageSize: this.maxMessageSize,
+      idleTimeout: this.idleTimeout,
       log: this.log,
       onViolation: err => { this.onViolation?.(peer, err) }
     })

@@ -3,8 +3,10 @@ import { defaultLogger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { ProtocolViolationError } from '../../src/errors.js'
 import { BanList } from '../../src/exchange/ban-list.js'
 import { BlockServer } from '../../src/exchange/block-server.js'
+import { HAVE_LOOKUP_BURST, HAVE_LOOKUP_RATE } from '../../src/exchange/constants.js'
 import { Ledger } from '../../src/exchange/ledger.js'
 import { TokenBucket } from '../../src/exchange/token-bucket.js'
 import type { ServeChannelEvents } from '../../src/protocol/serve-channel.js'
@@ -14,13 +16,16 @@ async function block (n: number, size: number): Promise<{ cid: CID, bytes: Uint8
   return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes }
 }
 
-/** A started BlockServer over `blocks`, with `channel` as its one inbound stream. */
-async function serving (blocks: Array<{ cid: CID, bytes: Uint8Array }>, channel: unknown, uploadBucket: TokenBucket, ledger = new Ledger()): Promise<BlockServer> {
+/** A started BlockServer over `blocks`, with `channel` as its one inbound stream; `lookups` counts the store's `has` calls. */
+async function serving (blocks: Array<{ cid: CID, bytes: Uint8Array }>, channel: unknown, uploadBucket: TokenBucket, ledger = new Ledger(), lookups = { count: 0 }): Promise<BlockServer> {
   const byKey = new Map(blocks.map(b => [b.cid.toString(), b]))
   let inbound: ((channel: any) => void) | undefined
   const server = new BlockServer({
     networks: [{ onInbound: async (handler: any) => { inbound = handler } }],
-    blocks: { get: async (cid: CID) => byKey.get(cid.toString())! } as any,
+    blocks: {
+      get: async (cid: CID) => byKey.get(cid.toString())!,
+      has: async (cid: CID) => { lookups.count++; return byKey.has(cid.toString()) }
+    } as any,
     ledger,
     bans: new BanList(),
     uploadBucket,
@@ -103,6 +108,55 @@ describe('exchange: BlockServer', () => {
     gate(c.toString(), release).resolve()
     await gate(c.toString(), started).promise
     assert.deepEqual(sent, [a, c].map(String))
+    await server.stop()
+  })
+
+  it('want-haves are bounded as block wants are: looked up at the peer\'s lookup rate, and a peer that queues more than the limit has broken it', async () => {
+    const held = await Promise.all([1, 2].map(async n => await block(n, 1024)))
+    const unknown = await Promise.all(Array.from({ length: 60 }, async (_, i) => (await block(1000 + i, 16)).cid))
+    const answers: Array<PromiseWithResolvers<void>> = []
+    let answered = 0
+    const violations: ProtocolViolationError[] = []
+    let events: ServeChannelEvents | undefined
+    const channel = {
+      peer: { toString: () => 'asker' },
+      protocol: '/ipfs/bitswap/1.2.0',
+      isOpen: true,
+      listen (e: ServeChannelEvents) { events = e },
+      async sendBlock () {},
+      async sendDontHave () {},
+      async sendPresence (have: CID[], dontHave: CID[]) {
+        answered += have.length + dontHave.length
+        answers.shift()?.resolve()
+      },
+      abort () {},
+      violated (err: ProtocolViolationError) { violations.push(err) }
+    }
+    const lookups = { count: 0 }
+    // 64 requests may be queued per stream
+    const server = await serving(held, channel, new TokenBucket(0), new Ledger(), lookups)
+    const asks = [...held.map(b => b.cid), ...unknown]
+    // a peer that waits for each answer: 16 rounds of 62, about 1 000 lookups, answered at the lookup rate
+    const started = performance.now()
+    for (let round = 0; round < 16; round++) {
+      const before = answered
+      while (answered < before + asks.length) {
+        const next = Promise.withResolvers<void>()
+        answers.push(next)
+        if (answered === before) events!.onRequest([], [], asks)
+        await next.promise
+      }
+    }
+    const seconds = (performance.now() - started) / 1000
+    assert.equal(lookups.count, 16 * asks.length)
+    assert.ok(seconds >= (lookups.count - HAVE_LOOKUP_BURST) / HAVE_LOOKUP_RATE * 0.9, `${lookups.count} lookups in ${seconds.toFixed(2)} s`)
+    assert.equal(violations.length, 0)
+
+    // a peer that does not wait: the first batch is being looked up, the next two pass the limit, which counts against it
+    const more = await Promise.all(Array.from({ length: 3 * 40 }, async (_, i) => (await block(2000 + i, 16)).cid))
+    for (let i = 0; i < 3; i++) events!.onRequest([], [], more.slice(i * 40, i * 40 + 40))
+    assert.equal(violations.length, 1)
+    assert.equal(violations[0].kind, 'flood')
     await server.stop()
   })
 })

@@ -37,6 +37,19 @@ describe('node: IPFS interop with a stock Helia node (Bitswap, the IPFS DHT)', f
     assert.ok(sent != null && sent.bytesSent >= 5 * MiB, `ledger: ${JSON.stringify(sent)}`)
   })
 
+  it('a Helia node fetches a file of 1 024 leaves: its want list (all of them at once) is within Bitswap\'s bound, not a flood', async () => {
+    const a = await swarm.start()
+    const file = await swarm.writeRandomFile('input', 16 * MiB)
+    // 16 KiB leaves: the root links all 1 024, and Helia wants them together
+    const added = await a.add(file, { chunkSize: 16 * 1024 })
+    const helia = await startHelia()
+    helias.push(helia)
+    await helia.node.libp2p.dial(a.libp2p.getMultiaddrs()[0])
+    const bytes = await helia.cat(added.cid, { signal: AbortSignal.timeout(60_000) })
+    assert.deepEqual(bytes, await fs.readFile(file))
+    assert.equal(a.conduct.totals.flood, 0)
+  })
+
   it('Shoal fetches a Helia-added file from the Helia node it is connected to', async () => {
     const helia = await startHelia()
     helias.push(helia)

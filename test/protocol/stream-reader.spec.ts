@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict'
 import { streamPair } from '@libp2p/utils'
+import { READ_AHEAD } from '../../src/protocol/constants.js'
 import { readStream } from '../../src/protocol/stream-reader.js'
+import { sleep } from '../../src/signals.js'
+import { yamuxPair } from '../helpers/yamux-pair.js'
 import type { Stream } from '@libp2p/interface'
 
 async function collect (stream: Stream): Promise<number[]> {
@@ -42,5 +45,37 @@ describe('protocol: readStream', () => {
     d.abort(new Error('gone'))
     await assert.rejects(collect(d))
     c.abort(new Error('done'))
+  })
+
+  it('pauses the stream while its consumer lags: what the sender has not sent waits on its side (yamux window), and nothing is lost', async () => {
+    const { outbound, inbound, close } = await yamuxPair()
+    try {
+      const MiB = 1024 * 1024
+      const total = 32
+      // all of it handed to the sender's stream at once: yamux sends as much as its window lets it
+      for (let i = 0; i < total; i++) outbound.send(new Uint8Array(MiB).fill(i))
+      const reader = readStream(inbound)[Symbol.asyncIterator]()
+      const received: Uint8Array[] = []
+      const first = await reader.next()
+      received.push(first.value!.subarray())
+      // the consumer lags; without backpressure yamux grants window for every frame and all 32 MiB cross
+      await sleep(500)
+      const crossed = total * MiB - outbound.writeBufferLength
+      assert.ok(crossed <= READ_AHEAD + 512 * 1024, `${(crossed / MiB).toFixed(2)} MiB left the sender while nobody read`)
+      assert.equal(inbound.readStatus, 'paused')
+      // reading again resumes the stream, and every byte arrives in order
+      let bytes = received[0].byteLength
+      while (bytes < total * MiB) {
+        const next = await reader.next()
+        assert.equal(next.done, false)
+        received.push(next.value!.subarray())
+        bytes += next.value!.byteLength
+      }
+      const all = Buffer.concat(received)
+      for (let i = 0; i < total; i++) assert.equal(all[i * MiB], i, `MiB ${i}`)
+      assert.equal(inbound.readStatus, 'readable')
+    } finally {
+      close()
+    }
   })
 })
