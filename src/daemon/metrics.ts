@@ -135,7 +135,7 @@ export class ShoalMetrics {
       })
     }
     totals('shoal_bans_total', 'Peers banned, by reason (bad-block: a block that failed verification, false-claims: blocks claimed and not served, protocol: repeated wire-protocol violations)', 'reason', () => node.bans.totals)
-    totals('shoal_protocol_violations_total', 'Wire-protocol violations by peers (malformed, oversized, truncated messages)', 'kind', () => node.conduct.totals)
+    totals('shoal_protocol_violations_total', 'Wire-protocol violations by peers: malformed, oversized or truncated messages, floods past a limit, blocks nobody asked for', 'kind', () => node.conduct.totals)
     gauge('shoal_banned_peers', 'Peers banned now', () => node.bans.list().length)
     const gc = (name: string, help: string, read: (t: { runs: number, blocks: number, bytes: number }) => number): void => {
       // eslint-disable-next-line no-new

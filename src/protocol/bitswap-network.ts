@@ -315,15 +315,21 @@ export class BitswapRequestChannel {
   /** @internal Blocks it wanted are handed on (and their keys added to `taken`). */
   heard (msg: ReceivedBitswap, taken: Set<string>): void {
     if (!this.open) return
+    const got: CID[] = []
     for (const block of msg.blocks) {
       const key = block.cid.toString()
       if (!this.wanted.delete(key)) continue
       taken.add(key)
+      got.push(block.cid)
       this.events.onBlock(block)
     }
     for (const cid of msg.dontHave) {
       if (this.wanted.delete(cid.toString())) this.events.onDontHave(cid)
     }
+    // what arrived is cancelled with its sender, as Helia's and Kubo's clients do: a server that
+    // remembers blocks it sent (Helia keeps them, for a few seconds, as not to be sent again)
+    // then sends a block asked for again later, by another download of ours
+    if (got.length > 0) void this.network.send(this.remote, () => encodeWantlist([], got)).catch(() => {})
   }
 
   /** @internal The peer went away. */
