@@ -4,7 +4,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { dagBomb, writeCar } from '../helpers/dag-bomb.js'
 import { startHelia } from '../helpers/helia.js'
-import { cpuSecondsOf, memoryOf } from '../helpers/proc.js'
+import { peakRssOf, rssOf, usageDuring } from '../helpers/usage.js'
 import { sha256File, shoal, shoalJson, shoalOk, useDaemons } from '../helpers/cli.js'
 import type { DaemonProcess } from '../helpers/cli.js'
 import type { TestHelia } from '../helpers/helia.js'
@@ -37,12 +37,10 @@ describe('cli: a DAG bomb, on every path', function () {
   })
   after(async () => { await helia?.stop() })
 
-  /** Run `fn` and return what it cost the target daemon. */
-  async function costOf (fn: () => Promise<void>): Promise<{ seconds: number, cpu: number }> {
-    const cpu = await cpuSecondsOf(target.child.pid!)
-    const started = Date.now()
-    await fn()
-    return { seconds: (Date.now() - started) / 1000, cpu: await cpuSecondsOf(target.child.pid!) - cpu }
+  /** Run `fn` and return what it cost the target daemon: seconds, CPU seconds, peak RSS (MiB). */
+  async function costOf (fn: () => Promise<void>): Promise<{ seconds: number, cpu: number, rssPeak: number }> {
+    const usage = await usageDuring(target.child.pid!, fn)
+    return { seconds: usage.seconds, cpu: usage.cores * usage.seconds, rssPeak: usage.rssPeak }
   }
 
   it('import of its CAR: exit 7, one line, nothing pinned', async () => {
@@ -57,7 +55,7 @@ describe('cli: a DAG bomb, on every path', function () {
     })
     assert.ok(cost.seconds < 10 && cost.cpu < 5, JSON.stringify(cost))
     assert.deepEqual(await shoalJson(['ls', '--repo', target.repo]), [])
-    console.log(`      import: ${cost.seconds.toFixed(2)} s, ${cost.cpu.toFixed(2)} s of the daemon's CPU`)
+    console.log(`      import: ${cost.seconds.toFixed(2)} s, ${cost.cpu.toFixed(2)} s of the daemon's CPU, peak RSS ${cost.rssPeak.toFixed(0)} MiB`)
   })
 
   it('get from a peer holding it: refused (no room for 10^12 bytes; the liar: too many blocks), nothing left behind', async () => {
@@ -74,7 +72,7 @@ describe('cli: a DAG bomb, on every path', function () {
     assert.ok(cost.seconds < 30 && cost.cpu < 15, JSON.stringify(cost))
     assert.deepEqual((await fs.readdir(scope.dir)).filter(n => n.includes('.out')), [], 'no output, no .part')
     assert.deepEqual(await shoalJson(['ls', '--downloads', '--repo', target.repo]), [])
-    console.log(`      get: ${cost.seconds.toFixed(2)} s, ${cost.cpu.toFixed(2)} s of the daemon's CPU`)
+    console.log(`      get: ${cost.seconds.toFixed(2)} s, ${cost.cpu.toFixed(2)} s of the daemon's CPU, peak RSS ${cost.rssPeak.toFixed(0)} MiB`)
   })
 
   it('cat, export and the gateway: an error, never a whole answer', async () => {
@@ -95,7 +93,7 @@ describe('cli: a DAG bomb, on every path', function () {
       else assert.ok(res.status >= 400)
     })
     assert.ok(cost.seconds < 60 && cost.cpu < 20, JSON.stringify(cost))
-    console.log(`      cat, export, gateway: ${cost.seconds.toFixed(2)} s, ${cost.cpu.toFixed(2)} s of the daemon's CPU`)
+    console.log(`      cat, export, gateway: ${cost.seconds.toFixed(2)} s, ${cost.cpu.toFixed(2)} s of the daemon's CPU, peak RSS ${cost.rssPeak.toFixed(0)} MiB`)
   })
 
   it('the daemon stays bounded and an honest get still completes', async () => {
@@ -104,9 +102,10 @@ describe('cli: a DAG bomb, on every path', function () {
     await fs.writeFile(file, randomBytes(8 * MiB))
     const { cid } = await shoalJson(['add', file, '--repo', seeder.repo])
     const out = path.join(scope.dir, 'honest.copy')
-    await shoalOk(['get', cid, '-o', out, '--repo', target.repo])
+    const cost = await costOf(async () => { await shoalOk(['get', cid, '-o', out, '--repo', target.repo]) })
+    console.log(`      honest 8 MiB get (the baseline): ${cost.seconds.toFixed(2)} s, ${cost.cpu.toFixed(2)} s of the daemon's CPU, peak RSS ${cost.rssPeak.toFixed(0)} MiB`)
     assert.equal(await sha256File(out), await sha256File(file))
-    const { rss, peak } = await memoryOf(target.child.pid!)
+    const [rss, peak] = [await rssOf(target.child.pid!), await peakRssOf(target.child.pid!)]
     console.log(`      target daemon: RSS ${(rss / MiB).toFixed(0)} MiB, peak ${(peak / MiB).toFixed(0)} MiB`)
     assert.ok(peak < 400 * MiB, `peak RSS ${(peak / MiB).toFixed(0)} MiB`)
   })

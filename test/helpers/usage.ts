@@ -21,6 +21,12 @@ export async function rssOf (pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024
 }
 
+/** The most resident memory a process has had in its life (bytes), from /proc/<pid>/status. */
+export async function peakRssOf (pid: number): Promise<number> {
+  const status = await fs.readFile(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024
+}
+
 /** What a process spent while some work ran. */
 export interface Usage {
   seconds: number
