@@ -1,5 +1,5 @@
 import { DEFAULT_CHUNK_SIZE } from '../content/profile.js'
-import { MAX_MESSAGE_SIZE, MAX_REPLICA_MESSAGE_SIZE, MAX_REPLICA_STREAMS, MAX_SWARM_MESSAGE_SIZE, MAX_SWARM_STREAMS } from '../protocol/constants.js'
+import { MAX_MESSAGE_SIZE, MAX_REPLICA_MESSAGE_SIZE, MAX_REPLICA_STREAMS, MAX_SWARM_MESSAGE_SIZE, MAX_SWARM_STREAMS, STREAM_IDLE_TIMEOUT } from '../protocol/constants.js'
 
 /** Default TCP port of a Shoal peer (IPFS uses 4001; Shoal keeps clear of it). */
 export const DEFAULT_PORT = 4401
@@ -27,6 +27,8 @@ export interface LimitsConfig {
   maxDhtStreamsPerPeer: number
   /** Streams of any protocol one connection may carry (the muxer's limit). */
   maxStreamsPerConnection: number
+  /** A stream of any Shoal protocol (and Bitswap) with no message in or out for this long is closed (ms). */
+  streamIdleTimeout: number
   /** Largest block-protocol message (at least chunkSize + 64 KiB). */
   maxMessageSize: number
   /** Largest swarm and replica messages. */
@@ -126,6 +128,7 @@ const DEFAULT_LIMITS: LimitsConfig = {
   maxReplicaStreamsPerPeer: MAX_REPLICA_STREAMS,
   maxDhtStreamsPerPeer: 32,
   maxStreamsPerConnection: 256,
+  streamIdleTimeout: STREAM_IDLE_TIMEOUT,
   maxMessageSize: MAX_MESSAGE_SIZE,
   maxSwarmMessageSize: MAX_SWARM_MESSAGE_SIZE,
   maxReplicaMessageSize: MAX_REPLICA_MESSAGE_SIZE,

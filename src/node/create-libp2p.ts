@@ -130,6 +130,7 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
   if (config.bitswap) {
     ipfsServices.bitswap = bitswapNetwork({
       maxMessageSize: config.limits.maxMessageSize,
+      idleTimeout: config.limits.streamIdleTimeout,
       onViolation,
       downloadThrottle: options.downloadThrottle
     })
@@ -206,12 +207,14 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
       blocks: blockNetwork({
         maxInboundStreams: config.limits.maxInboundStreamsPerPeer,
         maxMessageSize: config.limits.maxMessageSize,
+        idleTimeout: config.limits.streamIdleTimeout,
         onViolation,
         downloadThrottle: options.downloadThrottle
       }),
       swarm: swarmNetwork({
         maxInboundStreams: config.limits.maxSwarmStreamsPerPeer,
         maxMessageSize: config.limits.maxSwarmMessageSize,
+        idleTimeout: config.limits.streamIdleTimeout,
         onViolation
       }),
       replicas: replicaNetwork({

@@ -15,7 +15,7 @@ import * as varint from 'uint8-varint'
 import { MAX_PEX_CANDIDATES, PEX_DIALS_PER_SECOND } from '../../src/exchange/constants.js'
 import { DHT_PROTOCOL } from '../../src/node/create-libp2p.js'
 import { Request, Response } from '../../src/protocol/pb/blocks.js'
-import { BITSWAP_PROTOCOLS, BLOCK_PROTOCOL, REPLICA_PROTOCOL, REPLICA_REQUEST_TIMEOUT, STREAM_IDLE_TIMEOUT, SWARM_PROTOCOL } from '../../src/protocol/constants.js'
+import { BITSWAP_PROTOCOLS, BLOCK_PROTOCOL, REPLICA_PROTOCOL, REPLICA_REQUEST_TIMEOUT, SWARM_PROTOCOL } from '../../src/protocol/constants.js'
 import { Abuser, Flooder, floods, framed, randomCid } from '../helpers/abuser.js'
 import type { Flood } from '../helpers/abuser.js'
 import { DaemonProcess as Daemon, loopbackHost, sha256File, shoalOk, shoalStreaming, useDaemons } from '../helpers/cli.js'
@@ -375,8 +375,16 @@ describe('cli: floods from strangers, each beside an honest download', function 
   /** The honest downloader, with a download limit (8 MiB/s): each get lasts a few seconds, and the limit is in play. */
   let slow: DaemonProcess
 
+  /** The seeder closes streams idle for this long (the default, 120 s, would make the idle test wait two minutes). */
+  const IDLE_TIMEOUT = 15_000
+
   before(async () => {
-    seeder = await scope.start('seeder')
+    const repo = scope.repo('seeder')
+    await shoalOk(['init', '--repo', repo])
+    const config = JSON.parse(await fs.readFile(path.join(repo, 'config.json'), 'utf8'))
+    config.limits = { ...config.limits, streamIdleTimeout: IDLE_TIMEOUT }
+    await fs.writeFile(path.join(repo, 'config.json'), JSON.stringify(config))
+    seeder = scope.track(await Daemon.start(repo))
     slow = await scope.start('slow', ['--bootstrap', seeder.addresses[0], '--max-download-rate', '8MiB'])
   })
 
@@ -531,7 +539,7 @@ describe('cli: floods from strangers, each beside an honest download', function 
       assert.ok(open.every(o => o.stream.status === 'reset'), 'closed by the daemon')
       for (const [protocol, after] of closedAfter) {
         // a replica stream waits 10 s for its one request; every other one its idle time
-        const limit = protocol === REPLICA_PROTOCOL ? REPLICA_REQUEST_TIMEOUT / 1000 : STREAM_IDLE_TIMEOUT / 1000
+        const limit = protocol === REPLICA_PROTOCOL ? REPLICA_REQUEST_TIMEOUT / 1000 : IDLE_TIMEOUT / 1000
         assert.ok(Math.min(...after) >= limit - 5 && Math.max(...after) <= limit + 20, `${protocol}: closed ${Math.min(...after).toFixed(0)}-${Math.max(...after).toFixed(0)} s after opening`)
       }
       assert.ok(flood.seconds < baseline.seconds * 1.5 + 2, `the get took ${flood.seconds.toFixed(1)} s beside the idle streams, ${baseline.seconds.toFixed(1)} s alone`)
