@@ -109,6 +109,15 @@ export class DagLimitError extends ShoalError {
   override name = 'DagLimitError'
 }
 
+/**
+ * Whether `err` says the content itself is refused (malformed, hostile, past
+ * the bounds of a DAG, not a file or directory): no retry would fetch it.
+ */
+export function isRefused (err: unknown): boolean {
+  const name = (err as { name?: unknown } | undefined)?.name
+  return name === 'DagLimitError' || name === 'InputError' || name === 'NotAFileError'
+}
+
 /** A write failed because a disk is full (ENOSPC, EDQUOT): the repo's, or the output's. */
 export class DiskFullError extends ShoalError {
   static override readonly name = 'DiskFullError'

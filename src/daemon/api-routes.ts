@@ -64,6 +64,8 @@ async function sendBytes (res: ServerResponse, contentType: string, content: Asy
     if (first.done !== true) {
       if (!res.write(first.value)) await drained(res)
       for await (const chunk of content) {
+        // the client went away: nobody reads the rest (ending the loop ends the read, and its lease)
+        if (res.destroyed) break
         if (!res.write(chunk)) await drained(res)
       }
     }

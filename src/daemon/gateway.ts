@@ -203,6 +203,8 @@ export class Gateway {
       if (firstChunk.done !== true) {
         if (!res.write(firstChunk.value)) await drained(res)
         for await (const chunk of content) {
+          // the client went away: nobody reads the rest (ending the loop ends the read, and its lease)
+          if (res.destroyed) break
           if (!res.write(chunk)) await drained(res)
         }
       }

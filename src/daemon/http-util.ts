@@ -102,6 +102,8 @@ export function throttle<T> (ms: number, fn: (value: T) => void): { (value: T): 
 
 /** Resolves when `res` can take more (or is closed: the writer then stops on its own). */
 export async function drained (res: ServerResponse): Promise<void> {
+  // a response closed already will send neither event: the writer must not wait for one
+  if (res.destroyed || res.closed || res.writableEnded) return
   await new Promise<void>(resolve => {
     const done = (): void => { res.off('drain', done); res.off('close', done); resolve() }
     res.on('drain', done)

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { AbortError } from '@libp2p/interface'
 import { DagLimitError, DiskFullError, InputError } from '../errors.js'
 import { anySignal } from '../signals.js'
 import { outputFull } from './disk-full.js'
@@ -7,7 +8,7 @@ import { resolveOutput } from './export-path.js'
 import { checkPart, commitOutput, partOf, recordsUnder } from './output-commit.js'
 import { GET_PROGRESS_SAVE_INTERVAL, REPLICA_SIZE_SLACK } from './constants.js'
 import type { Fetcher } from './fetcher.js'
-import type { Leases } from './leases.js'
+import type { Lease, Leases } from './leases.js'
 import type { Pinning } from './pinning.js'
 import type { GetOptions, Reads } from './reads.js'
 import type { FetchProgress, FetchResult } from '../exchange/session-types.js'
@@ -58,12 +59,17 @@ export interface DownloadsComponents {
 }
 
 interface Running {
-  record: GetRecord
+  cid: CID
+  holdersOf?: CID
+  /** Its record, once claimed. */
+  record?: GetRecord
   controller: AbortController
   ended: Promise<void>
   progress?: FetchProgress
   /** A save of its progress under way (waited for before the get ends: a give-up deletes after). */
   saving?: Promise<void>
+  /** Given up (`rm`): it saves nothing more and commits nothing. */
+  givenUp?: boolean
 }
 
 /**
@@ -94,20 +100,21 @@ export class Downloads {
     // a path's target is named after it in a folder (`shoal get CID/dir/a.txt` writes ./a.txt)
     const target = await resolveOutput(output, cid, { ...options, name: options.path?.at(-1) })
     const part = partOf(target)
-    if ([...this.running.values()].some(r => r.record.part === part)) {
-      throw new InputError(`${target} is being fetched by another get already`)
-    }
-    const record = await this.claim(cid, holdersOf, target, part, options)
-    const room = await roomFor(part)
-    const lease = await this.c.leases.take(cid, 'get')
+    // registered before anything is awaited: a second get of the same output, or a give-up, sees it
+    if (this.running.has(part)) throw new InputError(`${target} is being fetched by another get already`)
     const controller = new AbortController()
     const signal = anySignal(controller.signal, options.signal)
     const ended = Promise.withResolvers<void>()
-    const running: Running = { record, controller, ended: ended.promise }
-    this.running.set(record.id, running)
+    const running: Running = { cid, holdersOf, controller, ended: ended.promise }
+    this.running.set(part, running)
+    let lease: Lease | undefined
     let discarded = false
     let saved = Date.now()
     try {
+      const record = running.record = await this.claim(cid, holdersOf, target, part, options)
+      const room = await roomFor(part, this.c.refs)
+      lease = await this.c.leases.take(cid, 'get')
+      signal.throwIfAborted()
       const { fetched, exported } = await this.c.fetcher.into(cid, part, { owned: false }, {
         ...options,
         holdersOf,
@@ -121,7 +128,7 @@ export class Downloads {
         onProgress: p => {
           running.progress = p
           options.onProgress?.(p)
-          if (Date.now() - saved >= GET_PROGRESS_SAVE_INTERVAL && running.saving == null) {
+          if (Date.now() - saved >= GET_PROGRESS_SAVE_INTERVAL && running.saving == null && running.givenUp !== true) {
             saved = Date.now()
             running.saving = this.save(running).catch(() => {}).finally(() => { running.saving = undefined })
           }
@@ -142,12 +149,12 @@ export class Downloads {
       return { ...fetched, ...exported, output: target, pinned }
     } catch (err) {
       await running.saving
-      if (!discarded) await this.save(running).catch(() => {})
+      if (!discarded && running.givenUp !== true && running.record != null) await this.save(running).catch(() => {})
       throw outputFull(err, part, target, this.c.repoRoot)
     } finally {
       await running.saving
-      lease.release()
-      this.running.delete(record.id)
+      lease?.release()
+      this.running.delete(part)
       ended.resolve()
     }
   }
@@ -156,7 +163,7 @@ export class Downloads {
   async list (options: AbortOptions = {}): Promise<UnfinishedGet[]> {
     const out: UnfinishedGet[] = []
     for await (const record of this.c.gets.all(options)) {
-      const running = this.running.get(record.id)
+      const running = this.running.get(record.part)
       out.push({
         id: record.id,
         cid: (record.holdersOf ?? record.cid).toString(),
@@ -178,13 +185,17 @@ export class Downloads {
    * A pin of the root is left alone. Returns how many were given up.
    */
   async giveUp (cid: CID): Promise<number> {
+    // running ones first, claimed or still claiming: stopped, and they save nothing more
+    const stopping: Array<Promise<void>> = []
+    for (const running of this.running.values()) {
+      if (!running.cid.equals(cid) && running.holdersOf?.equals(cid) !== true) continue
+      running.givenUp = true
+      running.controller.abort(new AbortError(`the get of ${cid.toString()} was given up`))
+      stopping.push(running.ended)
+    }
+    await Promise.all(stopping)
     const records = await this.c.gets.of(cid)
     for (const record of records) {
-      const running = this.running.get(record.id)
-      if (running != null) {
-        running.controller.abort(new InputError(`the get of ${cid.toString()} was given up`))
-        await running.ended
-      }
       // the output first: on a full disk, deleting it is what makes room to record the rest
       await fs.rm(record.part, { recursive: true, force: true })
       await this.c.refs.forget(recordsUnder(this.c.refs, record.part))
@@ -220,6 +231,8 @@ export class Downloads {
         const { exported } = await this.c.fetcher.into(root, part, { owned: true }, { ...fetchOptions, onProgress: p => { options.onProgress?.(p.bytesDone) } })
         await commitOutput(this.c.refs, part, pack, exported.type, { force: true })
       }
+      // released meanwhile: not pinned, not announced
+      options.signal?.throwIfAborted()
       await this.c.pinning.keepReplica(root, options)
       this.c.announcer.announce(root)
     } finally {
@@ -250,6 +263,7 @@ export class Downloads {
 
   private async save (running: Running): Promise<void> {
     const { record, progress } = running
+    if (record == null || running.givenUp === true) return
     if (progress != null) {
       record.bytesDone = progress.bytesDone
       record.bytesTotal = progress.bytesTotal
@@ -259,8 +273,7 @@ export class Downloads {
 }
 
 /** Bytes an output at `part` may take: free space on its disk, and what an earlier, interrupted get wrote there already. */
-async function roomFor (part: string): Promise<number> {
+async function roomFor (part: string, refs: RefStore): Promise<number> {
   const free = await fs.statfs(path.dirname(part)).then(s => s.bavail * s.bsize, () => Infinity)
-  const held = await fs.stat(part).then(st => st.isFile() ? st.blocks * 512 : 0, () => 0)
-  return free + held
+  return free + refs.written(recordsUnder(refs, part))
 }

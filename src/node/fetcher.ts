@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises'
-import { BlockNotFoundError, BlockVerificationError, InputError, NotAFileError } from '../errors.js'
+import { BlockNotFoundError, BlockVerificationError, isRefused } from '../errors.js'
 import { OutputLayout } from './output-layout.js'
 import type { LayoutInit } from './output-layout.js'
 import type { FetchOptions, Exchange } from '../exchange/exchange.js'
@@ -71,7 +71,7 @@ export class Fetcher {
       return { fetched, exported }
     } catch (err) {
       await layout.close()
-      if (refused(err) || layout.empty) {
+      if (isRefused(err) || layout.empty) {
         // refused content, or nothing fetched: no .part is left to resume from
         await this.c.refs.forget(layout.records())
         await fs.rm(part, { recursive: true, force: true })
@@ -80,9 +80,4 @@ export class Fetcher {
       throw err
     }
   }
-}
-
-/** Content this peer will not write whatever it tries again: malformed, hostile or not a file. */
-function refused (err: unknown): boolean {
-  return err instanceof InputError || err instanceof NotAFileError || (err as Error)?.name === 'DagLimitError'
 }

@@ -1,3 +1,4 @@
+import { isRefused } from '../errors.js'
 import type { Logger } from '@libp2p/interface'
 import { AbortError } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -10,6 +11,8 @@ interface Job {
   controller: AbortController
   retry?: ReturnType<typeof setTimeout>
   attempt: number
+  /** The download running now, if one is. */
+  running?: Promise<void>
 }
 
 /** A replica download failed: retried in `retryIn` ms, or given up (its content is refused: no retry could fetch it). */
@@ -19,8 +22,9 @@ export type RepairFailure = (root: CID, err: Error, retryIn?: number) => void
  * Downloads of replicas this peer accepted: at most `concurrency` at once,
  * each retried with exponential backoff until it succeeds or is cancelled
  * (a root whose every holder is gone keeps waiting for one to return). A
- * root whose content is refused (a `DagLimitError`: its DAG is past the
- * bounds) is not retried; `failed` says each failure.
+ * root whose content is refused (`isRefused`: past the bounds of a DAG,
+ * malformed, not a file or directory) is not retried; `failed` says each
+ * failure.
  */
 export class RepairQueue {
   private readonly jobs = new Map<string, Job>()
@@ -51,7 +55,8 @@ export class RepairQueue {
     this.next()
   }
 
-  cancel (root: CID): void {
+  /** Stop the download of `root`; resolves once a download running now has ended (so nothing of it lands after). */
+  async cancel (root: CID): Promise<void> {
     const job = this.jobs.get(root.toString())
     if (job == null) return
     this.jobs.delete(root.toString())
@@ -59,23 +64,25 @@ export class RepairQueue {
     job.controller.abort(new AbortError('replica released'))
     const i = this.waiting.indexOf(job)
     if (i >= 0) this.waiting.splice(i, 1)
+    await job.running
   }
 
   stop (): void {
     this.stopped = true
-    for (const root of [...this.jobs.values()].map(j => j.root)) this.cancel(root)
+    for (const root of [...this.jobs.values()].map(j => j.root)) void this.cancel(root)
   }
 
   private next (): void {
     while (this.running < this.concurrency && this.waiting.length > 0) {
       const job = this.waiting.shift()!
       this.running++
-      void this.run(job.root, job.controller.signal).then(() => {
-        this.jobs.delete(job.root.toString())
+      const key = job.root.toString()
+      job.running = this.run(job.root, job.controller.signal).then(() => {
+        if (this.jobs.get(key) === job) this.jobs.delete(key)
       }, err => {
         if (job.controller.signal.aborted || this.stopped) return
-        if (err?.name === 'DagLimitError') {
-          this.jobs.delete(job.root.toString())
+        if (isRefused(err)) {
+          if (this.jobs.get(key) === job) this.jobs.delete(key)
           this.log('replica download of %s refused (%s): not retried', job.root, err.message)
           this.failed?.(job.root, err)
           return
@@ -89,6 +96,7 @@ export class RepairQueue {
           this.next()
         }, delay)
       }).finally(() => {
+        job.running = undefined
         this.running--
         this.next()
       })

@@ -310,7 +310,8 @@ export class ReplicaManager implements Startable {
 
   /** Stop keeping a root as a replica; whether we kept it. */
   private async release (root: CID, by: string): Promise<boolean> {
-    this.queue.cancel(root)
+    // a download under way ends first: nothing of it (a pin, an announcement) lands after the release
+    await this.queue.cancel(root)
     this.progress.delete(root.toString())
     this.reconciler.drop(root.toString())
     const record = await this.book.forget(root)

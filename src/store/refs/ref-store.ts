@@ -46,7 +46,7 @@ export class RefStore extends TypedEventEmitter<RefEvents> {
   private readonly handles = new FileHandles()
   private readonly log: Logger
   /** Bytes written so far into each file not complete yet (a stat of each, at open). */
-  private readonly written = new Map<string, number>()
+  private readonly writtenTo = new Map<string, number>()
   /** A rename of Shoal's own files under way (see `relocate`). */
   private moving?: Promise<void>
 
@@ -60,7 +60,7 @@ export class RefStore extends TypedEventEmitter<RefEvents> {
   async open (options?: AbortOptions): Promise<void> {
     await this.files.open(options)
     for (const file of this.files.list()) {
-      if (!file.complete) this.written.set(file.id, await allocated(file.path))
+      if (!file.complete) this.writtenTo.set(file.id, await allocated(file.path))
     }
   }
 
@@ -99,7 +99,7 @@ export class RefStore extends TypedEventEmitter<RefEvents> {
   async addFile (path: string, init: { owned: boolean, complete: boolean, roots?: CID[] }): Promise<RefFile> {
     const file = this.files.create(path, init)
     if (init.complete) await this.files.stamp(file)
-    else this.written.set(file.id, 0)
+    else this.writtenTo.set(file.id, 0)
     await this.files.save(file)
     return file
   }
@@ -138,15 +138,15 @@ export class RefStore extends TypedEventEmitter<RefEvents> {
   async completed (file: RefFile): Promise<void> {
     this.handles.close(file.id)
     await this.files.stamp(file)
-    this.written.delete(file.id)
+    this.writtenTo.delete(file.id)
     await this.files.save(file)
   }
 
   /** Record that `cid`'s bytes are in `file` at `offset`. */
   async put (cid: CID, file: RefFile, offset: number, length: number): Promise<void> {
     await this.locations.add(blockKey(cid), [file.id, offset, length])
-    const written = this.written.get(file.id)
-    if (written != null) this.written.set(file.id, written + length)
+    const written = this.writtenTo.get(file.id)
+    if (written != null) this.writtenTo.set(file.id, written + length)
   }
 
   /** Whether an ok file holds `cid` (by the records: the bytes are verified when read). */
@@ -257,11 +257,16 @@ export class RefStore extends TypedEventEmitter<RefEvents> {
     for (const file of files) await this.drop(file)
   }
 
+  /** Bytes written so far into these files (a complete one: its size). */
+  written (files: RefFile[]): number {
+    return files.reduce((n, f) => n + (f.complete ? f.size : this.writtenTo.get(f.id) ?? 0), 0)
+  }
+
   /** Files and bytes held by reference, by whose they are (from the records: no file is read). */
   usage (): RefUsage {
     const usage: RefUsage = { packs: { files: 0, bytes: 0 }, shared: { files: 0, bytes: 0 }, partial: { files: 0, bytes: 0 } }
     for (const file of this.files.list()) {
-      const bytes = file.complete ? file.size : this.written.get(file.id) ?? 0
+      const bytes = file.complete ? file.size : this.writtenTo.get(file.id) ?? 0
       const part = file.owned ? usage.packs : file.complete ? usage.shared : usage.partial
       part.files++
       part.bytes += bytes
@@ -283,7 +288,7 @@ export class RefStore extends TypedEventEmitter<RefEvents> {
 
   private async drop (file: RefFile): Promise<void> {
     this.handles.close(file.id)
-    this.written.delete(file.id)
+    this.writtenTo.delete(file.id)
     await this.files.delete(file)
   }
 
