@@ -164,10 +164,10 @@ export class ShoalMetrics {
       name: 'shoal_store_bytes',
       help: 'Bytes of blocks in the repo\'s block store (leaves held by reference are counted in shoal_pinned_bytes, not here)',
       registers,
-      async collect () { this.set((await node.repo.blocks.stats()).bytes) }
+      collect () { this.set(node.repo.blocks.stats().bytes) }
     })
     // eslint-disable-next-line no-new
-    new Gauge({ name: 'shoal_store_blocks', help: 'Blocks in the repo\'s block store', registers, async collect () { this.set((await node.repo.blocks.stats()).blocks) } })
+    new Gauge({ name: 'shoal_store_blocks', help: 'Blocks in the repo\'s block store', registers, collect () { this.set(node.repo.blocks.stats().blocks) } })
     // eslint-disable-next-line no-new
     new Gauge({
       name: 'shoal_storage_bytes',

@@ -89,7 +89,8 @@ export class SessionDag {
       }
       return
     }
-    const steps = walkDag(cids, async cid => await this.held(cid), { unique: true, skip: cid => this.wants.has(cid.toString()) || this.walked.has(cid.toString()) })
+    // each block once: what was walked (or wanted) is skipped, in this walk and the next
+    const steps = walkDag(cids, async cid => await this.held(cid), { skip: cid => this.wants.has(cid.toString()) || this.walked.has(cid.toString()) })
     for await (const step of steps) {
       this.checkSize()
       if (step.links != null) {

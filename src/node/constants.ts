@@ -33,3 +33,9 @@ export const REPLICA_SIZE_SLACK = 0.05
  * replica's pack, another output, copies in the repo).
  */
 export const COVERAGE_RECHECK = 60_000
+
+/** While the answer is no, it is found out again less and less often: at most this seldom (ms). */
+export const COVERAGE_RECHECK_MAX = 3_600_000
+
+/** At most one gc this often (ms) for reads that took the repo past its storage limit. */
+export const STORAGE_COLLECT_INTERVAL = 60_000

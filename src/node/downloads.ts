@@ -55,6 +55,8 @@ export interface DownloadsComponents {
   repoRoot: string
   /** Where replica downloads keep their data (a pack per root). */
   packs: string
+  /** Whether anything keeps a root now (gc's rule). */
+  isKept(root: CID): Promise<boolean>
   log: Logger
 }
 
@@ -93,7 +95,8 @@ export class Downloads {
    * Fetch the DAG under `root` (or the path under it) and write it to
    * `output` (into it, as `output/CID`, when it is a directory). Pins the
    * root unless `pin` is false and announces it, so this peer serves it
-   * (from the output, during the download and after).
+   * from the output while it downloads, and after it (with `pin` false,
+   * until the next gc).
    */
   async get (root: CID, output: string, options: GetOptions = {}): Promise<GetResult> {
     const { cid, holdersOf } = await this.c.reads.target(root, options)
@@ -155,6 +158,8 @@ export class Downloads {
       await running.saving
       lease?.release()
       this.running.delete(part)
+      // it announced what it had as it came: once nothing is left of it and nothing keeps the root, withdrawn
+      if ((discarded || running.givenUp === true) && !(await this.c.isKept(cid).catch(() => true))) this.c.announcer.withdraw(cid)
       ended.resolve()
     }
   }
@@ -202,6 +207,7 @@ export class Downloads {
       await this.c.gets.delete(record.id)
       this.c.log('gave up the get of %s into %s (its .part is deleted)', cid, record.target)
     }
+    if (records.length > 0 && !(await this.c.isKept(cid))) this.c.announcer.withdraw(cid)
     return records.length
   }
 

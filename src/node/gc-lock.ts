@@ -1,10 +1,11 @@
 /**
  * Orders garbage collection against operations that store blocks: while a
  * gc is running or queued, new operations wait for it; a gc first waits for
- * running adds (whose blocks are not pinned yet). Downloads are protected
- * differently: they register their root as in use before they start, gc
- * keeps roots in use, and the block store spares whatever is written while a
- * gc runs (`BlockStore.sweep`). Two gcs never run at once.
+ * running adds (whose blocks are not pinned yet). Downloads and reads are
+ * protected differently: they take a lease on their root before they write
+ * (`Leases.take` waits for a gc under way), gc keeps leased roots, and the
+ * block store spares whatever is written while a gc runs (`BlockStore.sweep`).
+ * Two gcs never run at once.
  */
 export class GcLock {
   private writers = 0

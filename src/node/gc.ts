@@ -59,7 +59,7 @@ export class GarbageCollector {
    */
   async collect (options: AbortOptions = {}, givingUp?: CID): Promise<{ blocks: number, bytes: number }> {
     const removed = await this.c.lock.collect(async () => await this.sweep(options, givingUp))
-    this.c.storage.collected()
+    this.c.storage.collected(removed.bytes)
     this.totals.runs++
     this.totals.blocks += removed.blocks
     this.totals.bytes += removed.bytes
@@ -75,6 +75,14 @@ export class GarbageCollector {
     for await (const replica of this.c.replicas.all(options)) add(replica.root)
     for (const root of this.c.leases.roots()) add(root)
     return roots
+  }
+
+  /** Whether anything keeps `root` now (the rule `kept` applies, for one root). */
+  async isKept (root: CID, options: AbortOptions = {}): Promise<boolean> {
+    if (this.c.leases.roots().some(r => r.equals(root))) return true
+    if (await this.c.pins.isPinned(root, options)) return true
+    if (await this.c.replicas.get(root, options) != null) return true
+    return (await this.c.gets.of(root, options)).some(g => g.cid.equals(root))
   }
 
   /**
@@ -105,7 +113,8 @@ export class GarbageCollector {
       this.c.swarms.retireUnless(root => kept.has(root.toString()))
       return key => keep.has(key)
     }, options)
-    // no lease was taken meanwhile (a lease waits for a running gc), so `kept` is still whole
+    // still whole: no lease was taken meanwhile (a lease waits for a gc under way), and a get or
+    // replica download takes its lease before it makes any file record
     const refs = await this.c.refs.sweep(root => kept.has(root), options)
     return { blocks: swept.blocks, bytes: swept.bytes + refs.bytes }
   }

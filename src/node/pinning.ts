@@ -72,7 +72,7 @@ export class Pinning {
   /** A replica is released: the user's pin, if any, keeps the root here (and announced). */
   async releaseReplica (root: CID): Promise<void> {
     await this.c.pins.unpin(root, ['replica'])
-    if (!(await this.c.pins.isPinned(root))) this.c.announcer.withdraw(root)
+    if (!(await this.c.gc.isKept(root))) this.c.announcer.withdraw(root)
   }
 
   /**
@@ -87,6 +87,7 @@ export class Pinning {
     const gaveUp = await this.c.giveUpGets(cid)
     if (options.downloadsOnly === true) {
       if (gaveUp === 0) throw new InputError(`${cid.toString()} has no unfinished get`)
+      if (!(await this.c.gc.isKept(cid))) this.c.announcer.withdraw(cid)
       return ['download']
     }
     const wasReplica = await this.c.dropReplica(cid)
@@ -114,10 +115,13 @@ export class Pinning {
     if (wasReplica && !removed.includes('replica')) removed.push('replica')
     if (gaveUp > 0) removed.push('download')
     if (removed.length === 0) throw new InputError(`${cid.toString()} is not pinned`)
-    this.c.announcer.withdraw(cid)
-    // its references go now (the files themselves stay where they are); its blocks at the next gc
-    const key = cid.toString()
-    await this.withReserve(async () => { await this.c.refs.sweep(root => root !== key, { only: key }) })
+    // a read running now keeps it (and its references) until it ends; gc then drops them
+    if (!(await this.c.gc.isKept(cid))) {
+      this.c.announcer.withdraw(cid)
+      // its references go now (the files themselves stay where they are); its blocks at the next gc
+      const key = cid.toString()
+      await this.withReserve(async () => { await this.c.refs.sweep(root => root !== key, { only: key }) })
+    }
     return removed
   }
 

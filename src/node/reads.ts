@@ -71,9 +71,10 @@ async function toBytes (chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> 
 /**
  * Content read out of this peer, fetched from the swarm as it is needed:
  * `cat` (a file's bytes while it downloads), paths, directory listings,
- * single blocks and CARs (the gateway's and `export`'s). A read keeps what
- * it reads with a lease while it runs and pins nothing: what it stored goes
- * at the next gc unless something else keeps it.
+ * single blocks and CARs (the gateway's and `export`'s). `cat` and CAR
+ * exports keep their root with a lease while they run (path resolution,
+ * listings and single blocks read a few blocks and take none); a read pins
+ * nothing: what it stored goes at the next gc unless something else keeps it.
  */
 export class Reads {
   private readonly c: ReadsComponents

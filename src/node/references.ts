@@ -3,7 +3,7 @@ import { walkDag } from '../content/dag-walk.js'
 import { verifyBlock } from '../content/verify.js'
 import { BlockVerificationError } from '../errors.js'
 import { REF_CHECK_INTERVAL } from '../store/constants.js'
-import { COVERAGE_RECHECK } from './constants.js'
+import { COVERAGE_RECHECK, COVERAGE_RECHECK_MAX } from './constants.js'
 import type { SwarmRegistry } from '../exchange/swarm-registry.js'
 import type { Announcer } from '../routing/announcer.js'
 import type { BlockStore } from '../store/block-store.js'
@@ -31,6 +31,8 @@ export interface ReferencesComponents {
   announcer: Announcer
   swarms: SwarmRegistry
   logger: ComponentLogger
+  /** Whether anything keeps a root now (gc's rule): a root served again is announced again only then. */
+  isKept(root: CID): Promise<boolean>
 }
 
 export interface ReferencesInit {
@@ -59,8 +61,14 @@ export class References implements Startable {
    * output of a get of it. When it was found out, so it is found out again
    * after a while (a copy completed, or went, meanwhile).
    */
-  private readonly covered = new Map<string, { whole: boolean, at: number }>()
-  private readonly onState = (evt: CustomEvent<{ file: RefFile, was: RefState }>): void => { void this.changed(evt.detail.file) }
+  private readonly covered = new Map<string, { whole: boolean, at: number, tries: number }>()
+  /** Roots a file of which changed state, handled once each however many of their files did. */
+  private readonly dirty = new Set<string>()
+  private handling?: Promise<void>
+  private readonly onState = (evt: CustomEvent<{ file: RefFile, was: RefState }>): void => {
+    for (const root of evt.detail.file.roots) this.dirty.add(root)
+    this.handleSoon()
+  }
 
   constructor (components: ReferencesComponents, init: ReferencesInit = {}) {
     this.c = components
@@ -78,6 +86,7 @@ export class References implements Startable {
     clearInterval(this.timer)
     this.c.refs.removeEventListener('state', this.onState)
     await this.checking
+    await this.handling
   }
 
   /**
@@ -91,15 +100,24 @@ export class References implements Startable {
       const back = await this.c.refs.check()
       for (const root of new Set(back.flatMap(f => f.roots))) {
         this.log('a file of %s is back where it was: verifying it', root)
-        const pinned = await this.pinnedCid(root)
-        if (pinned != null) await this.verifyRoot(pinned, {})
+        const cid = CID.parse(root)
+        if (await this.c.pins.isPinned(cid)) await this.verifyRoot(cid, {})
       }
-      // roots with a changed or missing file: still whole here through another copy?
+      // roots with a changed or missing file: still whole here through another copy? (found out
+      // again after a while, less often while the answer is no)
+      const bad = new Set(this.c.refs.list().filter(f => f.state !== 'ok').flatMap(f => f.roots))
+      for (const root of this.covered.keys()) if (!bad.has(root)) this.covered.delete(root)
       const now = Date.now()
-      for (const root of new Set(this.c.refs.list().filter(f => f.state !== 'ok').flatMap(f => f.roots))) {
+      for (const root of bad) {
         const known = this.covered.get(root)
-        if (known == null || now - known.at >= COVERAGE_RECHECK) await this.coverage(root)
+        const wait = known == null ? 0 : known.whole ? COVERAGE_RECHECK : Math.min(COVERAGE_RECHECK_MAX, COVERAGE_RECHECK * 2 ** known.tries)
+        if (known == null || now - known.at >= wait) {
+          const was = this.servable(CID.parse(root))
+          await this.coverage(root)
+          if (this.servable(CID.parse(root)) !== was) this.dirty.add(root)
+        }
       }
+      this.handleSoon()
     })().catch(err => { this.log.error('checking referenced files failed: %s', err.message) }).finally(() => { this.checking = undefined })
     await this.checking
   }
@@ -134,9 +152,9 @@ export class References implements Startable {
     } catch {
       whole = false
     }
-    const was = this.covered.get(root)?.whole
-    this.covered.set(root, { whole, at: Date.now() })
-    if (whole && was !== true) this.log('%s is still whole here: a changed or missing file of it is held elsewhere too', root)
+    const known = this.covered.get(root)
+    this.covered.set(root, { whole, at: Date.now(), tries: whole || known == null ? 0 : known.tries + 1 })
+    if (whole && known?.whole !== true) this.log('%s is still whole here: a changed or missing file of it is held elsewhere too', root)
     return whole
   }
 
@@ -212,28 +230,32 @@ export class References implements Startable {
     }
   }
 
-  /** A file changed state: its roots stop (or start again) being announced and offered as complete. */
-  private async changed (file: RefFile): Promise<void> {
-    for (const key of file.roots) {
-      if ((this.c.refs.rootState(key) ?? 'ok') !== 'ok') await this.coverage(key)
-      else this.covered.delete(key)
-      const ok = this.servable(CID.parse(key))
-      const pinned = [...this.c.announcer.roots()].find(r => r.toString() === key)
-      if (!ok) {
-        if (pinned != null) {
-          this.log.error('no longer announcing %s: %s is %s', key, file.path, file.state)
-          this.c.announcer.withdraw(pinned)
-        }
-        this.c.swarms.retireUnless(r => r.toString() !== key)
-      } else {
-        const cid = await this.pinnedCid(key)
-        if (cid != null) this.c.announcer.announce(cid)
+  /** Handle the roots marked dirty, each once, in the background (one run at a time). */
+  private handleSoon (): void {
+    if (this.dirty.size === 0) return
+    this.handling ??= (async () => {
+      // a storm of state events (a folder of files deleted) lands before the first is handled
+      await new Promise(resolve => setImmediate(resolve))
+      while (this.dirty.size > 0) {
+        const roots = [...this.dirty]
+        this.dirty.clear()
+        for (const root of roots) await this.changed(root)
       }
-    }
+    })().catch(err => { this.log.error('handling changed files failed: %s', err.message) }).finally(() => { this.handling = undefined })
   }
 
-  private async pinnedCid (key: string): Promise<CID | undefined> {
-    for await (const pin of this.c.pins.pins()) if (pin.cid.toString() === key) return pin.cid
-    return undefined
+  /** A file of `key` changed state: the root stops (or starts again) being announced and offered as complete. */
+  private async changed (key: string): Promise<void> {
+    if ((this.c.refs.rootState(key) ?? 'ok') !== 'ok') await this.coverage(key)
+    else this.covered.delete(key)
+    const cid = CID.parse(key)
+    if (!this.servable(cid)) {
+      if (this.c.announcer.roots().some(r => r.equals(cid))) this.log.error('no longer announcing %s: a file it is served from is %s', key, this.c.refs.rootState(key))
+      // withdrawn whether announced in this run or before it (the DHT renews what it was told)
+      this.c.announcer.withdraw(cid)
+      this.c.swarms.retireUnless(r => r.toString() !== key)
+    } else if (await this.c.isKept(cid)) {
+      this.c.announcer.announce(cid)
+    }
   }
 }

@@ -16,6 +16,7 @@ import { partInits, withOverrides } from '../config/inits.js'
 import type { PartInits } from '../config/inits.js'
 import { Repo } from '../store/repo.js'
 import { StorageAccountant } from '../store/storage.js'
+import { STORAGE_COLLECT_INTERVAL } from './constants.js'
 import { createShoalLibp2p, dhtRoutingTable } from './create-libp2p.js'
 import { Adds } from './adds.js'
 import { Downloads } from './downloads.js'
@@ -74,7 +75,7 @@ interface OpenedParts {
 /**
  * One Shoal peer, as a composition root: it opens the repo, builds the
  * libp2p node and every part (exchange, routing, replication, gc, pinning,
- * the transfers), wires each part's dependencies in, and starts and stops
+ * the downloads), wires each part's dependencies in, and starts and stops
  * them in order. The user's operations live in the parts (`Adds`,
  * `Downloads`, `Reads`, `Pinning`, `GarbageCollector`, `ReplicaHost`,
  * `PeerOps`); the methods here are their one front door, which the
@@ -106,8 +107,9 @@ export class ShoalNode {
   readonly leases: Leases
   /** What this peer stores, part by part. */
   readonly storage: StorageAccountant
-  /** A gc started because reads took the repo past its limit. */
+  /** A gc started because reads took the repo past its limit, and when the last one did. */
   private collecting?: Promise<unknown>
+  private lastCollected = 0
   private readonly pinning: Pinning
   private readonly adds: Adds
   private readonly downloads: Downloads
@@ -146,7 +148,7 @@ export class ShoalNode {
       holdsComplete: async root => this.references.servable(root) && await repo.pins.isComplete(root)
     }, inits.exchange)
     this.announcer = new Announcer({ discovery: this.discovery, logger, store: repo.provided })
-    this.references = new References({ refs: repo.refs, blocks: repo.blocks, pins: repo.pins, announcer: this.announcer, swarms: this.exchange.swarms, logger })
+    this.references = new References({ refs: repo.refs, blocks: repo.blocks, pins: repo.pins, announcer: this.announcer, swarms: this.exchange.swarms, logger, isKept: async root => await this.gcs.isKept(root) })
     this.sweeper = new RoutingTableSweeper({
       logger,
       events: libp2p,
@@ -227,6 +229,7 @@ export class ShoalNode {
       repairBucket: new TokenBucket(inits.rates.repair),
       repoRoot: repo.root,
       packs: repo.paths.packs,
+      isKept: async root => await this.gcs.isKept(root),
       log: logger.forComponent('shoal:downloads')
     })
     this.peerOps = new PeerOps({ libp2p, repo, exchange: this.exchange, bans, replicas: this.replicas, discovery: this.discovery, storage: this.storage, announcer: this.announcer, leases: this.leases, rootState: root => this.references.rootState(root) })
@@ -410,7 +413,8 @@ export class ShoalNode {
    * blocks nothing keeps: collect them (one gc at a time).
    */
   private collectIfOver (): void {
-    if (!this.started || this.collecting != null || !this.storage.overLimit) return
+    if (!this.started || this.collecting != null || Date.now() - this.lastCollected < STORAGE_COLLECT_INTERVAL || !this.storage.overLimit) return
+    this.lastCollected = Date.now()
     const log = this.logger.forComponent('shoal:storage')
     log('the repo holds %d bytes, past its limit of %d: collecting what reads stored', this.storage.repoBytes(), this.storage.use().limit)
     this.collecting = this.gcs.collect().catch(err => { log.error('collecting failed: %s', err.message) }).finally(() => { this.collecting = undefined })

@@ -41,6 +41,8 @@ export class Announcer implements Startable {
   private readonly retryTimers = new Map<string, ReturnType<typeof setTimeout>>()
   private readonly announced = new Set<string>()
   private readonly rootsByKey = new Map<string, CID>()
+  /** The last change of the provided store under way, by root. */
+  private readonly storing = new Map<string, Promise<void>>()
   private running = 0
   private controller = new AbortController()
   private started = false
@@ -90,7 +92,7 @@ export class Announcer implements Startable {
     this.discovery.withdraw(cid).catch(err => {
       this.log('withdrawing %s failed: %s', key, err.message)
     })
-    this.c.store?.delete(cid).catch(err => { this.log('forgetting %s failed: %s', key, err.message) })
+    this.stored(cid, async store => { await store.delete(cid) })
   }
 
   /** Roots announced (or being announced) since the daemon started. */
@@ -100,13 +102,25 @@ export class Announcer implements Startable {
 
   /** Roots provided and not withdrawn: in this run, or in an earlier one. */
   async provided (): Promise<CID[]> {
+    await Promise.all(this.storing.values())
     const roots = new Map(this.rootsByKey)
     if (this.c.store != null) for await (const cid of this.c.store.all()) roots.set(cid.toString(), cid)
     return [...roots.values()]
   }
 
   private remember (cid: CID): void {
-    this.c.store?.add(cid).catch(err => { this.log('remembering %s failed: %s', cid, err.message) })
+    this.stored(cid, async store => { await store.add(cid) })
+  }
+
+  /** Change what the store says of `cid`, after the changes of it under way (a withdraw right after an announce lands last). */
+  private stored (cid: CID, change: (store: ProvidedStore) => Promise<void>): void {
+    const store = this.c.store
+    if (store == null) return
+    const key = cid.toString()
+    const next = (this.storing.get(key) ?? Promise.resolve()).then(async () => { await change(store) })
+      .catch(err => { this.log('remembering whether %s is provided failed: %s', key, err.message) })
+    this.storing.set(key, next)
+    void next.finally(() => { if (this.storing.get(key) === next) this.storing.delete(key) })
   }
 
   /** Whether the last provide of `cid` succeeded. */

@@ -190,12 +190,7 @@ export class BlockStore {
   }
 
   /** Blocks and bytes on disk, from counters (no directory walk). */
-  async stats (): Promise<BlockStoreStats> {
-    return this.counts()
-  }
-
-  /** Blocks and bytes on disk, from counters (no directory walk). */
-  counts (): BlockStoreStats {
+  stats (): BlockStoreStats {
     return { ...this.totals }
   }
 

@@ -14,3 +14,10 @@ export const REF_CACHE = 8192
  * nothing. `rm` gives this back to write, and takes it again when it can.
  */
 export const RESERVE_BYTES = 1024 * 1024
+
+/**
+ * Blocks reads stored (and nothing keeps) that must have piled up before a
+ * repo past its storage limit collects them: a gc walks every kept DAG and
+ * makes new operations wait, so it is not run for a few blocks.
+ */
+export const STORAGE_COLLECT_MIN = 16 * 1024 * 1024

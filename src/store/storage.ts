@@ -1,3 +1,4 @@
+import { STORAGE_COLLECT_MIN } from './constants.js'
 import type { BlockStore } from './block-store.js'
 import type { RefStore } from './refs/ref-store.js'
 
@@ -45,13 +46,13 @@ export class StorageAccountant {
     this.cached += bytes
   }
 
-  /** A gc ran: what reads stored and nothing kept is gone. */
-  collected (): void {
-    this.cached = 0
+  /** A gc removed `bytes` of block files: what reads stored is taken to be among them first. */
+  collected (bytes: number): void {
+    this.cached = Math.max(0, this.cached - bytes)
   }
 
   use (): StorageUse {
-    const blocks = this.blocks.counts()
+    const blocks = this.blocks.stats()
     const refs = this.refs.usage()
     return {
       blocks: { count: blocks.blocks, bytes: blocks.bytes },
@@ -66,11 +67,15 @@ export class StorageAccountant {
 
   /** Bytes in the repo: what `maxStorage` limits. */
   repoBytes (): number {
-    return this.blocks.counts().bytes + this.refs.usage().packs.bytes
+    return this.blocks.stats().bytes + this.refs.usage().packs.bytes
   }
 
-  /** Whether the repo is past its limit with blocks that reads stored and a gc could free. */
+  /**
+   * Whether the repo is past its limit with at least `STORAGE_COLLECT_MIN`
+   * of blocks that reads stored: a gc would free them (what else is past
+   * the limit, a gc cannot help with).
+   */
   get overLimit (): boolean {
-    return this.limit > 0 && this.repoBytes() > this.limit && this.cached > 0
+    return this.limit > 0 && this.cached >= STORAGE_COLLECT_MIN && this.repoBytes() > this.limit
   }
 }

@@ -248,7 +248,9 @@ export class RefStore extends TypedEventEmitter<RefEvents> {
       }
       files++
     }
-    await this.locations.sweep(id => this.files.has(id), options)
+    // a sweep for one root that dropped nothing leaves the locations alone (a full sweep also clears
+    // those of records forgotten since the last one)
+    if (files > 0 || options?.only == null) await this.locations.sweep(id => this.files.has(id), options)
     return { files, bytes }
   }
 
