@@ -60,6 +60,7 @@ export function withOverrides (config: ShoalConfig, overrides: Partial<ShoalConf
     ...config,
     ...overrides,
     limits: { ...config.limits, ...overrides.limits },
-    replication: { ...config.replication, ...overrides.replication }
+    replication: { ...config.replication, ...overrides.replication },
+    relay: { ...config.relay, ...overrides.relay }
   }
 }

@@ -70,6 +70,17 @@ export interface ReplicationConfig {
   trustedPeers: string[]
 }
 
+export interface RelayConfig {
+  /** Be a circuit relay: members of this peer's replication group reach each other through it without limits, anyone else within strangerDataLimit and strangerDurationLimit. */
+  service: boolean
+  /** Peers that may hold a reservation (be reachable through us) at once. */
+  maxReservations: number
+  /** Bytes one relayed connection with a stranger at either end may carry. */
+  strangerDataLimit: number
+  /** How long one relayed connection with a stranger at either end may last (ms). */
+  strangerDurationLimit: number
+}
+
 export interface ShoalConfig {
   /** Multiaddrs to listen on. */
   listen: string[]
@@ -114,6 +125,7 @@ export interface ShoalConfig {
   webuiAllowRemote: boolean
   limits: LimitsConfig
   replication: ReplicationConfig
+  relay: RelayConfig
 }
 
 const DEFAULT_LIMITS: LimitsConfig = {
@@ -153,6 +165,14 @@ export const DEFAULT_REPLICATION: ReplicationConfig = {
   trustedPeers: []
 }
 
+export const DEFAULT_RELAY: RelayConfig = {
+  service: false,
+  maxReservations: 64,
+  // libp2p's own defaults for every relayed connection: enough to set up a direct one
+  strangerDataLimit: 128 * 1024,
+  strangerDurationLimit: 120_000
+}
+
 export function defaultConfig (): ShoalConfig {
   return {
     listen: [`/ip4/0.0.0.0/tcp/${DEFAULT_PORT}`],
@@ -177,6 +197,7 @@ export function defaultConfig (): ShoalConfig {
     webui: '/ip4/127.0.0.1/tcp/0',
     webuiAllowRemote: false,
     limits: { ...DEFAULT_LIMITS },
-    replication: { ...DEFAULT_REPLICATION, trustedPeers: [] }
+    replication: { ...DEFAULT_REPLICATION, trustedPeers: [] },
+    relay: { ...DEFAULT_RELAY }
   }
 }

@@ -38,7 +38,8 @@ export function validateConfig (input: unknown, source = 'config'): ShoalConfig 
     webui: raw.webui == null ? defaults.webui : raw.webui === '' ? '' : checkMultiaddr(raw.webui, `${source}: webui`),
     webuiAllowRemote: bool(raw.webuiAllowRemote ?? defaults.webuiAllowRemote, `${source}: webuiAllowRemote`),
     limits: { ...defaults.limits },
-    replication: { ...defaults.replication, trustedPeers: [] }
+    replication: { ...defaults.replication, trustedPeers: [] },
+    relay: { ...defaults.relay }
   }
   if (raw.limits != null) {
     if (typeof raw.limits !== 'object') throw new ConfigError(`${source}: limits must be an object`)
@@ -60,6 +61,15 @@ export function validateConfig (input: unknown, source = 'config'): ShoalConfig 
       else (config.replication as unknown as Record<string, number>)[name] = name === 'repairRate' ? rate(value, what) : positiveInt(value, what)
     }
     if (config.replication.replicas > MAX_REPLICAS) throw new ConfigError(`${source}: replication.replicas must be at most ${MAX_REPLICAS}`)
+  }
+  if (raw.relay != null) {
+    if (typeof raw.relay !== 'object') throw new ConfigError(`${source}: relay must be an object`)
+    for (const [name, value] of Object.entries(raw.relay)) {
+      if (!(name in defaults.relay)) throw new ConfigError(`${source}: unknown relay setting "${name}"`)
+      const what = `${source}: relay.${name}`
+      if (name === 'service') config.relay.service = bool(value, what)
+      else (config.relay as unknown as Record<string, number>)[name] = positiveInt(value, what)
+    }
   }
   return config
 }

@@ -7,6 +7,13 @@ export const PROVIDER_QUERY_TIMEOUT = 30_000
 /** Longest pause between provider queries of a download that has peers (ms). */
 export const REDISCOVER_INTERVAL = 30_000
 
+/**
+ * A download whose only holders found are reached through a relay that
+ * limits us (one not run by our replication group) fails after this long
+ * with no other holder (ms): such a relay carries no transfer.
+ */
+export const LIMITED_ONLY_GRACE = 10_000
+
 /** Pause before asking again when a download has nobody to fetch from (ms). */
 export const REDISCOVER_ALONE = 1_000
 

@@ -3,7 +3,7 @@ import { isInterior } from '../content/dag.js'
 import { formatDuration } from '../duration.js'
 import { NoProvidersError } from '../errors.js'
 import { BlockSink } from './block-sink.js'
-import { PROVIDER_QUERY_TIMEOUT, REDISCOVER_INTERVAL } from './constants.js'
+import { LIMITED_ONLY_GRACE, PROVIDER_QUERY_TIMEOUT, REDISCOVER_INTERVAL } from './constants.js'
 import { HolderSearch } from './holder-search.js'
 import { PeerPool } from './peer-pool.js'
 import { Scheduler } from './scheduler.js'
@@ -384,6 +384,9 @@ export class FetchSession implements WantSubscriber {
       this.searchNoticed = true
       // the whole search's bound, which the error below names too: one figure for both
       this.init.onSearching?.(this.init.providerTimeout)
+    }
+    if (this.pool.isEmpty && this.pool.limitedHolders > 0 && now - this.lastProgress > LIMITED_ONLY_GRACE) {
+      this.finish(new NoProvidersError(`${this.init.root.toString()} is held only by ${this.pool.limitedHolders} peer(s) reached through a relay that limits this peer (a relay carries transfers only between members of its own replication group)`))
     }
     if (now - this.lastProgress > this.init.providerTimeout) {
       const waited = formatDuration(this.init.providerTimeout / 1000)

@@ -49,6 +49,8 @@ export class PeerPool {
   /** Peers that let a request time out, and until when they are not asked again. */
   private readonly benched = new Map<string, { until: number, id: PeerId }>()
   private readonly drops = new Map<string, Set<string>>()
+  /** Holders we reach only through a relay that limits us (not run by our group): not asked again. */
+  private readonly limited = new Set<string>()
   private readonly contributions = new Map<string, PeerContribution>()
   private closed = false
 
@@ -71,7 +73,7 @@ export class PeerPool {
   connect (id: PeerId, signal: AbortSignal): void {
     const key = id.toString()
     if (this.closed || this.peers.has(key) || this.connecting.has(key) || this.c.bans.isBanned(key)) return
-    if ((this.benched.get(key)?.until ?? 0) > Date.now()) return
+    if ((this.benched.get(key)?.until ?? 0) > Date.now() || this.limited.has(key)) return
     this.connecting.add(key)
     this.open(id, signal).then(({ channel, source }) => {
       if (this.closed || this.c.bans.isBanned(key)) {
@@ -84,10 +86,25 @@ export class PeerPool {
       this.c.log('fetching from %s', key)
       this.events.onReady(peer)
     }, err => {
+      if (err.name === 'LimitedConnectionError') this.markLimited(key)
       this.c.log('cannot reach %s: %s', key, err.message)
     }).finally(() => {
       this.connecting.delete(key)
     })
+  }
+
+  /** Holders found that we reach only through a relay that limits us. */
+  get limitedHolders (): number {
+    return this.limited.size
+  }
+
+  /** `peer` is reached only through a relay that limits us: no stream of ours opens on such a connection. */
+  markLimited (peer: string): void {
+    this.limited.add(peer)
+  }
+
+  isLimited (peer: string): boolean {
+    return this.limited.has(peer)
   }
 
   /** A block from `peer` counts towards what it gave. */

@@ -70,7 +70,7 @@ export class SwarmLink {
   /** A possible holder: learn what it holds through the swarm (or, failing that, just ask it). */
   consider (id: PeerId): void {
     const key = id.toString()
-    if (this.c.finished() || id.equals(this.c.self) || this.c.bans.isBanned(key)) return
+    if (this.c.finished() || id.equals(this.c.self) || this.c.bans.isBanned(key) || this.c.pool.isLimited(key)) return
     if (this.c.direct === true) {
       // a peer that peer exchange named is dialled at the addresses given first
       void this.c.swarm.reach(id, this.c.signal).then(reached => { if (reached) this.c.pool.connect(id, this.c.signal) })
@@ -78,6 +78,12 @@ export class SwarmLink {
     }
     this.c.swarm.connect(id, this.c.signal).catch(err => {
       if (this.c.finished()) return
+      // every new connection through such a relay would be limited too: asking again only dials again
+      if (err.name === 'LimitedConnectionError') {
+        this.c.log('%s is reached only through a relay that limits us', key)
+        this.c.pool.markLimited(key)
+        return
+      }
       this.c.log('no swarm stream to %s (%s); asking it for blocks directly', key, err.message)
       this.c.pool.connect(id, this.c.signal)
     })

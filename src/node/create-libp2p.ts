@@ -1,4 +1,5 @@
 import { noise } from '@chainsafe/libp2p-noise'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { QuotaExceededError } from '../errors.js'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
@@ -11,6 +12,7 @@ import { tcp } from '@libp2p/tcp'
 import { isLoopback } from '@libp2p/utils'
 import { EVENT_LOOP_SAMPLE_INTERVAL } from './constants.js'
 import { createLibp2p } from 'libp2p'
+import { groupRelay } from './group-relay.js'
 import { bitswapNetwork } from '../protocol/bitswap-network.js'
 import { blockNetwork } from '../protocol/block-network.js'
 import { IPFS_DHT_PROTOCOL } from '../routing/constants.js'
@@ -22,6 +24,7 @@ import type { BitswapNetwork } from '../protocol/bitswap-network.js'
 import type { BlockNetwork } from '../protocol/block-network.js'
 import type { ReplicaNetwork } from '../protocol/replica-network.js'
 import type { SwarmNetwork } from '../protocol/swarm-network.js'
+import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { PeerDiscovery, PeerId, PrivateKey, Libp2p, ComponentLogger } from '@libp2p/interface'
@@ -66,6 +69,8 @@ type ShoalServices = {
   replicas: ReplicaNetwork
   /** With `bitswap` on. */
   bitswap?: BitswapNetwork
+  /** With `relay.service` on: a circuit relay for the replication group. */
+  relay?: CircuitRelayService
   /** With `ipfsDht` on: the IPFS DHT, apart from Shoal's. */
   ipfsDht?: KadDHT
 }
@@ -78,6 +83,8 @@ export interface Libp2pOptions {
   config: ShoalConfig
   /** DHT bucket size; small values make tests exercise multi-hop routing. */
   kBucketSize?: number
+  /** Whether a peer is a known member of our replication group (the relay service relays members without limits). */
+  isMember?(peer: PeerId): boolean
   /** Peers refused at the connection gater (banned for lying). */
   isBanned?(peer: string): boolean
   /** A peer sent something that breaks a Shoal protocol. */
@@ -135,6 +142,14 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
       downloadThrottle: options.downloadThrottle
     })
   }
+  if (config.relay.service) {
+    ipfsServices.relay = groupRelay({
+      isMember: peer => options.isMember?.(peer) ?? false,
+      maxReservations: config.relay.maxReservations,
+      strangerDataLimit: config.relay.strangerDataLimit,
+      strangerDurationLimit: config.relay.strangerDurationLimit
+    })
+  }
   if (config.ipfsDht) {
     ipfsServices.ipfsDht = kadDHT({
       protocol: IPFS_DHT_PROTOCOL,
@@ -164,7 +179,8 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
       announce: config.announce,
       announceFilter: reachableFromOthers
     },
-    transports: [tcp()],
+    // TCP, and circuit relay v2: a peer behind NAT is reached through a relay it holds a reservation on
+    transports: [tcp(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     connectionProtector: options.swarmKey == null ? undefined : preSharedKey({ psk: options.swarmKey }),
     streamMuxers: [yamux({

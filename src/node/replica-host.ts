@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises'
+import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
 import { InputError, NotFoundError, ReplicationError } from '../errors.js'
 import { REPLICA_PROTOCOL } from '../protocol/constants.js'
 import { anySignal } from '../signals.js'
@@ -63,9 +64,19 @@ export class ReplicaHost {
   }
 
   /** The replica manager's components that reach outside replication. */
-  managerComponents (): Pick<ReplicaManagerComponents, 'candidates' | 'providers' | 'addressesOf' | 'isComplete' | 'keepReplica' | 'fetchReplica' | 'releaseReplica' | 'usedStorage' | 'diskSpace'> {
+  managerComponents (): Pick<ReplicaManagerComponents, 'candidates' | 'providers' | 'addressesOf' | 'isComplete' | 'keepReplica' | 'fetchReplica' | 'releaseReplica' | 'usedStorage' | 'diskSpace' | 'watchRelays' | 'isConnected'> {
     const { libp2p, repo, pinning } = this.c
     return {
+      watchRelays: async onConnect => {
+        const id = await libp2p.register(RELAY_V2_HOP_CODEC, { onConnect })
+        // a topology hears of peers identified from now on: the relays we already reached (bootstrap) are told now
+        for (const peer of new Set(libp2p.getConnections().filter(c => c.limits == null).map(c => c.remotePeer))) {
+          const known = await libp2p.peerStore.get(peer).catch(() => undefined)
+          if (known?.protocols.includes(RELAY_V2_HOP_CODEC) === true) onConnect(peer)
+        }
+        return () => { libp2p.unregister(id) }
+      },
+      isConnected: peer => libp2p.getConnections(peer).length > 0,
       candidates: async (root, options) => await this.candidates(root, options),
       providers: async (root, options) => {
         // what was found before the lookup was cut short counts

@@ -256,7 +256,10 @@ export class ShoalNode {
       const conduct = new PeerConduct(bans, { ...conductInit, logger })
       const downloadBucket = new TokenBucket(rates.download)
       const uploadBucket = new TokenBucket(rates.upload)
+      const { groupKeyFile, trustedPeers } = config.replication
+      const group = new ReplicationGroup({ key: groupKeyFile === '' ? undefined : await readGroupKey(groupKeyFile), trustedPeers })
       const libp2p = await createShoalLibp2p({
+        isMember: peer => group.isMember(peer),
         swarmKey: await readSwarmKey(config.swarmKeyFile),
         privateKey: repo.privateKey,
         datastore: repo.datastore,
@@ -269,8 +272,6 @@ export class ShoalNode {
         metricsRegistry,
         repoRoot: repo.root
       })
-      const { groupKeyFile, trustedPeers } = config.replication
-      const group = new ReplicationGroup({ key: groupKeyFile === '' ? undefined : await readGroupKey(groupKeyFile), trustedPeers })
       return new ShoalNode(repo, config, inits, libp2p, logger, { bans, conduct, uploadBucket, group, metricsRegistry })
     } catch (err) {
       await repo.close()

@@ -71,6 +71,15 @@ export const STATUS_QUERY_ROUNDS = 3
 /** The label of the HMAC that proves membership of a replication group. */
 export const GROUP_PROOF_CONTEXT = 'shoal/replica/1.0.0 group proof'
 
+/** How long a peer's last proof of membership counts (the relay service asks; members say hello to relays they meet again sooner). */
+export const MEMBER_PROOF_TTL = 60 * 60_000
+
+/** Peers whose last proof we remember (the oldest forgotten first): a group far larger than any honest one. */
+export const MAX_PROVEN_MEMBERS = 4096
+
+/** How often a member says hello (an empty, sealed STATUS) to a relay it stays connected to, so the proof never lapses. */
+export const RELAY_HELLO_INTERVAL = 20 * 60_000
+
 /** The first line of a replication group key file, then 64 hex digits. */
 export const GROUP_KEY_HEADER = '/shoal/group-key/1.0.0'
 

@@ -2,7 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import fs from 'node:fs/promises'
 import { ConfigError } from '../errors.js'
 import { ReplicaMessage } from '../protocol/pb/replica.js'
-import { GROUP_KEY_HEADER, GROUP_PROOF_CONTEXT } from './constants.js'
+import { GROUP_KEY_HEADER, GROUP_PROOF_CONTEXT, MAX_PROVEN_MEMBERS, MEMBER_PROOF_TTL } from './constants.js'
 import type { PeerId } from '@libp2p/interface'
 
 export interface ReplicationGroupInit {
@@ -26,10 +26,24 @@ export interface ReplicationGroupInit {
 export class ReplicationGroup {
   private readonly key?: Uint8Array
   private readonly trusted: Set<string>
+  /** Peers that proved membership to us, with when they last did (oldest first). */
+  private readonly proven = new Map<string, number>()
 
   constructor (init: ReplicationGroupInit = {}) {
     this.key = init.key
     this.trusted = new Set(init.trustedPeers ?? [])
+  }
+
+  /**
+   * Whether `peer` is known to be a member: trusted, or it sent us a valid
+   * proof within MEMBER_PROOF_TTL (what the relay service asks before it
+   * relays without limits).
+   */
+  isMember (peer: PeerId | string): boolean {
+    const id = peer.toString()
+    if (this.trusted.has(id)) return true
+    const at = this.proven.get(id)
+    return at != null && Date.now() - at < MEMBER_PROOF_TTL
   }
 
   /** Whether this peer belongs to a group at all. */
@@ -48,7 +62,15 @@ export class ReplicationGroup {
     if (this.trusted.has(from.toString())) return true
     if (this.key == null || msg.proof.byteLength === 0) return false
     const expected = this.prove(msg, from, to)
-    return expected.byteLength === msg.proof.byteLength && timingSafeEqual(expected, msg.proof)
+    const ok = expected.byteLength === msg.proof.byteLength && timingSafeEqual(expected, msg.proof)
+    if (ok) this.remember(from.toString())
+    return ok
+  }
+
+  private remember (peer: string): void {
+    this.proven.delete(peer)
+    this.proven.set(peer, Date.now())
+    if (this.proven.size > MAX_PROVEN_MEMBERS) this.proven.delete(this.proven.keys().next().value!)
   }
 
   private prove (msg: ReplicaMessage, from: PeerId, to: PeerId): Uint8Array<ArrayBuffer> {

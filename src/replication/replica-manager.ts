@@ -14,6 +14,7 @@ import { Leadership } from './leadership.js'
 import { Reconciler } from './reconciler.js'
 import { PeerLiveness } from './peer-liveness.js'
 import { Placement } from './placement.js'
+import { RelayHello } from './relay-hello.js'
 import { Prober } from './prober.js'
 import { RepairQueue } from './repair-queue.js'
 import { StatusQuery } from './status-query.js'
@@ -24,6 +25,7 @@ import type { ReplicaEvents } from './events.js'
 import { describeView } from './status-view.js'
 import type { RootView } from './root-view.js'
 import type { ReplicaStatus } from './status-view.js'
+import type { RelayHelloComponents } from './relay-hello.js'
 import type { ReplicaMessage, ReplicaNetwork } from '../protocol/replica-network.js'
 import type { ReplicaStore } from '../store/replica-store.js'
 import type { AbortOptions, ComponentLogger, Logger, PeerId, Startable } from '@libp2p/interface'
@@ -54,6 +56,9 @@ export interface ReplicaManagerComponents {
   usedStorage(): Promise<number>
   /** Bytes free on the store's file system, and its size. */
   diskSpace(): Promise<{ free: number, total: number }>
+  /** Relays we connect to (see RelayHello). */
+  watchRelays: RelayHelloComponents['watchRelays']
+  isConnected(peer: PeerId): boolean
 }
 
 export interface ReplicaManagerInit {
@@ -104,6 +109,7 @@ export class ReplicaManager implements Startable {
   private readonly leadership: Leadership
   /** Finds, through the DHT, holders a root's view lost. */
   private readonly reconciler: Reconciler
+  private readonly relayHello: RelayHello
   private readonly context: HandlerContext
   /** Bytes our unfinished copies hold, by root. */
   private readonly progress = new Map<string, number>()
@@ -128,6 +134,7 @@ export class ReplicaManager implements Startable {
       roundLog: components.logger.forComponent('shoal:replica-rounds')
     }, init)
     this.placement = new Placement({ ...shared, candidates: components.candidates })
+    this.relayHello = new RelayHello({ group: components.group, client: this.client, watchRelays: components.watchRelays, isConnected: components.isConnected, log: this.log })
     this.reconciler = new Reconciler({ ...shared, providers: components.providers, bytesHeld: root => this.progress.get(root) ?? 0 }, init)
     this.leadership = new Leadership({ ...shared, placement: this.placement, signal: () => this.controller.signal }, init)
     this.handOver = new HandOver({ ...shared, placement: this.placement, prober: this.prober }, init)
@@ -180,12 +187,14 @@ export class ReplicaManager implements Startable {
       if (record.state === 'fetching') this.queue.enqueue(record.root)
     }
     this.timer = setInterval(() => { void this.tick() }, this.init.checkInterval)
+    await this.relayHello.start()
     // tell the other holders at once that we are back
     if (this.book.views.size > 0) void this.tick()
   }
 
   async stop (): Promise<void> {
     await this.c.network.onRequest(undefined)
+    this.relayHello.stop()
     clearInterval(this.timer)
     this.controller.abort(new AbortError('stopping'))
     this.queue.stop()

@@ -62,6 +62,8 @@ class Harness {
       releaseReplica: async root => { this.released.push(root.toString()) },
       usedStorage: async () => init.used ?? 0,
       diskSpace: async () => ({ free: 1e12, total: 1e12 }),
+      watchRelays: async () => () => {},
+      isConnected: () => false,
       ...overrides
     }, { ...DEFAULT_REPLICATION, checkInterval: init.checkInterval ?? 60_000, maxStorage: init.maxStorage ?? 0 })
     await this.manager.start()

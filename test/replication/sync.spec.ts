@@ -115,7 +115,9 @@ class Member {
       fetchReplica: async () => {},
       releaseReplica: async root => { this.released.push(root.toString()) },
       usedStorage: async () => 0,
-      diskSpace: async () => ({ free: 1e12, total: 1e12 })
+      diskSpace: async () => ({ free: 1e12, total: 1e12 }),
+      watchRelays: async () => () => {},
+      isConnected: () => false
     }, { ...DEFAULT_REPLICATION, checkInterval: this.checkInterval, probeTimeout: 1_000, maxStorage: 0 })
     this.manager.events.addEventListener('probe:round', e => { this.rounds.push(e.detail) })
     await this.manager.start()

@@ -6,7 +6,7 @@ import { defaultConfig } from '../../config/schema.js'
 import { out } from '../output.js'
 import { repoOf } from '../context.js'
 import type { GlobalArgs } from '../context.js'
-import type { ReplicationConfig, ShoalConfig } from '../../config/schema.js'
+import type { RelayConfig, ReplicationConfig, ShoalConfig } from '../../config/schema.js'
 import type { Argv, CommandModule } from 'yargs'
 
 interface NetworkArgs extends GlobalArgs {
@@ -36,6 +36,7 @@ interface NetworkArgs extends GlobalArgs {
   'metrics-allow-remote'?: boolean
   webui?: string
   'webui-allow-remote'?: boolean
+  'relay-service'?: boolean
 }
 
 function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
@@ -65,7 +66,8 @@ function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
     .option('metrics', { type: 'string', describe: 'serve Prometheus metrics (/metrics) and /healthz, e.g. /ip4/127.0.0.1/tcp/9401' })
     .option('metrics-allow-remote', { type: 'boolean', describe: 'let --metrics bind an address other than loopback' })
     .option('webui', { type: 'string', describe: 'where the web page listens (default /ip4/127.0.0.1/tcp/0: loopback, the port it had last time; \'\' for none); `shoal webui` signs a browser in' })
-    .option('webui-allow-remote', { type: 'boolean', describe: 'let --webui bind an address other than loopback (a phone on the LAN)' }) as any
+    .option('webui-allow-remote', { type: 'boolean', describe: 'let --webui bind an address other than loopback (a phone on the LAN)' })
+    .option('relay-service', { type: 'boolean', describe: 'be a circuit relay: members of this peer\'s replication group reach each other through it (peers behind NAT), strangers only within libp2p\'s small default limits' }) as any
 }
 
 /**
@@ -96,6 +98,7 @@ async function overrides (args: NetworkArgs): Promise<Partial<ShoalConfig>> {
   if (args['metrics-allow-remote'] != null) o.metricsAllowRemote = args['metrics-allow-remote']
   if (args.webui != null) o.webui = args.webui === '' ? '' : checkMultiaddr(args.webui, '--webui')
   if (args['webui-allow-remote'] != null) o.webuiAllowRemote = args['webui-allow-remote']
+  if (args['relay-service'] != null) o.relay = { service: args['relay-service'] } as RelayConfig
   const replication: Partial<ReplicationConfig> = {}
   if (args['group-key'] != null) replication.groupKeyFile = path.resolve(args['group-key'])
   if (args.trust != null) replication.trustedPeers = peerIdList(args.trust, '--trust')
