@@ -75,6 +75,8 @@ export interface RelayConfig {
   service: boolean
   /** Peers that may hold a reservation (be reachable through us) at once. */
   maxReservations: number
+  /** Relays a peer others cannot dial holds a reservation on at once (its group's relays first; 0: none). */
+  maxRelays: number
   /** Bytes one relayed connection with a stranger at either end may carry. */
   strangerDataLimit: number
   /** How long one relayed connection with a stranger at either end may last (ms). */
@@ -168,6 +170,7 @@ export const DEFAULT_REPLICATION: ReplicationConfig = {
 export const DEFAULT_RELAY: RelayConfig = {
   service: false,
   maxReservations: 64,
+  maxRelays: 2,
   // libp2p's own defaults for every relayed connection: enough to set up a direct one
   strangerDataLimit: 128 * 1024,
   strangerDurationLimit: 120_000

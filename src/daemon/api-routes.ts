@@ -82,7 +82,7 @@ async function sendBytes (res: ServerResponse, contentType: string, content: Asy
  */
 export const routes: Record<string, Route> = {
   'GET /v1/id': async ({ node, res }) => {
-    sendJson(res, 200, { peerId: node.peerId.toString(), addresses: node.addresses() })
+    sendJson(res, 200, { peerId: node.peerId.toString(), addresses: node.addresses(), reachability: node.libp2p.services.reachability.status() })
   },
 
   'POST /v1/add': async ({ node, req, res, signal }) => {

@@ -1,6 +1,7 @@
 import type { Log } from './log.js'
 import type { ShoalNode } from '../node/shoal-node.js'
 import type { ReplicaEvents } from '../replication/events.js'
+import type { ReachabilityStatus } from '../node/reachability.js'
 import type { PeerId } from '@libp2p/interface'
 
 type Detail<K extends keyof ReplicaEvents> = ReplicaEvents[K] extends CustomEvent<infer D> ? D : never
@@ -42,6 +43,14 @@ export function logNodeEvents (node: ShoalNode, log: Log): () => void {
     log.info('peer connected', { peer: peer.toString(), address: node.libp2p.getConnections(peer)[0]?.remoteAddr.toString() })
   })
   on(node.libp2p, 'peer:disconnect', (peer: PeerId) => { log.debug('peer disconnected', { peer: peer.toString() }) })
+  const reach = node.libp2p.services.reachability
+  on(reach, 'reachability:change', (d: ReachabilityStatus) => {
+    log.info('reachability', { state: d.state, why: d.reason })
+  })
+  on(reach, 'relay:reserved', (d: { relay: string, member: boolean }) => {
+    log.info('reserved a slot on a relay: reachable through it', { relay: d.relay, limits: d.member ? 'none (our group\'s relay)' : 'its defaults' })
+  })
+  on(reach, 'relay:failed', (d: { relay: string, error: string }) => { log.warn('relay refused a reservation', { relay: d.relay, error: d.error }) })
   on(node.bans, 'ban', (d: { peer: string, reason: string, until: number }) => {
     log.warn('banned peer', { peer: d.peer, reason: d.reason, until: new Date(d.until).toISOString() })
   })

@@ -39,3 +39,9 @@ export const COVERAGE_RECHECK_MAX = 3_600_000
 
 /** At most one gc this often (ms) for reads that took the repo past its storage limit. */
 export const STORAGE_COLLECT_INTERVAL = 60_000
+
+/** How often a peer that others cannot dial checks that it holds its relay reservations (ms). */
+export const RELAY_CHECK_INTERVAL = 10_000
+
+/** A relay that refused us a reservation is not asked again for this long (ms). */
+export const RELAY_RETRY_AFTER = 10 * 60_000

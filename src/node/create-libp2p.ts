@@ -13,6 +13,7 @@ import { isLoopback } from '@libp2p/utils'
 import { EVENT_LOOP_SAMPLE_INTERVAL } from './constants.js'
 import { createLibp2p } from 'libp2p'
 import { groupRelay } from './group-relay.js'
+import { reachability } from './reachability.js'
 import { bitswapNetwork } from '../protocol/bitswap-network.js'
 import { blockNetwork } from '../protocol/block-network.js'
 import { IPFS_DHT_PROTOCOL } from '../routing/constants.js'
@@ -25,6 +26,7 @@ import type { BlockNetwork } from '../protocol/block-network.js'
 import type { ReplicaNetwork } from '../protocol/replica-network.js'
 import type { SwarmNetwork } from '../protocol/swarm-network.js'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import type { Reachability } from './reachability.js'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { PeerDiscovery, PeerId, PrivateKey, Libp2p, ComponentLogger } from '@libp2p/interface'
@@ -69,6 +71,8 @@ type ShoalServices = {
   replicas: ReplicaNetwork
   /** With `bitswap` on. */
   bitswap?: BitswapNetwork
+  /** Whether others can dial us, and the relays we hold reservations on while they cannot. */
+  reachability: Reachability
   /** With `relay.service` on: a circuit relay for the replication group. */
   relay?: CircuitRelayService
   /** With `ipfsDht` on: the IPFS DHT, apart from Shoal's. */
@@ -206,6 +210,11 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
     },
     services: {
       identify: identify(),
+      reachability: reachability({
+        announced: config.announce.length > 0,
+        maxRelays: config.relay.maxRelays,
+        isMember: peer => options.isMember?.(peer) ?? false
+      }),
       // each DHT pings a new contact before it enters its routing table: with two DHTs (Shoal's and
       // the IPFS one) two pings to one peer at once are the rule, not a collision
       ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }),

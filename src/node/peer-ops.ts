@@ -16,6 +16,8 @@ import type { StorageAccountant, StorageUse } from '../store/storage.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
+import type { ReachabilityStatus } from './reachability.js'
+
 export interface RepoStat {
   repo: string
   /** Block files in the repo, and their bytes (also in `storage.blocks`). */
@@ -42,6 +44,10 @@ export interface RepoStat {
   activeRepairs: number
   /** Files shared in place (not copied into the repo), their bytes, and the roots no longer served because one changed or went. */
   referenced: { files: number, bytes: number, modified: string[], missing: string[] }
+  /** Whether other peers can dial this one, why we think so, and our relayed addresses. */
+  reachability: ReachabilityStatus
+  /** With `relay.service`: the peers reachable through us now. */
+  relaying?: { reservations: number, max: number }
 }
 
 export interface PeerSummary {
@@ -71,6 +77,8 @@ export interface PeerOpsComponents {
   leases: Leases
   /** The state a root is served in (`ok` when a changed or missing file of it is held elsewhere too). */
   rootState(root: string): RefState
+  /** With `relay.service`: reservations held at once. */
+  maxReservations: number
 }
 
 /** The node's operations on peers and its own state: stat, peers, connect, providers. */
@@ -104,8 +112,15 @@ export class PeerOps {
       banned: this.c.bans.list(),
       replicas: replicas.list().filter(r => r.local).length,
       activeRepairs: replicas.activeRepairs,
-      referenced: this.referenced()
+      referenced: this.referenced(),
+      reachability: this.c.libp2p.services.reachability.status(),
+      relaying: this.relaying()
     }
+  }
+
+  private relaying (): RepoStat['relaying'] {
+    const relay = this.c.libp2p.services.relay
+    return relay == null ? undefined : { reservations: relay.reservations.size, max: this.c.maxReservations }
   }
 
   private referenced (): RepoStat['referenced'] {

@@ -232,7 +232,7 @@ export class ShoalNode {
       isKept: async root => await this.gcs.isKept(root),
       log: logger.forComponent('shoal:downloads')
     })
-    this.peerOps = new PeerOps({ libp2p, repo, exchange: this.exchange, bans, replicas: this.replicas, discovery: this.discovery, storage: this.storage, announcer: this.announcer, leases: this.leases, rootState: root => this.references.rootState(root) })
+    this.peerOps = new PeerOps({ libp2p, repo, exchange: this.exchange, bans, replicas: this.replicas, discovery: this.discovery, storage: this.storage, announcer: this.announcer, leases: this.leases, rootState: root => this.references.rootState(root), maxReservations: config.relay.maxReservations })
     // a banned peer is cut off at once, not only refused next time
     bans.addEventListener('ban', evt => {
       const peer = libp2p.getPeers().find(p => p.toString() === evt.detail.peer)

@@ -14,7 +14,7 @@ export const idCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   builder: y => y.example('$0 id --json', ''),
   handler: async args => {
     const client = clientOf(args)
-    let id: { peerId: string, addresses: string[], running: boolean }
+    let id: { peerId: string, addresses: string[], running: boolean, reachability?: { state: string, reason: string } }
     try {
       id = { ...await client.json('GET', '/v1/id'), running: true }
     } catch (err: any) {
@@ -27,6 +27,7 @@ export const idCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     }
     out.line(id.peerId)
     for (const a of id.addresses) out.line(`  ${a}`)
+    if (id.reachability != null) out.line(`reachability: ${id.reachability.state} (${id.reachability.reason})`)
     if (!id.running) out.note('no daemon is running: these are the addresses its config listens on (a port of 0 is chosen when it starts)')
   }
 }
@@ -196,6 +197,9 @@ export const statCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     for (const cid of s.referenced.modified) out.line(`modified    ${cid} (a file it is served from changed: not served; \`shoal verify ${cid}\`)`)
     for (const cid of s.referenced.missing) out.line(`missing     ${cid} (a file it is served from is gone: not served)`)
     out.line(`peers       ${s.peers} connected, ${s.dhtPeers} in the DHT's routing table`)
+    out.line(`reachable   ${s.reachability.state} (${s.reachability.reason})`)
+    for (const a of s.reachability.relayed) out.line(`  relayed   ${a}`)
+    if (s.relaying != null) out.line(`relaying    for ${s.relaying.reservations} of at most ${s.relaying.max} peer(s) (--relay-service)`)
     out.line(`sent        ${formatBytes(s.bytesSent)}`)
     out.line(`received    ${formatBytes(s.bytesReceived)}`)
     out.line(`transfers   ${s.activeDownloads} down, ${s.activeUploads} up`)
