@@ -74,6 +74,11 @@ export interface Host {
 }
 
 /** Fail with one line when the lab cannot run here, rather than pass without testing. */
+/** The names of the links in the machine's first network namespace. */
+async function links (): Promise<string[]> {
+  return (await sh('ip', ['-o', 'link', 'show'])).split('\n').map(l => l.split(': ')[1]?.split('@')[0]).filter(l => l != null)
+}
+
 async function checkLabPrerequisites (): Promise<void> {
   if (process.getuid?.() !== 0) throw new LabError('the host lab needs root (network namespaces, veth, tc, nftables)')
   for (const tool of ['ip', 'tc', 'nft']) {
@@ -179,8 +184,7 @@ export class HostLab {
     }
     const namespaces = (await sh('ip', ['netns', 'list'])).split('\n').map(l => l.split(' ')[0]).filter(stale)
     for (const ns of namespaces) await run('ip', ['netns', 'del', ns]).catch(() => {})
-    const links = (await sh('ip', ['-o', 'link', 'show'])).split('\n').map(l => l.split(': ')[1]?.split('@')[0]).filter(stale)
-    for (const link of links) await run('ip', ['link', 'del', link!]).catch(() => {})
+    for (const link of (await links()).filter(stale)) await run('ip', ['link', 'del', link]).catch(() => {})
     const files = (await fs.readdir(os.tmpdir()).catch(() => [])).filter(stale)
     for (const file of files) await fs.rm(path.join(os.tmpdir(), file), { recursive: true, force: true })
   }
@@ -364,7 +368,11 @@ add rule inet ${TABLE} output oifname "eth0" drop comment "partition"`)
       }).catch(() => {})
       await run('ip', ['netns', 'del', ns]).catch(() => {})
     }
-    await run('ip', ['link', 'del', this.bridge]).catch(() => {})
+    // a veth pair goes with its namespace, but the kernel frees a namespace in the background: the
+    // ends on the bridge can outlive \`netns del\` for a while, and a next lab in this process (same
+    // names) would meet them
+    const mine = `${PREFIX}${this.id}-`
+    for (const link of (await links()).filter(l => l.startsWith(mine))) await run('ip', ['link', 'del', link]).catch(() => {})
     await fs.rm(this.dir, { recursive: true, force: true })
   }
 
