@@ -74,6 +74,20 @@ export interface Host {
 }
 
 /** Fail with one line when the lab cannot run here, rather than pass without testing. */
+/**
+ * Kill what still runs in a namespace (a daemon's own children; a router's
+ * miniupnpd or a STUN server left by a run that was killed: they would keep
+ * the namespace and its links alive), then delete it.
+ */
+async function removeNamespace (ns: string): Promise<void> {
+  await run('ip', ['netns', 'pids', ns]).then(({ stdout }) => {
+    for (const pid of stdout.split('\n').filter(p => p !== '')) {
+      try { process.kill(Number(pid), 'SIGKILL') } catch {}
+    }
+  }).catch(() => {})
+  await run('ip', ['netns', 'del', ns]).catch(() => {})
+}
+
 /** The names of the links in the machine's first network namespace. */
 async function links (): Promise<string[]> {
   return (await sh('ip', ['-o', 'link', 'show'])).split('\n').map(l => l.split(': ')[1]?.split('@')[0]).filter(l => l != null)
@@ -183,7 +197,7 @@ export class HostLab {
       return owner != null && !isAlive(owner)
     }
     const namespaces = (await sh('ip', ['netns', 'list'])).split('\n').map(l => l.split(' ')[0]).filter(stale)
-    for (const ns of namespaces) await run('ip', ['netns', 'del', ns]).catch(() => {})
+    for (const ns of namespaces) await removeNamespace(ns)
     for (const link of (await links()).filter(stale)) await run('ip', ['link', 'del', link]).catch(() => {})
     const files = (await fs.readdir(os.tmpdir()).catch(() => [])).filter(stale)
     for (const file of files) await fs.rm(path.join(os.tmpdir(), file), { recursive: true, force: true })
@@ -359,15 +373,7 @@ add rule inet ${TABLE} output oifname "eth0" drop comment "partition"`)
       child.kill('SIGKILL')
       await exited
     }))
-    for (const { ns } of [...this.hosts, ...this.routers].filter(h => h != null)) {
-      // processes still in the namespace (a daemon's own children) go with it
-      await run('ip', ['netns', 'pids', ns]).then(async ({ stdout }) => {
-        for (const pid of stdout.split('\n').filter(p => p !== '')) {
-          try { process.kill(Number(pid), 'SIGKILL') } catch {}
-        }
-      }).catch(() => {})
-      await run('ip', ['netns', 'del', ns]).catch(() => {})
-    }
+    for (const { ns } of [...this.hosts, ...this.routers].filter(h => h != null)) await removeNamespace(ns)
     // a veth pair goes with its namespace, but the kernel frees a namespace in the background: the
     // ends on the bridge can outlive \`netns del\` for a while, and a next lab in this process (same
     // names) would meet them

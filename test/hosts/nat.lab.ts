@@ -141,6 +141,32 @@ s.on('message', m => {
 s.bind(0, () => s.send(Buffer.from([0, 0]), 5351, gateway))
 setTimeout(() => print({ error: 'timeout', address }), 3000)`
 
+/** A run that builds a lab with a router running miniupnpd and a STUN server, says its id and is killed. */
+const KILLED_RUN = `
+const { HostLab } = await import(process.argv[1])
+const lab = await HostLab.create({ hosts: 1 })
+await lab.addHost({ behind: await lab.addRouter({ kind: 'upnp' }) })
+await lab.startStun(1)
+console.log(process.pid.toString(36))
+process.kill(process.pid, 'SIGKILL')`
+
+/** Whether a process runs (a zombie does not). */
+async function running (pid: number): Promise<boolean> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined)
+  return stat != null && stat.split(') ')[1]?.[0] !== 'Z'
+}
+
+/** The lab's namespaces, links and files of one run, and the processes in its namespaces. */
+async function leftovers (id: string): Promise<{ namespaces: string[], links: string[], files: string[], pids: number[] }> {
+  const prefix = `shoal${id}-`
+  const namespaces = (await execFileAsync('ip', ['netns', 'list'])).stdout.split('\n').map(l => l.split(' ')[0]).filter(n => n.startsWith(prefix))
+  const links = (await execFileAsync('ip', ['-o', 'link', 'show'])).stdout.split('\n').map(l => l.split(': ')[1]?.split('@')[0]).filter(l => l?.startsWith(prefix))
+  const files = (await fs.readdir(os.tmpdir())).filter(f => f.startsWith(prefix))
+  const pids: number[] = []
+  for (const ns of namespaces) pids.push(...(await execFileAsync('ip', ['netns', 'pids', ns])).stdout.split('\n').filter(p => p !== '').map(Number))
+  return { namespaces, links, files, pids }
+}
+
 interface Running {
   child: ChildProcess
   /** The JSON lines it printed so far. */
@@ -349,22 +375,31 @@ describe('hosts: NAT routers in the host lab', function () {
     assert.match(await classify(PUBLIC_2), /^Primary: Open/)
   })
 
+  it('sweep removes what a killed run left (its namespaces, links, files, miniupnpd and stund), not what a running lab has', async () => {
+    const killed = await execFileAsync(process.execPath, ['--input-type=module', '-e', KILLED_RUN, new URL('../../src/lab/host-lab.js', import.meta.url).href]).catch(err => err)
+    assert.equal(killed.signal, 'SIGKILL', String(killed.stderr))
+    const id = String(killed.stdout).trim()
+    const left = await leftovers(id)
+    assert.equal(left.namespaces.length, 3, JSON.stringify(left))
+    assert.ok(left.links.length >= 3, JSON.stringify(left))
+    assert.deepEqual(left.files, [`shoal${id}-lab`])
+    assert.equal(left.pids.length, 2, `miniupnpd and stund: ${JSON.stringify(left)}`)
+    await HostLab.sweep()
+    const after = await leftovers(id)
+    assert.deepEqual(after, { namespaces: [], links: [], files: [], pids: [] })
+    for (const pid of left.pids) assert.equal(await running(pid), false, `process ${pid} still runs`)
+    // this run's lab is untouched
+    assert.equal((await leftovers(process.pid.toString(36))).namespaces.length, 7 + 5)
+  })
+
   it('destroy leaves no namespace, link, process or file of the lab behind', async () => {
-    const mine = `shoal${process.pid.toString(36)}-`
-    const namespaces = (await execFileAsync('ip', ['netns', 'list'])).stdout.split('\n').map(l => l.split(' ')[0]).filter(n => n.startsWith(mine))
-    assert.equal(namespaces.length, 7 + 5)
-    const pids: number[] = []
-    for (const ns of namespaces) pids.push(...(await execFileAsync('ip', ['netns', 'pids', ns])).stdout.split('\n').filter(p => p !== '').map(Number))
+    const id = process.pid.toString(36)
+    const before = await leftovers(id)
+    assert.equal(before.namespaces.length, 7 + 5)
     // at least miniupnpd and stund run
-    assert.ok(pids.length >= 2, `processes in the lab: ${pids.join(', ')}`)
+    assert.ok(before.pids.length >= 2, `processes in the lab: ${before.pids.join(', ')}`)
     await lab.destroy()
-    const left = (await execFileAsync('ip', ['netns', 'list'])).stdout.split('\n').filter(l => l.startsWith(mine))
-    assert.deepEqual(left, [])
-    const links = (await execFileAsync('ip', ['-o', 'link', 'show'])).stdout.split('\n').filter(l => l.includes(mine))
-    assert.deepEqual(links, [])
-    const alive = pids.filter(pid => { try { process.kill(pid, 0); return true } catch { return false } })
-    assert.deepEqual(alive, [])
-    const files = (await fs.readdir(os.tmpdir())).filter(f => f.startsWith(mine))
-    assert.deepEqual(files, [])
+    assert.deepEqual(await leftovers(id), { namespaces: [], links: [], files: [], pids: [] })
+    for (const pid of before.pids) assert.equal(await running(pid), false, `process ${pid} still runs`)
   })
 })
