@@ -73,7 +73,6 @@ export interface Host {
   router?: Router
 }
 
-/** Fail with one line when the lab cannot run here, rather than pass without testing. */
 /**
  * Kill what still runs in a namespace (a daemon's own children; a router's
  * miniupnpd or a STUN server left by a run that was killed: they would keep
@@ -93,6 +92,7 @@ async function links (): Promise<string[]> {
   return (await sh('ip', ['-o', 'link', 'show'])).split('\n').map(l => l.split(': ')[1]?.split('@')[0]).filter(l => l != null)
 }
 
+/** Fail with one line when the lab cannot run here, rather than pass without testing. */
 async function checkLabPrerequisites (): Promise<void> {
   if (process.getuid?.() !== 0) throw new LabError('the host lab needs root (network namespaces, veth, tc, nftables)')
   for (const tool of ['ip', 'tc', 'nft']) {
@@ -252,8 +252,8 @@ add chain inet ${TABLE} output { type filter hook output priority 0; policy acce
 
   /** A host behind a router goes everywhere through it; a public host reaches the routers directly on the bridge. */
   private async addRoutes (host: Host): Promise<void> {
-    if (host.router != null) await this.exec(host.index, 'ip', ['route', 'add', 'default', 'via', host.router.lanIp])
-    else await this.exec(host.index, 'ip', ['route', 'add', `${this.routerSubnet}.0/24`, 'dev', 'eth0'])
+    if (host.router != null) await this.exec(host.index, 'ip', ['route', 'replace', 'default', 'via', host.router.lanIp])
+    else await this.exec(host.index, 'ip', ['route', 'replace', `${this.routerSubnet}.0/24`, 'dev', 'eth0'])
   }
 
   /**
@@ -355,7 +355,7 @@ add rule inet ${TABLE} output oifname "eth0" drop comment "partition"`)
     await this.exec(index, 'ip', ['addr', 'add', `${ip}/24`, 'dev', 'eth0'])
     host.ip = ip
     if (host.router == null) host.publicIp = ip
-    // the routes went with the link's last address
+    // the routes through eth0 went with its last address
     await this.addRoutes(host)
     return ip
   }
@@ -375,7 +375,7 @@ add rule inet ${TABLE} output oifname "eth0" drop comment "partition"`)
     }))
     for (const { ns } of [...this.hosts, ...this.routers].filter(h => h != null)) await removeNamespace(ns)
     // a veth pair goes with its namespace, but the kernel frees a namespace in the background: the
-    // ends on the bridge can outlive \`netns del\` for a while, and a next lab in this process (same
+    // ends on the bridge can outlive `netns del` for a while, and a next lab in this process (same
     // names) would meet them
     const mine = `${PREFIX}${this.id}-`
     for (const link of (await links()).filter(l => l.startsWith(mine))) await run('ip', ['link', 'del', link]).catch(() => {})

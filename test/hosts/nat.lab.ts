@@ -375,6 +375,22 @@ describe('hosts: NAT routers in the host lab', function () {
     assert.match(await classify(PUBLIC_2), /^Primary: Open/)
   })
 
+  it('a host that changes address keeps its way out: behind a router, and on the bridge', async () => {
+    const port = nextPort++
+    const echo = await serve(PUBLIC_1, TCP_ECHO, port)
+    const ip = await lab.changeAddress(BEHIND_CONE_2, 99)
+    assert.equal(ip, `${cone2.lanSubnet}.99`)
+    assert.equal(lab.host(BEHIND_CONE_2).publicIp, cone2.publicIp)
+    assert.equal((await node(BEHIND_CONE_2, TCP_ASK, [lab.host(PUBLIC_1).ip, port, 3000])).answer?.address, cone2.publicIp)
+    const server = await serve(PUBLIC_2, TCP_ECHO, port)
+    const publicIp = await lab.changeAddress(PUBLIC_2, 99)
+    assert.equal(lab.host(PUBLIC_2).publicIp, publicIp)
+    // a router reaches it at its new address (the routers' /24 is routed again from it)
+    assert.equal((await node(BEHIND_CONE_2, TCP_ASK, [publicIp, port, 3000])).answer?.address, cone2.publicIp)
+    await stop(echo)
+    await stop(server)
+  })
+
   it('sweep removes what a killed run left (its namespaces, links, files, miniupnpd and stund), not what a running lab has', async () => {
     const killed = await execFileAsync(process.execPath, ['--input-type=module', '-e', KILLED_RUN, new URL('../../src/lab/host-lab.js', import.meta.url).href]).catch(err => err)
     assert.equal(killed.signal, 'SIGKILL', String(killed.stderr))
