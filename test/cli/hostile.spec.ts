@@ -479,8 +479,10 @@ describe('cli: floods from strangers, each beside an honest download', function 
     // messages of one 1 MiB block each, as fast as the downloader takes them
     const run = await underFlood('unsolicited', slow, () => floods.unsolicitedBlocks(MiB))
     console.log(figures('unsolicited blocks (the downloader, 8 MiB/s limit)', run.baseline, run.flood, `${run.sent} MiB of blocks sent during the get, from ${run.identities} peer IDs, ${run.bans.length} banned`))
-    // whether it was asked for nothing, or (the downloader asks every peer it meets over Bitswap too) for other blocks
-    assertBounded(run, /block\(s\) (though asked for none|nobody asked it for)/)
+    // whether it was asked for nothing, or (the downloader asks every peer it meets over Bitswap too) for other blocks;
+    // a ban names the last of its violations, and a flooder stopped halfway through a 1 MiB message (when the get
+    // ends, the flood is stopped) breaks the wire protocol once more, its stream ending inside that message
+    assertBounded(run, /block\(s\) (though asked for none|nobody asked it for)|stream ended inside a message/)
   })
 
   it('peer exchange from a stranger: made-up peers never dialled faster than the bound, a peer sending lists without end is banned', async () => {
