@@ -76,7 +76,7 @@ describe('cli: peers reachable only through a relay', function () {
       await new Promise(resolve => setTimeout(resolve, 300))
     }
     assert.equal(status?.health, 'ok', JSON.stringify(status))
-    const complete = status.holders.filter((h: any) => h.state === 'complete').map((h: any) => h.peerId)
+    const complete = status.holders.filter((h: any) => h.state === 'complete').map((h: any) => h.peer)
     assert.equal(complete.length, 3)
     assert.ok(complete.filter((p: string) => p !== relay.peerId).length >= 2, JSON.stringify(status.holders))
   })
