@@ -1,9 +1,8 @@
-import { isLoopback, isPrivate } from '@libp2p/utils'
-import { multiaddr } from '@multiformats/multiaddr'
 import { topView } from '../node/activity-view.js'
 import { FEED_HISTORY, FEED_INTERVAL } from './constants.js'
 import type { TopSample, TopView } from '../node/activity-view.js'
 import type { UnfinishedGet } from '../node/downloads.js'
+import type { ReachabilityStatus } from '../node/reachability.js'
 import type { ShoalNode } from '../node/shoal-node.js'
 import type { ServerResponse } from 'node:http'
 
@@ -101,7 +100,7 @@ export class WebFeed {
     const addresses = node.addresses()
     return {
       at: now.at,
-      self: { peerId: node.peerId.toString(), addresses, reachability: reachability(addresses) },
+      self: { peerId: node.peerId.toString(), addresses, reachability: reachabilityLine(node.libp2p.services.reachability.status()) },
       view,
       pins,
       unfinished: await node.unfinished(),
@@ -112,10 +111,7 @@ export class WebFeed {
   }
 }
 
-/** Who can reach this peer, as far as its own addresses tell. */
-function reachability (addresses: string[]): string {
-  const mas = addresses.map(a => multiaddr(a))
-  if (mas.some(ma => !isLoopback(ma) && !isPrivate(ma))) return 'public addresses: reachable from the internet unless a firewall says otherwise'
-  if (mas.some(ma => !isLoopback(ma))) return 'private addresses: reachable on its local network'
-  return 'loopback only: reachable from this machine only'
+/** Whether other peers can dial this one, and why Shoal thinks so. */
+function reachabilityLine (status: ReachabilityStatus): string {
+  return `reachability: ${status.state} (${status.reason})`
 }
