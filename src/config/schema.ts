@@ -167,7 +167,7 @@ export const DEFAULT_REPLICATION: ReplicationConfig = {
   trustedPeers: []
 }
 
-export const DEFAULT_RELAY: RelayConfig = {
+const DEFAULT_RELAY: RelayConfig = {
   service: false,
   maxReservations: 64,
   maxRelays: 2,

@@ -100,4 +100,25 @@ describe('cli: peers reachable only through a relay', function () {
     const connected = stranger.log.split('\n').filter(l => l.includes('peer connected') && l.includes(member.peerId))
     assert.ok(connected.length <= 2, connected.join('\n'))
   })
+
+  it('a private swarm stays private through a relay: members with the swarm key reach each other through it, a peer without the key cannot even reserve on it', async () => {
+    const swarmKey = path.join(scope.dir, 'swarm.key')
+    await fs.writeFile(swarmKey, (await shoalOk(['swarm-key'])).stdout, { mode: 0o600 })
+    const privateRelay = await scope.start('private-relay', ['--group-key', groupKey, '--relay-service', '--swarm-key', swarmKey])
+    const behind = async (name: string, args: string[]): Promise<DaemonProcess> => scope.track(new DaemonProcess(scope.repo(name), [
+      '--listen', `${privateRelay.addresses[0]}/p2p-circuit`, '--bootstrap', privateRelay.addresses[0], '--group-key', groupKey, ...args
+    ]))
+    const e = behind('e', ['--swarm-key', swarmKey])
+    const f = behind('f', ['--swarm-key', swarmKey])
+    const [de, df] = await Promise.all([e, f])
+    await Promise.all([de.ready, df.ready])
+    const file = path.join(scope.dir, 'private')
+    await fs.writeFile(file, randomBytes(MiB))
+    const { cid } = JSON.parse((await shoalOk(['add', file, '--json', '--repo', de.repo])).stdout)
+    await shoalOk(['get', cid, '-o', path.join(scope.dir, 'private-out'), '--repo', df.repo])
+    assert.equal(await sha256File(path.join(scope.dir, 'private-out')), await sha256File(file))
+    // without the key: the relay's connection is refused, so nothing listens through it and the daemon does not start
+    const outsider = await behind('outsider', [])
+    await assert.rejects(outsider.ready, /p2p-circuit/)
+  })
 })
