@@ -1,11 +1,11 @@
 import os from 'node:os'
 import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
-import { getNetConfig, isLoopback, isPrivate } from '@libp2p/utils'
+import { isLoopback, isPrivate } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import { RELAY_CHECK_INTERVAL, RELAY_RETRY_AFTER } from './constants.js'
 import type { Connection, IdentifyResult, Libp2pEvents, Logger, PeerId, PeerStore, Startable } from '@libp2p/interface'
-import type { ConnectionManager, TransportManager } from '@libp2p/interface-internal'
+import type { AddressManager, ConnectionManager, TransportManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { TypedEventTarget } from 'main-event'
 
@@ -31,6 +31,7 @@ export interface ReachabilityEvents {
 export interface ReachabilityComponents {
   events: TypedEventTarget<Libp2pEvents>
   transportManager: TransportManager
+  addressManager: AddressManager
   connectionManager: ConnectionManager
   peerStore: PeerStore
   logger: { forComponent(name: string): Logger }
@@ -59,8 +60,9 @@ const isRelayed = (addr: Multiaddr): boolean => addr.toString().includes('/p2p-c
  * it has addresses others can reach it at (announced by identify and the
  * DHT as any other).
  *
- * The evidence, in libp2p's own events: a direct inbound connection from
- * a peer outside our private networks means we are dialable (public); an
+ * The evidence, in libp2p's own events: a port our router forwards to us
+ * (UPnP, libp2p's port mapper), or a direct inbound connection from a peer
+ * outside our private networks, means we are dialable (public); an
  * address a peer saw us at that is none of this machine's (identify's
  * observed address) means a NAT stands between (private, unless inbound
  * connections say otherwise: a mapped port); no address of our own at all
@@ -75,6 +77,8 @@ export class Reachability extends TypedEventEmitter<ReachabilityEvents> implemen
   private readonly local: Set<string>
   private observed?: string
   private dialledBy?: string
+  /** A port our router forwards to us (UPnP), as the router reported it. */
+  private mapped?: string
   private state: ReachabilityState = 'unknown'
   private timer?: ReturnType<typeof setInterval>
   /** Relays whose reservation failed, and until when they are not tried again. */
@@ -87,8 +91,20 @@ export class Reachability extends TypedEventEmitter<ReachabilityEvents> implemen
     this.init = init
     this.log = components.logger.forComponent('shoal:reachability')
     this.local = (init.localAddresses ?? interfaceAddresses)()
-    this.onIdentify = this.onIdentify.bind(this)
-    this.onConnection = this.onConnection.bind(this)
+    // a listener that throws would take the process down (libp2p rethrows it): each says what failed instead
+    this.onIdentify = this.guarded(this.onIdentify)
+    this.onConnection = this.guarded(this.onConnection)
+    this.onSelfUpdate = this.guarded(this.onSelfUpdate)
+  }
+
+  private guarded<E> (fn: (evt: E) => void): (evt: E) => void {
+    return evt => {
+      try {
+        fn.call(this, evt)
+      } catch (err: any) {
+        this.log.error('reachability: %s', err.message)
+      }
+    }
   }
 
   readonly [Symbol.toStringTag] = 'shoal:reachability'
@@ -96,6 +112,7 @@ export class Reachability extends TypedEventEmitter<ReachabilityEvents> implemen
   start (): void {
     this.c.events.addEventListener('peer:identify', this.onIdentify)
     this.c.events.addEventListener('connection:open', this.onConnection)
+    this.c.events.addEventListener('self:peer:update', this.onSelfUpdate)
     this.timer = setInterval(() => { void this.keepRelays() }, RELAY_CHECK_INTERVAL)
   }
 
@@ -106,6 +123,7 @@ export class Reachability extends TypedEventEmitter<ReachabilityEvents> implemen
   stop (): void {
     this.c.events.removeEventListener('peer:identify', this.onIdentify)
     this.c.events.removeEventListener('connection:open', this.onConnection)
+    this.c.events.removeEventListener('self:peer:update', this.onSelfUpdate)
     clearInterval(this.timer)
   }
 
@@ -123,6 +141,7 @@ export class Reachability extends TypedEventEmitter<ReachabilityEvents> implemen
 
   private reason (): string {
     if (this.init.announced) return 'its announced addresses'
+    if (this.mapped != null) return `its router forwards ${this.mapped} to it (UPnP)`
     if (this.dialledBy != null) return `a peer dialled it directly from ${this.dialledBy}`
     if (this.direct().length === 0) return 'no address of its own: reachable only through relays'
     if (this.observed != null) return `behind a NAT: peers see it at ${this.observed}`
@@ -130,7 +149,7 @@ export class Reachability extends TypedEventEmitter<ReachabilityEvents> implemen
   }
 
   private compute (): ReachabilityState {
-    if (this.init.announced || this.dialledBy != null) return 'public'
+    if (this.init.announced || this.mapped != null || this.dialledBy != null) return 'public'
     if (this.direct().length === 0 || this.observed != null) return 'private'
     return 'unknown'
   }
@@ -148,17 +167,29 @@ export class Reachability extends TypedEventEmitter<ReachabilityEvents> implemen
   private onIdentify (evt: CustomEvent<IdentifyResult>): void {
     const { observedAddr, connection } = evt.detail
     if (observedAddr == null || connection.limits != null || isRelayed(connection.remoteAddr)) return
-    const host = getNetConfig(observedAddr).host
-    if (isLoopback(observedAddr) || this.local.has(host)) return
+    // what another peer says it sees: any multiaddr at all
+    const host = ipOf(observedAddr)
+    if (host == null || isLoopback(observedAddr) || this.local.has(host)) return
     this.observed = observedAddr.toString()
+    this.update()
+  }
+
+  private onSelfUpdate (_evt?: unknown): void {
+    const mapping = this.c.addressManager.getAddressesWithMetadata()
+      .find(a => a.type === 'ip-mapping' && a.verified && !isRelayed(a.multiaddr) && ipOf(a.multiaddr) != null && isPrivate(a.multiaddr) !== true)
+    const mapped = mapping?.multiaddr.toString()
+    if (mapped === this.mapped) return
+    this.mapped = mapped
     this.update()
   }
 
   private onConnection (evt: CustomEvent<Connection>): void {
     const conn = evt.detail
-    if (conn.direction !== 'inbound' || isRelayed(conn.remoteAddr) || isLoopback(conn.remoteAddr) || isPrivate(conn.remoteAddr) === true) return
+    // relayed and WebRTC connections (its remote address is no IP) say nothing of our address
+    const host = ipOf(conn.remoteAddr)
+    if (conn.direction !== 'inbound' || host == null || isRelayed(conn.remoteAddr) || isLoopback(conn.remoteAddr) || isPrivate(conn.remoteAddr) === true) return
     if (this.dialledBy != null) return
-    this.dialledBy = getNetConfig(conn.remoteAddr).host
+    this.dialledBy = host
     this.update()
   }
 
@@ -198,6 +229,12 @@ export class Reachability extends TypedEventEmitter<ReachabilityEvents> implemen
       this.reserving = false
     }
   }
+}
+
+/** The IP address a multiaddr starts with, if it starts with one. */
+function ipOf (addr: Multiaddr): string | undefined {
+  const first = addr.getComponents()[0]
+  return first?.name === 'ip4' || first?.name === 'ip6' ? first.value : undefined
 }
 
 /** The relay's PeerId in a relayed address of ours (`…/p2p/RELAY/p2p-circuit/…`). */
