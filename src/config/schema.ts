@@ -92,6 +92,12 @@ export interface ShoalConfig {
   bootstrap: string[]
   /** Find peers on the local network with mDNS. */
   mdns: boolean
+  /** Ask the router to forward our port (UPnP IGD), so peers behind other NATs can dial us directly. */
+  upnp: boolean
+  /** Make relayed connections direct where the NATs allow it: WebRTC, its UDP path punched by ICE (off in a private swarm: WebRTC would skip the swarm key). */
+  holePunching: boolean
+  /** STUN servers ICE asks for this peer's public address when it punches a hole (stun:host:port). */
+  stunServers: string[]
   /** Chunk size for `add` in bytes. */
   chunkSize: number
   /** Upload and download limits in bytes per second; 0: unlimited. */
@@ -182,6 +188,10 @@ export function defaultConfig (): ShoalConfig {
     announce: [],
     bootstrap: [],
     mdns: false,
+    upnp: true,
+    holePunching: true,
+    // the public STUN servers libp2p's WebRTC transport uses by default
+    stunServers: ['stun:stun.l.google.com:19302', 'stun:global.stun.twilio.com:3478', 'stun:stun.cloudflare.com:3478', 'stun:stun.services.mozilla.com:3478'],
     chunkSize: DEFAULT_CHUNK_SIZE,
     maxUploadRate: 0,
     maxDownloadRate: 0,

@@ -20,6 +20,9 @@ export function validateConfig (input: unknown, source = 'config'): ShoalConfig 
     announce: multiaddrList(raw.announce ?? defaults.announce, `${source}: announce`),
     bootstrap: multiaddrList(raw.bootstrap ?? defaults.bootstrap, `${source}: bootstrap`).map(a => checkBootstrap(a, `${source}: bootstrap`)),
     mdns: bool(raw.mdns ?? defaults.mdns, `${source}: mdns`),
+    upnp: bool(raw.upnp ?? defaults.upnp, `${source}: upnp`),
+    holePunching: bool(raw.holePunching ?? defaults.holePunching, `${source}: holePunching`),
+    stunServers: stunList(raw.stunServers ?? defaults.stunServers, `${source}: stunServers`),
     chunkSize: chunkSize(raw.chunkSize ?? defaults.chunkSize, `${source}: chunkSize`),
     maxUploadRate: rate(raw.maxUploadRate ?? defaults.maxUploadRate, `${source}: maxUploadRate`),
     maxDownloadRate: rate(raw.maxDownloadRate ?? defaults.maxDownloadRate, `${source}: maxDownloadRate`),
@@ -91,6 +94,15 @@ export function peerIdList (value: unknown, what: string): string[] {
     } catch {
       throw new ConfigError(`${what}: not a peer id: ${JSON.stringify(v)}`)
     }
+  })
+}
+
+/** STUN servers as ICE takes them: stun:host:port. */
+export function stunList (value: unknown, what: string): string[] {
+  if (!Array.isArray(value)) throw new ConfigError(`${what} must be a list of stun:host:port`)
+  return value.map(v => {
+    if (typeof v !== 'string' || !/^stun:[^\s:]+(:\d{1,5})?$/.test(v)) throw new ConfigError(`${what}: not a STUN server (stun:host:port): ${JSON.stringify(v)}`)
+    return v
   })
 }
 

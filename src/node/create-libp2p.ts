@@ -1,5 +1,8 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { uPnPNAT } from '@libp2p/upnp-nat'
+import { webRTC } from '@libp2p/webrtc'
+import { multiaddr } from '@multiformats/multiaddr'
 import { QuotaExceededError } from '../errors.js'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
@@ -29,7 +32,7 @@ import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { Reachability } from './reachability.js'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
-import type { PeerDiscovery, PeerId, PrivateKey, Libp2p, ComponentLogger } from '@libp2p/interface'
+import type { PeerDiscovery, PeerId, PrivateKey, Libp2p, ComponentLogger, Transport } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
@@ -146,6 +149,22 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
       downloadThrottle: options.downloadThrottle
     })
   }
+  // NAT traversal where a NAT may be: a daemon listening beyond loopback asks its router (if it
+  // speaks UPnP IGD) to forward its port, the mapped address trusted at once as the router reports
+  // it, and listens for WebRTC through its relays: each relayed address gets a `/webrtc` twin, which
+  // libp2p dials before the relayed one (signalling over the relay, then ICE punches a UDP path;
+  // where the NATs do not allow it the dial falls back to the relay). WebRTC connections skip
+  // libp2p's connection protector, so a private swarm never uses them.
+  const beyondLoopback = config.listen.some(a => !isLoopback(multiaddr(a)) && !a.includes('/p2p-circuit'))
+  if (config.upnp && beyondLoopback) {
+    ipfsServices.upnp = uPnPNAT({ autoConfirmAddress: true, portMappingDescription: 'shoal' })
+  }
+  const transports: Array<(components: any) => Transport> = [tcp(), circuitRelayTransport()]
+  const listen = [...config.listen]
+  if (config.holePunching && beyondLoopback && options.swarmKey == null) {
+    transports.push(webRTC({ rtcConfiguration: { iceServers: config.stunServers.map(url => ({ urls: [url] })) } }))
+    listen.push('/webrtc')
+  }
   if (config.relay.service) {
     ipfsServices.relay = groupRelay({
       isMember: peer => options.isMember?.(peer) ?? false,
@@ -179,12 +198,12 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
           defaultMetrics: { eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_INTERVAL }
         }),
     addresses: {
-      listen: config.listen,
+      listen,
       announce: config.announce,
       announceFilter: reachableFromOthers
     },
-    // TCP, and circuit relay v2: a peer behind NAT is reached through a relay it holds a reservation on
-    transports: [tcp(), circuitRelayTransport()],
+    // TCP, circuit relay v2 (a peer behind NAT is reached through a relay it holds a reservation on), WebRTC (above)
+    transports,
     connectionEncrypters: [noise()],
     connectionProtector: options.swarmKey == null ? undefined : preSharedKey({ psk: options.swarmKey }),
     streamMuxers: [yamux({

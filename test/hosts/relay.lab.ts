@@ -11,10 +11,11 @@ const PORT = 4401
 
 /**
  * Shoal behind home routers (the host lab's NATs): a public member of the
- * replication group runs the relay; peers behind a port-restricted cone, a
- * symmetric NAT and a UPnP router find that they are private, reserve a
- * slot on it without being told to, and fetch and replicate each other's
- * files through it by CID alone. Run with `npm run test:hosts` (root needed).
+ * replication group runs the relay; peers behind a port-restricted cone and
+ * a symmetric NAT find that they are private, reserve a slot on it without
+ * being told to, and fetch and replicate each other's files through it by
+ * CID alone; the peer behind a UPnP router has its port forwarded and is
+ * dialled directly. Run with `npm run test:hosts` (root needed).
  */
 describe('hosts: peers behind NAT, through their group\'s relay', function () {
   this.timeout(600_000)
@@ -24,10 +25,11 @@ describe('hosts: peers behind NAT, through their group\'s relay', function () {
   const daemons = new Map<string, DaemonProcess>()
   const hosts = new Map<string, Host>()
   let relayAddress = ''
+  let stun = ''
 
   async function start (name: string, args: string[] = []): Promise<DaemonProcess> {
     const host = hosts.get(name)!
-    const d = new DaemonProcess(path.join(dir, name), ['--listen', `/ip4/0.0.0.0/tcp/${PORT}`, '--group-key', groupKey, '--check-interval', '0.5', ...args], {}, SHOAL_BIN,
+    const d = new DaemonProcess(path.join(dir, name), ['--listen', `/ip4/0.0.0.0/tcp/${PORT}`, '--group-key', groupKey, '--check-interval', '0.5', '--stun', stun, ...args], {}, SHOAL_BIN,
       (cmd, a, options) => lab.spawn(host.index, cmd, a, options))
     daemons.set(name, d)
     await d.ready
@@ -54,7 +56,7 @@ describe('hosts: peers behind NAT, through their group\'s relay', function () {
   async function get (name: string, cid: string, out: string): Promise<{ seconds: number, summary: any }> {
     const started = Date.now()
     const r = await shoal(['get', cid, '-o', out, '--json', '--repo', repo(name)], { timeout: 180_000 })
-    assert.equal(r.code, 0, `${name}: ${r.stderr}`)
+    assert.equal(r.code, 0, `${name}: ${r.stderr}\n${name}'s log ends:\n${daemons.get(name)!.log.split('\n').slice(-30).join('\n')}`)
     return { seconds: (Date.now() - started) / 1000, summary: summaryOf(r) }
   }
 
@@ -68,6 +70,9 @@ describe('hosts: peers behind NAT, through their group\'s relay', function () {
     hosts.set('relay', await lab.addHost())
     hosts.set('public', await lab.addHost())
     for (const [name, kind] of natted) hosts.set(name, await lab.addHost({ behind: await lab.addRouter({ kind }) }))
+    hosts.set('newcomer', await lab.addHost({ behind: await lab.addRouter({ kind: 'cone' }) }))
+    const server = await lab.startStun(hosts.get('public')!.index)
+    stun = `stun:${server.ip}:${server.port}`
   })
 
   after(async () => {
@@ -81,7 +86,7 @@ describe('hosts: peers behind NAT, through their group\'s relay', function () {
     relayAddress = relay.addresses[0]
     await start('public', ['--bootstrap', relayAddress])
     const reserved: string[] = []
-    for (const [name] of natted) {
+    for (const [name] of natted.filter(([, kind]) => kind !== 'upnp')) {
       const started = Date.now()
       await start(name, ['--bootstrap', relayAddress])
       const id = await until(`${name} to hold a reservation`, 60_000, async () => {
@@ -101,18 +106,47 @@ describe('hosts: peers behind NAT, through their group\'s relay', function () {
     })
     assert.match(relayId.reachability.reason, /a peer dialled it directly from 11\./)
     const stat = JSON.parse((await shoalOk(['stat', '--json', '--repo', repo('relay')])).stdout)
-    assert.equal(stat.relaying.reservations, natted.length)
+    assert.equal(stat.relaying.reservations, 3)
+  })
+
+  it('the peer behind the UPnP router has its port forwarded, knows it is public, and is reached directly', async () => {
+    const started = Date.now()
+    await start('upnp', ['--bootstrap', relayAddress])
+    const router = hosts.get('upnp')!.router!
+    const id = await until('the router to forward the port', 60_000, async () => {
+      const id = await idOf('upnp')
+      return id.reachability.state === 'public' ? id : undefined
+    })
+    console.log(`      UPnP: port forwarded and public ${((Date.now() - started) / 1000).toFixed(1)} s after start`)
+    assert.match(id.reachability.reason, new RegExp(`its router forwards /ip4/${router.publicIp.replace(/\./g, '\\.')}/tcp/\\d+ to it \\(UPnP\\)`))
+    const forwarded = id.addresses.find(a => a.startsWith(`/ip4/${router.publicIp}/tcp/`))
+    assert.ok(forwarded != null, id.addresses.join(' '))
+    // a peer behind a cone gets its file over a direct connection to the forwarded port
+    const input = path.join(dir, 'from-upnp')
+    await fs.writeFile(input, randomBytes(4 * MiB))
+    const { cid } = JSON.parse((await shoalOk(['add', input, '--json', '--repo', repo('upnp')])).stdout)
+    const out = path.join(dir, 'from-upnp-out')
+    const { summary } = await get('cone1', cid, out)
+    assert.equal(await sha256File(out), await sha256File(input))
+    assert.deepEqual(summary.peers.map((p: any) => p.peerId), [daemons.get('upnp')!.peerId])
+    const peers = JSON.parse((await shoalOk(['peers', '--json', '--repo', repo('cone1')])).stdout)
+    const toUpnp = peers.find((p: any) => p.peerId === daemons.get('upnp')!.peerId)
+    // the forwarded port, or a hole punched while the peer was still private
+    assert.ok(toUpnp?.addresses.some((a: string) => !a.includes('/p2p-circuit') || a.includes('/webrtc/')), JSON.stringify(toUpnp))
   })
 
   it('a file added behind one NAT is fetched by CID from behind every other NAT and from the public peer, byte for byte', async () => {
     const input = path.join(dir, 'from-cone1')
     await fs.writeFile(input, randomBytes(8 * MiB))
     const { cid } = JSON.parse((await shoalOk(['add', input, '--json', '--repo', repo('cone1')])).stdout)
+    const took: string[] = []
     for (const name of ['cone2', 'symmetric', 'upnp', 'public']) {
       const out = path.join(dir, `${name}-out`)
-      await get(name, cid, out)
+      const { seconds } = await get(name, cid, out)
+      took.push(`${name} ${seconds.toFixed(1)} s`)
       assert.equal(await sha256File(out), await sha256File(input), name)
     }
+    console.log(`      8 MiB from behind a cone: ${took.join(', ')}`)
     // and the other way: added behind the symmetric NAT, fetched behind a cone
     const second = path.join(dir, 'from-symmetric')
     await fs.writeFile(second, randomBytes(4 * MiB))
@@ -126,36 +160,84 @@ describe('hosts: peers behind NAT, through their group\'s relay', function () {
     assert.ok(toSymmetric?.addresses.every((a: string) => a.includes('/p2p-circuit')), JSON.stringify(toSymmetric))
   })
 
-  it('64 MiB through the relay beside 64 MiB from the public peer (same run), and every byte of the first crossed the relay', async () => {
-    const input = path.join(dir, 'big')
-    await fs.writeFile(input, randomBytes(64 * MiB))
-    const behind = JSON.parse((await shoalOk(['add', input, '--json', '--repo', repo('cone1')])).stdout)
-    const relayBefore = JSON.parse((await shoalOk(['stat', '--json', '--repo', repo('relay')])).stdout)
-    const relayed = await get('cone2', behind.cid, path.join(dir, 'big-relayed'))
-    assert.deepEqual(relayed.summary.peers.map((p: any) => p.peerId), [daemons.get('cone1')!.peerId])
-    const relayAfter = JSON.parse((await shoalOk(['stat', '--json', '--repo', repo('relay')])).stdout)
-    // the relay only relays: it neither stored nor served any of it
-    assert.equal(relayAfter.storage.blocks.bytes, relayBefore.storage.blocks.bytes)
-    // a copy added on the public peer (the same bytes under a second root: another chunk size) is fetched directly
-    const direct = JSON.parse((await shoalOk(['add', input, '--chunk-size', '524288', '--json', '--repo', repo('public')])).stdout)
-    const fromPublic = await get('upnp', direct.cid, path.join(dir, 'big-direct'))
-    assert.equal(await sha256File(path.join(dir, 'big-relayed')), await sha256File(input))
-    assert.equal(await sha256File(path.join(dir, 'big-direct')), await sha256File(input))
-    const rate = (s: number): string => `${(64 / s).toFixed(1)} MiB/s`
-    console.log(`      64 MiB: relayed (cone behind cone, via the relay) ${relayed.seconds.toFixed(1)} s = ${rate(relayed.seconds)}; direct (public peer to a NATed one) ${fromPublic.seconds.toFixed(1)} s = ${rate(fromPublic.seconds)}; ratio ${(fromPublic.seconds / relayed.seconds).toFixed(2)}`)
+  /** Bytes in and out of a lab host's interface (what crossed it). */
+  async function traffic (name: string): Promise<number> {
+    const dev = await lab.exec(hosts.get(name)!.index, 'cat', ['/proc/net/dev'])
+    const line = dev.split('\n').find(l => l.trim().startsWith('eth0:'))!
+    const fields = line.split(':')[1].trim().split(/\s+/).map(Number)
+    return fields[0] + fields[8]
+  }
+
+  async function connectionTo (from: string, to: string): Promise<string[]> {
+    const peers = JSON.parse((await shoalOk(['peers', '--json', '--repo', repo(from)])).stdout)
+    return peers.find((p: any) => p.peerId === daemons.get(to)!.peerId)?.addresses ?? []
+  }
+
+  it('behind two cones a dial goes direct (WebRTC: signalling through the relay, ICE punches UDP through both NATs); to a symmetric NAT it falls back to the relay', async () => {
+    // a newcomer behind a cone of its own, so the time to a direct connection is measured from nothing
+    await start('newcomer', ['--bootstrap', relayAddress])
+    await until('the newcomer to hold a reservation', 60_000, async () => (await idOf('newcomer')).reachability.relayed.length > 0 ? true : undefined)
+    const webrtcOf = async (name: string): Promise<string> => {
+      const address = (await idOf(name)).addresses.find(a => a.includes('/p2p-circuit/webrtc/'))
+      assert.ok(address != null, `${name} announces a WebRTC address through its relay`)
+      return address
+    }
+    let started = Date.now()
+    await shoalOk(['connect', await webrtcOf('cone1'), '--repo', repo('newcomer')])
+    const punched = (Date.now() - started) / 1000
+    const toCone = await connectionTo('newcomer', 'cone1')
+    // beside the relayed connection the signalling went over, a direct one
+    assert.ok(toCone.some(a => a.includes('/webrtc/')), toCone.join(' '))
+    started = Date.now()
+    const refused = await shoal(['connect', await webrtcOf('symmetric'), '--repo', repo('newcomer')], { timeout: 120_000 })
+    const tried = (Date.now() - started) / 1000
+    assert.notEqual(refused.code, 0, refused.stdout)
+    // a get dials every address it knows, the relayed one last: from behind the symmetric NAT it arrives through the relay
+    const input = path.join(dir, 'from-symmetric-to-newcomer')
+    await fs.writeFile(input, randomBytes(MiB))
+    const { cid } = JSON.parse((await shoalOk(['add', input, '--json', '--repo', repo('symmetric')])).stdout)
+    await get('newcomer', cid, path.join(dir, 'newcomer-out'))
+    assert.equal(await sha256File(path.join(dir, 'newcomer-out')), await sha256File(input))
+    const toSymmetric = await connectionTo('newcomer', 'symmetric')
+    console.log(`      cone ↔ cone: direct (WebRTC) ${punched.toFixed(1)} s after the dial began; cone ↔ symmetric: connect exited ${refused.code} after ${tried.toFixed(1)} s (${refused.stderr.trim()}); then connected over ${toSymmetric.join(' ')}`)
   })
 
-  it('a root added with --replicas 3 behind a NAT gets its copies on peers behind NATs', async () => {
+  it('64 MiB relayed, hole punched and from a public peer, side by side in one run, with the share of bytes that crossed the relay', async () => {
+    const input = path.join(dir, 'big')
+    await fs.writeFile(input, randomBytes(64 * MiB))
+    const figures: string[] = []
+    const run = async (what: string, from: string, to: string, chunkSize: string): Promise<number> => {
+      const { cid } = JSON.parse((await shoalOk(['add', input, '--chunk-size', chunkSize, '--json', '--repo', repo(from)])).stdout)
+      const before = await traffic('relay')
+      const { seconds, summary } = await get(to, cid, path.join(dir, `big-${to}-${chunkSize}`))
+      const crossed = (await traffic('relay')) - before
+      assert.equal(await sha256File(path.join(dir, `big-${to}-${chunkSize}`)), await sha256File(input))
+      assert.deepEqual(summary.peers.map((p: any) => p.peerId), [daemons.get(from)!.peerId])
+      // a relayed byte crosses the relay's interface twice (in, then out)
+      const share = crossed / 2 / (64 * MiB)
+      figures.push(`${what} ${seconds.toFixed(1)} s = ${(64 / seconds).toFixed(1)} MiB/s, ${(Math.min(share, 1) * 100).toFixed(0)} % through the relay`)
+      return share
+    }
+    // different chunk sizes give the same bytes three roots, none held by the getter yet
+    const relayedShare = await run('relayed (cone ← symmetric)', 'symmetric', 'cone1', '1048576')
+    const punchedShare = await run('hole punched (cone ← cone)', 'cone1', 'cone2', '524288')
+    await run('direct (NATed ← public)', 'public', 'upnp', '262144')
+    console.log(`      64 MiB: ${figures.join('; ')}`)
+    assert.ok(relayedShare > 0.9, `${relayedShare}`)
+    assert.ok(punchedShare < 0.1, `${punchedShare}`)
+  })
+
+  it('a root added with --replicas 5 behind a NAT gets copies on peers behind NATs (the group has two public peers)', async () => {
     const input = path.join(dir, 'replicated')
     await fs.writeFile(input, randomBytes(3 * MiB))
-    const { cid } = JSON.parse((await shoalOk(['add', input, '--replicas', '3', '--json', '--repo', repo('cone2')])).stdout)
-    const status = await until('three complete copies', 120_000, async () => {
+    const { cid } = JSON.parse((await shoalOk(['add', input, '--replicas', '5', '--json', '--repo', repo('cone2')])).stdout)
+    const status = await until('five complete copies', 120_000, async () => {
       const r = await shoal(['status', cid, '--json', '--repo', repo('cone2')])
       const s = r.code === 0 ? JSON.parse(r.stdout) : undefined
-      return s?.health === 'ok' && s.copies === 3 ? s : undefined
+      return s?.health === 'ok' && s.copies === 5 ? s : undefined
     })
-    const behindNat = new Set(natted.map(([name]) => daemons.get(name)!.peerId))
+    const behindNat = new Set([...natted.map(([name]) => name), 'newcomer'].map(name => daemons.get(name)!.peerId))
     const holders = status.holders.filter((h: any) => h.state === 'complete').map((h: any) => h.peer)
-    assert.ok(holders.filter((p: string) => behindNat.has(p)).length >= 2, JSON.stringify(status.holders))
+    assert.ok(holders.filter((p: string) => behindNat.has(p)).length >= 3, JSON.stringify(status.holders))
   })
 })

@@ -37,6 +37,9 @@ interface NetworkArgs extends GlobalArgs {
   webui?: string
   'webui-allow-remote'?: boolean
   'relay-service'?: boolean
+  upnp?: boolean
+  'hole-punching'?: boolean
+  stun?: string[]
 }
 
 function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
@@ -67,6 +70,9 @@ function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
     .option('metrics-allow-remote', { type: 'boolean', describe: 'let --metrics bind an address other than loopback' })
     .option('webui', { type: 'string', describe: 'where the web page listens (default /ip4/127.0.0.1/tcp/0: loopback, the port it had last time; \'\' for none); `shoal webui` signs a browser in' })
     .option('webui-allow-remote', { type: 'boolean', describe: 'let --webui bind an address other than loopback (a phone on the LAN)' })
+    .option('upnp', { type: 'boolean', describe: 'ask the router to forward our port with UPnP (default on where we listen beyond loopback; --no-upnp: never)' })
+    .option('hole-punching', { type: 'boolean', describe: 'make relayed connections direct where the NATs allow it (WebRTC, UDP punched by ICE; default on where we listen beyond loopback, never in a private swarm; --no-hole-punching: never)' })
+    .option('stun', { type: 'string', array: true, describe: 'a STUN server for hole punching, stun:host:port (repeatable; replaces the default public ones)' })
     .option('relay-service', { type: 'boolean', describe: 'be a circuit relay: members of this peer\'s replication group reach each other through it (peers behind NAT), strangers only within libp2p\'s small default limits' }) as any
 }
 
@@ -76,7 +82,7 @@ function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
  * that take them pay for it.
  */
 async function overrides (args: NetworkArgs): Promise<Partial<ShoalConfig>> {
-  const { checkBootstrap, checkMultiaddr, peerIdList } = await import('../../config/validate.js')
+  const { checkBootstrap, checkMultiaddr, peerIdList, stunList } = await import('../../config/validate.js')
   const o: Partial<ShoalConfig> = {}
   if (args.listen != null) o.listen = args.listen.map(a => checkMultiaddr(a, '--listen'))
   if (args.bootstrap != null) o.bootstrap = args.bootstrap.map(a => checkBootstrap(a, '--bootstrap'))
@@ -98,6 +104,9 @@ async function overrides (args: NetworkArgs): Promise<Partial<ShoalConfig>> {
   if (args['metrics-allow-remote'] != null) o.metricsAllowRemote = args['metrics-allow-remote']
   if (args.webui != null) o.webui = args.webui === '' ? '' : checkMultiaddr(args.webui, '--webui')
   if (args['webui-allow-remote'] != null) o.webuiAllowRemote = args['webui-allow-remote']
+  if (args.upnp != null) o.upnp = args.upnp
+  if (args['hole-punching'] != null) o.holePunching = args['hole-punching']
+  if (args.stun != null) o.stunServers = stunList(args.stun, '--stun')
   if (args['relay-service'] != null) o.relay = { service: args['relay-service'] } as RelayConfig
   const replication: Partial<ReplicationConfig> = {}
   if (args['group-key'] != null) replication.groupKeyFile = path.resolve(args['group-key'])
