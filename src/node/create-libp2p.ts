@@ -1,7 +1,6 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { uPnPNAT } from '@libp2p/upnp-nat'
-import { webRTC } from '@libp2p/webrtc'
 import { multiaddr } from '@multiformats/multiaddr'
 import { QuotaExceededError } from '../errors.js'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -162,8 +161,16 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
   const transports: Array<(components: any) => Transport> = [tcp(), circuitRelayTransport()]
   const listen = [...config.listen]
   if (config.holePunching && beyondLoopback && options.swarmKey == null) {
-    transports.push(webRTC({ rtcConfiguration: { iceServers: config.stunServers.map(url => ({ urls: [url] })) } }))
-    listen.push('/webrtc')
+    // a native module (node-datachannel, prebuilt binaries from npm): where none fits the platform,
+    // the daemon runs without hole punching rather than not at all
+    const webRTC = await import('@libp2p/webrtc').then(m => m.webRTC, err => {
+      options.logger?.forComponent('shoal:nat').error('hole punching off: WebRTC could not load: %s', err.message)
+      return undefined
+    })
+    if (webRTC != null) {
+      transports.push(webRTC({ rtcConfiguration: { iceServers: config.stunServers.map(url => ({ urls: [url] })) } }))
+      listen.push('/webrtc')
+    }
   }
   if (config.relay.service) {
     ipfsServices.relay = groupRelay({
