@@ -81,6 +81,8 @@ export interface RelayConfig {
   strangerDataLimit: number
   /** How long one relayed connection with a stranger at either end may last (ms). */
   strangerDurationLimit: number
+  /** Bytes per second the relayed connections between members may carry together (0: unlimited). */
+  memberRate: number
 }
 
 export interface ShoalConfig {
@@ -179,7 +181,8 @@ const DEFAULT_RELAY: RelayConfig = {
   maxRelays: 2,
   // libp2p's own defaults for every relayed connection: enough to set up a direct one
   strangerDataLimit: 128 * 1024,
-  strangerDurationLimit: 120_000
+  strangerDurationLimit: 120_000,
+  memberRate: 0
 }
 
 export function defaultConfig (): ShoalConfig {

@@ -71,7 +71,7 @@ export function validateConfig (input: unknown, source = 'config'): ShoalConfig 
       if (!(name in defaults.relay)) throw new ConfigError(`${source}: unknown relay setting "${name}"`)
       const what = `${source}: relay.${name}`
       if (name === 'service') config.relay.service = bool(value, what)
-      else (config.relay as unknown as Record<string, number>)[name] = name === 'maxRelays' ? rate(value, what, 'relays (0: none)') : positiveInt(value, what)
+      else (config.relay as unknown as Record<string, number>)[name] = name === 'maxRelays' ? rate(value, what, 'relays (0: none)') : name === 'memberRate' ? rate(value, what) : positiveInt(value, what)
     }
   }
   return config

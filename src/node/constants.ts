@@ -45,3 +45,6 @@ export const RELAY_CHECK_INTERVAL = 10_000
 
 /** A relay that refused us a reservation is not asked again for this long (ms). */
 export const RELAY_RETRY_AFTER = 10 * 60_000
+
+/** A dial of one peer, all its addresses in turn (libp2p's default is 10 s: not enough for a failed WebRTC attempt and the relay after it). */
+export const DIAL_TIMEOUT = 20_000

@@ -12,8 +12,9 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { isLoopback } from '@libp2p/utils'
-import { EVENT_LOOP_SAMPLE_INTERVAL } from './constants.js'
+import { DIAL_TIMEOUT, EVENT_LOOP_SAMPLE_INTERVAL } from './constants.js'
 import { createLibp2p } from 'libp2p'
+import { dialOrder } from './dial-order.js'
 import { groupRelay } from './group-relay.js'
 import { reachability } from './reachability.js'
 import { bitswapNetwork } from '../protocol/bitswap-network.js'
@@ -177,7 +178,8 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
       isMember: peer => options.isMember?.(peer) ?? false,
       maxReservations: config.relay.maxReservations,
       strangerDataLimit: config.relay.strangerDataLimit,
-      strangerDurationLimit: config.relay.strangerDurationLimit
+      strangerDurationLimit: config.relay.strangerDurationLimit,
+      memberRate: config.relay.memberRate
     })
   }
   if (config.ipfsDht) {
@@ -230,6 +232,9 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
     // a core each with its pings every 60 s, 0.20-0.23 % without them.
     connectionMonitor: { enabled: false },
     connectionManager: {
+      addressSorter: dialOrder,
+      // a WebRTC attempt that finds no path takes up to 6 s: the relay after it still gets its turn
+      dialTimeout: DIAL_TIMEOUT,
       maxConnections: config.limits.maxConnections,
       inboundConnectionThreshold: config.limits.inboundConnectionThreshold,
       maxIncomingPendingConnections: config.limits.maxPendingConnections

@@ -121,4 +121,27 @@ describe('cli: peers reachable only through a relay', function () {
     const outsider = await behind('outsider', [])
     await assert.rejects(outsider.ready, /p2p-circuit/)
   })
+
+  it('a relay\'s rate for its members (--relay-rate) holds what they exchange through it to that rate', async () => {
+    const capped = await scope.start('capped-relay', ['--group-key', groupKey, '--relay-service', '--relay-rate', '2MiB'])
+    const behindCapped = async (name: string): Promise<DaemonProcess> => {
+      const d = scope.track(new DaemonProcess(scope.repo(name), [
+        '--listen', `${capped.addresses[0]}/p2p-circuit`, '--bootstrap', capped.addresses[0], '--group-key', groupKey
+      ]))
+      await d.ready
+      return d
+    }
+    const g = await behindCapped('g')
+    const h = await behindCapped('h')
+    const file = path.join(scope.dir, 'capped')
+    await fs.writeFile(file, randomBytes(6 * MiB))
+    const { cid } = JSON.parse((await shoalOk(['add', file, '--json', '--repo', g.repo])).stdout)
+    const started = Date.now()
+    await shoalOk(['get', cid, '-o', path.join(scope.dir, 'capped-out'), '--repo', h.repo], { timeout: 60_000 })
+    const seconds = (Date.now() - started) / 1000
+    assert.equal(await sha256File(path.join(scope.dir, 'capped-out')), await sha256File(file))
+    console.log(`      6 MiB through a relay capped at 2 MiB/s for its members: ${seconds.toFixed(1)} s`)
+    // 6 MiB at 2 MiB/s, of which at most a burst of about 1 MiB passes at once
+    assert.ok(seconds >= 2.2, `6 MiB through a relay capped at 2 MiB/s took ${seconds.toFixed(1)} s`)
+  })
 })

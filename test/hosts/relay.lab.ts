@@ -71,6 +71,8 @@ describe('hosts: peers behind NAT, through their group\'s relay', function () {
     hosts.set('public', await lab.addHost())
     for (const [name, kind] of natted) hosts.set(name, await lab.addHost({ behind: await lab.addRouter({ kind }) }))
     hosts.set('newcomer', await lab.addHost({ behind: await lab.addRouter({ kind: 'cone' }) }))
+    hosts.set('symmetric2', await lab.addHost({ behind: await lab.addRouter({ kind: 'symmetric' }) }))
+    hosts.set('upnp2', await lab.addHost({ behind: await lab.addRouter({ kind: 'upnp' }) }))
     const server = await lab.startStun(hosts.get('public')!.index)
     stun = `stun:${server.ip}:${server.port}`
   })
@@ -152,7 +154,8 @@ describe('hosts: peers behind NAT, through their group\'s relay', function () {
     await fs.writeFile(second, randomBytes(4 * MiB))
     const added = JSON.parse((await shoalOk(['add', second, '--json', '--repo', repo('symmetric')])).stdout)
     const out = path.join(dir, 'cone1-out')
-    const { summary } = await get('cone1', added.cid, out)
+    const { summary, seconds } = await get('cone1', added.cid, out)
+    console.log(`      4 MiB from behind the symmetric NAT to behind a cone: ${seconds.toFixed(1)} s`)
     assert.equal(await sha256File(out), await sha256File(second))
     assert.deepEqual(summary.peers.map((p: any) => p.peerId), [daemons.get('symmetric')!.peerId])
     const peers = JSON.parse((await shoalOk(['peers', '--json', '--repo', repo('cone1')])).stdout)
@@ -173,7 +176,7 @@ describe('hosts: peers behind NAT, through their group\'s relay', function () {
     return peers.find((p: any) => p.peerId === daemons.get(to)!.peerId)?.addresses ?? []
   }
 
-  it('behind two cones a dial goes direct (WebRTC: signalling through the relay, ICE punches UDP through both NATs); to a symmetric NAT it falls back to the relay', async () => {
+  it('behind two cones a dial goes direct (WebRTC: signalling through the relay, ICE punches UDP through both NATs); a get from behind a symmetric NAT arrives whether or not a hole is found', async () => {
     // a newcomer behind a cone of its own, so the time to a direct connection is measured from nothing
     await start('newcomer', ['--bootstrap', relayAddress])
     await until('the newcomer to hold a reservation', 60_000, async () => (await idOf('newcomer')).reachability.relayed.length > 0 ? true : undefined)
@@ -188,18 +191,18 @@ describe('hosts: peers behind NAT, through their group\'s relay', function () {
     const toCone = await connectionTo('newcomer', 'cone1')
     // beside the relayed connection the signalling went over, a direct one
     assert.ok(toCone.some(a => a.includes('/webrtc/')), toCone.join(' '))
+    // toward a symmetric NAT (a new port for every destination) ICE rarely finds a path; either way the get arrives
     started = Date.now()
-    const refused = await shoal(['connect', await webrtcOf('symmetric'), '--repo', repo('newcomer')], { timeout: 120_000 })
-    const tried = (Date.now() - started) / 1000
-    assert.notEqual(refused.code, 0, refused.stdout)
-    // a get dials every address it knows, the relayed one last: from behind the symmetric NAT it arrives through the relay
+    const tried = await shoal(['connect', await webrtcOf('symmetric'), '--repo', repo('newcomer')], { timeout: 120_000 })
+    const triedFor = (Date.now() - started) / 1000
     const input = path.join(dir, 'from-symmetric-to-newcomer')
     await fs.writeFile(input, randomBytes(MiB))
     const { cid } = JSON.parse((await shoalOk(['add', input, '--json', '--repo', repo('symmetric')])).stdout)
-    await get('newcomer', cid, path.join(dir, 'newcomer-out'))
+    const { seconds } = await get('newcomer', cid, path.join(dir, 'newcomer-out'))
     assert.equal(await sha256File(path.join(dir, 'newcomer-out')), await sha256File(input))
     const toSymmetric = await connectionTo('newcomer', 'symmetric')
-    console.log(`      cone ↔ cone: direct (WebRTC) ${punched.toFixed(1)} s after the dial began; cone ↔ symmetric: connect exited ${refused.code} after ${tried.toFixed(1)} s (${refused.stderr.trim()}); then connected over ${toSymmetric.join(' ')}`)
+    assert.ok(toSymmetric.length > 0)
+    console.log(`      cone ↔ cone: direct (WebRTC) ${punched.toFixed(1)} s after the dial began; cone → symmetric: WebRTC ${tried.code === 0 ? 'connected' : 'found no path'} in ${triedFor.toFixed(1)} s, then a get in ${seconds.toFixed(1)} s over ${toSymmetric.some(a => a.includes('/webrtc')) ? 'WebRTC' : 'the relay'}`)
   })
 
   it('64 MiB relayed, hole punched and from a public peer, side by side in one run, with the share of bytes that crossed the relay', async () => {
@@ -227,6 +230,31 @@ describe('hosts: peers behind NAT, through their group\'s relay', function () {
     assert.ok(punchedShare < 0.1, `${punchedShare}`)
   })
 
+  it('the matrix: a peer of every kind (public, cone, symmetric, UPnP) fetches by CID from a peer of every kind, itself included', async () => {
+    await start('symmetric2', ['--bootstrap', relayAddress])
+    await start('upnp2', ['--bootstrap', relayAddress])
+    await until('the second UPnP peer to be public', 60_000, async () => (await idOf('upnp2')).reachability.state === 'public' ? true : undefined)
+    await until('the second symmetric peer to hold a reservation', 60_000, async () => (await idOf('symmetric2')).reachability.relayed.length > 0 ? true : undefined)
+    // two peers of each kind: the getter is never the adder
+    const kinds: Record<string, [string, string]> = { public: ['public', 'relay'], cone: ['cone1', 'cone2'], symmetric: ['symmetric', 'symmetric2'], upnp: ['upnp', 'upnp2'] }
+    const rows: string[] = []
+    for (const [fromKind, [from]] of Object.entries(kinds)) {
+      for (const [toKind, pair] of Object.entries(kinds)) {
+        const to = pair[0] === from ? pair[1] : pair[0]
+        const input = path.join(dir, `matrix-${from}-${to}`)
+        await fs.writeFile(input, randomBytes(MiB))
+        const { cid } = JSON.parse((await shoalOk(['add', input, '--json', '--repo', repo(from)])).stdout)
+        const { seconds, summary } = await get(to, cid, `${input}.out`)
+        assert.equal(await sha256File(`${input}.out`), await sha256File(input), `${from} → ${to}`)
+        assert.deepEqual(summary.peers.map((p: any) => p.peerId), [daemons.get(from)!.peerId], `${from} → ${to}`)
+        const over = await connectionTo(to, from)
+        const how = over.some(a => a.includes('/webrtc')) ? 'WebRTC' : over.some(a => !a.includes('/p2p-circuit')) ? 'TCP' : 'relayed'
+        rows.push(`${fromKind} → ${toKind} ${how} ${seconds.toFixed(1)} s`)
+      }
+    }
+    console.log(`      1 MiB by CID, from → to, the connection it ended on, the get's time:\n        ${rows.join('\n        ')}`)
+  })
+
   it('a root added with --replicas 5 behind a NAT gets copies on peers behind NATs (the group has two public peers)', async () => {
     const input = path.join(dir, 'replicated')
     await fs.writeFile(input, randomBytes(3 * MiB))
@@ -236,7 +264,7 @@ describe('hosts: peers behind NAT, through their group\'s relay', function () {
       const s = r.code === 0 ? JSON.parse(r.stdout) : undefined
       return s?.health === 'ok' && s.copies === 5 ? s : undefined
     })
-    const behindNat = new Set([...natted.map(([name]) => name), 'newcomer'].map(name => daemons.get(name)!.peerId))
+    const behindNat = new Set([...natted.map(([name]) => name), 'newcomer', 'symmetric2', 'upnp2'].map(name => daemons.get(name)!.peerId))
     const holders = status.holders.filter((h: any) => h.state === 'complete').map((h: any) => h.peer)
     assert.ok(holders.filter((p: string) => behindNat.has(p)).length >= 3, JSON.stringify(status.holders))
   })

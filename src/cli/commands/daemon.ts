@@ -37,6 +37,7 @@ interface NetworkArgs extends GlobalArgs {
   webui?: string
   'webui-allow-remote'?: boolean
   'relay-service'?: boolean
+  'relay-rate'?: string
   upnp?: boolean
   'hole-punching'?: boolean
   stun?: string[]
@@ -73,6 +74,7 @@ function networkOptions<T> (y: Argv<T>): Argv<T & NetworkArgs> {
     .option('upnp', { type: 'boolean', describe: 'ask the router to forward our port with UPnP (default on where we listen beyond loopback; --no-upnp: never)' })
     .option('hole-punching', { type: 'boolean', describe: 'make relayed connections direct where the NATs allow it (WebRTC, UDP punched by ICE; default on where we listen beyond loopback, never in a private swarm; --no-hole-punching: never)' })
     .option('stun', { type: 'string', array: true, describe: 'a STUN server for hole punching, stun:host:port (repeatable; replaces the default public ones)' })
+    .option('relay-rate', { type: 'string', describe: 'with --relay-service: bytes per second all members\' relayed connections share (e.g. 10MB; default unlimited)' })
     .option('relay-service', { type: 'boolean', describe: 'be a circuit relay: members of this peer\'s replication group reach each other through it (peers behind NAT), strangers only within libp2p\'s small default limits' }) as any
 }
 
@@ -107,7 +109,10 @@ async function overrides (args: NetworkArgs): Promise<Partial<ShoalConfig>> {
   if (args.upnp != null) o.upnp = args.upnp
   if (args['hole-punching'] != null) o.holePunching = args['hole-punching']
   if (args.stun != null) o.stunServers = stunList(args.stun, '--stun')
-  if (args['relay-service'] != null) o.relay = { service: args['relay-service'] } as RelayConfig
+  const relay: Partial<RelayConfig> = {}
+  if (args['relay-service'] != null) relay.service = args['relay-service']
+  if (args['relay-rate'] != null) relay.memberRate = parseRate(args['relay-rate'], '--relay-rate')
+  if (Object.keys(relay).length > 0) o.relay = relay as RelayConfig
   const replication: Partial<ReplicationConfig> = {}
   if (args['group-key'] != null) replication.groupKeyFile = path.resolve(args['group-key'])
   if (args.trust != null) replication.trustedPeers = peerIdList(args.trust, '--trust')
