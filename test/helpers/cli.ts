@@ -102,6 +102,17 @@ export async function until (check: () => Promise<boolean>, what: string, timeou
   }
 }
 
+/** What `probe` gives once it gives something (not undefined), looking every 500 ms (another process's state sends no event). */
+export async function untilValue<T> (what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  while (true) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 500))
+  }
+}
+
 /** Every path under `root`, sorted, folders with a trailing `/`. */
 export async function files (root: string, rel = ''): Promise<string[]> {
   const out: string[] = []

@@ -4,7 +4,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { DaemonProcess, SHOAL_BIN, sha256File, shoal, shoalOk, summaryOf, shoalStreaming, tempDir } from '../helpers/cli.js'
+import { DaemonProcess, sha256File, shoal, SHOAL_BIN, shoalOk, shoalStreaming, summaryOf, tempDir, untilValue } from '../helpers/cli.js'
 import { HostLab } from '../../src/lab/host-lab.js'
 
 const MiB = 1024 * 1024
@@ -42,17 +42,6 @@ describe('hosts: Shoal across network namespaces', function () {
   }
 
   const repo = (index: number): string => path.join(dir, `host${index}`)
-
-  async function until<T> (what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-    const deadline = Date.now() + timeoutMs
-    while (true) {
-      const value = await probe()
-      if (value !== undefined) return value
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`)
-      // polling another process's state: no event crosses the process boundary
-      await new Promise(resolve => setTimeout(resolve, 500))
-    }
-  }
 
   before(async () => {
     dir = await tempDir()
@@ -105,7 +94,7 @@ describe('hosts: Shoal across network namespaces', function () {
     for (let i = 1; i <= 4; i++) cid = JSON.parse((await shoalOk(['add', input, '--json', '--repo', repo(i)])).stdout).cid
     // the test is of a swarm of four: it starts once the DHT names all four (an add announces in the background)
     const seederIds = [1, 2, 3, 4].map(i => daemons.get(i)!.peerId)
-    await until('the DHT to name all four seeders', 60_000, async () => {
+    await untilValue('the DHT to name all four seeders', 60_000, async () => {
       const named = JSON.parse((await shoalOk(['providers', cid, '--json', '--timeout', '5', '--repo', repo(5)])).stdout).map((p: any) => p.peerId)
       return seederIds.every(s => named.includes(s)) ? true : undefined
     })
@@ -134,7 +123,7 @@ describe('hosts: Shoal across network namespaces', function () {
     const status = async (index: number): Promise<any> => JSON.parse((await shoalOk(['status', cid, '--json', '--repo', repo(index)])).stdout)
     const complete = (s: any, peer: string): boolean => s.holders.some((h: any) => h.peer === peer && h.state === 'complete')
     // settled: 3 complete copies and no surplus (the adder's own copy is trimmed unless it is among the closest)
-    const ok = await until('3 copies', 60_000, async () => {
+    const ok = await untilValue('3 copies', 60_000, async () => {
       const s = await status(1)
       return s.health === 'ok' && s.copies === 3 && s.holders.length === 3 && s.holders.every((h: any) => h.state === 'complete') ? s : undefined
     })
@@ -153,7 +142,7 @@ describe('hosts: Shoal across network namespaces', function () {
     const cutPeer = daemons.get(cut)!.peerId
     const cutAt = Date.now()
     await lab.partition(cut)
-    await until('a replacement for the cut-off holder', 90_000, async () => {
+    await untilValue('a replacement for the cut-off holder', 90_000, async () => {
       last = await status(1)
       return last.copies === 3 && !complete(last, cutPeer) ? last : undefined
     }).catch(err => { throw new Error(`${err.message as string}; status: ${JSON.stringify(last)}`) })
@@ -172,15 +161,15 @@ describe('hosts: Shoal across network namespaces', function () {
     }
     const tail = (d: DaemonProcess): string => d.log.trim().split('\n').slice(-25).join('\n')
     const story = (err: Error): Error => new Error(`${err.message}\ncut-off host ${cut}:\n${tail(daemons.get(cut)!)}\nhost 1:\n${tail(first)}`)
-    await until('the surplus trimmed back to 3', 120_000, async () => (await counted()) === 3 ? true : undefined).catch(err => { throw story(err) })
+    await untilValue('the surplus trimmed back to 3', 120_000, async () => (await counted()) === 3 ? true : undefined).catch(err => { throw story(err) })
     const trimSeconds = (Date.now() - healAt) / 1000
     // what the holders say catches up with what they keep within a probe round or two
-    const final = await until('status to show the 3 copies kept', 30_000, async () => { const s = await status(1); return s.copies === 3 ? s : undefined })
+    const final = await untilValue('status to show the 3 copies kept', 30_000, async () => { const s = await status(1); return s.copies === 3 ? s : undefined })
     assert.equal(final.health, 'ok')
     // settled: 3 copies in five readings in a row. The cut-off host, alone for a while, may have had a
     // placement of its own under way that lands after the heal: a 4th copy, trimmed again like any surplus
     let inARow = 0
-    await until('3 copies, settled', 90_000, async () => {
+    await untilValue('3 copies, settled', 90_000, async () => {
       inARow = (await counted()) === 3 ? inARow + 1 : 0
       return inARow >= 5 ? true : undefined
     }).catch(err => { throw story(err) })

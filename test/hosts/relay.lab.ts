@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { DaemonProcess, SHOAL_BIN, sha256File, shoal, shoalOk, summaryOf, tempDir } from '../helpers/cli.js'
+import { DaemonProcess, sha256File, shoal, SHOAL_BIN, shoalOk, summaryOf, tempDir, untilValue } from '../helpers/cli.js'
 import { HostLab } from '../../src/lab/host-lab.js'
 import type { Host, NatKind } from '../../src/lab/host-lab.js'
 
@@ -37,17 +37,6 @@ describe('hosts: peers behind NAT, through their group\'s relay', function () {
   }
 
   const repo = (name: string): string => path.join(dir, name)
-
-  async function until<T> (what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-    const deadline = Date.now() + timeoutMs
-    while (true) {
-      const value = await probe()
-      if (value !== undefined) return value
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`)
-      // polling another process's state: no event crosses the process boundary
-      await new Promise(resolve => setTimeout(resolve, 250))
-    }
-  }
 
   async function idOf (name: string): Promise<{ addresses: string[], reachability: { state: string, reason: string, relayed: string[] } }> {
     return JSON.parse((await shoalOk(['id', '--json', '--repo', repo(name)])).stdout)
@@ -91,7 +80,7 @@ describe('hosts: peers behind NAT, through their group\'s relay', function () {
     for (const [name] of natted.filter(([, kind]) => kind !== 'upnp')) {
       const started = Date.now()
       await start(name, ['--bootstrap', relayAddress])
-      const id = await until(`${name} to hold a reservation`, 60_000, async () => {
+      const id = await untilValue(`${name} to hold a reservation`, 60_000, async () => {
         const id = await idOf(name)
         return id.reachability.relayed.length > 0 ? id : undefined
       })
@@ -102,7 +91,7 @@ describe('hosts: peers behind NAT, through their group\'s relay', function () {
       assert.ok(id.addresses.some(a => a.startsWith(`${relayAddress}/p2p-circuit`)), id.addresses.join(' '))
     }
     console.log(`      time from start to a reservation on the relay: ${reserved.join(', ')}`)
-    const relayId = await until('the relay to know it is public', 30_000, async () => {
+    const relayId = await untilValue('the relay to know it is public', 30_000, async () => {
       const id = await idOf('relay')
       return id.reachability.state === 'public' ? id : undefined
     })
@@ -115,7 +104,7 @@ describe('hosts: peers behind NAT, through their group\'s relay', function () {
     const started = Date.now()
     await start('upnp', ['--bootstrap', relayAddress])
     const router = hosts.get('upnp')!.router!
-    const id = await until('the router to forward the port', 60_000, async () => {
+    const id = await untilValue('the router to forward the port', 60_000, async () => {
       const id = await idOf('upnp')
       return id.reachability.state === 'public' ? id : undefined
     })
@@ -179,7 +168,7 @@ describe('hosts: peers behind NAT, through their group\'s relay', function () {
   it('behind two cones a dial goes direct (WebRTC: signalling through the relay, ICE punches UDP through both NATs); a get from behind a symmetric NAT arrives whether or not a hole is found', async () => {
     // a newcomer behind a cone of its own, so the time to a direct connection is measured from nothing
     await start('newcomer', ['--bootstrap', relayAddress])
-    await until('the newcomer to hold a reservation', 60_000, async () => (await idOf('newcomer')).reachability.relayed.length > 0 ? true : undefined)
+    await untilValue('the newcomer to hold a reservation', 60_000, async () => (await idOf('newcomer')).reachability.relayed.length > 0 ? true : undefined)
     const webrtcOf = async (name: string): Promise<string> => {
       const address = (await idOf(name)).addresses.find(a => a.includes('/p2p-circuit/webrtc/'))
       assert.ok(address != null, `${name} announces a WebRTC address through its relay`)
@@ -233,8 +222,8 @@ describe('hosts: peers behind NAT, through their group\'s relay', function () {
   it('the matrix: a peer of every kind (public, cone, symmetric, UPnP) fetches by CID from a peer of every kind, itself included', async () => {
     await start('symmetric2', ['--bootstrap', relayAddress])
     await start('upnp2', ['--bootstrap', relayAddress])
-    await until('the second UPnP peer to be public', 60_000, async () => (await idOf('upnp2')).reachability.state === 'public' ? true : undefined)
-    await until('the second symmetric peer to hold a reservation', 60_000, async () => (await idOf('symmetric2')).reachability.relayed.length > 0 ? true : undefined)
+    await untilValue('the second UPnP peer to be public', 60_000, async () => (await idOf('upnp2')).reachability.state === 'public' ? true : undefined)
+    await untilValue('the second symmetric peer to hold a reservation', 60_000, async () => (await idOf('symmetric2')).reachability.relayed.length > 0 ? true : undefined)
     // two peers of each kind: the getter is never the adder
     const kinds: Record<string, [string, string]> = { public: ['public', 'relay'], cone: ['cone1', 'cone2'], symmetric: ['symmetric', 'symmetric2'], upnp: ['upnp', 'upnp2'] }
     const rows: string[] = []
@@ -259,7 +248,7 @@ describe('hosts: peers behind NAT, through their group\'s relay', function () {
     const input = path.join(dir, 'replicated')
     await fs.writeFile(input, randomBytes(3 * MiB))
     const { cid } = JSON.parse((await shoalOk(['add', input, '--replicas', '5', '--json', '--repo', repo('cone2')])).stdout)
-    const status = await until('five complete copies', 120_000, async () => {
+    const status = await untilValue('five complete copies', 120_000, async () => {
       const r = await shoal(['status', cid, '--json', '--repo', repo('cone2')])
       const s = r.code === 0 ? JSON.parse(r.stdout) : undefined
       return s?.health === 'ok' && s.copies === 5 ? s : undefined
