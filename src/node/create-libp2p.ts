@@ -1,4 +1,3 @@
-import { noise } from '@chainsafe/libp2p-noise'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { uPnPNAT } from '@libp2p/upnp-nat'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -15,6 +14,7 @@ import { isLoopback } from '@libp2p/utils'
 import { DIAL_TIMEOUT, EVENT_LOOP_SAMPLE_INTERVAL } from './constants.js'
 import { createLibp2p } from 'libp2p'
 import { dialOrder } from './dial-order.js'
+import { connectionEncrypters } from './encryption.js'
 import { groupRelay } from './group-relay.js'
 import { reachability } from './reachability.js'
 import { bitswapNetwork } from '../protocol/bitswap-network.js'
@@ -108,7 +108,7 @@ export interface Libp2pOptions {
 }
 
 /**
- * The libp2p node of a Shoal peer: TCP, noise (always encrypted), yamux,
+ * The libp2p node of a Shoal peer: TCP, TLS or noise (always encrypted), yamux,
  * identify, ping and Kademlia on `/shoal/kad/1.0.0` in server mode. The
  * address mapper keeps private and loopback addresses, so a swarm on a LAN
  * or one machine works; mDNS (if on) finds neighbours on the LAN.
@@ -213,7 +213,8 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
     },
     // TCP, circuit relay v2 (a peer behind NAT is reached through a relay it holds a reservation on), WebRTC (above)
     transports,
-    connectionEncrypters: [noise()],
+    // TLS 1.3 first, noise (each session key imported once) for peers without it: encryption.ts
+    connectionEncrypters: connectionEncrypters(),
     connectionProtector: options.swarmKey == null ? undefined : preSharedKey({ psk: options.swarmKey }),
     streamMuxers: [yamux({
       maxInboundStreams: config.limits.maxStreamsPerConnection,

@@ -1,12 +1,13 @@
-import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { withBitswap } from '@helia/bitswap'
 import { withLibp2pLight } from '@helia/libp2p'
 import { unixfs } from '@helia/unixfs'
 import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import { tls } from '@libp2p/tls'
 import { MemoryBlockstore } from 'blockstore-core'
 import { MemoryDatastore } from 'datastore-core'
 import { createHeliaLight } from 'helia'
@@ -24,7 +25,7 @@ export interface TestHelia {
 }
 
 /**
- * A stock Helia node (Helia's own libp2p wiring, Bitswap, blocks in memory)
+ * A stock Helia node (Helia's own libp2p wiring and encrypters, Bitswap, blocks in memory)
  * on its own loopback address; with `dht`, Kademlia on the IPFS DHT's
  * protocol, bootstrapped to nothing but the peers the test dials. Nothing
  * of Shoal is in it: what it fetches from Shoal, it fetches as any IPFS
@@ -40,7 +41,8 @@ export async function startHelia (options: { dht?: boolean } = {}): Promise<Test
   const withNet = withLibp2pLight(helia as any, {
     addresses: { listen: [`/ip4/${loopbackHost()}/tcp/0`] },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    // Helia's own choice and order (its libp2p defaults): noise, then TLS
+    connectionEncrypters: [noise(), tls()],
     streamMuxers: [yamux()],
     services
   } as any)

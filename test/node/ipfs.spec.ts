@@ -32,6 +32,8 @@ describe('node: IPFS interop with a stock Helia node (Bitswap, the IPFS DHT)', f
     await helia.node.libp2p.dial(a.libp2p.getMultiaddrs()[0])
     const bytes = await helia.cat(added.cid, { signal: AbortSignal.timeout(30_000) })
     assert.deepEqual(bytes, await fs.readFile(file))
+    // Helia dialled with its own order (noise first), which Shoal speaks too
+    assert.deepEqual(a.libp2p.getConnections(helia.node.libp2p.peerId).map(c => c.encryption), ['/noise'])
     // served under Shoal's own accounting: the ledger counts what Helia took
     const sent = a.exchange.ledger.get(helia.node.libp2p.peerId.toString())
     assert.ok(sent != null && sent.bytesSent >= 5 * MiB, `ledger: ${JSON.stringify(sent)}`)
@@ -61,6 +63,8 @@ describe('node: IPFS interop with a stock Helia node (Bitswap, the IPFS DHT)', f
     const result = await a.get(cid, out, { providerTimeout: 20_000 })
     assert.deepEqual(await fs.readFile(out), data)
     assert.deepEqual(result.peers.map(p => p.peerId), [helia.node.libp2p.peerId.toString()])
+    // Shoal dialled with its order: TLS first, which Helia speaks too
+    assert.deepEqual(a.libp2p.getConnections(helia.node.libp2p.peerId).map(c => c.encryption), ['/tls/1.0.0'])
   })
 
   it('a swarm get pulls from a Shoal peer and a Helia peer at once', async () => {

@@ -1,0 +1,86 @@
+/**
+ * How a Shoal peer encrypts its connections: TLS 1.3 first (OpenSSL's
+ * AES-GCM or ChaCha20 over the whole record stream, one cipher context per
+ * connection), noise as the fallback for peers that offer only noise (older
+ * Shoal peers, most of the IPFS network). The dialler's order wins in
+ * multistream-select, so a Shoal peer dialling a Helia node (noise, tls)
+ * ends on TLS and a Helia node dialling Shoal ends on noise; both work.
+ *
+ * Noise itself runs with `cachedKeyCrypto`: stock noise imports the raw
+ * session key into OpenSSL again for every frame it seals or opens (one per
+ * 64 KiB of data, some 21 µs each); here each session key is imported once,
+ * as a `KeyObject`, and reused for the life of the connection. The wire
+ * format is the same (tested against stock noise, both directions).
+ */
+import crypto, { type KeyObject } from 'node:crypto'
+import { noise } from '@chainsafe/libp2p-noise'
+import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
+import { tls } from '@libp2p/tls'
+import type { ICryptoInterface } from '@chainsafe/libp2p-noise'
+import type { ConnectionEncrypter } from '@libp2p/interface'
+
+const CHACHA = 'chacha20-poly1305'
+const TAG = 16
+
+/**
+ * Session keys, by the key's own bytes object: noise keeps one `Uint8Array`
+ * per direction for a connection's whole life (its CipherState), so the
+ * entry goes when the connection does.
+ */
+const keys = new WeakMap<Uint8Array, KeyObject>()
+
+function keyOf (k: Uint8Array): KeyObject {
+  let key = keys.get(k)
+  if (key == null) {
+    key = crypto.createSecretKey(k)
+    keys.set(k, key)
+  }
+  return key
+}
+
+function chunks (data: Uint8Array | Iterable<Uint8Array>): Iterable<Uint8Array> {
+  return data instanceof Uint8Array ? [data] : data
+}
+
+/** Noise's node crypto with each session key imported once (frames of fewer than 1200 bytes stay with noise's own WASM, as stock noise does). */
+export const cachedKeyCrypto: ICryptoInterface = {
+  ...defaultCrypto,
+  chaCha20Poly1305Encrypt (plaintext, nonce, ad, k) {
+    if (plaintext.byteLength < 1200) return defaultCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
+    const cipher = crypto.createCipheriv(CHACHA, keyOf(k), nonce, { authTagLength: TAG })
+    cipher.setAAD(ad, { plaintextLength: plaintext.byteLength })
+    const out = Buffer.allocUnsafe(plaintext.byteLength + TAG)
+    let at = 0
+    for (const buf of chunks(plaintext)) {
+      const sealed = cipher.update(buf)
+      out.set(sealed, at)
+      at += sealed.byteLength
+    }
+    const final = cipher.final()
+    out.set(final, at)
+    at += final.byteLength
+    out.set(cipher.getAuthTag(), at)
+    return out.subarray(0, at + TAG)
+  },
+  chaCha20Poly1305Decrypt (ciphertext, nonce, ad, k, dst) {
+    if (ciphertext.byteLength < 1200) return defaultCrypto.chaCha20Poly1305Decrypt(ciphertext, nonce, ad, k, dst)
+    const length = ciphertext.byteLength - TAG
+    const decipher = crypto.createDecipheriv(CHACHA, keyOf(k), nonce, { authTagLength: TAG })
+    const sealed = ciphertext instanceof Uint8Array ? ciphertext : ciphertext.subarray()
+    decipher.setAAD(ad, { plaintextLength: length })
+    decipher.setAuthTag(sealed.subarray(length))
+    const opened = decipher.update(sealed.subarray(0, length))
+    const final = decipher.final()
+    return final.byteLength === 0 ? opened : Buffer.concat([opened, final])
+  }
+}
+
+/** Noise with `cachedKeyCrypto`: what a Shoal peer speaks to a peer without TLS. */
+export function shoalNoise (): ReturnType<typeof noise> {
+  return noise({ crypto: cachedKeyCrypto })
+}
+
+/** A Shoal peer's connection encrypters, in the order it offers them. */
+export function connectionEncrypters (): Array<(components: any) => ConnectionEncrypter> {
+  return [tls(), shoalNoise()]
+}
