@@ -2,18 +2,15 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { unixfs } from '@helia/unixfs'
-import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p } from 'libp2p'
 import { CID } from 'multiformats/cid'
 import { shoalOk } from '../test/helpers/cli.js'
 import { Abuser } from '../test/helpers/abuser.js'
 import { DAEMON_NODE_FLAGS } from '../src/daemon/constants.js'
-import { RAW_PROTOCOL } from './constants.js'
 import { createBenchHelia } from './helia/node.js'
+import { cpuSeconds, pinTo } from './process.js'
+import type { EncrypterName } from './transports.js'
 import { Cluster, bytesUnder, MiB, mbps, median, procStatus, writeRandomFile } from './lib.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -21,8 +18,10 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const IDLE_SETTLE = 3000
 
 /** Start a child process script and read its first stdout line as JSON. */
-async function child (script: string, args: string[], nodeFlags: string[] = []): Promise<{ info: any, pid: number | undefined, stop(): void }> {
-  const proc = spawn(process.execPath, [...nodeFlags, path.join(here, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+async function child (script: string, args: string[], nodeFlags: string[] = [], wrapper: string[] = []): Promise<{ info: any, pid: number | undefined, exited: Promise<void>, stop(): void }> {
+  const command = [...wrapper, process.execPath, ...nodeFlags, path.join(here, script), ...args]
+  const proc = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] })
+  const exited = new Promise<void>(resolve => { proc.once('exit', () => { resolve() }) })
   const line = await new Promise<string>((resolve, reject) => {
     let buf = ''
     proc.stdout.on('data', d => {
@@ -31,52 +30,70 @@ async function child (script: string, args: string[], nodeFlags: string[] = []):
     })
     proc.once('exit', code => { reject(new Error(`${script} exited ${code}`)) })
   })
-  return { info: JSON.parse(line), pid: proc.pid, stop: () => { proc.kill('SIGTERM') } }
+  return { info: JSON.parse(line), pid: proc.pid, exited, stop: () => { proc.kill('SIGTERM') } }
 }
 
-/** Seconds to pull `sizeMiB` over one plain libp2p stream from a child-process peer. */
-async function rawStream (sizeMiB: number, runs: number): Promise<number[]> {
-  const peer = await child('raw-peer.js', ['127.0.0.20'])
-  const client = await createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.21/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()]
-  })
-  const times: number[] = []
+/** One measured transfer: its median rate and what each side's process spent on it. */
+interface Figure { MBps: number, seconds: number[], cpuPerGiB: { sender: number, receiver: number }, what: string }
+
+const GiB = 1024 * MiB
+
+function figure (bytes: number, seconds: number[], senderCpu: number[], receiverCpu: number[], what: string): Figure {
+  const perGiB = (cpu: number[]): number => Math.round(median(cpu) / (bytes / GiB) * 100) / 100
+  return { MBps: mbps(bytes, median(seconds)), seconds, cpuPerGiB: { sender: perGiB(senderCpu), receiver: perGiB(receiverCpu) }, what }
+}
+
+/** Cores for the two ends when pinned (each peer its own), or undefined. */
+type Pin = { sender: string, receiver: string } | undefined
+
+/**
+ * `runs` pulls of `sizeMiB` over one plain libp2p stream between two child
+ * processes, both with the daemons' Node flags (unless `bareNode`) and the
+ * encrypter named.
+ */
+async function rawStream (sizeMiB: number, runs: number, encrypter: EncrypterName, pin: Pin, bareNode = false): Promise<Figure> {
+  const flags = bareNode ? [] : DAEMON_NODE_FLAGS
+  const peer = await child('raw-peer.js', ['127.0.0.20', encrypter], flags)
   try {
-    for (let r = 0; r < runs; r++) {
-      const start = performance.now()
-      const stream = await client.dialProtocol(multiaddr(peer.info.addresses[0]), RAW_PROTOCOL)
-      const ask = new Uint8Array(4)
-      new DataView(ask.buffer).setUint32(0, sizeMiB)
-      stream.send(ask)
-      let received = 0
-      for await (const buf of stream) received += buf.byteLength
-      if (received !== sizeMiB * MiB) throw new Error(`raw stream moved ${received} bytes`)
-      times.push((performance.now() - start) / 1000)
-    }
+    if (pin != null) await pinTo(peer.pid, pin.sender)
+    const before = await cpuSeconds(peer.pid)
+    const client = await child('raw-client.js', ['127.0.0.21', encrypter, peer.info.addresses[0], String(sizeMiB), String(runs)], flags,
+      pin == null ? [] : ['taskset', '-c', pin.receiver])
+    await client.exited
+    const sent = (await cpuSeconds(peer.pid) - before) / runs
+    const { seconds, cpuSeconds: received, encryption } = client.info
+    return figure(sizeMiB * MiB, seconds, seconds.map(() => sent), received,
+      `one plain libp2p stream, TCP + ${encryption} + yamux, 1 MiB writes, two processes${bareNode ? ' without the daemons\' Node flags' : ' with the daemons\' Node flags'}`)
   } finally {
-    await client.stop()
     peer.stop()
   }
-  return times
 }
 
-/** Seconds for Helia (bitswap) to fetch and read the same file between two nodes. */
-async function heliaBitswap (dir: string, input: string, runs: number): Promise<number[]> {
+/** Helia (bitswap) fetching and reading the same file between two nodes: a child process provides, this process fetches. */
+async function heliaBitswap (dir: string, input: string, runs: number, pin: Pin): Promise<Figure> {
   const provider = await child('helia/provider.js', [input, path.join(dir, 'helia-provider')])
   const times: number[] = []
+  const sent: number[] = []
+  const received: number[] = []
   try {
+    if (pin != null) {
+      await pinTo(provider.pid, pin.sender)
+      await pinTo(process.pid, pin.receiver)
+    }
     for (let r = 0; r < runs; r++) {
       const blocks = path.join(dir, `helia-client-${r}`)
       const helia = await createBenchHelia('/ip4/127.0.0.23/tcp/0', blocks)
       try {
         await helia.libp2p.dial(multiaddr(provider.info.addresses[0]))
+        const senderBefore = await cpuSeconds(provider.pid)
+        const cpu = process.cpuUsage()
         const start = performance.now()
         let bytes = 0
         for await (const chunk of unixfs(helia).cat(CID.parse(provider.info.cid))) bytes += chunk.byteLength
         times.push((performance.now() - start) / 1000)
+        const used = process.cpuUsage(cpu)
+        received.push((used.user + used.system) / 1e6)
+        sent.push(await cpuSeconds(provider.pid) - senderBefore)
         const st = await fs.stat(input)
         if (bytes !== st.size) throw new Error(`helia read ${bytes} bytes`)
       } finally {
@@ -86,58 +103,81 @@ async function heliaBitswap (dir: string, input: string, runs: number): Promise<
     }
   } finally {
     provider.stop()
+    if (pin != null) await pinTo(process.pid, `${pin.sender},${pin.receiver}`)
   }
-  return times
+  return figure((await fs.stat(input)).size, times, sent, received, 'Helia 7 bitswap, same file and 1 MiB chunks, two processes, cat to the end')
 }
 
 /**
- * Seconds for libtorrent (qbittorrent-nox, the Debian package) to move the
- * same size between two instances on loopback over TCP, from adding the
- * torrent on the leecher to every piece verified (`bittorrent/bt-bench.sh`).
- * Undefined, with why, when qbittorrent-nox or mktorrent is not installed.
+ * libtorrent (qbittorrent-nox, the Debian package) moving the same size
+ * between two instances on loopback over TCP, from adding the torrent on
+ * the leecher to every piece verified (`bittorrent/bt-bench.sh`), with its
+ * default encryption setting. Undefined, with why, when qbittorrent-nox or
+ * mktorrent is not installed.
  */
-async function libtorrent (sizeMiB: number, runs: number): Promise<{ seconds: number[], runs: any[] } | { missing: string }> {
+async function libtorrent (sizeMiB: number, runs: number, pin: Pin): Promise<{ figure: Figure, runs: any[] } | { missing: string }> {
   const script = path.join(here, '..', '..', 'bench', 'bittorrent', 'bt-bench.sh')
   const found = await Promise.all(['qbittorrent-nox', 'mktorrent'].map(async bin => await new Promise<boolean>(resolve => {
     spawn('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).once('exit', code => { resolve(code === 0) })
   })))
   if (found.includes(false)) return { missing: 'qbittorrent-nox or mktorrent is not installed (apt-get install qbittorrent-nox mktorrent)' }
-  const results = []
+  const results: any[] = []
   for (let r = 0; r < runs; r++) {
     const line = await new Promise<string>((resolve, reject) => {
-      const proc = spawn('bash', [script, String(sizeMiB)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BT_PROTOCOL: '1' } })
+      const proc = spawn('bash', [script, String(sizeMiB)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BT_PROTOCOL: '1', BT_PIN: pin == null ? '0' : '1' } })
       let buf = ''
       proc.stdout.on('data', d => { buf += d })
       proc.once('exit', code => { code === 0 ? resolve(buf.trim().split('\n').pop()!) : reject(new Error(`bt-bench.sh exited ${code}: ${buf}`)) })
     })
     results.push(JSON.parse(line))
   }
-  return { seconds: results.map(r => r.seconds), runs: results }
+  const cpu = (role: 'seeder' | 'leecher'): number[] => results.map(r => r.cpuSecondsDuringDownload?.[role] ?? Number.NaN)
+  return {
+    figure: figure(sizeMiB * MiB, results.map(r => r.seconds), cpu('seeder'), cpu('leecher'),
+      'qbittorrent-nox (libtorrent) seeder to leecher on loopback, TCP, its default encryption setting: from adding the torrent to every piece verified'),
+    runs: results
+  }
 }
 
 export interface ScenarioOptions { dir: string, runs: number }
 
-/** One seeder, one downloader: Shoal beside the raw stack and Helia's bitswap. */
-export async function singleSource (o: ScenarioOptions & { sizeMiB: number }): Promise<any> {
+const ratio = (a: number, b: number): number => Math.round(a / b * 100) / 100
+
+/**
+ * One seeder, one downloader: Shoal beside the raw stack (each encrypter,
+ * with the daemons' flags) and Helia's bitswap and libtorrent. `pinned`:
+ * every sender on core 0 and every receiver on core 1.
+ */
+export async function singleSource (o: ScenarioOptions & { sizeMiB: number, pinned: boolean }): Promise<any> {
   const input = path.join(o.dir, 'single-input')
-  await writeRandomFile(input, o.sizeMiB)
+  await fs.access(input).catch(async () => { await writeRandomFile(input, o.sizeMiB) })
   const bytes = o.sizeMiB * MiB
-  const raw = await rawStream(o.sizeMiB, o.runs)
-  const helia = await heliaBitswap(o.dir, input, o.runs)
-  const bt = await libtorrent(o.sizeMiB, o.runs)
-  const cluster = new Cluster(path.join(o.dir, 'single'))
+  const pin: Pin = o.pinned ? { sender: '0', receiver: '1' } : undefined
+  const raw: Record<string, Figure> = {}
+  for (const encrypter of ['shoal', 'noise', 'stock-noise'] as const) raw[encrypter] = await rawStream(o.sizeMiB, o.runs, encrypter, pin)
+  raw['stock-noise-bare-node'] = await rawStream(o.sizeMiB, o.runs, 'stock-noise', pin, true)
+  const helia = await heliaBitswap(o.dir, input, o.runs, pin)
+  const bt = await libtorrent(o.sizeMiB, o.runs, pin)
+  const cluster = new Cluster(path.join(o.dir, `single-${o.pinned ? 'pinned' : 'shared'}`))
   const fetch: number[] = []
   const wall: number[] = []
+  const seedCpu: number[] = []
+  const leechCpu: number[] = []
   let seedDisk = 0
   let leechDisk = 0
   try {
-    await cluster.start('seed')
+    const seed = await cluster.start('seed')
+    if (pin != null) await pinTo(seed.child.pid, pin.sender)
     const cid = await cluster.add('seed', input)
     // the user's file and the repo's blocks: what sharing the file costs on disk
     seedDisk = bytes + await bytesUnder(cluster.repo('seed'))
     for (let r = 0; r < o.runs; r++) {
       const leech = await cluster.start(`leech-${r}`, ['--bootstrap', cluster.daemons[0].addresses[0]])
+      if (pin != null) await pinTo(leech.child.pid, pin.receiver)
+      const before = [await cpuSeconds(seed.child.pid), await cpuSeconds(leech.child.pid)]
       const got = await cluster.get(`leech-${r}`, cid)
+      seedCpu.push(await cpuSeconds(seed.child.pid) - before[0])
+      leechCpu.push(await cpuSeconds(leech.child.pid) - before[1])
       fetch.push(got.summary.seconds)
       wall.push(got.wall)
       leechDisk = got.diskBytes
@@ -146,33 +186,32 @@ export async function singleSource (o: ScenarioOptions & { sizeMiB: number }): P
   } finally {
     await cluster.stop()
   }
-  const rawMBps = mbps(bytes, median(raw))
-  const heliaMBps = mbps(bytes, median(helia))
-  const fetchMBps = mbps(bytes, median(fetch))
-  const e2eMBps = mbps(bytes, median(wall))
-  const btMBps = 'seconds' in bt ? mbps(bytes, median(bt.seconds)) : undefined
+  const shoalFetch = figure(bytes, fetch, seedCpu, leechCpu, 'fetch, verify and store every block (the daemons\' CPU during the whole get)')
+  const shoalGet = figure(bytes, wall, seedCpu, leechCpu, 'whole `shoal get` (the CLI process), including writing and syncing the output file')
+  const btFigure = 'figure' in bt ? bt.figure : undefined
   return {
     scenario: 'single-source',
+    cores: o.pinned ? 'pinned: every sender on core 0, every receiver on core 1 (taskset), a stand-in for two machines' : 'shared: both ends on any core',
     bytes,
     runs: o.runs,
-    rawStream: { MBps: rawMBps, seconds: raw, what: 'one plain libp2p stream, TCP+noise+yamux, 1 MiB writes, two processes' },
-    heliaBitswap: { MBps: heliaMBps, seconds: helia, what: 'Helia 7 bitswap, same file and 1 MiB chunks, two processes, cat to the end' },
-    shoalFetch: { MBps: fetchMBps, seconds: fetch, what: 'fetch, verify and store every block' },
-    libtorrent: 'seconds' in bt
-      ? { MBps: btMBps, seconds: bt.seconds, what: 'qbittorrent-nox (libtorrent) seeder to leecher on loopback, TCP, its default encryption setting: from adding the torrent to every piece verified', transport: bt.runs.map(r => `${r.transport} ${r.peerFlags}`), firstByteToDoneMBps: bt.runs.map(r => r.firstByteToDoneMBps) }
-      : { skipped: bt.missing },
-    shoalGet: { MBps: e2eMBps, seconds: wall, what: 'whole `shoal get` (the CLI process), including writing and syncing the output file' },
+    rawStream: raw,
+    heliaBitswap: helia,
+    libtorrent: btFigure == null ? { skipped: (bt as { missing: string }).missing } : { ...btFigure, transport: (bt as any).runs.map((r: any) => `${r.transport} ${r.peerFlags}`), firstByteToDoneMBps: (bt as any).runs.map((r: any) => r.firstByteToDoneMBps) },
+    shoalFetch,
+    shoalGet,
     disk: {
       afterAdd: Math.round(seedDisk / bytes * 1000) / 1000,
       afterGet: Math.round(leechDisk / bytes * 1000) / 1000,
       what: 'bytes on the peer\'s disk (the file, and the whole repo: blocks, packs, datastore) over the file size: after `add` on the seeder, after `get` on a downloader'
     },
     ratios: {
-      fetchVsRaw: Math.round(fetchMBps / rawMBps * 100) / 100,
-      getVsRaw: Math.round(e2eMBps / rawMBps * 100) / 100,
-      fetchVsHelia: Math.round(fetchMBps / heliaMBps * 100) / 100,
-      getVsHelia: Math.round(e2eMBps / heliaMBps * 100) / 100,
-      getVsLibtorrent: btMBps == null ? undefined : Math.round(e2eMBps / btMBps * 100) / 100
+      fetchVsRaw: ratio(shoalFetch.MBps, raw.shoal.MBps),
+      getVsRaw: ratio(shoalGet.MBps, raw.shoal.MBps),
+      fetchVsHelia: ratio(shoalFetch.MBps, helia.MBps),
+      getVsHelia: ratio(shoalGet.MBps, helia.MBps),
+      getVsLibtorrent: btFigure == null ? undefined : ratio(shoalGet.MBps, btFigure.MBps),
+      shoalTransportVsStockNoise: ratio(raw.shoal.MBps, raw['stock-noise'].MBps),
+      daemonFlagsVsBareNode: ratio(raw['stock-noise'].MBps, raw['stock-noise-bare-node'].MBps)
     }
   }
 }

@@ -16,6 +16,7 @@ import crypto, { type KeyObject } from 'node:crypto'
 import { noise } from '@chainsafe/libp2p-noise'
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import { tls } from '@libp2p/tls'
+import { Uint8ArrayList } from 'uint8arraylist'
 import type { ICryptoInterface } from '@chainsafe/libp2p-noise'
 import type { ConnectionEncrypter } from '@libp2p/interface'
 
@@ -38,40 +39,51 @@ function keyOf (k: Uint8Array): KeyObject {
   return key
 }
 
-function chunks (data: Uint8Array | Iterable<Uint8Array>): Iterable<Uint8Array> {
-  return data instanceof Uint8Array ? [data] : data
-}
+/**
+ * Noise's node crypto with each session key imported once. The rest is as
+ * stock noise does it: frames of fewer than 1200 bytes go to its WASM, and
+ * a frame that arrives in pieces (a `Uint8ArrayList`) is sealed or opened
+ * piece by piece into a list, never copied into one buffer first (a copy
+ * per frame cost more than the key import saves).
+ */
+/** What noise takes back: its own version of `Uint8ArrayList`, which knows lists of other versions by a shared symbol. */
+type Sealed = ReturnType<ICryptoInterface['chaCha20Poly1305Encrypt']>
 
-/** Noise's node crypto with each session key imported once (frames of fewer than 1200 bytes stay with noise's own WASM, as stock noise does). */
 export const cachedKeyCrypto: ICryptoInterface = {
   ...defaultCrypto,
   chaCha20Poly1305Encrypt (plaintext, nonce, ad, k) {
     if (plaintext.byteLength < 1200) return defaultCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
     const cipher = crypto.createCipheriv(CHACHA, keyOf(k), nonce, { authTagLength: TAG })
     cipher.setAAD(ad, { plaintextLength: plaintext.byteLength })
-    const out = Buffer.allocUnsafe(plaintext.byteLength + TAG)
-    let at = 0
-    for (const buf of chunks(plaintext)) {
-      const sealed = cipher.update(buf)
-      out.set(sealed, at)
-      at += sealed.byteLength
+    if (plaintext instanceof Uint8Array) {
+      const sealed = cipher.update(plaintext)
+      const final = cipher.final()
+      const tag = cipher.getAuthTag()
+      return Buffer.concat([sealed, final, tag], sealed.byteLength + final.byteLength + tag.byteLength)
     }
+    const output = new Uint8ArrayList()
+    for (const buf of plaintext) output.append(cipher.update(buf))
     const final = cipher.final()
-    out.set(final, at)
-    at += final.byteLength
-    out.set(cipher.getAuthTag(), at)
-    return out.subarray(0, at + TAG)
+    if (final.byteLength > 0) output.append(final)
+    output.append(cipher.getAuthTag())
+    return output as unknown as Sealed
   },
   chaCha20Poly1305Decrypt (ciphertext, nonce, ad, k, dst) {
     if (ciphertext.byteLength < 1200) return defaultCrypto.chaCha20Poly1305Decrypt(ciphertext, nonce, ad, k, dst)
     const length = ciphertext.byteLength - TAG
     const decipher = crypto.createDecipheriv(CHACHA, keyOf(k), nonce, { authTagLength: TAG })
-    const sealed = ciphertext instanceof Uint8Array ? ciphertext : ciphertext.subarray()
     decipher.setAAD(ad, { plaintextLength: length })
-    decipher.setAuthTag(sealed.subarray(length))
-    const opened = decipher.update(sealed.subarray(0, length))
+    decipher.setAuthTag(ciphertext.subarray(length))
+    if (ciphertext instanceof Uint8Array) {
+      const opened = decipher.update(ciphertext.subarray(0, length))
+      const final = decipher.final()
+      return final.byteLength === 0 ? opened : Buffer.concat([opened, final])
+    }
+    const output = new Uint8ArrayList()
+    for (const buf of ciphertext.sublist(0, length)) output.append(decipher.update(buf))
     const final = decipher.final()
-    return final.byteLength === 0 ? opened : Buffer.concat([opened, final])
+    if (final.byteLength > 0) output.append(final)
+    return output as unknown as Sealed
   }
 }
 
