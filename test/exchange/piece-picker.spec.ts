@@ -20,7 +20,8 @@ function peer (name: string): PeerState {
 }
 
 function indexOf (leaves: CID[]): LeafIndex {
-  return { size: leaves.length, leaves, indicesOf: (c: CID) => { const i = leaves.findIndex(l => l.equals(c)); return i < 0 ? [] : [i] } } as any
+  const indicesOfKey = (key: string): number[] => { const i = leaves.findIndex(l => l.toString() === key); return i < 0 ? [] : [i] }
+  return { size: leaves.length, leaves, indicesOfKey, indicesOf: (c: CID) => indicesOfKey(c.toString()) } as any
 }
 
 function holding (bits: number[], size: number): PeerHoldings {
