@@ -74,8 +74,13 @@ export class LeafIndex {
 
   /** The positions of a leaf, in order. */
   indicesOf (cid: CID): number[] {
+    return this.indicesOfKey(cid.toString())
+  }
+
+  /** The positions of the leaf whose CID string is `key` (for a caller that has it already). */
+  indicesOfKey (key: string): number[] {
     const out: number[] = []
-    for (let i = this.first.get(cid.toString()) ?? -1; i >= 0; i = this.next[i]) out.push(i)
+    for (let i = this.first.get(key) ?? -1; i >= 0; i = this.next[i]) out.push(i)
     return out
   }
 }

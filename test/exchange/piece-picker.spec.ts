@@ -20,7 +20,8 @@ function peer (name: string): PeerState {
 }
 
 function indexOf (leaves: CID[]): LeafIndex {
-  return { size: leaves.length, leaves, indicesOf: (c: CID) => { const i = leaves.findIndex(l => l.equals(c)); return i < 0 ? [] : [i] } } as any
+  const indicesOfKey = (key: string): number[] => { const i = leaves.findIndex(l => l.toString() === key); return i < 0 ? [] : [i] }
+  return { size: leaves.length, leaves, indicesOfKey, indicesOf: (c: CID) => indicesOfKey(c.toString()) } as any
 }
 
 function holding (bits: number[], size: number): PeerHoldings {
@@ -81,6 +82,25 @@ describe('exchange: piece picking', () => {
     leaves.forEach(l => { wants.add(l) })
     const picked = pickBlocks({ wants, peer: peer('p'), index: indexOf(leaves), availability: new Availability(4), tiebreak: Uint32Array.from([30, 10, 40, 20]), max: 4 })
     assert.deepEqual(picked.map(String), [1, 3, 0, 2].map(i => leaves[i].toString()))
+  })
+
+  it('picks the same leaves, in the same order, as a stable sort of every candidate would', async () => {
+    const n = 40
+    const leaves = await Promise.all(Array.from({ length: n }, (_, i) => leaf(i)))
+    const wants = new WantList()
+    // want-list order differs from file order; ranks and ties repeat, so order among equals matters
+    for (let i = 0; i < n; i++) wants.add(leaves[(i * 7) % n])
+    const availability = new Availability(n)
+    availability.setPeer('x', false, (holding(Array.from({ length: n }, (_, i) => i).filter(i => i % 3 === 0), n) as any).bitfield)
+    const tiebreak = Uint32Array.from({ length: n }, (_, i) => i % 4)
+    const expected = [...wants.pending()]
+      .map((cid, order) => { const i = leaves.findIndex(l => l.equals(cid)); return { cid, rank: availability.of(i), tie: tiebreak[i], order } })
+      .sort((a, b) => a.rank - b.rank || a.tie - b.tie || a.order - b.order)
+      .map(c => c.cid.toString())
+    for (const max of [1, 3, 8, n, n + 5]) {
+      const picked = pickBlocks({ wants, peer: peer('p'), index: indexOf(leaves), availability, tiebreak, max })
+      assert.deepEqual(picked.map(String), expected.slice(0, max), `max ${max}`)
+    }
   })
 
   it('sequential mode takes leaves in file order within the window', async () => {

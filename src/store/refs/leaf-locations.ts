@@ -44,11 +44,14 @@ export class LeafLocations {
     if (cached != null) return cached
     try {
       const locations = decode(await this.datastore.get(new Key(LEAF_PREFIX + key)))
-      this.remember(key, locations)
+      this.rememberRead(key, locations)
       return locations
     } catch (err: any) {
-      if (err.name === 'NotFoundError') return []
-      throw err
+      if (err.name !== 'NotFoundError') throw err
+      // a download asks whether it has each leaf before it adds it: remembering "none" spares the add
+      // its own look in the datastore (two LevelDB reads and a thrown error per leaf were one)
+      this.rememberRead(key, [])
+      return []
     }
   }
 
@@ -75,6 +78,15 @@ export class LeafLocations {
     } finally {
       if (this.writing.get(key) === write) this.writing.delete(key)
     }
+  }
+
+  /**
+   * Remember what a read found, unless a change of the list began or ended while it read: the cache
+   * then holds (or will hold) the newer list, which a stale read must not replace.
+   */
+  private rememberRead (key: string, locations: Location[]): void {
+    if (this.writing.has(key) || this.cache.has(key)) return
+    this.remember(key, locations)
   }
 
   private remember (key: string, locations: Location[]): void {
