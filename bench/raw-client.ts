@@ -1,7 +1,8 @@
 /**
  * The other end of the raw-stream baseline: dials a raw peer, pulls SIZE
- * MiB over one stream RUNS times (a new stream each), and prints one JSON
- * line: each run's seconds and this process's CPU-seconds during it.
+ * MiB over one stream RUNS times (a new stream each, after one untimed run
+ * that warms both ends up), and prints one JSON line: each run's seconds
+ * and this process's CPU-seconds during it.
  * Usage: node raw-client.js HOST ENCRYPTER PEER_ADDRESS SIZE_MIB RUNS
  */
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -22,7 +23,7 @@ const client = await createLibp2p({
 const seconds: number[] = []
 const cpuSeconds: number[] = []
 let encryption = ''
-for (let r = 0; r < Number(runs); r++) {
+for (let r = -1; r < Number(runs); r++) {
   const cpu = process.cpuUsage()
   const start = performance.now()
   const stream = await client.dialProtocol(multiaddr(address), RAW_PROTOCOL)
@@ -32,6 +33,7 @@ for (let r = 0; r < Number(runs); r++) {
   let received = 0
   for await (const buf of stream) received += buf.byteLength
   if (received !== sizeMiB * 1024 * 1024) throw new Error(`raw stream moved ${received} bytes`)
+  if (r < 0) continue
   seconds.push((performance.now() - start) / 1000)
   const used = process.cpuUsage(cpu)
   cpuSeconds.push((used.user + used.system) / 1e6)

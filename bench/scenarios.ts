@@ -16,6 +16,8 @@ import { Cluster, bytesUnder, MiB, mbps, median, procStatus, writeRandomFile } f
 const here = path.dirname(fileURLToPath(import.meta.url))
 /** How long a daemon is left alone before its idle memory is read (ms). */
 const IDLE_SETTLE = 3000
+/** Size of the file a downloading daemon fetches, untimed, before the one measured (MiB). */
+const WARM_UP_MIB = 32
 
 /** Start a child process script and read its first stdout line as JSON. */
 async function child (script: string, args: string[], nodeFlags: string[] = [], wrapper: string[] = []): Promise<{ info: any, pid: number | undefined, exited: Promise<void>, stop(): void }> {
@@ -60,7 +62,8 @@ async function rawStream (sizeMiB: number, runs: number, encrypter: EncrypterNam
     const client = await child('raw-client.js', ['127.0.0.21', encrypter, peer.info.addresses[0], String(sizeMiB), String(runs)], flags,
       pin == null ? [] : ['taskset', '-c', pin.receiver])
     await client.exited
-    const sent = (await cpuSeconds(peer.pid) - before) / runs
+    // the client's untimed warm-up pull is one more of the same size
+    const sent = (await cpuSeconds(peer.pid) - before) / (runs + 1)
     const { seconds, cpuSeconds: received, encryption } = client.info
     return figure(sizeMiB * MiB, seconds, seconds.map(() => sent), received,
       `one plain libp2p stream, TCP + ${encryption} + yamux, 1 MiB writes, two processes${bareNode ? ' without the daemons\' Node flags' : ' with the daemons\' Node flags'}`)
@@ -80,7 +83,8 @@ async function heliaBitswap (dir: string, input: string, runs: number, pin: Pin)
       await pinTo(provider.pid, pin.sender)
       await pinTo(process.pid, pin.receiver)
     }
-    for (let r = 0; r < runs; r++) {
+    // one untimed run first: the provider's code warmed up, as the raw stream's and Shoal's are
+    for (let r = -1; r < runs; r++) {
       const blocks = path.join(dir, `helia-client-${r}`)
       const helia = await createBenchHelia('/ip4/127.0.0.23/tcp/0', blocks)
       try {
@@ -90,6 +94,7 @@ async function heliaBitswap (dir: string, input: string, runs: number, pin: Pin)
         const start = performance.now()
         let bytes = 0
         for await (const chunk of unixfs(helia).cat(CID.parse(provider.info.cid))) bytes += chunk.byteLength
+        if (r < 0) continue
         times.push((performance.now() - start) / 1000)
         const used = process.cpuUsage(cpu)
         received.push((used.user + used.system) / 1e6)
@@ -151,6 +156,8 @@ const ratio = (a: number, b: number): number => Math.round(a / b * 100) / 100
 export async function singleSource (o: ScenarioOptions & { sizeMiB: number, pinned: boolean }): Promise<any> {
   const input = path.join(o.dir, 'single-input')
   await fs.access(input).catch(async () => { await writeRandomFile(input, o.sizeMiB) })
+  const warm = path.join(o.dir, 'single-warm-up')
+  await fs.access(warm).catch(async () => { await writeRandomFile(warm, WARM_UP_MIB) })
   const bytes = o.sizeMiB * MiB
   const pin: Pin = o.pinned ? { sender: '0', receiver: '1' } : undefined
   const raw: Record<string, Figure> = {}
@@ -171,9 +178,12 @@ export async function singleSource (o: ScenarioOptions & { sizeMiB: number, pinn
     const cid = await cluster.add('seed', input)
     // the user's file and the repo's blocks: what sharing the file costs on disk
     seedDisk = bytes + await bytesUnder(cluster.repo('seed'))
+    const warmCid = await cluster.add('seed', warm)
     for (let r = 0; r < o.runs; r++) {
       const leech = await cluster.start(`leech-${r}`, ['--bootstrap', cluster.daemons[0].addresses[0]])
       if (pin != null) await pinTo(leech.child.pid, pin.receiver)
+      // a daemon that has run a while: both ends' code warmed up by another file first
+      await cluster.get(`leech-${r}`, warmCid)
       const before = [await cpuSeconds(seed.child.pid), await cpuSeconds(leech.child.pid)]
       const got = await cluster.get(`leech-${r}`, cid)
       seedCpu.push(await cpuSeconds(seed.child.pid) - before[0])

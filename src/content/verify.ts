@@ -8,8 +8,9 @@ import { create as createDigest } from 'multiformats/hashes/digest'
 
 /**
  * A block whose bytes have been hashed and found to match its CID. Only
- * `verifyBlock` makes one, so a function that takes a `VerifiedBlock` cannot
- * be handed unchecked bytes by mistake.
+ * `verifyBlock` makes one (and `reverifiedBlock`, for bytes read again from
+ * where verified ones were read), so a function that takes a
+ * `VerifiedBlock` cannot be handed unchecked bytes by mistake.
  */
 export interface VerifiedBlock {
   readonly cid: CID
@@ -64,6 +65,16 @@ export function verifyBlock (cid: CID, bytes: Uint8Array | Uint8ArrayList): Veri
     throw new BlockVerificationError(`block bytes do not match ${cid.toString()}`)
   }
   if (bytes instanceof Uint8ArrayList) return new ReceivedBlock(cid, bytes)
+  return { cid, bytes, parts: [bytes], byteLength: bytes.byteLength, verified: true }
+}
+
+/**
+ * Bytes read again from the very place a `verifyBlock` of the same CID read
+ * them, which has provably not changed since (the reference store's
+ * `VerifiedLeaves`: same file, same inode, size and times before and after
+ * the read). Not for bytes from anywhere else.
+ */
+export function reverifiedBlock (cid: CID, bytes: Uint8Array): VerifiedBlock {
   return { cid, bytes, parts: [bytes], byteLength: bytes.byteLength, verified: true }
 }
 

@@ -184,6 +184,19 @@ export class ShoalMetrics {
       }
     })
     // eslint-disable-next-line no-new
+    new Counter({
+      name: 'shoal_shared_leaf_reads_total',
+      help: 'Leaves read from files held by reference, by how they were checked: hashed (verified), or trusted as verified before in the same file, unchanged since (trusted)',
+      labelNames: ['how'],
+      registers,
+      collect () {
+        const { verified, trusted } = node.repo.refs.reads
+        this.reset()
+        this.inc({ how: 'verified' }, verified)
+        this.inc({ how: 'trusted' }, trusted)
+      }
+    })
+    // eslint-disable-next-line no-new
     new Gauge({ name: 'shoal_storage_limit_bytes', help: 'maxStorage: the bytes the repo may hold (0: no limit)', registers, collect () { this.set(node.storage.use().limit) } })
     const pins = async (): Promise<{ roots: number, bytes: number }> => {
       let roots = 0

@@ -21,3 +21,17 @@ export const RESERVE_BYTES = 1024 * 1024
  * makes new operations wait, so it is not run for a few blocks.
  */
 export const STORAGE_COLLECT_MIN = 16 * 1024 * 1024
+
+/**
+ * Leaves read from referenced files and found intact, remembered so that a
+ * leaf served again from a file unchanged since is not hashed again (at
+ * most this many, over all files).
+ */
+export const VERIFIED_LEAVES = 1 << 20
+
+/**
+ * A file changed less than this long (ms) before the stat taken ahead of a
+ * verified read is not trusted for later reads: a change within the same
+ * tick of the file system's clock would leave its times as they were.
+ */
+export const UNCHANGED_FOR = 2_000

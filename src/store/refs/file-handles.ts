@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises'
 import { REF_HANDLES } from '../constants.js'
+import type { FileIdentity } from './verified-leaves.js'
 
 interface Handle {
   handle: Promise<fs.FileHandle>
@@ -27,6 +28,26 @@ export class FileHandles {
       const { bytesRead } = await handle.read(bytes, 0, length, offset)
       if (bytesRead !== length) throw Object.assign(new Error(`short read (${bytesRead} of ${length} bytes)`), { code: 'ESHORT' })
       return bytes
+    } finally {
+      entry.users--
+      this.trim()
+    }
+  }
+
+  /**
+   * `read`, with the file's identity (of the open handle: the inode read
+   * from) just before the read and just after it, and when the first was taken.
+   */
+  async readChecked (id: string, path: string, offset: number, length: number): Promise<{ bytes: Uint8Array, before: FileIdentity, after: FileIdentity, statAt: number }> {
+    const entry = this.acquire(id, path)
+    try {
+      const handle = await entry.handle
+      const statAt = Date.now()
+      const before = identityOf(await handle.stat())
+      const bytes = Buffer.allocUnsafe(length)
+      const { bytesRead } = await handle.read(bytes, 0, length, offset)
+      if (bytesRead !== length) throw Object.assign(new Error(`short read (${bytesRead} of ${length} bytes)`), { code: 'ESHORT' })
+      return { bytes, before, after: identityOf(await handle.stat()), statAt }
     } finally {
       entry.users--
       this.trim()
@@ -77,4 +98,8 @@ export class FileHandles {
       void entry.handle.then(async h => { await h.close() }, () => {})
     }
   }
+}
+
+function identityOf (st: { ino: number, size: number, mtimeMs: number, ctimeMs: number }): FileIdentity {
+  return { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs }
 }

@@ -1,9 +1,11 @@
 import fs from 'node:fs/promises'
 import { TypedEventEmitter } from 'main-event'
 import { blockKey } from '../../content/dag.js'
-import { verifyBlock } from '../../content/verify.js'
+import { reverifiedBlock, verifyBlock } from '../../content/verify.js'
 import { BlockNotFoundError, BlockVerificationError } from '../../errors.js'
 import { FileHandles } from './file-handles.js'
+import { VerifiedLeaves, sameIdentity } from './verified-leaves.js'
+import type { VerifiedLeavesInit } from './verified-leaves.js'
 import { LeafLocations } from './leaf-locations.js'
 import { RefFiles } from './ref-files.js'
 import type { RefFile, RefState } from './ref-files.js'
@@ -36,7 +38,8 @@ export interface RefUsage {
  * where each leaf is (`LeafLocations`), and the open handles (`FileHandles`).
  *
  * Every leaf read from a file is verified against its CID before it is
- * handed out: a file changed under us is caught here, never served. A file
+ * handed out (or was, from this same file, which has not changed since:
+ * `VerifiedLeaves`): a file changed under us is caught here, never served. A file
  * that fails is marked `modified` (or `missing`), its leaves stop counting as
  * held, and a `state` event tells the node to stop announcing its roots.
  */
@@ -44,14 +47,18 @@ export class RefStore extends TypedEventEmitter<RefEvents> {
   private readonly files: RefFiles
   private readonly locations: LeafLocations
   private readonly handles = new FileHandles()
+  private readonly verified: VerifiedLeaves
+  /** Leaves read from files: hashed, or trusted as verified before in a file unchanged since. */
+  readonly reads = { verified: 0, trusted: 0 }
   private readonly log: Logger
   /** Bytes written so far into each file not complete yet (a stat of each, at open). */
   private readonly writtenTo = new Map<string, number>()
   /** A rename of Shoal's own files under way (see `relocate`). */
   private moving?: Promise<void>
 
-  constructor (datastore: Datastore, log: Logger) {
+  constructor (datastore: Datastore, log: Logger, init: { verifiedLeaves?: VerifiedLeavesInit } = {}) {
     super()
+    this.verified = new VerifiedLeaves(init.verifiedLeaves)
     this.files = new RefFiles(datastore)
     this.locations = new LeafLocations(datastore)
     this.log = log
@@ -121,7 +128,7 @@ export class RefStore extends TypedEventEmitter<RefEvents> {
     const moving = (async () => {
       await rename()
       for (const file of files) {
-        this.handles.close(file.id)
+        this.release(file.id)
         file.path = to(file)
         await this.files.save(file)
       }
@@ -136,7 +143,7 @@ export class RefStore extends TypedEventEmitter<RefEvents> {
 
   /** Every leaf is in the file and verified: record its size and time, from which changes are seen. */
   async completed (file: RefFile): Promise<void> {
-    this.handles.close(file.id)
+    this.release(file.id)
     await this.files.stamp(file)
     this.writtenTo.delete(file.id)
     await this.files.save(file)
@@ -165,15 +172,23 @@ export class RefStore extends TypedEventEmitter<RefEvents> {
       const file = this.files.get(id)
       if (file?.state !== 'ok') continue
       options?.signal?.throwIfAborted()
-      let bytes: Uint8Array
+      let read: Awaited<ReturnType<FileHandles['readChecked']>>
       try {
-        bytes = await this.readAtPath(file, offset, length)
+        read = await this.readAtPath(file, offset, length)
       } catch (err: any) {
         await this.setState(file, err.code === 'ENOENT' ? 'missing' : 'modified', `cannot read it: ${err.code ?? err.message}`)
         continue
       }
+      // verified before in this file, which has not changed since, nor during this read
+      if (sameIdentity(read.before, read.after) && this.verified.holds(file.id, offset, read.before)) {
+        this.reads.trusted++
+        return reverifiedBlock(cid, read.bytes)
+      }
       try {
-        return verifyBlock(cid, bytes)
+        const block = verifyBlock(cid, read.bytes)
+        this.reads.verified++
+        this.verified.record(file.id, offset, read.before, read.statAt)
+        return block
       } catch (err) {
         if (!(err instanceof BlockVerificationError)) throw err
         await this.setState(file, 'modified', `the bytes at ${offset} no longer match ${cid.toString()}`)
@@ -283,28 +298,34 @@ export class RefStore extends TypedEventEmitter<RefEvents> {
     file.state = state
     if (state === 'ok') this.log('%s is served again: %s', file.path, why)
     else this.log.error('%s is %s (%s): its leaves are no longer served; run `shoal verify` once it is back', file.path, state, why)
-    this.handles.close(file.id)
+    this.release(file.id)
     await this.files.save(file)
     this.safeDispatchEvent('state', { detail: { file, was } })
   }
 
   private async drop (file: RefFile): Promise<void> {
-    this.handles.close(file.id)
+    this.release(file.id)
     this.writtenTo.delete(file.id)
     await this.files.delete(file)
   }
 
   /** A read of the file, once more at its new path if it was renamed by `relocate` meanwhile. */
-  private async readAtPath (file: RefFile, offset: number, length: number): Promise<Uint8Array> {
+  private async readAtPath (file: RefFile, offset: number, length: number): ReturnType<FileHandles['readChecked']> {
     const before = file.path
     try {
-      return await this.handles.read(file.id, file.path, offset, length)
+      return await this.handles.readChecked(file.id, file.path, offset, length)
     } catch (err: any) {
       if (err.code !== 'ENOENT') throw err
       await this.moving
       if (file.path === before) throw err
-      return await this.handles.read(file.id, file.path, offset, length)
+      return await this.handles.readChecked(file.id, file.path, offset, length)
     }
+  }
+
+  /** Stop reading a file through its open handle, and trust none of its leaves until verified again. */
+  private release (id: string): void {
+    this.handles.close(id)
+    this.verified.forget(id)
   }
 }
 
