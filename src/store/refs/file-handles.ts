@@ -1,3 +1,4 @@
+import { fstatSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import { REF_HANDLES } from '../constants.js'
 import type { FileIdentity } from './verified-leaves.js'
@@ -42,12 +43,14 @@ export class FileHandles {
     const entry = this.acquire(id, path)
     try {
       const handle = await entry.handle
+      // an fstat of an open file answers from the inode in memory: a few µs, cheaper done at once
+      // than through the thread pool (which cost 60 ms of a seeder's main thread per 256 MiB)
       const statAt = Date.now()
-      const before = identityOf(await handle.stat())
+      const before = identityOf(fstatSync(handle.fd))
       const bytes = Buffer.allocUnsafe(length)
       const { bytesRead } = await handle.read(bytes, 0, length, offset)
       if (bytesRead !== length) throw Object.assign(new Error(`short read (${bytesRead} of ${length} bytes)`), { code: 'ESHORT' })
-      return { bytes, before, after: identityOf(await handle.stat()), statAt }
+      return { bytes, before, after: identityOf(fstatSync(handle.fd)), statAt }
     } finally {
       entry.users--
       this.trim()
