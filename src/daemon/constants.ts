@@ -5,12 +5,21 @@ export const CONNECT_TIMEOUT = 30_000
 export const PROVIDERS_TIMEOUT = 10_000
 
 /**
- * Node flags a daemon is started with (bin/shoal passes the same): a small
- * young generation (2 MiB per semi-space, Node's default is 16), so the
- * short-lived block buffers of a transfer are collected sooner and an idle
- * daemon holds about 25 MB less (measured in `npm run bench`, memory).
+ * Node flags a daemon is started with (bin/shoal passes the same):
+ * - a small young generation (2 MiB per semi-space, Node's default is 16),
+ *   so the short-lived block buffers of a transfer are collected sooner and
+ *   an idle daemon holds about 25 MB less (measured in `npm run bench`, memory);
+ * - V8's garbage collection on the main thread only. A transfer's buffers
+ *   live outside the heap, and every 64 MiB or so of them starts a full
+ *   collection; its parallel and concurrent helper threads spent more CPU
+ *   than the whole main thread of a seeder (0.35 against 0.48 CPU-s per
+ *   256 MiB served) and took it from the other work on the machine. With
+ *   one thread, a 256 MiB get between two daemons on two cores (farm-bench,
+ *   8 pairs): fetch 1.00 s against 1.09, seeder 0.82 CPU-s against 1.05,
+ *   downloader 0.85 against 0.98. A collection's pause grows (a daemon's
+ *   heap is some 40 MB: tens of ms), which a file-sharing daemon can afford.
  */
-export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=2']
+export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=2', '--single-threaded-gc']
 
 /** Gateway requests served at once; more are answered 429 (Retry-After: 1). */
 export const GATEWAY_MAX_REQUESTS = 32

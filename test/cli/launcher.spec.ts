@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { DAEMON_NODE_FLAGS } from '../../src/daemon/constants.js'
 import { loopbackHost, shoalOk, useDaemons } from '../helpers/cli.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
@@ -64,6 +65,9 @@ describe('cli: the shoal command under systemd', function () {
       await ready
       assert.deepEqual(await childrenOf(service.pid!), [], 'no second process: the launcher became the daemon')
       assert.match(await fs.readlink(`/proc/${service.pid}/exe`), /node$/)
+      // with the Node flags every daemon runs with (the same as the churn harness and the tests start theirs with)
+      const argv = (await fs.readFile(`/proc/${service.pid}/cmdline`, 'utf8')).split('\0')
+      for (const flag of DAEMON_NODE_FLAGS) assert.ok(argv.includes(flag), `${flag} in ${argv.join(' ')}`)
 
       // the service holds one of three copies (once it knows both other peers); a fourth peer is there to take its place
       await new Promise<void>(resolve => {
