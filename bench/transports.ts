@@ -8,7 +8,7 @@ import { tls } from '@libp2p/tls'
 import { connectionEncrypters, shoalNoise } from '../src/node/encryption.js'
 import type { ConnectionEncrypter } from '@libp2p/interface'
 
-export const ENCRYPTERS = {
+const ENCRYPTERS = {
   shoal: connectionEncrypters,
   tls: () => [tls()],
   noise: () => [shoalNoise()],
