@@ -43,8 +43,8 @@ try {
   if (only.has('single')) {
     for (const mode of pinModes) {
       const pinned = mode === 'pinned'
-      if (pinned && !await canPin(os.cpus().length)) {
-        lines.push('single source, pinned: skipped (needs taskset and two cores)')
+      if (pinned && !await canPin()) {
+        lines.push('single source, pinned: skipped (needs taskset, and cores 0 and 1)')
         continue
       }
       const r = await singleSource({ dir, runs, sizeMiB, pinned })

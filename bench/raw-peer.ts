@@ -24,9 +24,14 @@ const node = await createLibp2p({
 
 /** Resolves at the stream's next 'drain' (onDrain() of @libp2p/utils 7.4.1 resolves at once after the first). */
 async function drained (stream: Stream): Promise<void> {
-  await new Promise(resolve => {
-    stream.addEventListener('drain', resolve, { once: true })
-    stream.addEventListener('close', resolve, { once: true })
+  await new Promise<void>(resolve => {
+    const done = (): void => {
+      stream.removeEventListener('drain', done)
+      stream.removeEventListener('close', done)
+      resolve()
+    }
+    stream.addEventListener('drain', done)
+    stream.addEventListener('close', done)
   })
 }
 

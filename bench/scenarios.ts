@@ -9,7 +9,7 @@ import { shoalOk } from '../test/helpers/cli.js'
 import { Abuser } from '../test/helpers/abuser.js'
 import { DAEMON_NODE_FLAGS } from '../src/daemon/constants.js'
 import { createBenchHelia } from './helia/node.js'
-import { cpuSeconds, pinTo } from './process.js'
+import { coresOf, cpuSeconds, pinTo } from './process.js'
 import type { EncrypterName } from './transports.js'
 import { Cluster, bytesUnder, MiB, mbps, median, procStatus, writeRandomFile } from './lib.js'
 
@@ -19,20 +19,43 @@ const IDLE_SETTLE = 3000
 /** Size of the file a downloading daemon fetches, untimed, before the one measured (MiB). */
 const WARM_UP_MIB = 32
 
+interface Child {
+  /** Its first line of output, as JSON. */
+  info: any
+  pid: number | undefined
+  /** Its next line of output, as JSON (rejects if it exits first). */
+  next(): Promise<any>
+  /** Writes a line to its stdin. */
+  tell(line: string): void
+  stop(): void
+}
+
 /** Start a child process script and read its first stdout line as JSON. */
-async function child (script: string, args: string[], nodeFlags: string[] = [], wrapper: string[] = []): Promise<{ info: any, pid: number | undefined, exited: Promise<void>, stop(): void }> {
+async function child (script: string, args: string[], nodeFlags: string[] = [], wrapper: string[] = []): Promise<Child> {
   const command = [...wrapper, process.execPath, ...nodeFlags, path.join(here, script), ...args]
-  const proc = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] })
-  const exited = new Promise<void>(resolve => { proc.once('exit', () => { resolve() }) })
-  const line = await new Promise<string>((resolve, reject) => {
-    let buf = ''
-    proc.stdout.on('data', d => {
-      buf += d
-      if (buf.includes('\n')) resolve(buf.slice(0, buf.indexOf('\n')))
-    })
-    proc.once('exit', code => { reject(new Error(`${script} exited ${code}`)) })
+  const proc = spawn(command[0], command.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] })
+  const lines: string[] = []
+  const waiting: Array<{ resolve(line: string): void, reject(err: Error): void }> = []
+  let buf = ''
+  let exit: Error | undefined
+  proc.stdout.on('data', d => {
+    buf += d
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      lines.push(buf.slice(0, nl))
+      buf = buf.slice(nl + 1)
+    }
+    while (lines.length > 0 && waiting.length > 0) waiting.shift()!.resolve(lines.shift()!)
   })
-  return { info: JSON.parse(line), pid: proc.pid, exited, stop: () => { proc.kill('SIGTERM') } }
+  proc.once('exit', code => {
+    exit = new Error(`${script} exited ${code}`)
+    for (const w of waiting.splice(0)) w.reject(exit)
+  })
+  const next = async (): Promise<any> => JSON.parse(await new Promise<string>((resolve, reject) => {
+    if (lines.length > 0) resolve(lines.shift()!)
+    else if (exit != null) reject(exit)
+    else waiting.push({ resolve, reject })
+  }))
+  return { info: await next(), pid: proc.pid, next, tell: line => { proc.stdin.write(line + '\n') }, stop: () => { proc.kill('SIGTERM') } }
 }
 
 /** One measured transfer: its median rate and what each side's process spent on it. */
@@ -58,13 +81,13 @@ async function rawStream (sizeMiB: number, runs: number, encrypter: EncrypterNam
   const peer = await child('raw-peer.js', ['127.0.0.20', encrypter], flags)
   try {
     if (pin != null) await pinTo(peer.pid, pin.sender)
-    const before = await cpuSeconds(peer.pid)
+    // the client says when its untimed warm-up pull is done: the sender's CPU is counted from then
     const client = await child('raw-client.js', ['127.0.0.21', encrypter, peer.info.addresses[0], String(sizeMiB), String(runs)], flags,
       pin == null ? [] : ['taskset', '-c', pin.receiver])
-    await client.exited
-    // the client's untimed warm-up pull is one more of the same size
-    const sent = (await cpuSeconds(peer.pid) - before) / (runs + 1)
-    const { seconds, cpuSeconds: received, encryption } = client.info
+    const before = await cpuSeconds(peer.pid)
+    client.tell('go')
+    const { seconds, cpuSeconds: received, encryption } = await client.next()
+    const sent = (await cpuSeconds(peer.pid) - before) / runs
     return figure(sizeMiB * MiB, seconds, seconds.map(() => sent), received,
       `one plain libp2p stream, TCP + ${encryption} + yamux, 1 MiB writes, two processes${bareNode ? ' without the daemons\' Node flags' : ' with the daemons\' Node flags'}`)
   } finally {
@@ -78,6 +101,7 @@ async function heliaBitswap (dir: string, input: string, runs: number, pin: Pin)
   const times: number[] = []
   const sent: number[] = []
   const received: number[] = []
+  const ownCores = await coresOf(process.pid)
   try {
     if (pin != null) {
       await pinTo(provider.pid, pin.sender)
@@ -108,7 +132,7 @@ async function heliaBitswap (dir: string, input: string, runs: number, pin: Pin)
     }
   } finally {
     provider.stop()
-    if (pin != null) await pinTo(process.pid, `${pin.sender},${pin.receiver}`)
+    if (pin != null) await pinTo(process.pid, ownCores)
   }
   return figure((await fs.stat(input)).size, times, sent, received, 'Helia 7 bitswap, same file and 1 MiB chunks, two processes, cat to the end')
 }

@@ -26,16 +26,17 @@ const TAG = 16
 /**
  * Session keys, by the key's own bytes object: noise keeps one `Uint8Array`
  * per direction for a connection's whole life (its CipherState), so the
- * entry goes when the connection does.
+ * entry goes when the connection does. A copy of the bytes is kept beside
+ * the imported key and compared on each use (32 bytes per 64 KiB frame): a
+ * noise that changed a key in place would get the new key, never the old.
  */
-const keys = new WeakMap<Uint8Array, KeyObject>()
+const keys = new WeakMap<Uint8Array, { key: KeyObject, bytes: Buffer }>()
 
 function keyOf (k: Uint8Array): KeyObject {
-  let key = keys.get(k)
-  if (key == null) {
-    key = crypto.createSecretKey(k)
-    keys.set(k, key)
-  }
+  const known = keys.get(k)
+  if (known != null && known.bytes.equals(k)) return known.key
+  const key = crypto.createSecretKey(k)
+  keys.set(k, { key, bytes: Buffer.from(k) })
   return key
 }
 

@@ -15,31 +15,42 @@ import type { FileIdentity } from '../../src/store/refs/verified-leaves.js'
 const old: FileIdentity = { ino: 7, size: 4096, mtimeMs: 1_000, ctimeMs: 1_000 }
 
 describe('store: verified leaves of referenced files', () => {
+  const at = 100_000
+
   it('a leaf verified in a file that had not changed for a while is trusted while the file stays as it was', () => {
     const leaves = new VerifiedLeaves()
-    leaves.record('f', 0, old, 60_000)
-    assert.ok(leaves.holds('f', 0, old))
-    assert.ok(!leaves.holds('f', 1024, old), 'another leaf was never verified')
-    assert.ok(!leaves.holds('g', 0, old), 'another file')
+    leaves.record('f', 0, 1024, old, at)
+    assert.ok(leaves.holds('f', 0, 1024, old, at))
+    assert.ok(!leaves.holds('f', 1024, 1024, old, at), 'another leaf was never verified')
+    assert.ok(!leaves.holds('f', 0, 512, old, at), 'the same offset, another length: another leaf')
+    assert.ok(!leaves.holds('g', 0, 1024, old, at), 'another file')
     // any write moves ctime; a rename to another inode, a truncation: all forget the file
     for (const changed of [{ ctimeMs: 61_000 }, { ino: 8 }, { size: 100 }, { mtimeMs: 2_000 }]) {
-      leaves.record('f', 0, old, 60_000)
-      assert.ok(!leaves.holds('f', 0, { ...old, ...changed }), JSON.stringify(changed))
-      assert.ok(!leaves.holds('f', 0, old), 'forgotten once seen changed')
+      leaves.record('f', 0, 1024, old, at)
+      assert.ok(!leaves.holds('f', 0, 1024, { ...old, ...changed }, at), JSON.stringify(changed))
+      assert.ok(!leaves.holds('f', 0, 1024, old, at), 'forgotten once seen changed')
     }
   })
 
-  it('a file changed just before the stat ahead of a read is never trusted (a change in the same clock tick would not show)', () => {
-    const leaves = new VerifiedLeaves({ unchangedFor: 2_000 })
-    leaves.record('f', 0, { ...old, ctimeMs: 59_000 }, 60_000)
-    assert.ok(!leaves.holds('f', 0, { ...old, ctimeMs: 59_000 }))
+  it('a file whose times moved shortly before the stat ahead of a read is never trusted (it may still be being written)', () => {
+    const leaves = new VerifiedLeaves({ unchangedFor: 60_000 })
+    leaves.record('f', 0, 1024, { ...old, ctimeMs: at - 59_000 }, at)
+    leaves.record('f', 0, 1024, { ...old, mtimeMs: at - 1_000, ctimeMs: at - 1_000 }, at)
+    assert.equal(leaves.size, 0)
+  })
+
+  it('what was learnt of a file is trusted for a while only: then each leaf is hashed again', () => {
+    const leaves = new VerifiedLeaves({ trustedFor: 600_000 })
+    leaves.record('f', 0, 1024, old, at)
+    assert.ok(leaves.holds('f', 0, 1024, old, at + 599_000))
+    assert.ok(!leaves.holds('f', 0, 1024, old, at + 601_000))
     assert.equal(leaves.size, 0)
   })
 
   it('what it remembers is bounded', () => {
     const leaves = new VerifiedLeaves({ max: 100 })
-    for (let i = 0; i < 1000; i++) leaves.record(`f${i % 7}`, i, old, 60_000)
-    assert.ok(leaves.size <= 100, String(leaves.size))
+    for (let i = 0; i < 1000; i++) leaves.record(`f${i % 7}`, i * 1024, 1024, old, at)
+    assert.ok(leaves.size <= 100 && leaves.size > 0, String(leaves.size))
     leaves.forget('f1')
     assert.ok(leaves.size <= 100 && leaves.size >= 0)
   })

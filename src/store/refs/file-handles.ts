@@ -1,10 +1,12 @@
 import { fstatSync } from 'node:fs'
 import fs from 'node:fs/promises'
-import { REF_HANDLES } from '../constants.js'
+import { LOCAL_FILE_SYSTEMS, REF_HANDLES } from '../constants.js'
 import type { FileIdentity } from './verified-leaves.js'
 
 interface Handle {
   handle: Promise<fs.FileHandle>
+  /** Whether the file is on a local file system (LOCAL_FILE_SYSTEMS), where its stat can be trusted and is cheap. */
+  local: Promise<boolean>
   users: number
   /** Set when the file moved or changed: the next read opens it afresh. */
   closing: boolean
@@ -36,21 +38,23 @@ export class FileHandles {
   }
 
   /**
-   * `read`, with the file's identity (of the open handle: the inode read
-   * from) just before the read and just after it, and when the first was taken.
+   * `read`, and for a file on a local file system its identity (of the open
+   * handle: the inode read from) just before the read and just after it,
+   * and when the first was taken.
    */
-  async readChecked (id: string, path: string, offset: number, length: number): Promise<{ bytes: Uint8Array, before: FileIdentity, after: FileIdentity, statAt: number }> {
+  async readChecked (id: string, path: string, offset: number, length: number): Promise<{ bytes: Uint8Array, identity?: { before: FileIdentity, after: FileIdentity, statAt: number } }> {
     const entry = this.acquire(id, path)
     try {
       const handle = await entry.handle
-      // an fstat of an open file answers from the inode in memory: a few µs, cheaper done at once
-      // than through the thread pool (which cost 60 ms of a seeder's main thread per 256 MiB)
+      // an fstat of an open file on a local file system answers from the inode in memory: a few µs,
+      // cheaper done at once than through the thread pool (60 ms of a seeder's main thread per 256 MiB)
+      const local = await entry.local
       const statAt = Date.now()
-      const before = identityOf(fstatSync(handle.fd))
+      const before = local ? identityOf(fstatSync(handle.fd)) : undefined
       const bytes = Buffer.allocUnsafe(length)
       const { bytesRead } = await handle.read(bytes, 0, length, offset)
       if (bytesRead !== length) throw Object.assign(new Error(`short read (${bytesRead} of ${length} bytes)`), { code: 'ESHORT' })
-      return { bytes, before, after: identityOf(fstatSync(handle.fd)), statAt }
+      return { bytes, identity: before == null ? undefined : { before, after: identityOf(fstatSync(handle.fd)), statAt } }
     } finally {
       entry.users--
       this.trim()
@@ -74,7 +78,9 @@ export class FileHandles {
   private acquire (id: string, path: string): Handle {
     let entry = this.handles.get(id)
     if (entry == null || entry.closing) {
-      const opened: Handle = { handle: fs.open(path, 'r'), users: 0, closing: false }
+      const handle = fs.open(path, 'r')
+      const local = handle.then(async () => LOCAL_FILE_SYSTEMS.has(Number((await fs.statfs(path)).type)), () => false)
+      const opened: Handle = { handle, local, users: 0, closing: false }
       // a failed open is forgotten at once: whoever reads next opens the path again
       opened.handle.catch(() => {
         opened.closing = true

@@ -180,14 +180,15 @@ export class RefStore extends TypedEventEmitter<RefEvents> {
         continue
       }
       // verified before in this file, which has not changed since, nor during this read
-      if (sameIdentity(read.before, read.after) && this.verified.holds(file.id, offset, read.before)) {
+      const unchanged = read.identity != null && sameIdentity(read.identity.before, read.identity.after) ? read.identity : undefined
+      if (unchanged != null && this.verified.holds(file.id, offset, length, unchanged.before)) {
         this.reads.trusted++
         return reverifiedBlock(cid, read.bytes)
       }
       try {
         const block = verifyBlock(cid, read.bytes)
         this.reads.verified++
-        this.verified.record(file.id, offset, read.before, read.statAt)
+        if (unchanged != null) this.verified.record(file.id, offset, length, unchanged.before, unchanged.statAt)
         return block
       } catch (err) {
         if (!(err instanceof BlockVerificationError)) throw err
