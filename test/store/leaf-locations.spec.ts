@@ -56,4 +56,17 @@ describe('store: leaf locations', () => {
     assert.deepEqual(await stale, [])
     assert.deepEqual(await locations.get('leaf'), [['file', 0, 10]])
   })
+
+  it('a read that a sweep overtakes does not bring back the locations it dropped', async () => {
+    const { datastore, hold } = counting()
+    await new LeafLocations(datastore).add('leaf', ['gone', 0, 10])
+    await new LeafLocations(datastore).add('leaf', ['kept', 0, 10])
+    const locations = new LeafLocations(datastore)
+    const release = hold()
+    const stale = locations.get('leaf')
+    await locations.sweep(id => id !== 'gone')
+    release()
+    assert.equal((await stale).length, 2, 'the read began before the sweep')
+    assert.deepEqual(await locations.get('leaf'), [['kept', 0, 10]])
+  })
 })

@@ -21,6 +21,8 @@ export class LeafLocations {
   private readonly writing = new Map<string, Promise<void>>()
   /** Lists lately read or written, least recently used first. */
   private readonly cache = new Map<string, Location[]>()
+  /** Reads of the datastore under way, by leaf key: each is marked stale when a change of its list begins. */
+  private readonly reading = new Map<string, Set<{ stale: boolean }>>()
 
   constructor (datastore: Datastore) {
     this.datastore = datastore
@@ -42,16 +44,23 @@ export class LeafLocations {
   async get (key: string): Promise<Location[]> {
     const cached = this.cache.get(key)
     if (cached != null) return cached
+    const read = { stale: false }
+    const reads = this.reading.get(key) ?? new Set()
+    reads.add(read)
+    this.reading.set(key, reads)
     try {
       const locations = decode(await this.datastore.get(new Key(LEAF_PREFIX + key)))
-      this.rememberRead(key, locations)
+      this.rememberRead(key, locations, read)
       return locations
     } catch (err: any) {
       if (err.name !== 'NotFoundError') throw err
       // a download asks whether it has each leaf before it adds it: remembering "none" spares the add
       // its own look in the datastore (two LevelDB reads and a thrown error per leaf were one)
-      this.rememberRead(key, [])
+      this.rememberRead(key, [], read)
       return []
+    } finally {
+      reads.delete(read)
+      if (reads.size === 0 && this.reading.get(key) === reads) this.reading.delete(key)
     }
   }
 
@@ -71,6 +80,8 @@ export class LeafLocations {
   }
 
   private async change (key: string, fn: () => Promise<void>): Promise<void> {
+    // what a read under way finds may be older than what this change leaves
+    for (const read of this.reading.get(key) ?? []) read.stale = true
     const write = (this.writing.get(key) ?? Promise.resolve()).catch(() => {}).then(fn)
     this.writing.set(key, write)
     try {
@@ -81,11 +92,11 @@ export class LeafLocations {
   }
 
   /**
-   * Remember what a read found, unless a change of the list began or ended while it read: the cache
-   * then holds (or will hold) the newer list, which a stale read must not replace.
+   * Remember what a read found, unless a change of the list began while it read or is still under
+   * way: the list it found may be older than the one the datastore has (or will have).
    */
-  private rememberRead (key: string, locations: Location[]): void {
-    if (this.writing.has(key) || this.cache.has(key)) return
+  private rememberRead (key: string, locations: Location[], read: { stale: boolean }): void {
+    if (read.stale || this.writing.has(key) || this.cache.has(key)) return
     this.remember(key, locations)
   }
 
