@@ -23,18 +23,7 @@ export class FileHandles {
 
   /** Read `length` bytes at `offset` of the file `id` at `path`; a short read is an error (`ESHORT`). */
   async read (id: string, path: string, offset: number, length: number): Promise<Uint8Array> {
-    const entry = this.acquire(id, path)
-    try {
-      const handle = await entry.handle
-      // every byte is read into it (a short read is an error): no need to zero it first
-      const bytes = Buffer.allocUnsafe(length)
-      const { bytesRead } = await handle.read(bytes, 0, length, offset)
-      if (bytesRead !== length) throw Object.assign(new Error(`short read (${bytesRead} of ${length} bytes)`), { code: 'ESHORT' })
-      return bytes
-    } finally {
-      entry.users--
-      this.trim()
-    }
+    return (await this.readChecked(id, path, offset, length)).bytes
   }
 
   /**
@@ -51,6 +40,7 @@ export class FileHandles {
       const local = await entry.local
       const statAt = Date.now()
       const before = local ? identityOf(fstatSync(handle.fd)) : undefined
+      // every byte is read into it (a short read is an error): no need to zero it first
       const bytes = Buffer.allocUnsafe(length)
       const { bytesRead } = await handle.read(bytes, 0, length, offset)
       if (bytesRead !== length) throw Object.assign(new Error(`short read (${bytesRead} of ${length} bytes)`), { code: 'ESHORT' })
@@ -79,7 +69,8 @@ export class FileHandles {
     let entry = this.handles.get(id)
     if (entry == null || entry.closing) {
       const handle = fs.open(path, 'r')
-      const local = handle.then(async () => LOCAL_FILE_SYSTEMS.has(Number((await fs.statfs(path)).type)), () => false)
+      // a file whose file system cannot be told is not trusted (its every read is hashed), not failed
+      const local = handle.then(async () => LOCAL_FILE_SYSTEMS.has(Number((await fs.statfs(path)).type))).catch(() => false)
       const opened: Handle = { handle, local, users: 0, closing: false }
       // a failed open is forgotten at once: whoever reads next opens the path again
       opened.handle.catch(() => {
