@@ -48,3 +48,12 @@ export const RELAY_RETRY_AFTER = 10 * 60_000
 
 /** A dial of one peer, all its addresses in turn (libp2p's default is 10 s: not enough for a failed WebRTC attempt and the relay after it). */
 export const DIAL_TIMEOUT = 20_000
+
+/** A direct address of a peer we reach only through a relay is dialled again after this long, not sooner. */
+export const DIRECT_RETRY_AFTER = 10 * 60_000
+
+/** Addresses remembered as tried for a direct connection (an honest swarm's peers' addresses fit many times over). */
+export const DIRECT_TRIED_MAX = 4096
+
+/** How often relayed connections replaced by direct ones are checked for open streams, to close them once they have none (ms). */
+export const RELAYED_IDLE_CHECK = 5_000

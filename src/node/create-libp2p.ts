@@ -3,7 +3,7 @@ import { uPnPNAT } from '@libp2p/upnp-nat'
 import { multiaddr } from '@multiformats/multiaddr'
 import { QuotaExceededError } from '../errors.js'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
+import { identify, identifyPush } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { ping } from '@libp2p/ping'
@@ -17,6 +17,7 @@ import { dialOrder } from './dial-order.js'
 import { connectionEncrypters } from './encryption.js'
 import { groupRelay } from './group-relay.js'
 import { reachability } from './reachability.js'
+import { directUpgrade } from './direct-upgrade.js'
 import { bitswapNetwork } from '../protocol/bitswap-network.js'
 import { blockNetwork } from '../protocol/block-network.js'
 import { IPFS_DHT_PROTOCOL } from '../routing/constants.js'
@@ -30,7 +31,8 @@ import type { ReplicaNetwork } from '../protocol/replica-network.js'
 import type { SwarmNetwork } from '../protocol/swarm-network.js'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { Reachability } from './reachability.js'
-import type { Identify } from '@libp2p/identify'
+import type { DirectUpgrade } from './direct-upgrade.js'
+import type { Identify, IdentifyPush } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { PeerDiscovery, PeerId, PrivateKey, Libp2p, ComponentLogger, Transport } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
@@ -67,6 +69,9 @@ async function refuseValues (): Promise<void> {
 
 type ShoalServices = {
   identify: Identify
+  identifyPush: IdentifyPush
+  /** Moves a relayed connection onto a direct one once the peer has an address we can dial. */
+  directUpgrade: DirectUpgrade
   ping: Ping
   dht: KadDHT
   blocks: BlockNetwork
@@ -242,6 +247,10 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
     },
     services: {
       identify: identify(),
+      // tells connected peers when our addresses change (a port mapped, a relay reserved), so they can
+      // move a relayed connection to us onto a direct one (direct-upgrade.ts)
+      identifyPush: identifyPush(),
+      directUpgrade: directUpgrade(),
       reachability: reachability({
         announced: config.announce.length > 0,
         maxRelays: config.relay.maxRelays,
