@@ -3,7 +3,7 @@
  * in the same run (these machines are shared and noisy, so only ratios mean
  * something). Prints one JSON object on stdout and a table on stderr.
  *
- *   --only single,scaling,crowd,memory,abuse   which scenarios (default: all)
+ *   --only single,scaling,crowd,memory,abuse,erasure   which scenarios (default: all)
  *   --size MIB        single-source file size (default 256)
  *   --runs N          runs per single-source measurement (default 3)
  *   --rate BYTES      per-seeder upload limit for scaling (default 5000000)
@@ -13,6 +13,7 @@
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { erasureRates } from './erasure.js'
 import { Goals } from './goals.js'
 import { canPin } from './process.js'
 import { flashCrowd, getUnderAbuse, memory, singleSource, swarmScaling } from './scenarios.js'
@@ -22,7 +23,7 @@ function arg (name: string, fallback: string): string {
   return i >= 0 ? process.argv[i + 1] : fallback
 }
 
-const only = new Set(arg('only', 'single,scaling,crowd,memory,abuse').split(','))
+const only = new Set(arg('only', 'single,scaling,crowd,memory,abuse,erasure').split(','))
 const runs = Number(arg('runs', '3'))
 const sizeMiB = Number(arg('size', '256'))
 const rate = Number(arg('rate', '5000000'))
@@ -94,6 +95,12 @@ try {
     report.results.push(r)
     lines.push('one get of 64 MiB while a hostile peer attacks the seeder',
       `  alone ${r.cleanMBps} MB/s (baseline); attacked ${r.abusedMBps} MB/s = ${r.ratio} x; ${r.attacksPerSecond} attacks/s (${r.refusedShare} refused), abuser used ${r.abuserCores} cores; seeder peak RSS ${r.seederPeakRssMiB} MiB`)
+  }
+  if (only.has('erasure')) {
+    const r = erasureRates({ schemes: [{ k: 4, m: 2 }, { k: 10, m: 4 }], stripes: 8, runs: Math.max(runs, 3) })
+    report.results.push(r)
+    lines.push('erasure coding, one thread (MB/s of file data; baseline: SHA-256 of the same bytes)',
+      ...r.rows.map((row: any) => `  ${row.scheme.padEnd(5)} encode ${String(row.encodeMBps).padStart(5)} MB/s = ${row.encodeOverSha256} x SHA-256, decode (M leaves lost) ${String(row.decodeMBps).padStart(5)} MB/s = ${row.decodeOverSha256} x; SHA-256 ${row.sha256MBps} MB/s`))
   }
 } finally {
   await fs.rm(dir, { recursive: true, force: true })

@@ -118,6 +118,12 @@ export function isRefused (err: unknown): boolean {
   return name === 'DagLimitError' || name === 'InputError' || name === 'NotAFileError'
 }
 
+/** Fragments of an erasure-coded stripe that cannot give back its data: too few of them, or of the wrong sizes. */
+export class ErasureError extends ShoalError {
+  static override readonly name = 'ErasureError'
+  override name = 'ErasureError'
+}
+
 /** A write failed because a disk is full (ENOSPC, EDQUOT): the repo's, or the output's. */
 export class DiskFullError extends ShoalError {
   static override readonly name = 'DiskFullError'

@@ -16,3 +16,10 @@ export const MAX_DAG_BLOCKS = 2_000_000
  * folder (and a few per HAMT-sharded folder).
  */
 export const MAX_DAG_DEPTH = 512
+
+/**
+ * Fragments of one stripe of an erasure-coded file (data and parity
+ * together). Reed-Solomon over GF(2^8) allows 256; a group's members hold
+ * one fragment each, and 64 is more peers than a replication group keeps.
+ */
+export const MAX_ERASURE_FRAGMENTS = 64
