@@ -122,7 +122,10 @@ export class FetchSession implements WantSubscriber {
       queryTimeout: init.queryTimeout ?? PROVIDER_QUERY_TIMEOUT,
       rediscoverInterval: init.rediscoverInterval ?? REDISCOVER_INTERVAL,
       alone: () => this.pool.isEmpty,
-      found: peer => { this.link.consider(peer) }
+      found: peer => {
+        this.pool.knownHolder(peer.toString())
+        this.link.consider(peer)
+      }
     })
     // run() awaits this; an early failure must not count as unhandled meanwhile
     this.done.promise.catch(() => {})

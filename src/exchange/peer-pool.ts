@@ -34,6 +34,9 @@ export interface PeerPoolEvents {
 /** Distinct reasons kept per dropped peer. */
 const MAX_DROP_REASONS = 8
 
+/** Holders one download remembers as known (providers and swarm members: a DHT answer names 20, a swarm 64 candidates). */
+const MAX_KNOWN_HOLDERS = 1024
+
 /**
  * The peers one download fetches from: opens a block channel to each holder
  * (through the first block source that reaches it), keeps each one's
@@ -49,8 +52,10 @@ export class PeerPool {
   /** Peers that let a request time out, and until when they are not asked again. */
   private readonly benched = new Map<string, { until: number, id: PeerId }>()
   private readonly drops = new Map<string, Set<string>>()
-  /** Holders we reach only through a relay that limits us (not run by our group): not asked again. */
+  /** Peers we reach only through a relay that limits us (not run by our group): not asked again. */
   private readonly limited = new Set<string>()
+  /** Peers known to take part in this root (its providers, peers its swarm named), not just peers we are connected to. */
+  private readonly holders = new Set<string>()
   private readonly contributions = new Map<string, PeerContribution>()
   private closed = false
 
@@ -93,9 +98,16 @@ export class PeerPool {
     })
   }
 
-  /** Holders found that we reach only through a relay that limits us. */
+  /** Holders found (providers, swarm members) that we reach only through a relay that limits us. */
   get limitedHolders (): number {
-    return this.limited.size
+    let n = 0
+    for (const peer of this.limited) if (this.holders.has(peer)) n++
+    return n
+  }
+
+  /** `peer` provides the root, or its swarm named it: a holder, not only a peer we happen to be connected to. */
+  knownHolder (peer: string): void {
+    if (this.holders.size < MAX_KNOWN_HOLDERS) this.holders.add(peer)
   }
 
   /** `peer` is reached only through a relay that limits us: no stream of ours opens on such a connection. */

@@ -62,7 +62,10 @@ export class SwarmLink {
     this.on<RemotePeer>(swarm, 'peer:gone', remote => {
       dag.numbering?.availability.removePeer(remote.key)
     })
-    this.on<PeerInfo>(swarm, 'discovered', info => { this.consider(info.id) })
+    this.on<PeerInfo>(swarm, 'discovered', info => {
+      pool.knownHolder(info.id.toString())
+      this.consider(info.id)
+    })
     this.on<PeerId>(this.c.connects as Target, 'peer:connect', peer => { this.consider(peer) })
     this.on<{ peer: string }>(this.c.bans, 'ban', ({ peer }) => { pool.drop(peer, 'banned') })
   }

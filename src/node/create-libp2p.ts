@@ -248,8 +248,9 @@ export async function createShoalLibp2p (options: Libp2pOptions): Promise<ShoalL
     services: {
       identify: identify(),
       // tells connected peers when our addresses change (a port mapped, a relay reserved), so they can
-      // move a relayed connection to us onto a direct one (direct-upgrade.ts)
-      identifyPush: identifyPush(),
+      // move a relayed connection to us onto a direct one (direct-upgrade.ts); not over a connection a
+      // relay limits (a stranger's: it carries no transfer, and its data allowance is the relay's)
+      identifyPush: identifyPush({ runOnLimitedConnection: false }),
       directUpgrade: directUpgrade(),
       reachability: reachability({
         announced: config.announce.length > 0,
