@@ -108,8 +108,9 @@ function renderTransfers (view) {
     })))
 }
 
-function holderLine (holder, leader) {
+function holderLine (holder, leader, erasure) {
   let text = `${short(holder.peer)} ${holder.state}`
+  if (holder.fragment != null && erasure != null) text += holder.fragment < erasure.k ? ` data fragment ${holder.fragment}` : ` parity fragment ${holder.fragment - erasure.k}`
   if (holder.peer === leader) text += ' (leader)'
   if (holder.state === 'absent') text += ` ${duration(holder.downFor / 1000)}; replaced in ${duration(holder.replacedIn / 1000)} unless it returns`
   if (holder.state === 'fetching' && holder.bytesHeld != null) text += ` ${bytes(holder.bytesHeld)}`
@@ -128,7 +129,7 @@ function renderPins (pins) {
         h('td', { className: 'small hide-narrow' }, p.reasons.join(', ')),
         h('td', {}, r == null
           ? h('span', { className: 'muted small' }, 'not replicated')
-          : [h('span', { className: `health ${r.health}` }, r.health), ` ${r.copies} of ${r.wanted}`, h('ul', { className: 'holders' }, r.holders.map(x => holderLine(x, r.leader)))]),
+          : [h('span', { className: `health ${r.health}` }, r.health), r.erasure == null ? ` ${r.copies} of ${r.wanted}` : ` ${r.copies} of ${r.wanted} fragments (${r.erasure.k}+${r.erasure.m})`, h('ul', { className: 'holders' }, r.holders.map(x => holderLine(x, r.leader, r.erasure)))]),
         h('td', {},
           h('form', { onsubmit: e => { e.preventDefault(); call('/v1/replicate', { cid: p.cid, replicas: Number(k.value) }) } }, k, h('button', { type: 'submit' }, 'Set K')),
           h('button', { className: 'danger', onclick: () => { if (confirm(`Remove ${p.name}? Its blocks go at the next gc; your files are never deleted.`)) call('/v1/rm', { cid: p.cid }) } }, 'Remove')))

@@ -43,6 +43,7 @@ export function partInits (config: ShoalConfig): PartInits {
       gracePeriod: replication.gracePeriod,
       maxConcurrentRepairs: replication.maxConcurrentRepairs,
       leaveTimeout: replication.leaveTimeout,
+      erasureLazy: replication.erasureLazy < 0 ? undefined : replication.erasureLazy,
       maxStorage: config.maxStorage
     },
     bootstrap: { list: config.ipfsBootstrap ? [...config.bootstrap, ...IPFS_BOOTSTRAP] : config.bootstrap },

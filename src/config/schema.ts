@@ -64,6 +64,8 @@ export interface ReplicationConfig {
   maxConcurrentRepairs: number
   /** How long a graceful stop waits for its replicas to be handed over (ms). */
   leaveTimeout: number
+  /** Fragments of an erasure-coded root that may stay missing past the grace period before its leader rebuilds them (-1: ⌊(M − 1) / 2⌋). */
+  erasureLazy: number
   /** The replication group's key file: peers holding the same key keep replicas for each other ('': none). */
   groupKeyFile: string
   /** Peers trusted to ask us to keep replicas without a group key (PeerId strings). */
@@ -171,6 +173,7 @@ export const DEFAULT_REPLICATION: ReplicationConfig = {
   repairRate: 8 * 1024 * 1024,
   maxConcurrentRepairs: 2,
   leaveTimeout: 60_000,
+  erasureLazy: -1,
   groupKeyFile: '',
   trustedPeers: []
 }

@@ -61,6 +61,7 @@ export function validateConfig (input: unknown, source = 'config'): ShoalConfig 
       const what = `${source}: replication.${name}`
       if (name === 'groupKeyFile') config.replication.groupKeyFile = str(value, what)
       else if (name === 'trustedPeers') config.replication.trustedPeers = peerIdList(value, what)
+      else if (name === 'erasureLazy') config.replication.erasureLazy = lazyFragments(value, what)
       else (config.replication as unknown as Record<string, number>)[name] = name === 'repairRate' ? rate(value, what) : positiveInt(value, what)
     }
     if (config.replication.replicas > MAX_REPLICAS) throw new ConfigError(`${source}: replication.replicas must be at most ${MAX_REPLICAS}`)
@@ -136,4 +137,10 @@ export function checkBootstrap (value: unknown, what = 'bootstrap'): string {
     throw new ConfigError(`${what}: ${address} names no valid peer id`)
   }
   return address
+}
+
+/** -1 (the default rule) or a whole number of fragments. */
+function lazyFragments (value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < -1) throw new ConfigError(`${what}: not a number of fragments: ${JSON.stringify(value)} (a whole number, or -1 for the default: (M - 1) / 2 rounded down)`)
+  return value
 }

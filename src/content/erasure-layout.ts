@@ -36,9 +36,7 @@ export interface LeafRef {
 }
 
 /** The largest layout block honest use makes: 64 parity roots of at most 44 bytes, as JSON. */
-export const MAX_LAYOUT_BYTES = 16 * 1024
-
-export const JSON_CODE = json.code
+const MAX_LAYOUT_BYTES = 16 * 1024
 
 export async function encodeLayout (layout: ErasureLayout): Promise<{ cid: CID, bytes: Uint8Array }> {
   const bytes = json.encode({

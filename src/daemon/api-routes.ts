@@ -2,9 +2,11 @@ import path from 'node:path'
 import { CONNECT_TIMEOUT, PROVIDERS_TIMEOUT } from './constants.js'
 import { CAR_CONTENT_TYPE } from '../content/car.js'
 import { parseCID, parseContentPath } from '../content/dag.js'
+import { parseErasure } from '../content/erasure.js'
 import { chunkSize as checkChunkSize } from '../config/validate.js'
 import { InputError } from '../errors.js'
 import { HttpError, drained, errorBody, ndjson, readJson, sendJson, throttle } from './http-util.js'
+import type { ErasureScheme } from '../content/erasure.js'
 import type { HandOverResult, ShoalNode } from '../node/shoal-node.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
@@ -44,6 +46,14 @@ function optNumber (body: Record<string, any>, name: string): number | undefined
   if (v == null) return undefined
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InputError(`"${name}" must be a positive number`)
   return v
+}
+
+/** `erasure`: "K+M", or absent. */
+function optErasure (body: Record<string, any>): ErasureScheme | undefined {
+  const v = body.erasure
+  if (v == null) return undefined
+  if (typeof v !== 'string') throw new InputError('"erasure" must be a string such as "4+2"')
+  return parseErasure(v)
 }
 
 function optInt (body: Record<string, any>, name: string): number | undefined {
@@ -100,6 +110,7 @@ export const routes: Record<string, Route> = {
         chunkSize,
         replicas: optInt(body, 'replicas'),
         replicasMax: optInt(body, 'replicasMax'),
+        erasure: optErasure(body),
         signal,
         onProgress: (bytes, total) => { progress({ bytes, total }) }
       })
@@ -233,8 +244,9 @@ export const routes: Record<string, Route> = {
     const body = await readJson(req)
     const cid = parseCID(str(body, 'cid'))
     const replicas = optInt(body, 'replicas')
-    if (replicas == null) throw new InputError('missing "replicas"')
-    sendJson(res, 200, await node.replicate(cid, { replicas, replicasMax: optInt(body, 'replicasMax'), signal }))
+    const erasure = optErasure(body)
+    if (replicas == null && erasure == null) throw new InputError('missing "replicas" (copies) or "erasure" (K+M fragments)')
+    sendJson(res, 200, await node.replicate(cid, { replicas, replicasMax: optInt(body, 'replicasMax'), erasure, signal }))
   },
 
   'GET /v1/replicas': async ({ node, res }) => {

@@ -6,6 +6,7 @@ import { Ledger } from './ledger.js'
 import { SwarmRegistry } from './swarm-registry.js'
 import { anySignal } from '../signals.js'
 import type { BanList } from './ban-list.js'
+import type { Bitfield } from './bitfield.js'
 import { WantManager } from './want-manager.js'
 import type { BlockWriter } from './block-sink.js'
 import type { BlockSource } from './block-source.js'
@@ -37,6 +38,8 @@ export interface ExchangeComponents {
   events: ConnectEvents
   /** Whether this peer holds the whole DAG under `root`. */
   holdsComplete(root: CID): Promise<boolean>
+  /** The leaves this peer keeps of a root it keeps part of (an erasure fragment). */
+  holdsPart?(root: CID): Promise<Bitfield | undefined>
 }
 
 export interface ExchangeLimits {

@@ -1,4 +1,5 @@
 import { Swarm } from './swarm.js'
+import type { Bitfield } from './bitfield.js'
 import type { SwarmChannel, SwarmNetwork } from '../protocol/swarm-network.js'
 import type { ComponentLogger, Logger, PeerId, PeerStore } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -10,6 +11,8 @@ export interface SwarmRegistryComponents {
   logger: ComponentLogger
   /** Whether this peer holds the whole DAG under `root` (it may seed it). */
   holdsComplete(root: CID): Promise<boolean>
+  /** The leaves this peer keeps of a root it keeps part of (a fragment of an erasure-coded root), with every interior node; undefined if none. */
+  holdsPart?(root: CID): Promise<Bitfield | undefined>
 }
 
 /**
@@ -107,16 +110,18 @@ export class SwarmRegistry {
     let entry = this.swarms.get(key)
     if (entry == null) {
       const complete = await this.c.holdsComplete(channel.root)
+      const part = complete ? undefined : await this.c.holdsPart?.(channel.root).catch(() => undefined)
       // another stream for the same root may have made the swarm while we asked
       entry = this.swarms.get(key)
-      if (entry == null && !complete) {
+      if (entry == null && !complete && part == null) {
         await channel.send({ root: channel.root.bytes as Uint8Array<ArrayBuffer> }).catch(() => {})
         await channel.close().catch(() => {})
         return
       }
       if (entry == null) {
-        // seed: the swarm lives while downloaders talk to us
-        const swarm = this.create(channel.root, true)
+        // seed (the whole root, or the leaves we keep of it): the swarm lives while downloaders talk to us
+        const swarm = this.create(channel.root, complete)
+        if (part != null) swarm.setLeaves(part)
         entry = { swarm, users: 0 }
         this.swarms.set(key, entry)
         this.retireWhenIdle(key, swarm)

@@ -3,6 +3,8 @@ import { importCar } from './car-import.js'
 import { repoFull } from './disk-full.js'
 import { importPath } from './import-path.js'
 import type { CarImportResult } from './car-import.js'
+import type { Erasure } from './erasure.js'
+import type { ErasureScheme } from '../content/erasure.js'
 import type { GarbageCollector } from './gc.js'
 import type { ImportOptions, ImportResult } from './import-path.js'
 import type { ReplicaManager } from '../replication/replica-manager.js'
@@ -17,6 +19,8 @@ export interface AddOptions extends ImportOptions {
   replicas?: number
   /** Copies above this are trimmed (default: replicas). */
   replicasMax?: number
+  /** Keep it erasure-coded instead: K data and M parity fragments per stripe, one per peer. */
+  erasure?: ErasureScheme
 }
 
 export interface AddsComponents {
@@ -25,6 +29,7 @@ export interface AddsComponents {
   announcer: Announcer
   gc: GarbageCollector
   replicas: ReplicaManager
+  erasure: Pick<Erasure, 'encode'>
   /** The repo's directory, named when its disk is full. */
   repoRoot: string
 }
@@ -41,7 +46,8 @@ export interface AddsInit {
  * Content into this peer from the user: files and directories (`add`,
  * referred to in place or copied), and CAR files (`import`). Blocks are
  * stored and pinned with no gc in between, then announced; `add` with K > 1
- * also places K copies on the peers closest to the root.
+ * also places K copies on the peers closest to the root, and with
+ * `erasure` codes it and places its K + M fragments.
  */
 export class Adds {
   private readonly c: AddsComponents
@@ -57,9 +63,12 @@ export class Adds {
    * also place that many copies on the peers closest to the root.
    */
   async add (input: string, options: AddOptions = {}): Promise<ImportResult & { pinned: boolean, replication?: ReplicaStatus }> {
-    const replicas = options.replicas ?? this.init.replicas
+    if (options.erasure != null && (options.replicas != null || options.replicasMax != null)) {
+      throw new ReplicationError('--replicas and --erasure are two ways to keep a root in the swarm: give one')
+    }
+    const replicas = options.erasure != null ? 1 : options.replicas ?? this.init.replicas
     const replicasMax = options.replicasMax ?? replicas
-    if (replicas > 1 && this.init.notInGroup != null) throw new ReplicationError(this.init.notInGroup)
+    if ((replicas > 1 || options.erasure != null) && this.init.notInGroup != null) throw new ReplicationError(this.init.notInGroup)
     if (replicasMax < replicas) {
       throw new ReplicationError(`--replicas-max (${replicasMax}) must be at least --replicas (${replicas})`)
     }
@@ -74,6 +83,12 @@ export class Adds {
       return imported
     }).catch(err => { throw repoFull(err, this.c.repoRoot, 'nothing was added; the blocks stored so far go at the next gc') })
     this.c.announcer.announce(result.cid)
+    if (options.erasure != null) {
+      const { k, m } = options.erasure
+      const coded = await this.c.erasure.encode(result.cid, options.erasure, options)
+      const replication = await this.c.replicas.replicate(result.cid, { min: k + m, max: k + m, size: result.size, erasure: { k, m, layout: coded.cid } }, options)
+      return { ...result, pinned, replication }
+    }
     if (replicas > 1) {
       const replication = await this.c.replicas.replicate(result.cid, { min: replicas, max: replicasMax, size: result.size }, options)
       return { ...result, pinned, replication }

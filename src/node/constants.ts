@@ -57,3 +57,16 @@ export const DIRECT_TRIED_MAX = 4096
 
 /** How often relayed connections replaced by direct ones are checked for open streams, to close them once they have none (ms). */
 export const RELAYED_IDLE_CHECK = 5_000
+
+/** How long a fragment of an erasure-coded root is waited for before it is taken as gone, and rebuilt from others (ms). */
+export const ERASURE_FETCH_WAIT = 5_000
+
+/** How long an adder keeps the parity it coded, for the holders placed then to fetch (ms); after, a holder computes its parity from the data. */
+export const ERASURE_SOURCE_TTL = 30 * 60_000
+
+/** Stripes fetched or rebuilt at once by one operation. */
+export const ERASURE_STRIPES_AT_ONCE = 2
+
+/** A download still running after this long asks whether its root is erasure-coded with data fragments gone, to rebuild them (ms); then twice as long each time, up to ERASURE_ASSIST_MAX. */
+export const ERASURE_ASSIST_AFTER = 2_000
+export const ERASURE_ASSIST_MAX = 30_000

@@ -7,6 +7,7 @@ import { outputFull } from './disk-full.js'
 import { resolveOutput } from './export-path.js'
 import { checkPart, commitOutput, partOf, recordsUnder } from './output-commit.js'
 import { GET_PROGRESS_SAVE_INTERVAL, REPLICA_SIZE_SLACK } from './constants.js'
+import type { Erasure } from './erasure.js'
 import type { Fetcher } from './fetcher.js'
 import type { Lease, Leases } from './leases.js'
 import type { Pinning } from './pinning.js'
@@ -51,6 +52,8 @@ export interface DownloadsComponents {
   announcer: Announcer
   /** Paces replica downloads (repairs share it). */
   repairBucket: TokenBucket
+  /** Fetches and rebuilds fragments of erasure-coded roots. */
+  erasure: Erasure
   /** The repo's directory, named when its disk is full. */
   repoRoot: string
   /** Where replica downloads keep their data (a pack per root). */
@@ -217,6 +220,11 @@ export class Downloads {
    * announce it. `size`: what it was admitted for; a DAG declaring more is
    * refused.
    */
+  /** Our fragment of an erasure-coded root, fetched or rebuilt at the repair rate; a parity fragment's column root. */
+  async fetchFragment (root: CID, erasure: { k: number, m: number, layout: CID }, fragment: number, options: AbortOptions & { onProgress?(bytes: number): void }): Promise<{ column?: CID }> {
+    return await this.c.erasure.fetchFragment(root, erasure, fragment, { ...options, rateLimit: this.c.repairBucket })
+  }
+
   async fetchReplica (root: CID, options: AbortOptions & { size?: number, onProgress?(bytes: number): void }): Promise<void> {
     const lease = await this.c.leases.take(root, 'replica')
     try {

@@ -1,12 +1,15 @@
 import fs from 'node:fs/promises'
 import { BlockNotFoundError, BlockVerificationError, isRefused } from '../errors.js'
 import { OutputLayout } from './output-layout.js'
+import { anySignal } from '../signals.js'
+import type { AssistState, Erasure } from './erasure.js'
 import type { LayoutInit } from './output-layout.js'
 import type { FetchOptions, Exchange } from '../exchange/exchange.js'
 import type { FetchResult } from '../exchange/session-types.js'
 import type { Announcer } from '../routing/announcer.js'
 import type { BlockStore } from '../store/block-store.js'
 import type { RefStore } from '../store/refs/ref-store.js'
+import type { Logger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 export interface FetcherComponents {
@@ -14,6 +17,9 @@ export interface FetcherComponents {
   refs: RefStore
   exchange: Exchange
   announcer: Announcer
+  /** Rebuilds the leaves of an erasure-coded root whose data holders are gone. */
+  erasure?: Pick<Erasure, 'assist'>
+  log?: Logger
 }
 
 /** What a fetch into an output gives: the session's figures, and what the output is. */
@@ -35,14 +41,36 @@ export class Fetcher {
     this.c = components
   }
 
+  /**
+   * A download of a whole root. While it runs, `Erasure.assist` rebuilds
+   * from parity the leaves of an erasure-coded root's data fragments that no
+   * live holder keeps, and the download takes them as they are stored; one
+   * that failed while leaves were rebuilt runs once more.
+   */
   async fetch (cid: CID, options: FetchOptions): Promise<FetchResult> {
-    return await this.c.exchange.fetch(cid, {
+    const run = async (): Promise<FetchResult> => await this.c.exchange.fetch(cid, {
       ...options,
       onServable: () => {
         this.c.announcer.announce(cid)
         options.onServable?.()
       }
     })
+    const erasure = this.c.erasure
+    if (erasure == null || options.purpose === 'replica' || options.scope === 'block') return await run()
+    const ended = new AbortController()
+    const state: AssistState = { rebuilt: false }
+    void erasure.assist(cid, state, { signal: anySignal(ended.signal, options.signal), purpose: options.purpose })
+      .catch((err: Error) => { if (!ended.signal.aborted) this.c.log?.('%s: not rebuilt from parity: %s', cid, err.message) })
+    try {
+      return await run()
+    } catch (err) {
+      // a download that gave up while leaves were being rebuilt runs again, on them
+      await state.rebuilding?.catch(() => {})
+      if (!state.rebuilt) throw err
+      return await run()
+    } finally {
+      ended.abort()
+    }
   }
 
   /**

@@ -8,10 +8,10 @@ import type { BlockStore } from '../store/block-store.js'
 import type { GetStore } from '../store/get-store.js'
 import type { PinStore } from '../store/pin-store.js'
 import type { RefStore } from '../store/refs/ref-store.js'
-import type { ReplicaStore } from '../store/replica-store.js'
+import type { ReplicaRecord, ReplicaStore } from '../store/replica-store.js'
 import type { StorageAccountant } from '../store/storage.js'
 import type { AbortOptions, Logger } from '@libp2p/interface'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 
 export interface GarbageCollectorComponents {
   blocks: BlockStore
@@ -72,7 +72,7 @@ export class GarbageCollector {
     const add = (cid: CID): void => { roots.set(cid.toString(), cid) }
     for await (const pin of this.c.pins.pins(options)) add(pin.cid)
     for await (const get of this.c.gets.all(options)) add(get.cid)
-    for await (const replica of this.c.replicas.all(options)) add(replica.root)
+    for await (const replica of this.c.replicas.all(options)) for (const root of replicaRoots(replica)) add(root)
     for (const root of this.c.leases.roots()) add(root)
     return roots
   }
@@ -82,6 +82,7 @@ export class GarbageCollector {
     if (this.c.leases.roots().some(r => r.equals(root))) return true
     if (await this.c.pins.isPinned(root, options)) return true
     if (await this.c.replicas.get(root, options) != null) return true
+    for await (const replica of this.c.replicas.all(options)) if (replica.erasure != null && replicaRoots(replica).some(r => r.equals(root))) return true
     return (await this.c.gets.of(root, options)).some(g => g.cid.equals(root))
   }
 
@@ -133,4 +134,19 @@ export class GarbageCollector {
     }
     return keep
   }
+}
+
+/**
+ * What a replica record keeps: the root (of an erasure-coded one, what of
+ * it is here: its interior nodes and our data fragment's leaves), and of an
+ * erasure-coded root its layout and, for a parity fragment, that column.
+ */
+function replicaRoots (record: ReplicaRecord): CID[] {
+  const e = record.erasure
+  if (e == null) return [record.root]
+  const roots = [record.root, CID.parse(e.layout)]
+  if (record.fragment != null && record.fragment >= e.k) {
+    if (record.column != null) roots.push(CID.parse(record.column))
+  }
+  return roots
 }

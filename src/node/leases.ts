@@ -2,7 +2,7 @@ import type { GcLock } from './gc-lock.js'
 import type { CID } from 'multiformats/cid'
 
 /** What holds a lease: the operation that reads or writes the root while it runs. */
-export type LeaseKind = 'get' | 'cat' | 'export' | 'read' | 'replica'
+export type LeaseKind = 'get' | 'cat' | 'export' | 'read' | 'replica' | 'erasure'
 
 /** A root kept from gc while an operation runs, until `release`. */
 export interface Lease {

@@ -4,7 +4,9 @@ import { InputError, NotFoundError, ReplicationError } from '../errors.js'
 import { REPLICA_PROTOCOL } from '../protocol/constants.js'
 import { anySignal } from '../signals.js'
 import type { ShoalLibp2p } from './create-libp2p.js'
+import type { Erasure } from './erasure.js'
 import type { Pinning } from './pinning.js'
+import type { ErasureScheme } from '../content/erasure.js'
 import type { Downloads } from './downloads.js'
 import type { BanList } from '../exchange/ban-list.js'
 import type { ReplicaManager, ReplicaManagerComponents } from '../replication/replica-manager.js'
@@ -15,7 +17,7 @@ import type { Repo } from '../store/repo.js'
 import type { StorageAccountant } from '../store/storage.js'
 import type { PinReason } from '../store/pin-store.js'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 
 /**
  * Below this many peers known locally (connected, or in the peer store with
@@ -47,6 +49,7 @@ export interface ReplicaHostComponents {
   /** Both are built after this (they need what it answers), hence getters. */
   downloads(): Downloads
   replicas(): ReplicaManager
+  erasure(): Pick<Erasure, 'encode'>
 }
 
 /**
@@ -96,9 +99,14 @@ export class ReplicaHost {
       isComplete: async root => await repo.pins.isComplete(root),
       keepReplica: async root => { await pinning.keepReplica(root) },
       fetchReplica: async (root, options) => {
+        const record = await repo.replicas.get(root)
+        if (record?.erasure != null && record.fragment != null) {
+          const { k, m, layout } = record.erasure
+          return await this.c.downloads().fetchFragment(root, { k, m, layout: CID.parse(layout) }, record.fragment, options)
+        }
         // a DAG declaring more than the replica was admitted for is refused
-        const size = (await repo.replicas.get(root))?.size
-        await this.c.downloads().fetchReplica(root, { ...options, size })
+        await this.c.downloads().fetchReplica(root, { ...options, size: record?.size })
+        return undefined
       },
       releaseReplica: async root => { await pinning.releaseReplica(root) },
       // everything in the repo: block files and replica packs (being fetched too)
@@ -115,11 +123,18 @@ export class ReplicaHost {
    * fetched: placed as `add --replicas` places them, or, for a root already
    * replicated, the new counts replace the old ones on every holder.
    */
-  async replicate (cid: CID, options: { replicas: number, replicasMax?: number } & AbortOptions): Promise<ReplicaStatus> {
+  async replicate (cid: CID, options: { replicas?: number, replicasMax?: number, erasure?: ErasureScheme } & AbortOptions): Promise<ReplicaStatus> {
     const pin = await this.c.repo.pins.get(cid)
     if (pin == null || !(await this.c.repo.pins.isComplete(cid))) {
       throw new InputError(`${cid.toString()} is not all here: fetch it first (shoal get ${cid.toString()})`)
     }
+    if (options.erasure != null) {
+      if (options.replicas != null || options.replicasMax != null) throw new ReplicationError('--replicas and --erasure are two ways to keep a root in the swarm: give one')
+      const { k, m } = options.erasure
+      const coded = await this.c.erasure().encode(cid, options.erasure, options)
+      return await this.c.replicas().replicate(cid, { min: k + m, max: k + m, size: pin.size, erasure: { k, m, layout: coded.cid } }, options)
+    }
+    if (options.replicas == null) throw new InputError('say how to keep it: --replicas K (copies) or --erasure K+M (fragments)')
     const max = options.replicasMax ?? options.replicas
     if (max < options.replicas) throw new ReplicationError(`--replicas-max (${max}) must be at least --replicas (${options.replicas})`)
     return await this.c.replicas().replicate(cid, { min: options.replicas, max, size: pin.size }, options)

@@ -20,6 +20,8 @@ import { STORAGE_COLLECT_INTERVAL } from './constants.js'
 import { createShoalLibp2p, dhtRoutingTable } from './create-libp2p.js'
 import { Adds } from './adds.js'
 import { Downloads } from './downloads.js'
+import { Erasure } from './erasure.js'
+import type { ErasureScheme } from '../content/erasure.js'
 import { Fetcher } from './fetcher.js'
 import { GarbageCollector } from './gc.js'
 import { GcLock } from './gc-lock.js'
@@ -115,6 +117,8 @@ export class ShoalNode {
   private readonly downloads: Downloads
   private readonly reads: Reads
   private readonly replicaHost: ReplicaHost
+  /** Codes roots and fetches or rebuilds their fragments. */
+  readonly erasure: Erasure
   private readonly peerOps: PeerOps
   /** Leaves held by reference: watched, withdrawn when their file changes, verified on demand. */
   private readonly references: References
@@ -145,7 +149,8 @@ export class ShoalNode {
       peerId: libp2p.peerId,
       connectedPeers: () => libp2p.getPeers(),
       events: libp2p,
-      holdsComplete: async root => this.references.servable(root) && await repo.pins.isComplete(root)
+      holdsComplete: async root => this.references.servable(root) && await repo.pins.isComplete(root),
+      holdsPart: async root => await this.erasure.partOf(root)
     }, inits.exchange)
     this.announcer = new Announcer({ discovery: this.discovery, logger, store: repo.provided })
     this.references = new References({ refs: repo.refs, blocks: repo.blocks, pins: repo.pins, announcer: this.announcer, swarms: this.exchange.swarms, logger, isKept: async root => await this.gcs.isKept(root) })
@@ -198,7 +203,8 @@ export class ShoalNode {
       pinning: this.pinning,
       storage: this.storage,
       downloads: () => this.downloads,
-      replicas: () => this.replicas
+      replicas: () => this.replicas,
+      erasure: () => this.erasure
     })
     this.replicas = new ReplicaManager({
       peerId: libp2p.peerId,
@@ -208,7 +214,19 @@ export class ShoalNode {
       group,
       ...this.replicaHost.managerComponents()
     }, inits.replication)
-    const fetcher = new Fetcher({ blocks: repo.blocks, refs: repo.refs, exchange: this.exchange, announcer: this.announcer })
+    const erasure = new Erasure({
+      blocks: repo.blocks,
+      exchange: this.exchange,
+      leases: this.leases,
+      lock: gcLock,
+      announcer: this.announcer,
+      status: async (root, options) => await this.replicas.status(root, options),
+      isBanned: peer => bans.isBanned(peer),
+      replicaRecord: async root => await repo.replicas.get(root),
+      log: logger.forComponent('shoal:erasure')
+    })
+    this.erasure = erasure
+    const fetcher = new Fetcher({ blocks: repo.blocks, refs: repo.refs, exchange: this.exchange, announcer: this.announcer, erasure, log: logger.forComponent('shoal:fetcher') })
     this.reads = new Reads({ blocks: repo.blocks, exchange: this.exchange, fetcher, leases: this.leases, storage: this.storage, readEnded: () => { this.collectIfOver() } })
     this.adds = new Adds({
       blocks: repo.blocks,
@@ -216,6 +234,7 @@ export class ShoalNode {
       announcer: this.announcer,
       gc: this.gcs,
       replicas: this.replicas,
+      erasure,
       repoRoot: repo.root
     }, { ...inits.transfers, notInGroup: this.replicas.inGroup ? undefined : NO_GROUP })
     this.downloads = new Downloads({
@@ -227,6 +246,7 @@ export class ShoalNode {
       pinning: this.pinning,
       announcer: this.announcer,
       repairBucket: new TokenBucket(inits.rates.repair),
+      erasure,
       repoRoot: repo.root,
       packs: repo.paths.packs,
       isKept: async root => await this.gcs.isKept(root),
@@ -377,7 +397,7 @@ export class ShoalNode {
     return await this.adds.importCar(file, options)
   }
 
-  async replicate (cid: CID, options: { replicas: number, replicasMax?: number } & AbortOptions): Promise<ReplicaStatus> {
+  async replicate (cid: CID, options: { replicas?: number, replicasMax?: number, erasure?: ErasureScheme } & AbortOptions): Promise<ReplicaStatus> {
     return await this.replicaHost.replicate(cid, options)
   }
 

@@ -29,7 +29,7 @@ export function decodeReplicaMessage (buf: Uint8Array | Uint8ArrayList): Replica
     return ReplicaMessage.decode(buf, {
       limits: {
         roots: MAX_REPLICA_ROOTS,
-        roots$: { holders: MAX_HOLDERS_PER_ROOT, absent: MAX_HOLDERS_PER_ROOT },
+        roots$: { holders: MAX_HOLDERS_PER_ROOT, absent: MAX_HOLDERS_PER_ROOT, holderFragments: MAX_HOLDERS_PER_ROOT },
         sync: { dropped: MAX_REPLICA_ROOTS, reachable: MAX_REACHABLE_PEERS }
       }
     })
@@ -47,7 +47,7 @@ export function encodeReplicaMessage (msg: ReplicaMessage, maxMessageSize = MAX_
   const over = (what: string): never => { throw new MessageTooLargeError(`replica message not sent: ${what}`) }
   if (msg.roots.length > MAX_REPLICA_ROOTS) over(`${msg.roots.length} roots (at most ${MAX_REPLICA_ROOTS})`)
   for (const r of msg.roots) {
-    if (r.holders.length > MAX_HOLDERS_PER_ROOT || r.absent.length > MAX_HOLDERS_PER_ROOT) over(`a root with ${r.holders.length} holders and ${r.absent.length} absent (at most ${MAX_HOLDERS_PER_ROOT} each)`)
+    if (r.holders.length > MAX_HOLDERS_PER_ROOT || r.absent.length > MAX_HOLDERS_PER_ROOT || r.holderFragments.length > MAX_HOLDERS_PER_ROOT) over(`a root with ${r.holders.length} holders and ${r.absent.length} absent (at most ${MAX_HOLDERS_PER_ROOT} each)`)
   }
   if ((msg.sync?.dropped.length ?? 0) > MAX_REPLICA_ROOTS) over(`${msg.sync!.dropped.length} dropped roots`)
   if ((msg.sync?.reachable.length ?? 0) > MAX_REACHABLE_PEERS) over(`${msg.sync!.reachable.length} reachable peers (at most ${MAX_REACHABLE_PEERS})`)

@@ -1,6 +1,7 @@
 import { decodeCID } from '../content/dag.js'
 import { MAX_KNOWN_HOLDERS, RELEASED_TTL } from './constants.js'
-import { bytesToPeer, holderState } from './codec.js'
+import { CID } from 'multiformats/cid'
+import { bytesToPeer, fragmentFrom, holderState } from './codec.js'
 import { expire } from './expiry.js'
 import { RootView } from './root-view.js'
 import { SyncLedger } from './sync-ledger.js'
@@ -8,7 +9,6 @@ import type { PeerLiveness } from './peer-liveness.js'
 import type { RootReplicas } from '../protocol/replica-network.js'
 import type { ReplicaRecord, ReplicaStore } from '../store/replica-store.js'
 import type { Logger, PeerId } from '@libp2p/interface'
-import type { CID } from 'multiformats/cid'
 
 export interface ReplicaBookComponents {
   self: PeerId
@@ -38,8 +38,9 @@ export class ReplicaBook {
 
   /** Start keeping a root (or load its record after a restart). */
   track (record: ReplicaRecord): RootView {
-    const view = new RootView(record.root, record)
-    view.set(this.c.self, record.state)
+    const erasure = record.erasure == null ? undefined : { k: record.erasure.k, m: record.erasure.m, layout: CID.parse(record.erasure.layout) }
+    const view = new RootView(record.root, record, erasure)
+    view.set(this.c.self, record.state, undefined, record.fragment)
     this.views.set(record.root.toString(), view)
     this.records.set(record.root.toString(), record)
     return view
@@ -104,10 +105,12 @@ export class ReplicaBook {
   merge (view: RootView, from: PeerId, entry: RootReplicas, gracePeriod: number): void {
     const key = view.root.toString()
     const state = holderState(entry)
+    const total = view.erasure == null ? 0 : view.erasure.k + view.erasure.m
     if (state != null) {
-      const was = view.holders.get(from.toString())?.state
-      view.set(from, state, Number(entry.bytesHeld))
-      if (was !== state) this.changed(key)
+      const was = view.holders.get(from.toString())
+      const fragment = fragmentFrom(entry.fragment, total)
+      view.set(from, state, Number(entry.bytesHeld), fragment)
+      if (was?.state !== state || was?.fragment !== fragment) this.changed(key)
     } else if (view.remove(from)) {
       this.changed(key)
     }
@@ -116,7 +119,7 @@ export class ReplicaBook {
       this.changed(key)
     }
     const now = Date.now()
-    for (const bytes of entry.holders) {
+    for (const [i, bytes] of entry.holders.entries()) {
       const peer = bytesToPeer(bytes)
       if (peer == null || peer.equals(this.c.self)) continue
       const k = peer.toString()
@@ -125,11 +128,17 @@ export class ReplicaBook {
       // `from` lists only holders its last probe reached: if we cannot reach it, it is slow or
       // cut off from us, not gone; and one we had given up on (a healed partition) is back
       this.c.liveness.vouched(k)
-      if (view.has(k)) continue
+      const known = view.holders.get(k)
+      if (known != null) {
+        // a holder first heard of without its fragment learns it from the next who names it
+        const fragment = fragmentFrom(entry.holderFragments[i], total)
+        if (known.fragment == null && fragment != null) view.set(peer, known.state, known.bytesHeld, fragment)
+        continue
+      }
       // a peer that said it was leaving stays gone
       if (!this.c.liveness.stillCounts(k, gracePeriod, now)) continue
       if (view.holders.size >= MAX_KNOWN_HOLDERS) continue
-      view.set(peer, 'fetching')
+      view.set(peer, 'fetching', undefined, fragmentFrom(entry.holderFragments[i], total))
       this.changed(key)
     }
   }

@@ -1,7 +1,7 @@
 import { NotMemberError } from '../errors.js'
 import { ReplicaOp } from '../protocol/replica-network.js'
 import { decodeCID } from '../content/dag.js'
-import { entryOf, holderList, stateName } from './codec.js'
+import { entryOf, holderList, plusOne, stateName } from './codec.js'
 import type { AnswerState } from './codec.js'
 import type { ReplicationGroup } from './group.js'
 import type { PeerLiveness } from './peer-liveness.js'
@@ -49,9 +49,16 @@ export class ReplicaClient {
   }
 
   /** Like `ask`, with the reason the peer gave (or why there is no answer). */
-  async answer (peer: PeerId, view: RootView, op: ReplicaOp, holders: PeerId[], signal: AbortSignal, timeout?: number): Promise<Answer> {
+  async answer (peer: PeerId, view: RootView, op: ReplicaOp, holders: PeerId[], signal: AbortSignal, timeout?: number, fragment?: number): Promise<Answer> {
     try {
-      const entry = { ...entryOf(view, this.c.self, this.c.liveness), holders: holderList(view.root, holders.filter(p => !p.equals(peer))).map(p => p.toMultihash().bytes) }
+      const named = holderList(view.root, holders.filter(p => !p.equals(peer)))
+      const entry = {
+        ...entryOf(view, this.c.self, this.c.liveness),
+        holders: named.map(p => p.toMultihash().bytes),
+        holderFragments: view.erasure == null ? [] : named.map(p => plusOne(view.holders.get(p.toString())?.fragment)),
+        // a REPLICATE of an erasure-coded root names the fragment asked for
+        ...(fragment == null ? {} : { fragment: plusOne(fragment) })
+      }
       const response = await this.request(peer, { op, roots: [entry], proof: new Uint8Array(0) }, { signal, timeout })
       this.c.liveness.seen(peer.toString())
       const answer = response.roots.find(r => decodeCID(r.root).equals(view.root))

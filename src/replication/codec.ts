@@ -15,7 +15,7 @@ export type AnswerState = HolderState | 'none' | 'declined'
 
 /** An entry saying "I keep nothing of `root`". */
 export function blankEntry (root: CID): RootReplicas {
-  return { root: root.bytes, min: 0, max: 0, size: 0n, state: ReplicaState.NONE, holders: [], reason: '', intentSince: 0n, bytesHeld: 0n, digest: 0n, absent: [] }
+  return { root: root.bytes, min: 0, max: 0, size: 0n, state: ReplicaState.NONE, holders: [], reason: '', intentSince: 0n, bytesHeld: 0n, digest: 0n, absent: [], erasureK: 0, erasureM: 0, layout: new Uint8Array(0), fragment: 0, holderFragments: [] }
 }
 
 /** An entry declining `root`, with the reason (cut to MAX_REASON_LENGTH). */
@@ -40,22 +40,46 @@ export function holderList (root: CID, peers: PeerId[]): PeerId[] {
  */
 export function entryOf (view: RootView, self: PeerId, liveness: PeerLiveness, bytesHeld = 0): RootReplicas {
   const own = view.holders.get(self.toString())?.state
+  const holders = holderList(view.root, [...view.holders.values()]
+    .filter(h => !h.peer.equals(self) && liveness.isUp(h.peer.toString()))
+    .map(h => h.peer))
   return {
     root: view.root.bytes,
     min: view.min,
     max: view.max,
     size: BigInt(view.size),
     state: own === 'complete' ? ReplicaState.COMPLETE : own === 'fetching' ? ReplicaState.FETCHING : ReplicaState.NONE,
-    holders: holderList(view.root, [...view.holders.values()]
-      .filter(h => !h.peer.equals(self) && liveness.isUp(h.peer.toString()))
-      .map(h => h.peer))
-      .map(p => p.toMultihash().bytes),
+    holders: holders.map(p => p.toMultihash().bytes),
     reason: '',
     intentSince: BigInt(view.intentSince),
     bytesHeld: BigInt(own === 'complete' ? view.size : bytesHeld),
     digest: 0n,
-    absent: []
+    absent: [],
+    ...erasureFields(view, self, holders)
   }
+}
+
+/** The erasure fields of an entry: none for a root kept in whole copies. */
+function erasureFields (view: RootView, self: PeerId, holders: PeerId[]): Pick<RootReplicas, 'erasureK' | 'erasureM' | 'layout' | 'fragment' | 'holderFragments'> {
+  const e = view.erasure
+  if (e == null) return { erasureK: 0, erasureM: 0, layout: new Uint8Array(0), fragment: 0, holderFragments: [] }
+  return {
+    erasureK: e.k,
+    erasureM: e.m,
+    layout: e.layout.bytes,
+    fragment: plusOne(view.holders.get(self.toString())?.fragment),
+    holderFragments: holders.map(p => plusOne(view.holders.get(p.toString())?.fragment))
+  }
+}
+
+/** A fragment on the wire: its index plus one, 0 for none. */
+export function plusOne (fragment: number | undefined): number {
+  return fragment == null ? 0 : fragment + 1
+}
+
+/** A fragment from the wire (`plusOne`'s inverse): undefined for none or one past the scheme's. */
+export function fragmentFrom (wire: number | undefined, total: number): number | undefined {
+  return wire == null || wire < 1 || wire > total ? undefined : wire - 1
 }
 
 /**
@@ -68,7 +92,14 @@ export function withAbsent (entry: RootReplicas, view: RootView, self: PeerId, l
   const room = MAX_HOLDERS_PER_ROOT - entry.holders.length
   const down = [...view.holders.values()].filter(h => !h.peer.equals(self) && !liveness.isUp(h.peer.toString())).map(h => h.peer)
   const absent = holderList(view.root, down).slice(0, Math.max(0, room))
-  return { ...entry, absent: absent.map(peer => ({ peer: peer.toMultihash().bytes, downFor: BigInt(Math.max(0, Math.round(liveness.downFor(peer.toString(), now)))) })) }
+  return {
+    ...entry,
+    absent: absent.map(peer => ({
+      peer: peer.toMultihash().bytes,
+      downFor: BigInt(Math.max(0, Math.round(liveness.downFor(peer.toString(), now)))),
+      fragment: plusOne(view.holders.get(peer.toString())?.fragment)
+    }))
+  }
 }
 
 export function stateName (state: ReplicaState): AnswerState {

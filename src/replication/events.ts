@@ -41,7 +41,7 @@ export interface ReplicaEvents {
   /** A peer we asked to keep a copy did not take it (`reason`: its own, or that it is not in our group). */
   'repair:declined': CustomEvent<{ root: string, peer: string, reason: string }>
   /** A peer took a copy we asked it to keep. */
-  'repair:placed': CustomEvent<{ root: string, peer: string, state: 'fetching' | 'complete' }>
+  'repair:placed': CustomEvent<{ root: string, peer: string, state: 'fetching' | 'complete', fragment?: number }>
   /** A root we lead is back at K complete copies. */
   'repair:done': CustomEvent<{ root: string, copies: number, seconds: number }>
   /** As a root's leader we released a surplus copy. */

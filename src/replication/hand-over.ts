@@ -66,11 +66,13 @@ export class HandOver {
       for (const view of waiting()) {
         const a = view.assess(this.c.liveness, this.init.gracePeriod)
         if (a.fetching.length > 0 && arriving.length < HANDOVER_QUERY_ROOTS) arriving.push(view.root.toString())
-        const others = a.complete.length + a.fetching.length - 1
+        const others = this.othersKeeping(view)
         if (others >= view.min || placing >= MAX_HANDOVER_PLACEMENTS || this.c.placement.isPlacing(view.root)) continue
         placing++
         const key = view.root.toString()
-        void this.c.placement.place(view, view.min - others, signal).then(result => {
+        // our own fragment goes to a peer that keeps none of the root
+        const ours = view.erasure == null ? undefined : view.holders.get(this.c.self.toString())?.fragment
+        void this.c.placement.place(view, view.min - others, signal, ours == null ? undefined : [ours]).then(result => {
           if (signal.aborted) return
           const fetching = view.assess(this.c.liveness, this.init.gracePeriod).fetching.filter(p => !p.equals(this.c.self))
           if (result.placed > 0 || result.untried > 0 || fetching.length > 0) {
@@ -101,9 +103,21 @@ export class HandOver {
     return { handedOver: handedOver - pending.length, unfinished: pending.length, short: this.describe(pending, hopeless) }
   }
 
+  /** Complete copies others keep (of an erasure-coded root: distinct fragments, ours only if another holder has it too). */
   private copiesWithoutUs (view: RootView): number {
     const a = view.assess(this.c.liveness, this.init.gracePeriod)
-    return a.complete.filter(p => !p.equals(this.c.self)).length
+    const others = a.complete.filter(p => !p.equals(this.c.self))
+    if (view.erasure == null) return others.length
+    return new Set(others.map(p => view.holders.get(p.toString())?.fragment).filter(f => f != null)).size
+  }
+
+  /** The holders that answer and keep what we keep, ourselves aside: any copy, or our own fragment. */
+  private othersKeeping (view: RootView): number {
+    const a = view.assess(this.c.liveness, this.init.gracePeriod)
+    const others = [...a.complete, ...a.fetching].filter(p => !p.equals(this.c.self))
+    if (view.erasure == null) return others.length
+    const ours = view.holders.get(this.c.self.toString())?.fragment
+    return others.filter(p => view.holders.get(p.toString())?.fragment === ours).length > 0 ? view.min : view.min - 1
   }
 
   private describe (views: RootView[], reasons = new Map<string, string>()): HandOverResult['short'] {

@@ -12,6 +12,18 @@ export interface LeadershipComponents extends Omit<ReplicaComponents, 'client'> 
 export interface LeadershipInit {
   gracePeriod: number
   checkInterval: number
+  /** Of an erasure-coded root: fragments that may stay missing past the grace period before the leader rebuilds them (default: `lazyFragments`). */
+  erasureLazy?: number
+}
+
+/** The lazy repair's default: ⌊(M − 1) / 2⌋ lost fragments are borne (none for M ≤ 2), so at least ⌈(M + 1) / 2⌉ more losses stay survivable while a repair runs. */
+function lazyFragments (m: number): number {
+  return Math.floor((m - 1) / 2)
+}
+
+/** Distinct fragments that count, at or below which the leader of an erasure-coded root repairs (never below K). */
+export function repairAt (k: number, m: number, lazy = lazyFragments(m)): number {
+  return Math.max(k, k + m - 1 - Math.max(0, lazy))
 }
 
 /**
@@ -64,17 +76,21 @@ export class Leadership {
     view.leadingSince ??= now
     if (now - view.leadingSince < SETTLE_ROUNDS * this.init.checkInterval) return
     const started = this.repairing.get(key)
-    if (started != null && a.complete.length >= view.min) {
+    if (started != null && (view.erasure == null ? a.complete.length >= view.min : a.health === 'ok')) {
       this.repairing.delete(key)
       this.c.events.safeDispatchEvent('repair:done', { detail: { root: key, copies: a.complete.length, seconds: (now - started) / 1000 } })
     }
     if (this.c.placement.isPlacing(view.root)) return
-    const duties = view.duties(a, this.c.self, this.init.gracePeriod, now)
+    const e = view.erasure
+    const duties = e == null
+      ? view.duties(a, this.c.self, this.init.gracePeriod, now)
+      : view.fragmentDuties(a, this.c.self, repairAt(e.k, e.m, this.init.erasureLazy), this.init.gracePeriod, now)
     if (duties.place > 0) {
-      this.c.log('%s has %d of %d copies; placing %d', key, a.counted, view.min, duties.place)
+      if (duties.fragments == null) this.c.log('%s has %d of %d copies; placing %d', key, a.counted, view.min, duties.place)
+      else this.c.log('%s has %d of %d fragments; rebuilding %s on new holders', key, a.counted, view.min, duties.fragments.join(', '))
       if (!this.repairing.has(key)) this.repairing.set(key, now)
       this.c.events.safeDispatchEvent('repair:start', { detail: { root: key, copies: a.counted, wanted: view.min, placing: duties.place } })
-      void this.c.placement.place(view, duties.place, this.c.signal())
+      void this.c.placement.place(view, duties.place, this.c.signal(), duties.fragments)
     } else if (duties.release.length > 0) {
       void this.c.placement.release(view, duties.release, this.c.signal())
     }

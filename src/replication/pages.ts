@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { MAX_ERASURE_FRAGMENTS } from '../content/constants.js'
 import * as varint from 'uint8-varint'
 import { MAX_HOLDERS_PER_ROOT, MAX_REPLICA_MESSAGE_SIZE, MAX_REPLICA_ROOTS } from '../protocol/constants.js'
 import { ReplicaState, RootReplicas } from '../protocol/pb/replica.js'
@@ -33,8 +34,10 @@ import { MAX_REASON_LENGTH, MAX_REPLICAS, PAGE_SHARE_OF_LIMITS } from './constan
  * is an identity multihash of a public key of at most 42 bytes (libp2p
  * hashes longer keys with SHA-256, 34 bytes): at most 44 bytes. An entry
  * names at most MAX_HOLDERS_PER_ROOT holders, live and absent together (an
- * absent one also carries how long it has been down); its numbers are at
- * most 64 bits, its reason at most MAX_REASON_LENGTH characters.
+ * absent one also carries how long it has been down), and of an
+ * erasure-coded root each holder's fragment and its layout's CID (a
+ * SHA-256 CID, as a root); its numbers are at most 64 bits, its reason at
+ * most MAX_REASON_LENGTH characters.
  */
 export const MAX_ROOT_BYTES = 44
 export const MAX_PEER_ID_BYTES = 44
@@ -59,7 +62,12 @@ function worstEntry (): RootReplicas {
     intentSince: max64,
     bytesHeld: max64,
     digest: max64,
-    absent: Array.from({ length: MAX_HOLDERS_PER_ROOT }, () => ({ peer: new Uint8Array(MAX_PEER_ID_BYTES).fill(0xff), downFor: max64 }))
+    absent: Array.from({ length: MAX_HOLDERS_PER_ROOT }, () => ({ peer: new Uint8Array(MAX_PEER_ID_BYTES).fill(0xff), downFor: max64, fragment: MAX_ERASURE_FRAGMENTS })),
+    erasureK: MAX_ERASURE_FRAGMENTS,
+    erasureM: MAX_ERASURE_FRAGMENTS,
+    layout: new Uint8Array(MAX_ROOT_BYTES).fill(0xff),
+    fragment: MAX_ERASURE_FRAGMENTS,
+    holderFragments: Array.from({ length: MAX_HOLDERS_PER_ROOT }, () => MAX_ERASURE_FRAGMENTS)
   }
 }
 

@@ -63,9 +63,17 @@ export class Placement {
       const holders: PeerId[] = []
       for (const { peer } of ordered) {
         if (holders.length >= view.min || signal.aborted) break
-        if (peer.equals(this.c.self) || isHolder((await this.offer(view, peer, holders, signal)).state)) holders.push(peer)
+        // an erasure-coded root: fragment i goes to the i-th closest peer that takes one, distinct peers all
+        const fragment = view.erasure == null ? undefined : holders.length
+        if (peer.equals(this.c.self)) {
+          if (fragment != null) view.set(peer, 'complete', undefined, fragment)
+          holders.push(peer)
+        } else if (isHolder((await this.offer(view, peer, holders, signal, fragment)).state)) {
+          holders.push(peer)
+        }
       }
-      if (!holders.some(p => p.equals(this.c.self))) holders.push(this.c.self)
+      // the adder's whole copy counts until the closest peers have theirs; an adder that keeps no fragment keeps nothing of the root
+      if (view.erasure == null && !holders.some(p => p.equals(this.c.self))) holders.push(this.c.self)
       // every holder learns of every other, including those placed after it
       await Promise.all(holders.filter(p => !p.equals(this.c.self)).map(async peer => {
         await this.c.client.ask(peer, view, ReplicaOp.STATUS, holders, signal)
@@ -79,7 +87,7 @@ export class Placement {
    * with how many did, how many peers might still take one later (not
    * asked this time, or not reachable now), and why those asked did not.
    */
-  async place (view: RootView, count: number, signal: AbortSignal): Promise<PlaceResult> {
+  async place (view: RootView, count: number, signal: AbortSignal, fragments?: number[]): Promise<PlaceResult> {
     return await this.exclusively(view.root, async () => {
       const key = view.root.toString()
       const now = Date.now()
@@ -98,7 +106,7 @@ export class Placement {
         if (result.placed >= count || asked >= MAX_ASKS_PER_ROUND || signal.aborted) break
         asked++
         const holders = [...view.holders.values()].map(h => h.peer).filter(p => this.c.liveness.isUp(p.toString()))
-        const { state, reason } = await this.offer(view, peer, holders, signal)
+        const { state, reason } = await this.offer(view, peer, holders, signal, fragments?.[result.placed])
         if (isHolder(state)) result.placed++
         else if (state === 'declined' || state === 'not-member') result.reasons.push(reason)
         else result.untried++
@@ -121,16 +129,17 @@ export class Placement {
     view.overSince = undefined
   }
 
-  /** Ask `peer` to keep a copy; its answer. */
-  private async offer (view: RootView, peer: PeerId, holders: PeerId[], signal: AbortSignal): Promise<Answer> {
-    const answer = await this.c.client.answer(peer, view, ReplicaOp.REPLICATE, holders, signal)
+  /** Ask `peer` to keep a copy (of an erasure-coded root: `fragment`); its answer. */
+  private async offer (view: RootView, peer: PeerId, holders: PeerId[], signal: AbortSignal, fragment?: number): Promise<Answer> {
+    const answer = await this.c.client.answer(peer, view, ReplicaOp.REPLICATE, holders, signal, undefined, fragment)
     const { state, reason } = answer
     const key = `${view.root.toString()}/${peer.toString()}`
     if (state === 'fetching' || state === 'complete') {
-      view.set(peer, state)
+      view.set(peer, state, undefined, fragment)
       this.c.book.changed(view.root.toString())
-      this.c.log('%p took a copy of %s (%s)', peer, view.root, state)
-      this.c.events.safeDispatchEvent('repair:placed', { detail: { root: view.root.toString(), peer: peer.toString(), state } })
+      if (fragment == null) this.c.log('%p took a copy of %s (%s)', peer, view.root, state)
+      else this.c.log('%p took fragment %d of %s (%s)', peer, fragment, view.root, state)
+      this.c.events.safeDispatchEvent('repair:placed', { detail: { root: view.root.toString(), peer: peer.toString(), state, ...(fragment == null ? {} : { fragment }) } })
       return answer
     }
     if (state === 'declined') this.declined.set(key, Date.now() + DECLINED_TTL)

@@ -23,7 +23,7 @@ import type { HandlerContext } from './handlers/index.js'
 import type { ReplicationGroup } from './group.js'
 import type { ReplicaEvents } from './events.js'
 import { describeView } from './status-view.js'
-import type { RootView } from './root-view.js'
+import type { ErasureIntent, RootView } from './root-view.js'
 import type { ReplicaStatus } from './status-view.js'
 import type { RelayHelloComponents } from './relay-hello.js'
 import type { ReplicaMessage, ReplicaNetwork } from '../protocol/replica-network.js'
@@ -48,8 +48,12 @@ export interface ReplicaManagerComponents {
   isComplete(root: CID): Promise<boolean>
   /** Keep a root that is already here as a replica (its pin gains the `replica` reason). */
   keepReplica(root: CID): Promise<void>
-  /** Download the whole DAG (rate-limited), then keep it as a replica and announce it. */
-  fetchReplica(root: CID, options: AbortOptions & { onProgress?(bytes: number): void }): Promise<void>
+  /**
+   * Download the whole DAG (rate-limited), then keep it as a replica and
+   * announce it; of an erasure-coded root, our fragment (fetched or rebuilt)
+   * and, for a parity fragment, its column's root.
+   */
+  fetchReplica(root: CID, options: AbortOptions & { onProgress?(bytes: number): void }): Promise<{ column?: CID } | undefined>
   /** Drop a replica: its pin loses the `replica` reason (any other reason keeps it). */
   releaseReplica(root: CID): Promise<void>
   /** Bytes stored now. */
@@ -74,6 +78,8 @@ export interface ReplicaManagerInit {
   leaveTimeout: number
   /** Bytes this peer may store (0: unlimited). */
   maxStorage: number
+  /** Fragments of an erasure-coded root that may stay missing past the grace period before it is repaired (default: ⌊(M − 1) / 2⌋). */
+  erasureLazy?: number
 }
 
 /** What `add --replicas` or `replicate` says without a replication group. */
@@ -220,19 +226,21 @@ export class ReplicaManager implements Startable {
    * new intent replaces the old one on every holder. Resolves once the
    * peers asked accepted; they download in the background.
    */
-  async replicate (root: CID, intent: { min: number, max: number, size: number }, options: AbortOptions = {}): Promise<ReplicaStatus> {
+  async replicate (root: CID, intent: { min: number, max: number, size: number, erasure?: ErasureIntent }, options: AbortOptions = {}): Promise<ReplicaStatus> {
     if (!this.c.group.exists) throw new ReplicationError(NO_GROUP)
+    if (intent.erasure != null) return await this.replicateCoded(root, { size: intent.size, erasure: intent.erasure }, options)
     if (intent.min < 1 || intent.min > MAX_REPLICAS || intent.max < intent.min || intent.max > MAX_REPLICAS) {
       throw new ReplicationError(`replicas must satisfy 1 <= min <= max <= ${MAX_REPLICAS}`)
     }
     const existing = this.book.get(root)
+    if (existing?.erasure != null) throw new ReplicationError(`${root.toString()} is kept erasure-coded (${existing.erasure.k}+${existing.erasure.m}); it cannot be kept in copies as well`)
     if (existing != null) {
       existing.setIntent({ min: intent.min, max: intent.max, intentSince: Date.now() })
       this.book.changed(root.toString())
       await this.book.persist()
       return this.describe(existing)
     }
-    const view = this.book.track({ root, ...intent, intentSince: Date.now(), state: 'complete', holders: [], created: Date.now() })
+    const view = this.book.track({ root, min: intent.min, max: intent.max, size: intent.size, intentSince: Date.now(), state: 'complete', holders: [], created: Date.now() })
     // the periodic round places nothing until the first placement is done
     view.settledAt = Infinity
     try {
@@ -245,6 +253,42 @@ export class ReplicaManager implements Startable {
     }
     await this.book.persist()
     return this.describe(view)
+  }
+
+  /**
+   * Keep a root this peer holds whole, and has coded (its layout and parity
+   * stored here), as K + M fragments: fragment i on the i-th closest live
+   * peer that takes one (this peer among them if it is that close), each on
+   * a different peer. This peer keeps a fragment only if it is among them.
+   */
+  private async replicateCoded (root: CID, intent: { size: number, erasure: ErasureIntent }, options: AbortOptions): Promise<ReplicaStatus> {
+    const { k, m, layout } = intent.erasure
+    const existing = this.book.get(root)
+    if (existing != null) {
+      if (existing.erasure?.k === k && existing.erasure.m === m) return this.describe(existing)
+      throw new ReplicationError(`${root.toString()} is already kept ${existing.erasure == null ? `in ${existing.min} copies` : `as ${existing.erasure.k}+${existing.erasure.m}`}; release it first (shoal rm) to keep it otherwise`)
+    }
+    const self = this.c.peerId
+    const view = this.book.track({ root, min: k + m, max: k + m, size: intent.size, intentSince: Date.now(), state: 'complete', holders: [], created: Date.now(), erasure: { k, m, layout: layout.toString() } })
+    // the adder keeps a fragment only if placement gives it one
+    view.remove(self)
+    view.settledAt = Infinity
+    try {
+      const holders = await this.placement.first(view, anySignal(this.controller.signal, options.signal))
+      if (holders.length < k + m) this.log('only %d of %d peers took a fragment of %s', holders.length, k + m, root)
+    } finally {
+      view.settledAt = Date.now()
+    }
+    const status = this.describe(view)
+    const fragment = view.holders.get(self.toString())?.fragment
+    if (fragment == null) {
+      await this.book.forget(root)
+    } else {
+      this.book.record(root)!.fragment = fragment
+      this.book.changed(root.toString())
+      await this.book.persist()
+    }
+    return status
   }
 
   /**
@@ -335,9 +379,11 @@ export class ReplicaManager implements Startable {
   private async download (root: CID, signal: AbortSignal): Promise<void> {
     const started = Date.now()
     const key = root.toString()
-    await this.c.fetchReplica(root, { signal, onProgress: bytes => { this.progress.set(key, bytes) } })
+    const fetched = await this.c.fetchReplica(root, { signal, onProgress: bytes => { this.progress.set(key, bytes) } })
     this.progress.delete(key)
-    if (this.book.record(root) == null) return
+    const record = this.book.record(root)
+    if (record == null) return
+    if (fetched?.column != null) record.column = fetched.column.toString()
     this.book.completed(root)
     await this.book.persist()
     this.log('holding a complete copy of %s', root)

@@ -11,6 +11,15 @@ export interface Holder {
   state: HolderState
   /** Bytes of the DAG it said it holds (its progress while fetching). */
   bytesHeld?: number
+  /** Of an erasure-coded root: the fragment it keeps. */
+  fragment?: number
+}
+
+/** How an erasure-coded root is kept: K data and M parity fragments per stripe, one per holder, and its layout. */
+export interface ErasureIntent {
+  k: number
+  m: number
+  layout: CID
 }
 
 export interface Intent {
@@ -33,8 +42,10 @@ export interface Assessment {
   absent: PeerId[]
   /** Holders down for longer than the grace period (they no longer count). */
   gone: PeerId[]
-  /** Copies that count towards K: complete, fetching and absent. */
+  /** Copies that count towards K: complete, fetching and absent (of an erasure-coded root: distinct fragments). */
   counted: number
+  /** Of an erasure-coded root: the fragments no holder that counts keeps. */
+  missing?: number[]
   health: Health
   /** The live holder closest to the root: the only one that repairs or trims. */
   leader?: PeerId
@@ -46,6 +57,8 @@ export interface Duties {
   place: number
   /** Holders to release, farthest from the root first. */
   release: PeerId[]
+  /** Of an erasure-coded root: which fragments to place (`place` of them). */
+  fragments?: number[]
 }
 
 /**
@@ -61,6 +74,8 @@ export class RootView {
   size: number
   intentSince: number
   readonly holders = new Map<string, Holder>()
+  /** Set when the root is erasure-coded: `min` and `max` are then K + M, fragments rather than copies. */
+  readonly erasure?: ErasureIntent
   /** Since when live complete copies have exceeded `max` (trim waits a grace period). */
   overSince?: number
   /** No repair is started before this time (ms): a new holder first hears from the others. */
@@ -70,16 +85,19 @@ export class RootView {
   /** Goes up whenever the intent or the holders change (what our entry of the root is made of). */
   version = 0
 
-  constructor (root: CID, intent: Intent) {
+  constructor (root: CID, intent: Intent, erasure?: ErasureIntent) {
     this.root = root
+    this.erasure = erasure
     this.min = intent.min
     this.max = intent.max
     this.size = intent.size
     this.intentSince = intent.intentSince ?? 0
   }
 
-  set (peer: PeerId, state: HolderState, bytesHeld?: number): void {
-    this.holders.set(peer.toString(), { peer, state, bytesHeld })
+  /** A holder's state (and its fragment: when not given, the one we knew of stays). */
+  set (peer: PeerId, state: HolderState, bytesHeld?: number, fragment?: number): void {
+    const known = this.holders.get(peer.toString())?.fragment
+    this.holders.set(peer.toString(), { peer, state, bytesHeld, fragment: fragment ?? known })
     this.version++
   }
 
@@ -126,6 +144,7 @@ export class RootView {
         gone.push(peer)
       }
     }
+    if (this.erasure != null) return this.assessFragments(complete, fetching, absent, gone)
     const counted = complete.length + fetching.length + absent.length
     let health: Health
     if (complete.length >= this.min) health = 'ok'
@@ -136,6 +155,73 @@ export class RootView {
     const candidates = (complete.length > 0 ? complete : fetching).map(peer => ({ peer }))
     const leader = byDistance(this.root, candidates)[0]?.peer
     return { complete, fetching, absent, gone, counted, health, leader }
+  }
+
+  /**
+   * An erasure-coded root: what counts is distinct fragments. `ok` while
+   * every one of the K + M has a complete holder that answers, `lost` once
+   * fewer than K distinct complete ones are left (answering or within the
+   * grace period), `repairing` while a fragment is being rebuilt.
+   */
+  private assessFragments (complete: PeerId[], fetching: PeerId[], absent: PeerId[], gone: PeerId[]): Assessment {
+    const { k, m } = this.erasure!
+    // a holder whose fragment we do not know yet neither counts nor leads
+    const known = (peers: PeerId[]): PeerId[] => peers.filter(p => this.holders.get(p.toString())?.fragment != null)
+    complete = known(complete)
+    fetching = known(fetching)
+    absent = known(absent)
+    const fragmentsOf = (peers: PeerId[], state?: HolderState): Set<number> => new Set(peers
+      .map(p => this.holders.get(p.toString()))
+      .filter(h => h?.fragment != null && (state == null || h.state === state))
+      .map(h => h!.fragment!))
+    const counting = fragmentsOf([...complete, ...fetching, ...absent])
+    const live = fragmentsOf(complete)
+    const kept = fragmentsOf([...complete, ...absent], 'complete')
+    let health: Health
+    if (live.size >= k + m) health = 'ok'
+    else if (kept.size < k) health = fetching.length > 0 && kept.size > 0 ? 'repairing' : 'lost'
+    else if (fetching.length > 0) health = 'repairing'
+    else health = 'under-replicated'
+    const missing = Array.from({ length: k + m }, (_, i) => i).filter(i => !counting.has(i))
+    const leader = byDistance(this.root, (complete.length > 0 ? complete : fetching).map(peer => ({ peer })))[0]?.peer
+    return { complete, fetching, absent, gone, counted: counting.size, missing, health, leader }
+  }
+
+  /**
+   * An erasure-coded root's duties: once the fragments that count are at
+   * or below `repairAt` (lazy repair: a loss or two is borne until then),
+   * place every missing one, each on a peer that keeps none of this root;
+   * once a fragment has two complete holders answering for a grace period
+   * (a holder came back after its fragment was rebuilt elsewhere), release
+   * all but the one closest to the root, never ourselves; a holder still
+   * rebuilding a fragment that a complete holder answers for is released.
+   */
+  fragmentDuties (a: Assessment, self: PeerId, repairAt: number, gracePeriod: number, now: number): Duties {
+    const missing = a.missing ?? []
+    const fragments = now >= this.settledAt && missing.length > 0 && a.counted <= repairAt ? missing : []
+    const holdersOf = new Map<number, PeerId[]>()
+    for (const peer of a.complete) {
+      const f = this.holders.get(peer.toString())?.fragment
+      if (f != null) holdersOf.set(f, [...(holdersOf.get(f) ?? []), peer])
+    }
+    const release: PeerId[] = []
+    for (const peer of a.fetching) {
+      const f = this.holders.get(peer.toString())?.fragment
+      if (f != null && holdersOf.has(f)) release.push(peer)
+    }
+    const surplus: PeerId[] = []
+    for (const peers of holdersOf.values()) {
+      if (peers.length < 2) continue
+      const keep = peers.find(p => p.equals(self)) ?? byDistance(this.root, peers.map(peer => ({ peer })))[0].peer
+      surplus.push(...peers.filter(p => !p.equals(keep)))
+    }
+    if (surplus.length === 0) {
+      this.overSince = undefined
+    } else {
+      this.overSince ??= now
+      if (now - this.overSince >= gracePeriod) release.push(...surplus)
+    }
+    return { place: fragments.length, fragments, release }
   }
 
   /**

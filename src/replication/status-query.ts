@@ -2,10 +2,12 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { decodeCID } from '../content/dag.js'
 import { ReplicaOp } from '../protocol/replica-network.js'
 import { anySignal } from '../signals.js'
-import { blankEntry, bytesToPeer, holderState } from './codec.js'
+import { MAX_ERASURE_FRAGMENTS } from '../content/constants.js'
+import { blankEntry, bytesToPeer, fragmentFrom, holderState } from './codec.js'
 import { FAILURES_BEFORE_GONE, STATUS_QUERY_ROUNDS } from './constants.js'
 import { PeerLiveness } from './peer-liveness.js'
 import { RootView } from './root-view.js'
+import type { ErasureIntent } from './root-view.js'
 import type { ReplicaNetwork, RootReplicas } from '../protocol/replica-network.js'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -59,33 +61,46 @@ export class StatusQuery {
     }
     const newest = [...found.values()].sort((a, b) => Number(b.intentSince - a.intentSince))[0]
     if (newest == null) return undefined
-    const view = new RootView(root, { min: newest.min, max: newest.max, size: Number(newest.size), intentSince: Number(newest.intentSince) })
-    for (const [peer, entry] of found) view.set(peerIdFromString(peer), holderState(entry)!, Number(entry.bytesHeld))
+    const erasure = erasureOf(newest)
+    const total = erasure == null ? 0 : erasure.k + erasure.m
+    const view = new RootView(root, { min: newest.min, max: newest.max, size: Number(newest.size), intentSince: Number(newest.intentSince) }, erasure)
+    for (const [peer, entry] of found) view.set(peerIdFromString(peer), holderState(entry)!, Number(entry.bytesHeld), fragmentFrom(entry.fragment, total))
     // holders named but never reached are shown as not answering
     for (const entry of found.values()) {
-      for (const peer of entry.holders.map(bytesToPeer)) {
-        if (peer != null && !view.has(peer) && !peer.equals(this.c.self) && !liveness.isUp(peer.toString())) view.set(peer, 'complete')
+      for (const [i, peer] of entry.holders.map(bytesToPeer).entries()) {
+        if (peer != null && !view.has(peer) && !peer.equals(this.c.self) && !liveness.isUp(peer.toString())) view.set(peer, 'complete', undefined, fragmentFrom(entry.holderFragments[i], total))
       }
     }
     // holders the others no longer reach, as long as they still keep them: absent (or gone) since
     // the most recent time any of them heard from it, unless one of them reaches it or it answered us
     const now = Date.now()
     const namedLive = new Set([...found.values()].flatMap(entry => entry.holders.map(bytesToPeer)).map(p => p?.toString()))
-    const downFor = new Map<string, { peer: PeerId, ms: number }>()
+    const downFor = new Map<string, { peer: PeerId, ms: number, fragment?: number }>()
     for (const entry of found.values()) {
-      for (const { peer: bytes, downFor: ms } of entry.absent) {
+      for (const { peer: bytes, downFor: ms, fragment } of entry.absent) {
         const peer = bytesToPeer(bytes)
         if (peer == null || peer.equals(this.c.self) || found.has(peer.toString()) || namedLive.has(peer.toString())) continue
         const known = downFor.get(peer.toString())
-        downFor.set(peer.toString(), { peer, ms: Math.min(known?.ms ?? Infinity, Number(ms)) })
+        downFor.set(peer.toString(), { peer, ms: Math.min(known?.ms ?? Infinity, Number(ms)), fragment: known?.fragment ?? fragmentFrom(fragment, total) })
       }
     }
-    for (const [key, { peer, ms }] of downFor) {
-      if (!view.has(key)) view.set(peer, 'complete')
+    for (const [key, { peer, ms, fragment }] of downFor) {
+      if (!view.has(key)) view.set(peer, 'complete', undefined, fragment)
       // as the holders count it: down since then, and past the probes that make it gone once the grace period is over
       liveness.forget(key)
       for (let i = 0; i < FAILURES_BEFORE_GONE; i++) liveness.failed(key, now - ms)
     }
     return { view, liveness }
+  }
+}
+
+/** The erasure coding an entry names, if any (a malformed one counts as none). */
+function erasureOf (entry: RootReplicas): ErasureIntent | undefined {
+  const { erasureK: k, erasureM: m } = entry
+  if (k < 1 || m < 1 || k + m > MAX_ERASURE_FRAGMENTS || entry.layout.byteLength === 0) return undefined
+  try {
+    return { k, m, layout: decodeCID(entry.layout) }
+  } catch {
+    return undefined
   }
 }

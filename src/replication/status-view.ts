@@ -15,6 +15,8 @@ interface HolderStatus {
   bytesHeld?: number
   /** Its addresses, as far as this peer knows them (status queries only). */
   addresses?: string[]
+  /** Of an erasure-coded root: the fragment it keeps (0 … K − 1 data, K … K + M − 1 parity). */
+  fragment?: number
 }
 
 export interface ReplicaStatus {
@@ -24,8 +26,10 @@ export interface ReplicaStatus {
   max: number
   size: number
   health: Health
-  /** Live holders with every block. */
+  /** Live holders with every block (of an erasure-coded root: distinct fragments complete and answering). */
   copies: number
+  /** Of an erasure-coded root: K + M, its layout, and the fragments no counted holder keeps. */
+  erasure?: { k: number, m: number, layout: string, missing: number[] }
   leader?: string
   /** Closest to the root first (the order placement follows). */
   holders: HolderStatus[]
@@ -56,6 +60,7 @@ export function describeView (view: RootView, input: DescribeInput): ReplicaStat
   const holders = byDistance(view.root, [...view.holders.values()]).map(h => {
     const key = h.peer.toString()
     const status: HolderStatus = { peer: key, state: absent.has(key) ? 'absent' : gone.has(key) ? 'gone' : h.state }
+    if (h.fragment != null) status.fragment = h.fragment
     if (absent.has(key) || gone.has(key)) status.downFor = liveness.downFor(key, now)
     if (absent.has(key)) status.replacedIn = Math.max(0, gracePeriod - (status.downFor ?? 0))
     const bytesHeld = key === self ? (h.state === 'complete' ? view.size : input.progress) : h.bytesHeld
@@ -70,7 +75,8 @@ export function describeView (view: RootView, input: DescribeInput): ReplicaStat
     max: view.max,
     size: view.size,
     health: a.health,
-    copies: a.complete.length,
+    copies: view.erasure == null ? a.complete.length : new Set(a.complete.map(p => view.holders.get(p.toString())?.fragment)).size,
+    ...(view.erasure == null ? {} : { erasure: { k: view.erasure.k, m: view.erasure.m, layout: view.erasure.layout.toString(), missing: a.missing ?? [] } }),
     leader: a.leader?.toString(),
     holders,
     local: own && mine != null,

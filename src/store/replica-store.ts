@@ -20,6 +20,12 @@ export interface ReplicaRecord {
   holders: string[]
   /** ms since the epoch */
   created: number
+  /** An erasure-coded root: K data and M parity fragments per stripe, and its layout block (a CID). */
+  erasure?: { k: number, m: number, layout: string }
+  /** With `erasure`: the fragment this peer keeps (0 … K + M − 1). */
+  fragment?: number
+  /** A parity fragment's column root (from the layout, once read): kept with the record. */
+  column?: string
 }
 
 type StoredRecord = Omit<ReplicaRecord, 'root'>

@@ -3,7 +3,8 @@
  * server every leaf with one byte flipped, so each block it serves fails
  * verification at the receiver; with SHOAL_TEST_STALL=1 it never answers a
  * request for a leaf instead (a peer that stalls). Usage:
- * node corrupt-peer.js daemon --repo DIR [daemon options]
+ * node corrupt-peer.js daemon --repo DIR [--listen A] [--bootstrap A]
+ *   [--group-key FILE --check-interval S --grace-period S]
  */
 import { startDaemon } from '../../src/daemon/daemon.js'
 import { createLog } from '../../src/daemon/log.js'
@@ -12,9 +13,15 @@ import type { VerifiedBlock } from '../../src/content/verify.js'
 
 const argv = process.argv.slice(2)
 const opt = (name: string): string[] => argv.flatMap((a, i) => a === `--${name}` ? [argv[i + 1]] : [])
+const seconds = (name: string): number | undefined => opt(name).length > 0 ? Number(opt(name)[0]) * 1000 : undefined
+const replication = Object.fromEntries(Object.entries({
+  groupKeyFile: opt('group-key')[0],
+  checkInterval: seconds('check-interval'),
+  gracePeriod: seconds('grace-period')
+}).filter(([, v]) => v != null))
 const daemon = await startDaemon({
   repo: opt('repo')[0],
-  config: { listen: opt('listen'), bootstrap: opt('bootstrap') },
+  config: { listen: opt('listen'), bootstrap: opt('bootstrap'), ...(Object.keys(replication).length > 0 ? { replication } : {}) } as any,
   log: createLog(),
   readyFd: opt('ready-fd').map(Number)[0]
 })

@@ -67,7 +67,12 @@ const validReplica = fc.record({
     intentSince: fc.bigInt({ min: 0n, max: 2n ** 63n }),
     bytesHeld: fc.bigInt({ min: 0n, max: 2n ** 63n }),
     digest: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
-    absent: fc.array(fc.record({ peer: fc.uint8Array({ maxLength: 40 }), downFor: fc.bigInt({ min: 0n, max: 2n ** 63n }) }), { maxLength: 4 })
+    absent: fc.array(fc.record({ peer: fc.uint8Array({ maxLength: 40 }), downFor: fc.bigInt({ min: 0n, max: 2n ** 63n }), fragment: fc.nat({ max: 70 }) }), { maxLength: 4 }),
+    erasureK: fc.nat({ max: 70 }),
+    erasureM: fc.nat({ max: 70 }),
+    layout: cidBytes,
+    fragment: fc.nat({ max: 70 }),
+    holderFragments: fc.array(fc.nat({ max: 70 }), { maxLength: 8 })
   }), { maxLength: 8 }),
   proof: fc.uint8Array({ maxLength: 32 }),
   sync: fc.option(fc.record({

@@ -58,7 +58,7 @@ class Harness {
       addressesOf: async () => [],
       isComplete: async () => false,
       keepReplica: async root => { this.kept.push(root.toString()) },
-      fetchReplica: async root => { this.fetched.push(root.toString()); await this.downloads.promise },
+      fetchReplica: async root => { this.fetched.push(root.toString()); await this.downloads.promise; return undefined },
       releaseReplica: async root => { this.released.push(root.toString()) },
       usedStorage: async () => init.used ?? 0,
       diskSpace: async () => ({ free: 1e12, total: 1e12 }),

@@ -4,6 +4,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { byDistance } from '../../src/replication/keyspace.js'
+import { repairAt } from '../../src/replication/leadership.js'
 import { PeerLiveness } from '../../src/replication/peer-liveness.js'
 import { RootView } from '../../src/replication/root-view.js'
 import type { PeerId } from '@libp2p/interface'
@@ -158,5 +159,65 @@ describe('replication: the per-root rule', () => {
     assert.equal(view.min, 3)
     assert.equal(view.adopt({ min: 2, max: 4, size: 1, intentSince: 20 }), true)
     assert.deepEqual([view.min, view.max, view.intentSince], [2, 4, 20])
+  })
+})
+
+describe('replication: the per-root rule of an erasure-coded root', () => {
+  let root: CID
+  let layout: CID
+  let ps: PeerId[]
+
+  before(async () => {
+    root = CID.createV1(0x55, await sha256.digest(new TextEncoder().encode('a coded root')))
+    layout = CID.createV1(0x0200, await sha256.digest(new TextEncoder().encode('its layout')))
+    ps = byDistance(root, (await peers(8)).map(peer => ({ peer }))).map(p => p.peer)
+  })
+
+  /** A 4+2 root with fragment i on ps[i]. */
+  function coded (): RootView {
+    const view = new RootView(root, { min: 6, max: 6, size: 1 }, { k: 4, m: 2, layout })
+    for (let i = 0; i < 6; i++) view.set(ps[i], 'complete', undefined, i)
+    return view
+  }
+
+  it('counts distinct fragments, not holders; lost once fewer than K fragments are kept', () => {
+    const view = coded()
+    const liveness = new PeerLiveness()
+    let a = view.assess(liveness, 5_000, 0)
+    assert.deepEqual([a.counted, a.health, a.missing], [6, 'ok', []])
+    // a second holder of fragment 2 adds nothing
+    view.set(ps[6], 'complete', undefined, 2)
+    assert.equal(view.assess(liveness, 5_000, 0).counted, 6)
+    // three holders gone past the grace period: 3 of 4 needed fragments left
+    for (const p of [ps[0], ps[1], ps[3]]) { liveness.failed(p.toString(), 0); liveness.failed(p.toString(), 1) }
+    a = view.assess(liveness, 1_000, 10_000)
+    assert.deepEqual([a.counted, a.missing, a.health], [3, [0, 1, 3], 'lost'])
+    // a holder whose fragment we do not know neither counts nor leads
+    const unknown = new RootView(root, { min: 6, max: 6, size: 1 }, { k: 4, m: 2, layout })
+    unknown.set(ps[0], 'complete')
+    a = unknown.assess(new PeerLiveness(), 5_000, 0)
+    assert.deepEqual([a.counted, a.leader], [0, undefined])
+  })
+
+  it('the leader rebuilds every missing fragment once the fragments counted are at or below the repair threshold (lazy repair)', () => {
+    assert.deepEqual([repairAt(4, 2), repairAt(10, 4), repairAt(3, 1), repairAt(10, 4, 0)], [5, 12, 3, 13])
+    const view = coded()
+    const liveness = new PeerLiveness()
+    for (const p of [ps[4]]) { liveness.failed(p.toString(), 0); liveness.failed(p.toString(), 1) }
+    const a = view.assess(liveness, 1_000, 10_000)
+    assert.deepEqual(view.fragmentDuties(a, ps[0], repairAt(4, 2), 1_000, 10_000), { place: 1, fragments: [4], release: [] })
+    // 10+4 bears one lost fragment: threshold 12 of 14
+    assert.equal(view.fragmentDuties(a, ps[0], 4, 1_000, 10_000).place, 0, 'above the threshold nothing is placed')
+  })
+
+  it('a fragment held twice (its holder came back after it was rebuilt) is trimmed to the holder closest to the root once that lasted a grace period; a rebuild it overtook is released at once', () => {
+    const view = coded()
+    view.set(ps[7], 'complete', undefined, 3)
+    view.set(ps[6], 'fetching', undefined, 5)
+    const liveness = new PeerLiveness()
+    const a = view.assess(liveness, 1_000, 0)
+    assert.deepEqual(view.fragmentDuties(a, ps[0], repairAt(4, 2), 1_000, 0).release, [ps[6]])
+    const later = view.fragmentDuties(view.assess(liveness, 1_000, 2_000), ps[0], repairAt(4, 2), 1_000, 2_000)
+    assert.deepEqual(later.release, [ps[6], ps[7]], 'ps[3] is closer to the root than ps[7]: it keeps fragment 3')
   })
 })

@@ -112,7 +112,7 @@ class Member {
       addressesOf: async () => [],
       isComplete: async () => true,
       keepReplica: async () => {},
-      fetchReplica: async () => {},
+      fetchReplica: async () => undefined,
       releaseReplica: async root => { this.released.push(root.toString()) },
       usedStorage: async () => 0,
       diskSpace: async () => ({ free: 1e12, total: 1e12 }),

@@ -1,5 +1,6 @@
 import { parseCID } from '../../content/dag.js'
-import { InputError } from '../../errors.js'
+import { formatErasure, parseErasure } from '../../content/erasure.js'
+import { InputError, UsageError } from '../../errors.js'
 import { formatDuration } from '../../duration.js'
 import { clientOf } from '../context.js'
 import { formatBytes, out } from '../output.js'
@@ -15,6 +16,7 @@ interface HolderStatus {
   replacedIn?: number
   bytesHeld?: number
   addresses?: string[]
+  fragment?: number
 }
 
 interface ReplicaStatus {
@@ -27,6 +29,7 @@ interface ReplicaStatus {
   leader?: string
   holders: HolderStatus[]
   local: boolean
+  erasure?: { k: number, m: number, layout: string, missing: number[] }
 }
 
 interface RootStatus extends Partial<ReplicaStatus> {
@@ -41,6 +44,7 @@ interface RootStatus extends Partial<ReplicaStatus> {
 /** One holder, as people read it: state, id, what it is doing, where it is. */
 function holderLine (h: HolderStatus, s: ReplicaStatus): string {
   const notes: string[] = []
+  if (h.fragment != null && s.erasure != null) notes.push(h.fragment < s.erasure.k ? `data fragment ${h.fragment}` : `parity fragment ${h.fragment - s.erasure.k}`)
   if (h.peer === s.leader) notes.push('(leader)')
   if (h.state === 'absent') notes.push(`absent ${formatDuration((h.downFor ?? 0) / 1000)}; replaced in ${formatDuration((h.replacedIn ?? 0) / 1000)} unless it returns`)
   if (h.state === 'gone') notes.push(`gone ${formatDuration((h.downFor ?? 0) / 1000)}; no longer counted`)
@@ -51,7 +55,12 @@ function holderLine (h: HolderStatus, s: ReplicaStatus): string {
 
 function printReplication (s: ReplicaStatus): void {
   out.line(`${s.cid}  ${s.health}`)
-  out.line(`  copies   ${s.copies} complete of ${s.wanted} wanted (at most ${s.max}), ${formatBytes(s.size)}`)
+  if (s.erasure != null) {
+    const { k, m, missing } = s.erasure
+    out.line(`  erasure  ${k}+${m}: ${s.copies} of ${k + m} fragments complete (any ${k} give back the file), ${formatBytes(s.size)}, ${((k + m) / k).toFixed(2)} x its size stored${missing.length > 0 ? `; no holder for ${missing.join(', ')}` : ''}`)
+  } else {
+    out.line(`  copies   ${s.copies} complete of ${s.wanted} wanted (at most ${s.max}), ${formatBytes(s.size)}`)
+  }
   for (const h of s.holders) out.line(holderLine(h, s))
 }
 
@@ -104,22 +113,27 @@ export const replicasCommand: CommandModule<GlobalArgs, GlobalArgs> = {
 
 interface ReplicateArgs extends GlobalArgs {
   cid: string
-  replicas: number
+  replicas?: number
   'replicas-max'?: number
+  erasure?: string
 }
 
 export const replicateCommand: CommandModule<GlobalArgs, ReplicateArgs> = {
   command: 'replicate <cid>',
-  describe: 'Keep K copies in the swarm of a root this peer holds (added or fetched); for a replicated root, change K',
+  describe: 'Keep K copies in the swarm of a root this peer holds (added or fetched), or K+M erasure-coded fragments; for a replicated root, change K',
   builder: y => y.positional('cid', { type: 'string', demandOption: true })
-    .option('replicas', { alias: 'k', type: 'number', demandOption: true, describe: 'copies to keep (K)' })
+    .option('replicas', { alias: 'k', type: 'number', describe: 'copies to keep (K)' })
     .option('replicas-max', { type: 'number', describe: 'copies above this are trimmed (default: --replicas)' })
-    .example('$0 replicate bafybei… --replicas 3', '') as any,
+    .option('erasure', { type: 'string', describe: 'keep K data and M parity fragments on K+M peers instead of copies (e.g. 4+2)' })
+    .example('$0 replicate bafybei… --replicas 3', '')
+    .example('$0 replicate bafybei… --erasure 4+2', '') as any,
   handler: async args => {
     const cid = parseCID(args.cid)
-    const replicas = positiveInt(args.replicas, '--replicas')
+    if ((args.replicas == null) === (args.erasure == null)) throw new UsageError('give --replicas K (copies) or --erasure K+M (fragments), one of them')
+    const replicas = args.replicas == null ? undefined : positiveInt(args.replicas, '--replicas')
     const replicasMax = args['replicas-max'] == null ? undefined : positiveInt(args['replicas-max'], '--replicas-max')
-    const s: ReplicaStatus = await clientOf(args).json('POST', '/v1/replicate', { cid: cid.toString(), replicas, replicasMax })
+    const erasure = args.erasure == null ? undefined : formatErasure(parseErasure(String(args.erasure)))
+    const s: ReplicaStatus = await clientOf(args).json('POST', '/v1/replicate', { cid: cid.toString(), replicas, replicasMax, erasure })
     if (args.json === true) {
       out.json(s)
       return

@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { parseContentPath } from '../../content/dag.js'
+import { formatErasure, parseErasure } from '../../content/erasure.js'
 import { InputError, InterruptedError } from '../../errors.js'
 import { DaemonGoneError, copyStream } from '../../client/api-client.js'
 import { partOf } from '../../node/output-commit.js'
@@ -20,6 +21,7 @@ interface AddArgs extends GlobalArgs {
   quiet?: boolean
   replicas?: number
   'replicas-max'?: number
+  erasure?: string
 }
 
 export const addCommand: CommandModule<GlobalArgs, AddArgs> = {
@@ -35,8 +37,10 @@ export const addCommand: CommandModule<GlobalArgs, AddArgs> = {
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only the CID' })
     .option('replicas', { alias: 'k', type: 'number', describe: 'keep this many copies in the swarm, repaired when holders leave (default from config: 1)' })
     .option('replicas-max', { type: 'number', describe: 'copies above this are trimmed (default: --replicas)' })
+    .option('erasure', { type: 'string', describe: 'keep it erasure-coded instead of in copies: K+M (e.g. 4+2) spreads K data and M parity fragments over K+M peers, any K of which give the file back, at (K+M)/K x its size' })
     .example('$0 add ./video.mp4', '')
     .example('$0 add ./video.mp4 --replicas 3', 'three peers keep a copy; see `shoal status`')
+    .example('$0 add ./video.mp4 --erasure 4+2', 'six peers keep a fragment each; any four give it back')
     .example('$0 add -r ./photos --json', '') as any,
   handler: async args => {
     const client = clientOf(args)
@@ -52,7 +56,8 @@ export const addCommand: CommandModule<GlobalArgs, AddArgs> = {
         pin: args.pin !== false,
         chunkSize: size,
         replicas: positiveInt(args.replicas, '--replicas'),
-        replicasMax: positiveInt(args['replicas-max'], '--replicas-max')
+        replicasMax: positiveInt(args['replicas-max'], '--replicas-max'),
+        erasure: args.erasure == null ? undefined : formatErasure(parseErasure(String(args.erasure)))
       }, event => {
         if (event.type === 'progress') {
           bar.update(event.bytes, event.total, { done: formatBytes(event.bytes), all: formatBytes(event.total), rate: formatBytes(rate.add(event.bytes)) })
@@ -71,7 +76,8 @@ export const addCommand: CommandModule<GlobalArgs, AddArgs> = {
         if (args.quiet !== true && result.replication != null) {
           const r = result.replication
           const placed = r.holders.length
-          out.note(`replicas: ${placed} of ${r.wanted} placed${placed < r.wanted ? ' (the rest are placed as peers appear)' : ''}; \`shoal status ${result.cid}\` shows progress`)
+          const what = r.erasure == null ? 'replicas' : `fragments (${r.erasure.k}+${r.erasure.m})`
+          out.note(`${what}: ${placed} of ${r.wanted} placed${placed < r.wanted ? ' (the rest are placed as peers appear)' : ''}; \`shoal status ${result.cid}\` shows progress`)
         }
       }
     } finally {

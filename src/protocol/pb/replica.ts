@@ -55,6 +55,11 @@ export interface RootReplicas {
   bytesHeld: bigint
   digest: bigint
   absent: AbsentHolder[]
+  erasureK: number
+  erasureM: number
+  layout: Uint8Array<ArrayBuffer>
+  fragment: number
+  holderFragments: number[]
 }
 
 export namespace RootReplicas {
@@ -126,6 +131,33 @@ export namespace RootReplicas {
           }
         }
 
+        if ((obj.erasureK != null && obj.erasureK !== 0)) {
+          w.uint32(96)
+          w.uint32(obj.erasureK)
+        }
+
+        if ((obj.erasureM != null && obj.erasureM !== 0)) {
+          w.uint32(104)
+          w.uint32(obj.erasureM)
+        }
+
+        if ((obj.layout != null && obj.layout.byteLength > 0)) {
+          w.uint32(114)
+          w.bytes(obj.layout)
+        }
+
+        if ((obj.fragment != null && obj.fragment !== 0)) {
+          w.uint32(120)
+          w.uint32(obj.fragment)
+        }
+
+        if (obj.holderFragments != null && obj.holderFragments.length > 0) {
+          for (const value of obj.holderFragments) {
+            w.uint32(128)
+            w.uint32(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -141,7 +173,12 @@ export namespace RootReplicas {
           intentSince: 0n,
           bytesHeld: 0n,
           digest: 0n,
-          absent: []
+          absent: [],
+          erasureK: 0,
+          erasureM: 0,
+          layout: uint8ArrayAlloc(0),
+          fragment: 0,
+          holderFragments: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -204,6 +241,30 @@ export namespace RootReplicas {
               }))
               break
             }
+            case 12: {
+              obj.erasureK = reader.uint32()
+              break
+            }
+            case 13: {
+              obj.erasureM = reader.uint32()
+              break
+            }
+            case 14: {
+              obj.layout = reader.bytes()
+              break
+            }
+            case 15: {
+              obj.fragment = reader.uint32()
+              break
+            }
+            case 16: {
+              if (opts.limits?.holderFragments != null && obj.holderFragments.length === opts.limits.holderFragments) {
+                throw new MaxLengthError('Decode error - repeated field "holderFragments" had too many elements')
+              }
+
+              obj.holderFragments.push(reader.uint32())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -215,7 +276,8 @@ export namespace RootReplicas {
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
           holders: 0,
-          absent: 0
+          absent: 0,
+          holderFragments: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -320,6 +382,49 @@ export namespace RootReplicas {
 
               break
             }
+            case 12: {
+              yield {
+                field: `${prefix}.erasureK`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 13: {
+              yield {
+                field: `${prefix}.erasureM`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 14: {
+              yield {
+                field: `${prefix}.layout`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 15: {
+              yield {
+                field: `${prefix}.fragment`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 16: {
+              if (opts.limits?.holderFragments != null && obj.holderFragments === opts.limits.holderFragments) {
+                throw new MaxLengthError('Streaming decode error - repeated field "holderFragments" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.holderFragments[]`,
+                index: obj.holderFragments,
+                value: reader.uint32()
+              }
+
+              obj.holderFragments++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -395,6 +500,38 @@ export namespace RootReplicas {
     index: number
   }
 
+  export interface RootReplicasAbsentFragmentFieldEvent {
+    field: '$.absent[].fragment'
+    value: number
+    index: number
+  }
+
+  export interface RootReplicasErasureKFieldEvent {
+    field: '$.erasureK'
+    value: number
+  }
+
+  export interface RootReplicasErasureMFieldEvent {
+    field: '$.erasureM'
+    value: number
+  }
+
+  export interface RootReplicasLayoutFieldEvent {
+    field: '$.layout'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RootReplicasFragmentFieldEvent {
+    field: '$.fragment'
+    value: number
+  }
+
+  export interface RootReplicasHolderFragmentsFieldEvent {
+    field: '$.holderFragments[]'
+    index: number
+    value: number
+  }
+
   export function encode (obj: Partial<RootReplicas>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, RootReplicas.codec())
   }
@@ -403,7 +540,7 @@ export namespace RootReplicas {
     return decodeMessage(buf, RootReplicas.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RootReplicas>): Generator<RootReplicasRootFieldEvent | RootReplicasMinFieldEvent | RootReplicasMaxFieldEvent | RootReplicasSizeFieldEvent | RootReplicasStateFieldEvent | RootReplicasHoldersFieldEvent | RootReplicasReasonFieldEvent | RootReplicasIntentSinceFieldEvent | RootReplicasBytesHeldFieldEvent | RootReplicasDigestFieldEvent | RootReplicasAbsentPeerFieldEvent | RootReplicasAbsentDownForFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RootReplicas>): Generator<RootReplicasRootFieldEvent | RootReplicasMinFieldEvent | RootReplicasMaxFieldEvent | RootReplicasSizeFieldEvent | RootReplicasStateFieldEvent | RootReplicasHoldersFieldEvent | RootReplicasReasonFieldEvent | RootReplicasIntentSinceFieldEvent | RootReplicasBytesHeldFieldEvent | RootReplicasDigestFieldEvent | RootReplicasAbsentPeerFieldEvent | RootReplicasAbsentDownForFieldEvent | RootReplicasAbsentFragmentFieldEvent | RootReplicasErasureKFieldEvent | RootReplicasErasureMFieldEvent | RootReplicasLayoutFieldEvent | RootReplicasFragmentFieldEvent | RootReplicasHolderFragmentsFieldEvent> {
     return streamMessage(buf, RootReplicas.codec(), opts)
   }
 }
@@ -411,6 +548,7 @@ export namespace RootReplicas {
 export interface AbsentHolder {
   peer: Uint8Array<ArrayBuffer>
   downFor: bigint
+  fragment: number
 }
 
 export namespace AbsentHolder {
@@ -433,13 +571,19 @@ export namespace AbsentHolder {
           w.uint64(obj.downFor)
         }
 
+        if ((obj.fragment != null && obj.fragment !== 0)) {
+          w.uint32(24)
+          w.uint32(obj.fragment)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
           peer: uint8ArrayAlloc(0),
-          downFor: 0n
+          downFor: 0n,
+          fragment: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -454,6 +598,10 @@ export namespace AbsentHolder {
             }
             case 2: {
               obj.downFor = reader.uint64()
+              break
+            }
+            case 3: {
+              obj.fragment = reader.uint32()
               break
             }
             default: {
@@ -485,6 +633,13 @@ export namespace AbsentHolder {
               }
               break
             }
+            case 3: {
+              yield {
+                field: `${prefix}.fragment`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -507,6 +662,11 @@ export namespace AbsentHolder {
     value: bigint
   }
 
+  export interface AbsentHolderFragmentFieldEvent {
+    field: '$.fragment'
+    value: number
+  }
+
   export function encode (obj: Partial<AbsentHolder>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, AbsentHolder.codec())
   }
@@ -515,7 +675,7 @@ export namespace AbsentHolder {
     return decodeMessage(buf, AbsentHolder.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AbsentHolder>): Generator<AbsentHolderPeerFieldEvent | AbsentHolderDownForFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AbsentHolder>): Generator<AbsentHolderPeerFieldEvent | AbsentHolderDownForFieldEvent | AbsentHolderFragmentFieldEvent> {
     return streamMessage(buf, AbsentHolder.codec(), opts)
   }
 }
@@ -962,6 +1122,42 @@ export namespace ReplicaMessage {
     index: number
   }
 
+  export interface ReplicaMessageRootsAbsentFragmentFieldEvent {
+    field: '$.roots[].absent[].fragment'
+    value: number
+    index: number
+  }
+
+  export interface ReplicaMessageRootsErasureKFieldEvent {
+    field: '$.roots[].erasureK'
+    value: number
+    index: number
+  }
+
+  export interface ReplicaMessageRootsErasureMFieldEvent {
+    field: '$.roots[].erasureM'
+    value: number
+    index: number
+  }
+
+  export interface ReplicaMessageRootsLayoutFieldEvent {
+    field: '$.roots[].layout'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ReplicaMessageRootsFragmentFieldEvent {
+    field: '$.roots[].fragment'
+    value: number
+    index: number
+  }
+
+  export interface ReplicaMessageRootsHolderFragmentsFieldEvent {
+    field: '$.roots[].holderFragments[]'
+    index: number
+    value: number
+  }
+
   export interface ReplicaMessageProofFieldEvent {
     field: '$.proof'
     value: Uint8Array<ArrayBuffer>
@@ -1002,7 +1198,7 @@ export namespace ReplicaMessage {
     return decodeMessage(buf, ReplicaMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ReplicaMessage>): Generator<ReplicaMessageOpFieldEvent | ReplicaMessageRootsRootFieldEvent | ReplicaMessageRootsMinFieldEvent | ReplicaMessageRootsMaxFieldEvent | ReplicaMessageRootsSizeFieldEvent | ReplicaMessageRootsStateFieldEvent | ReplicaMessageRootsHoldersFieldEvent | ReplicaMessageRootsReasonFieldEvent | ReplicaMessageRootsIntentSinceFieldEvent | ReplicaMessageRootsBytesHeldFieldEvent | ReplicaMessageRootsDigestFieldEvent | ReplicaMessageRootsAbsentPeerFieldEvent | ReplicaMessageRootsAbsentDownForFieldEvent | ReplicaMessageProofFieldEvent | ReplicaMessageSyncResetFieldEvent | ReplicaMessageSyncDroppedFieldEvent | ReplicaMessageSyncReachableFieldEvent | ReplicaMessageSyncDigestFieldEvent | ReplicaMessageSyncKeptFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ReplicaMessage>): Generator<ReplicaMessageOpFieldEvent | ReplicaMessageRootsRootFieldEvent | ReplicaMessageRootsMinFieldEvent | ReplicaMessageRootsMaxFieldEvent | ReplicaMessageRootsSizeFieldEvent | ReplicaMessageRootsStateFieldEvent | ReplicaMessageRootsHoldersFieldEvent | ReplicaMessageRootsReasonFieldEvent | ReplicaMessageRootsIntentSinceFieldEvent | ReplicaMessageRootsBytesHeldFieldEvent | ReplicaMessageRootsDigestFieldEvent | ReplicaMessageRootsAbsentPeerFieldEvent | ReplicaMessageRootsAbsentDownForFieldEvent | ReplicaMessageRootsAbsentFragmentFieldEvent | ReplicaMessageRootsErasureKFieldEvent | ReplicaMessageRootsErasureMFieldEvent | ReplicaMessageRootsLayoutFieldEvent | ReplicaMessageRootsFragmentFieldEvent | ReplicaMessageRootsHolderFragmentsFieldEvent | ReplicaMessageProofFieldEvent | ReplicaMessageSyncResetFieldEvent | ReplicaMessageSyncDroppedFieldEvent | ReplicaMessageSyncReachableFieldEvent | ReplicaMessageSyncDigestFieldEvent | ReplicaMessageSyncKeptFieldEvent> {
     return streamMessage(buf, ReplicaMessage.codec(), opts)
   }
 }
