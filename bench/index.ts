@@ -97,10 +97,10 @@ try {
       `  alone ${r.cleanMBps} MB/s (baseline); attacked ${r.abusedMBps} MB/s = ${r.ratio} x; ${r.attacksPerSecond} attacks/s (${r.refusedShare} refused), abuser used ${r.abuserCores} cores; seeder peak RSS ${r.seederPeakRssMiB} MiB`)
   }
   if (only.has('erasure')) {
-    const r = erasureRates({ schemes: [{ k: 4, m: 2 }, { k: 10, m: 4 }], stripes: 8, runs: Math.max(runs, 3) })
+    const r = await erasureRates({ schemes: [{ k: 4, m: 2 }, { k: 10, m: 4 }], stripes: 8, runs: Math.max(runs, 3) })
     report.results.push(r)
     lines.push('erasure coding, one thread (MB/s of file data; baseline: SHA-256 of the same bytes)',
-      ...r.rows.map((row: any) => `  ${row.scheme.padEnd(5)} encode ${String(row.encodeMBps).padStart(5)} MB/s = ${row.encodeOverSha256} x SHA-256, decode (M leaves lost) ${String(row.decodeMBps).padStart(5)} MB/s = ${row.decodeOverSha256} x; SHA-256 ${row.sha256MBps} MB/s`))
+      ...r.rows.map((row: any) => `  ${row.scheme.padEnd(5)} encode ${String(row.encodeMBps).padStart(5)} MB/s = ${row.encodeOverSha256} x SHA-256${row.rustWasmEncodeMBps == null ? '' : ` (${row.encodeOverRustWasm} x the Rust crate as WebAssembly, ${row.rustWasmEncodeMBps} MB/s)`}, decode (M leaves lost) ${String(row.decodeMBps).padStart(5)} MB/s = ${row.decodeOverSha256} x; SHA-256 ${row.sha256MBps} MB/s`))
   }
 } finally {
   await fs.rm(dir, { recursive: true, force: true })

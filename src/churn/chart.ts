@@ -26,7 +26,9 @@ export function churnChart (r: ChurnReport): string {
   const parts: string[] = []
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`)
   parts.push(`<rect width="${W}" height="${H}" fill="white"/>`)
-  parts.push(`<text x="${LEFT}" y="18" font-size="13">${esc(`shoal churn: ${r.options.peers} peers, ${r.options.files} files, K=${r.options.replicas}, ${r.options.model} model, seed ${r.options.seed}`)}</text>`)
+  const e = r.options.erasure
+  const k = e == null ? r.options.replicas : e.k + e.m
+  parts.push(`<text x="${LEFT}" y="18" font-size="13">${esc(`shoal churn: ${r.options.peers} peers, ${r.options.files} files, ${e == null ? `K=${k}` : `erasure ${e.k}+${e.m}`}, ${r.options.model} model, seed ${r.options.seed}`)}</text>`)
   // axes and grid
   for (let v = 0; v <= yMax; v += Math.max(1, Math.ceil(yMax / 6))) {
     parts.push(`<line x1="${LEFT}" x2="${W - RIGHT}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/><text x="${LEFT - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`)
@@ -34,7 +36,7 @@ export function churnChart (r: ChurnReport): string {
   for (let t = 0; t <= tMax; t += Math.max(10, Math.ceil(tMax / 12 / 10) * 10)) {
     parts.push(`<text x="${x(t)}" y="${TOP + PLOT_H + STRIP + 28}" text-anchor="middle">${t}s</text>`)
   }
-  parts.push(`<line x1="${LEFT}" x2="${W - RIGHT}" y1="${y(r.options.replicas)}" y2="${y(r.options.replicas)}" stroke="#888" stroke-dasharray="6 4"/>`)
+  parts.push(`<line x1="${LEFT}" x2="${W - RIGHT}" y1="${y(k)}" y2="${y(k)}" stroke="#888" stroke-dasharray="6 4"/>`)
   // copies per file, then live peers on top
   const line = (values: Array<[number, number]>, style: string): string =>
     `<polyline fill="none" ${style} points="${values.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(' ')}"/>`
@@ -58,7 +60,7 @@ export function churnChart (r: ChurnReport): string {
     parts.push(`<line x1="${x(f.t)}" x2="${x(f.t)}" y1="${stripTop}" y2="${stripTop + 20}" stroke="${c}"/>`)
   }
   // legend
-  const legend: Array<[string, string]> = [['live peers', 'black'], ['copies per file', 'hsl(200,60%,55%)'], [`K = ${r.options.replicas}`, '#888'],
+  const legend: Array<[string, string]> = [['live peers', 'black'], [e == null ? 'copies per file' : 'fragments per file', 'hsl(200,60%,55%)'], [`K = ${k}`, '#888'],
     ['SIGKILL', colour.kill], ['graceful stop', colour.graceful], ['restart', colour.restart], ['new peer', colour['new-peer']]]
   legend.forEach(([label, c], i) => {
     const lx = LEFT + i * 125

@@ -5,7 +5,7 @@ import { Fleet } from './fleet.js'
 import { runLimited } from './limit.js'
 import type { ChurnOptions } from './options.js'
 import { ChurnModel, Random } from './model.js'
-import { ReplicaObserver } from './observer.js'
+import { ReplicaObserver, copiesOf } from './observer.js'
 import { PeerProcess } from './peer-process.js'
 import { buildReport } from './run-report.js'
 import { dhtFigures, parseMetrics } from './dht-figures.js'
@@ -115,12 +115,13 @@ class ChurnRun {
       await Promise.all(this.files.map(async (file, i) => {
         const t = Date.now()
         // not pinned for the adder's user: its copy is one of the replicas, trimmed if it is not among the closest
-        const result = await adders[i].client.events('/v1/add', { path: file.path, replicas: o.replicas, pin: false }, () => {}, this.signal)
+        const keep = o.erasure == null ? { replicas: o.replicas } : { erasure: `${o.erasure.k}+${o.erasure.m}` }
+        const result = await adders[i].client.events('/v1/add', { path: file.path, ...keep, pin: false }, () => {}, this.signal)
         file.cid = result.cid
         o.log(`added file ${i} through ${adders[i].name} in ${((Date.now() - t) / 1000).toFixed(1)} s`)
       }))
-      const observer = new ReplicaObserver(this.files, o.replicas)
-      o.log(`added ${o.files} files of ${o.fileSize} bytes with ${o.replicas} replicas; waiting for every copy`)
+      const observer = new ReplicaObserver(this.files, this.target, o.erasure?.k ?? 1)
+      o.log(`added ${o.files} files of ${o.fileSize} bytes ${o.erasure == null ? `with ${o.replicas} replicas` : `erasure-coded ${o.erasure.k}+${o.erasure.m}`}; waiting for every ${o.erasure == null ? 'copy' : 'fragment'}`)
       await this.settle(observer, -1)
       const setupSeconds = (Date.now() - started) / 1000
 
@@ -165,6 +166,7 @@ class ChurnRun {
       const settled = await this.settle(observer, this.now(), true)
       observer.finish(this.now())
       const finalHolders = await observer.holders(this.fleet.peers)
+      const stored = await this.storedBytes()
       for (const file of this.files) {
         await this.workload.once(file, this.fetchRandom.pick(this.fleet.live()))
       }
@@ -179,7 +181,7 @@ class ChurnRun {
         files: this.files,
         fetchLog: this.workload.records,
         dht
-      }, observer, finalHolders.map(s => s.size), seconds, setupSeconds, settled)
+      }, observer, finalHolders.map(s => copiesOf(s)), seconds, setupSeconds, settled, stored)
     } finally {
       killAll()
       await this.fleet.destroy()
@@ -190,6 +192,25 @@ class ChurnRun {
         await fs.rm(path.join(this.dir, 'out'), { recursive: true, force: true })
       }
     }
+  }
+
+  /** What each file is kept at: K copies, or K + M fragments. */
+  private get target (): number {
+    return this.o.erasure == null ? this.o.replicas : this.o.erasure.k + this.o.erasure.m
+  }
+
+  /**
+   * Bytes the running peers' repos hold (blocks and replica packs; the files
+   * added are referred to where they are), after a gc on each: what the
+   * reads of the run left is not what keeping the files costs.
+   */
+  private async storedBytes (): Promise<number> {
+    const repos = await Promise.all(this.fleet.live().map(async p => {
+      await p.client.json('POST', '/v1/gc', {}, AbortSignal.timeout(METRICS_TIMEOUT)).catch(() => undefined)
+      const stat = await p.client.json('GET', '/v1/stat', undefined, AbortSignal.timeout(METRICS_TIMEOUT)).catch(() => undefined)
+      return (stat as { storage?: { repo?: number } } | undefined)?.storage?.repo ?? 0
+    }))
+    return repos.reduce((a, b) => a + b, 0)
   }
 
   /** Read the running peers' metrics: the DHT as they measured it (undefined when no peer serves them). */
@@ -312,7 +333,7 @@ class ChurnRun {
     const deadline = Date.now() + SETTLE_TIMEOUT
     while (Date.now() < deadline) {
       const s = await observer.sample(t < 0 ? -1 : this.now(), this.fleet.peers)
-      if (s.copies.every(c => c >= this.o.replicas && (!trimmed || c <= this.o.replicas))) return true
+      if (s.copies.every((c, i) => c >= this.target && (!trimmed || s.holders[i] <= this.target))) return true
       await sleep(this.sampleInterval, this.signal)
     }
     this.o.log(`not every file reached K copies${trimmed ? ' and no more' : ''} in time`)

@@ -6,6 +6,8 @@ export interface ChurnOptions {
   files: number
   fileSize: number
   replicas: number
+  /** Keep each file erasure-coded instead of in `replicas` copies: K data and M parity fragments. */
+  erasure?: { k: number, m: number }
   /** Seconds of churn. */
   duration: number
   model: ChurnModelName

@@ -13,9 +13,12 @@ function mib (bytes: number): string {
 export function formatReport (r: ChurnReport): string {
   const o = r.options
   const model = o.model === 'fixed' ? `fixed, one stop every ${o.interval} s` : `${o.model}, median session ${o.median} s${o.model === 'weibull' ? `, shape ${o.shape}` : ''}`
+  const e = o.erasure
+  const kept = e == null ? `K = ${o.replicas}` : `${e.k}+${e.m} erasure-coded (K = ${e.k + e.m} fragments wanted, ${e.k} needed)`
+  const k = e == null ? o.replicas : e.k + e.m
   const rows: Array<[string, string]> = [
     ['peers', `${o.peers} (${r.peersStarted} started in all)`],
-    ['files', `${o.files} × ${mib(o.fileSize)}, K = ${o.replicas}`],
+    ['files', `${o.files} × ${mib(o.fileSize)}, ${kept}`],
     ['churn', `${o.duration} s, ${model}; down ${o.downtime} s (median), at most ${o.maxDown} down, seed ${o.seed}`],
     ...(o.hosts != null ? [['hosts', `one lab host per peer${o.hosts.rate != null ? `, ${o.hosts.rate} each` : ''}${o.hosts.loss != null ? `, ${o.hosts.loss} % loss` : ''}; ${Math.round(o.partitionRatio * 100)} % of stops are partitions`] as [string, string]] : []),
     ['stops', `${r.events.kills} SIGKILL, ${r.events.gracefulStops} graceful${r.events.partitions > 0 ? `, ${r.events.partitions} partitions` : ''}; ${r.events.restarts} restarts, ${r.events.newPeers} new peers; ${r.events.skipped} put off (max down)`],
@@ -25,10 +28,11 @@ export function formatReport (r: ChurnReport): string {
     ['below K', `${r.repair.episodes} episodes (${r.repair.withDataMoved} repaired by copying, ${r.repair.unresolved} unresolved)`],
     ['repair time', `p50 ${secs(r.repair.p50)}, p95 ${secs(r.repair.p95)}, max ${secs(r.repair.max)}`],
     ['time below K', r.files.map(f => f.belowKSeconds.toFixed(0)).join(' ') + ' s per file'],
-    ['no live copy', r.files.map(f => f.noCopySeconds.toFixed(0)).join(' ') + ' s per file'],
-    ['most copies', r.files.map(f => f.maxCopies).join(' ') + ` per file (K = ${o.replicas})`],
+    [e == null ? 'no live copy' : `under ${e.k} fragments`, r.files.map(f => f.noCopySeconds.toFixed(0)).join(' ') + ' s per file'],
+    [e == null ? 'most copies' : 'most fragments', r.files.map(f => f.maxCopies).join(' ') + ` per file (K = ${k})`],
     ['after settling', r.files.map(f => f.finalCopies).join(' ') + (r.settled ? ' (every file back at K)' : ' (not every file back at K in time)')],
-    ['repair traffic', mib(r.bytesMovedByRepair)],
+    ['repair traffic', `${mib(r.bytesMovedByRepair)}; ${r.holdersLost} holders lost${r.repairBytesPerLostHolder == null ? '' : `, ${mib(r.repairBytesPerLostHolder)} per holder lost`}`],
+    ['stored', `${r.storedPerLogicalByte} bytes in the repos per byte of the files (at the end)`],
     ...dhtRows(r),
     ['lost files', String(r.lost)],
     ['corrupt reads', String(r.corrupt)],

@@ -46,6 +46,12 @@ export interface ChurnReport {
   /** Samples where a running peer did not answer in time and its last answer was used. */
   lateAnswers: number
   bytesMovedByRepair: number
+  /** Times a holder of a file stopped running during the churn (one peer holding three files: three). */
+  holdersLost: number
+  /** Repair traffic per holder lost (a copy moves its file; a fragment rebuilt moves K fragments of 1/K of it: its file too). */
+  repairBytesPerLostHolder?: number
+  /** Bytes the running peers' repos hold at the end, per byte of the files kept: about K for copies, (K + M) / K for fragments. */
+  storedPerLogicalByte: number
   /** The DHT's figures, from the `/metrics` of the peers running at the end (loopback peers only). */
   dht?: DhtFigures
   timeline: Sample[]
@@ -65,7 +71,8 @@ export interface RunRecord {
 }
 
 /** The report of a churn run: its events, the fetches, and what the observer saw of the copies. */
-export function buildReport (run: RunRecord, observer: ReplicaObserver, finalCopies: number[], seconds: number, setupSeconds: number, settled: boolean): ChurnReport {
+export function buildReport (run: RunRecord, observer: ReplicaObserver, finalCopies: number[], seconds: number, setupSeconds: number, settled: boolean, storedBytes = 0): ChurnReport {
+  const logical = run.files.reduce((n, f) => n + f.size, 0)
   const { log: _log, signal: _signal, dir: _dir, keep: _keep, ...options } = run.options
   const counted = run.fetchLog.filter(f => f.outcome !== 'interrupted')
   const ok = counted.filter(f => f.outcome === 'ok')
@@ -98,7 +105,7 @@ export function buildReport (run: RunRecord, observer: ReplicaObserver, finalCop
     },
     successRate: counted.length === 0 ? 0 : ok.length / counted.length,
     // lost: no complete copy on any live peer at the end, and the final read failed
-    lost: run.files.filter((f, i) => finalCopies[i] === 0 && lastFetchFailed.has(f.cid)).length,
+    lost: run.files.filter((f, i) => finalCopies[i] < observer.needed && lastFetchFailed.has(f.cid)).length,
     corrupt,
     repair: {
       ...summarize(episodes.map(e => e.seconds)),
@@ -117,6 +124,9 @@ export function buildReport (run: RunRecord, observer: ReplicaObserver, finalCop
     settled,
     lateAnswers: observer.lateAnswers,
     bytesMovedByRepair: observer.bytesMovedByRepair,
+    holdersLost: observer.holdersLost,
+    ...(observer.holdersLost > 0 ? { repairBytesPerLostHolder: Math.round(observer.bytesMovedByRepair / observer.holdersLost) } : {}),
+    storedPerLogicalByte: logical === 0 ? 0 : Math.round(storedBytes / logical * 1000) / 1000,
     dht: run.dht,
     timeline: observer.samples,
     fetchLog: run.fetchLog

@@ -5,7 +5,7 @@ import { decodeLayout, encodeLayout, encodeParity, leavesOf } from '../content/e
 import { importerOptions } from '../content/profile.js'
 import { verifyBlock } from '../content/verify.js'
 import { ErasureError } from '../errors.js'
-import { ERASURE_ASSIST_AFTER, ERASURE_ASSIST_MAX, ERASURE_FETCH_WAIT, ERASURE_SOURCE_TTL, ERASURE_STRIPES_AT_ONCE } from './constants.js'
+import { ERASURE_ASSIST_AFTER, ERASURE_ASSIST_MAX, ERASURE_FETCH_WAIT, ERASURE_SOURCE_POLL, ERASURE_SOURCE_TTL, ERASURE_STRIPES_AT_ONCE } from './constants.js'
 import { sleep } from '../signals.js'
 import type { ErasureScheme } from '../content/erasure.js'
 import type { ErasureLayout, LeafRef } from '../content/erasure-layout.js'
@@ -18,7 +18,7 @@ import type { Announcer } from '../routing/announcer.js'
 import type { BlockStore } from '../store/block-store.js'
 import type { ReplicaRecord } from '../store/replica-store.js'
 import type { GcLock } from './gc-lock.js'
-import type { Leases } from './leases.js'
+import type { Lease, Leases } from './leases.js'
 import type { AbortOptions, Logger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -74,6 +74,7 @@ const REBUILDER: WantSubscriber = { claimedElsewhere () {}, releasedElsewhere ()
  */
 export class Erasure {
   private readonly c: ErasureComponents
+  private readonly controller = new AbortController()
 
   constructor (components: ErasureComponents) {
     this.c = components
@@ -91,10 +92,36 @@ export class Erasure {
       await this.c.blocks.put(verifyBlock(block.cid, block.bytes), options)
       // taken before the lock is let go: no gc between storing and keeping
       const leases = await Promise.all([block.cid, ...layout.parity].map(async cid => await this.c.leases.take(cid, 'erasure')))
-      setTimeout(() => { for (const lease of leases) lease.release() }, ERASURE_SOURCE_TTL).unref()
+      void this.keepUntilPlaced(root, scheme, leases)
       this.c.log('coded %s as %d+%d: layout %s, %d leaves, parity %s', root, scheme.k, scheme.m, block.cid, layout.leaves, layout.parity.join(' '))
       return { layout, cid: block.cid }
     })
+  }
+
+  /** Ends the waits of `encode` (the daemon is stopping: leases go with it). */
+  stop (): void {
+    this.controller.abort()
+  }
+
+  /**
+   * What `encode` stored is kept until every parity fragment has a complete
+   * holder (they fetched it from here), or `ERASURE_SOURCE_TTL` passed (a
+   * parity holder placed later computes its fragment from the data).
+   */
+  private async keepUntilPlaced (root: CID, scheme: ErasureScheme, leases: Lease[]): Promise<void> {
+    const deadline = Date.now() + ERASURE_SOURCE_TTL
+    try {
+      while (Date.now() < deadline) {
+        await sleep(ERASURE_SOURCE_POLL, this.controller.signal)
+        const status = await this.c.status(root, { signal: this.controller.signal }).catch(() => undefined)
+        const placed = new Set(status?.holders.filter(h => h.state === 'complete').map(h => h.fragment))
+        if (Array.from({ length: scheme.m }, (_, j) => scheme.k + j).every(f => placed.has(f))) break
+      }
+    } catch {
+      // stopping
+    } finally {
+      for (const lease of leases) lease.release()
+    }
   }
 
   /**

@@ -331,6 +331,7 @@ export class ShoalNode {
       this.started = false
       this.sweeper.stop()
       this.bootstrapper.stop()
+      this.erasure.stop()
       await this.collecting
       await this.replicas.stop()
       await this.references.stop()

@@ -83,6 +83,34 @@ describe('cli: shoal churn', function () {
     assert.match(r.stderr, /repair time\s+p50/)
   })
 
+  it('--erasure 4+2: 9 peers through 40 s of kills and graceful stops lose no file, and the report gives disk and repair traffic', async () => {
+    const r = await shoal([
+      'churn', '--peers', '9', '--files', '3', '--file-size', '3MiB', '--erasure', '4+2',
+      '--duration', '40', '--interval', '5', '--downtime', '10', '--max-down', '2',
+      '--grace-period', '3', '--kill-ratio', '0.5', '--seed', '7', '--dir', dir, '--json', '--quiet'
+    ], { timeout: 280_000 })
+    assert.equal(r.code, 0, r.stderr)
+    const report = JSON.parse(r.stdout)
+    const story = (): string => JSON.stringify({
+      repair: report.repair,
+      stops: report.events.list.map((e: any) => `${e.t.toFixed(0)}s ${e.kind} ${e.peer}`),
+      fragments: report.timeline.map((t: any) => `${t.t.toFixed(0)}:${t.copies.join('/')}`).join(' '),
+      failures: report.fetches.failures
+    })
+    assert.equal(report.lost, 0, story())
+    assert.equal(report.corrupt, 0, story())
+    assert.ok(report.successRate >= 0.95, `success rate ${report.successRate}: ${story()}`)
+    assert.ok(report.events.kills + report.events.gracefulStops >= 4, JSON.stringify(report.events))
+    // every file ends with its six fragments, each on a different peer, and was readable all along
+    for (const f of report.files) assert.equal(f.finalCopies, 6, `${f.cid} ends with ${f.finalCopies} fragments: ${story()}`)
+    for (const f of report.files) assert.ok(f.minCopies >= 4, `${f.cid} fell to ${f.minCopies} fragments: ${story()}`)
+    // about (K + M) / K of the data in the repos, with the interior nodes every holder keeps: not K copies' 3
+    assert.ok(report.storedPerLogicalByte >= 1.4 && report.storedPerLogicalByte < 2, `stored ${report.storedPerLogicalByte} per byte`)
+    if (report.holdersLost > 0 && report.repair.withDataMoved > 0) assert.ok(report.repairBytesPerLostHolder > 0, story())
+    assert.match(r.stderr, /4\+2 erasure-coded \(K = 6 fragments wanted, 4 needed\)/)
+    assert.match(r.stderr, /stored\s+[\d.]+ bytes in the repos per byte of the files/)
+  })
+
   it('stops every daemon it started when interrupted with Ctrl-C', async () => {
     const child = spawn(process.execPath, [SHOAL_BIN, 'churn', '--peers', '4', '--files', '1', '--file-size', '64KiB', '--replicas', '2',
       '--duration', '60', '--dir', dir, '--keep', '--seed', '3'], { stdio: ['ignore', 'pipe', 'pipe'] })

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { InputError, InterruptedError } from '../../errors.js'
 import { parseSize } from '../../config/units.js'
+import { parseErasure } from '../../content/erasure.js'
 import { EXIT } from '../exit-codes.js'
 import { out } from '../output.js'
 import type { ChurnModelName } from '../../churn/model.js'
@@ -13,6 +14,7 @@ interface ChurnArgs extends GlobalArgs {
   files: number
   'file-size': string
   replicas: number
+  erasure?: string
   duration: number
   interval: number
   model: ChurnModelName
@@ -47,6 +49,7 @@ export const churnCommand: CommandModule<GlobalArgs, ChurnArgs> = {
     .option('files', { type: 'number', default: 10, describe: 'random files to add' })
     .option('file-size', { type: 'string', default: '4MiB', describe: 'size of each file, e.g. 4MiB' })
     .option('replicas', { alias: 'k', type: 'number', default: 3, describe: 'replication factor K' })
+    .option('erasure', { type: 'string', describe: 'keep each file erasure-coded instead of in --replicas copies: K+M (e.g. 4+2) fragments, each on its own peer' })
     .option('duration', { type: 'number', default: 120, describe: 'seconds of churn' })
     .option('model', { choices: ['fixed', 'exponential', 'weibull'] as const, default: 'fixed' as const, describe: 'churn model' })
     .option('interval', { type: 'number', default: 10, describe: 'fixed model: seconds between two stops' })
@@ -69,6 +72,7 @@ export const churnCommand: CommandModule<GlobalArgs, ChurnArgs> = {
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress lines on stderr' })
     .example('$0 churn', '12 peers, 10 × 4 MiB files, K=3, one stop every 10 s for 120 s')
     .example('$0 churn --peers 20 --model weibull --median 40 --duration 300 --json', '')
+    .example('$0 churn --erasure 4+2', 'the same churn with each file in six fragments, any four of which read it')
     .example('$0 churn --hosts --host-rate 20mbit --host-loss 1 --partition-ratio 0.5', 'peers on lab hosts, with partitions beside kills (root)') as any,
   handler: async args => {
     const fileSize = parseSize(args['file-size'], '--file-size')
@@ -76,6 +80,8 @@ export const churnCommand: CommandModule<GlobalArgs, ChurnArgs> = {
     check(Number.isSafeInteger(args.files) && args.files >= 1, '--files must be at least 1')
     check(fileSize >= 1, '--file-size must be at least one byte')
     check(Number.isSafeInteger(args.replicas) && args.replicas >= 1 && args.replicas <= args.peers, '--replicas must be between 1 and --peers')
+    const erasure = args.erasure == null ? undefined : parseErasure(String(args.erasure))
+    check(erasure == null || erasure.k + erasure.m <= args.peers - args['max-down'], '--erasure K+M needs at least K+M peers up with --max-down of them down: raise --peers or lower --max-down')
     check(args['max-down'] >= 0 && args['max-down'] < args.peers, '--max-down must be below --peers')
     check(args['kill-ratio'] >= 0 && args['kill-ratio'] <= 1, '--kill-ratio must be between 0 and 1')
     check(args['new-ratio'] >= 0 && args['new-ratio'] <= 1, '--new-ratio must be between 0 and 1')
@@ -103,6 +109,7 @@ export const churnCommand: CommandModule<GlobalArgs, ChurnArgs> = {
         files: args.files,
         fileSize,
         replicas: args.replicas,
+        erasure,
         duration: args.duration,
         model: args.model,
         interval: args.interval,
