@@ -68,6 +68,6 @@ export const ERASURE_SOURCE_POLL = 5_000
 /** Stripes fetched or rebuilt at once by one operation. */
 export const ERASURE_STRIPES_AT_ONCE = 2
 
-/** A download still running after this long asks whether its root is erasure-coded with data fragments gone, to rebuild them (ms); then twice as long each time, up to ERASURE_ASSIST_MAX. */
+/** A download still running after this long asks whether its root is erasure-coded with data fragments gone, to rebuild them (ms); then twice as long each time, up to ERASURE_ASSIST_MAX (well inside the 30 s a download waits for a block). */
 export const ERASURE_ASSIST_AFTER = 2_000
-export const ERASURE_ASSIST_MAX = 30_000
+export const ERASURE_ASSIST_MAX = 8_000

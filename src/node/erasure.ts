@@ -26,6 +26,8 @@ import type { CID } from 'multiformats/cid'
 export interface AssistState {
   /** Some leaves were rebuilt from parity. */
   rebuilt: boolean
+  /** Data fragments whose leaves were rebuilt. */
+  done: Set<number>
   /** The rebuild under way, if any. */
   rebuilding?: Promise<void>
 }
@@ -183,22 +185,31 @@ export class Erasure {
   async assist (root: CID, state: AssistState, options: AbortOptions & { purpose?: DownloadPurpose } = {}): Promise<void> {
     const signal = options.signal
     let wait = ERASURE_ASSIST_AFTER
-    const done = new Set<number>()
     while (signal?.aborted !== true) {
       await sleep(wait, signal)
       wait = Math.min(wait * 2, ERASURE_ASSIST_MAX)
-      const status = await this.c.status(root, options).catch(() => undefined)
-      const e = status?.erasure
-      if (status == null || e == null) return
-      const live = new Set(status.holders.filter(h => h.state === 'complete' && h.fragment != null && !this.c.isBanned(h.peer)).map(h => h.fragment!))
-      const lost = Array.from({ length: e.k }, (_, i) => i).filter(i => !live.has(i) && !done.has(i))
-      if (lost.length === 0) continue
-      if (live.size < e.k) throw new ErasureError(`${root.toString()}: ${live.size} of its ${e.k + e.m} fragments have a live holder, fewer than the ${e.k} it needs`)
-      state.rebuilding = this.rebuildLost(root, parseCID(e.layout), live, lost, { ...options, purpose: options.purpose ?? 'read' })
-      await state.rebuilding
-      state.rebuilt = true
-      for (const i of lost) done.add(i)
+      if (await this.rebuildOnce(root, state, options) === 'not-coded') return
     }
+  }
+
+  /**
+   * One look at the root's status, and a rebuild of the leaves of data
+   * fragments no live holder keeps (that this read has not rebuilt yet).
+   * `not-coded` for a root that is not erasure-coded.
+   */
+  async rebuildOnce (root: CID, state: AssistState, options: AbortOptions & { purpose?: DownloadPurpose } = {}): Promise<'not-coded' | 'rebuilt' | 'nothing'> {
+    const status = await this.c.status(root, options).catch(() => undefined)
+    const e = status?.erasure
+    if (status == null || e == null) return 'not-coded'
+    const live = new Set(status.holders.filter(h => h.state === 'complete' && h.fragment != null && !this.c.isBanned(h.peer)).map(h => h.fragment!))
+    const lost = Array.from({ length: e.k }, (_, i) => i).filter(i => !live.has(i) && !state.done.has(i))
+    if (lost.length === 0) return 'nothing'
+    if (live.size < e.k) throw new ErasureError(`${root.toString()}: ${live.size} of its ${e.k + e.m} fragments have a live holder, fewer than the ${e.k} it needs`)
+    state.rebuilding = this.rebuildLost(root, parseCID(e.layout), live, lost, { ...options, purpose: options.purpose ?? 'read' })
+    await state.rebuilding
+    state.rebuilt = true
+    for (const i of lost) state.done.add(i)
+    return 'rebuilt'
   }
 
   /** The leaves of data fragments `lost` of every stripe, rebuilt from the fragments in `live`. */

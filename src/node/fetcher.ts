@@ -18,7 +18,7 @@ export interface FetcherComponents {
   exchange: Exchange
   announcer: Announcer
   /** Rebuilds the leaves of an erasure-coded root whose data holders are gone. */
-  erasure?: Pick<Erasure, 'assist'>
+  erasure?: Pick<Erasure, 'assist' | 'rebuildOnce'>
   log?: Logger
 }
 
@@ -58,14 +58,19 @@ export class Fetcher {
     const erasure = this.c.erasure
     if (erasure == null || options.purpose === 'replica' || options.scope === 'block') return await run()
     const ended = new AbortController()
-    const state: AssistState = { rebuilt: false }
+    const state: AssistState = { rebuilt: false, done: new Set() }
     void erasure.assist(cid, state, { signal: anySignal(ended.signal, options.signal), purpose: options.purpose })
       .catch((err: Error) => { if (!ended.signal.aborted) this.c.log?.('%s: not rebuilt from parity: %s', cid, err.message) })
     try {
       return await run()
     } catch (err) {
-      // a download that gave up while leaves were being rebuilt runs again, on them
+      // a download that gave up while leaves were being rebuilt runs again, on them; one that gave up
+      // between two looks at the root's status looks once more
       await state.rebuilding?.catch(() => {})
+      if (!state.rebuilt && options.signal?.aborted !== true) {
+        const now = await erasure.rebuildOnce(cid, state, { signal: options.signal, purpose: options.purpose }).catch(() => 'nothing')
+        if (now !== 'rebuilt') throw err
+      }
       if (!state.rebuilt) throw err
       return await run()
     } finally {

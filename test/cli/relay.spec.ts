@@ -71,13 +71,14 @@ describe('cli: peers reachable only through a relay', function () {
     while (Date.now() < deadline) {
       const r = await shoal(['status', cid, '--json', '--repo', d.repo])
       status = r.code === 0 ? JSON.parse(r.stdout) : undefined
-      if (status?.health === 'ok' && status.copies === 3) break
+      // the adder's own copy is a fourth until the surplus is trimmed, a grace period later, when it is not among the closest
+      if (status?.health === 'ok' && status.copies >= 3) break
       // across processes there is no event to wait on
       await new Promise(resolve => setTimeout(resolve, 300))
     }
     assert.equal(status?.health, 'ok', JSON.stringify(status))
     const complete = status.holders.filter((h: any) => h.state === 'complete').map((h: any) => h.peer)
-    assert.equal(complete.length, 3)
+    assert.ok(complete.length >= 3, JSON.stringify(status.holders))
     assert.ok(complete.filter((p: string) => p !== relay.peerId).length >= 2, JSON.stringify(status.holders))
   })
 
