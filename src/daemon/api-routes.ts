@@ -194,6 +194,15 @@ export const routes: Record<string, Route> = {
     const pins = await node.ls()
     sendJson(res, 200, {
       pins: pins.map(p => ({ cid: p.cid.toString(), name: p.name, size: p.size, kind: p.type, created: p.created, reasons: p.reasons, state: p.state })),
+      // fragments of erasure-coded roots kept for the group: no pin (a pin means the whole root is here)
+      fragments: node.replicaList().filter(r => r.erasure != null && r.self != null).map(r => ({
+        cid: r.cid,
+        size: r.size,
+        erasure: `${r.erasure!.k}+${r.erasure!.m}`,
+        fragment: r.holders.find(h => h.peer === node.peerId.toString())?.fragment,
+        state: r.self,
+        health: r.health
+      })),
       downloads: await node.unfinished()
     })
   },

@@ -70,6 +70,9 @@ describe('cli: erasure coding (--erasure 4+2)', function () {
     assert.deepEqual(new Set(holders.map((h: any) => h.peer)), new Set(byCloseness.slice(0, 6).map(d => d.peerId)))
     // fragment i went to the i-th closest
     for (const h of holders) assert.equal(h.peer, byCloseness[h.fragment].peerId)
+    // ls on a holder names its fragment
+    const ls = await shoalOk(['ls', '--repo', byCloseness[5].repo])
+    assert.match(ls.stdout, new RegExp(`${cid}\\s+9\\.0 MiB\\s+4\\+2\\s+parity fragment 1, complete; the root: ok`))
     // as people read it, from a member that keeps none of it (its answers may lag a round behind the outsider's)
     await untilValue('status to show six fragments', 30_000, async () => {
       const human = await shoalOk(['status', cid, '--repo', members[7].repo])

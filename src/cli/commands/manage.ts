@@ -47,13 +47,13 @@ interface LsArgs extends GlobalArgs { downloads?: boolean }
 
 export const lsCommand: CommandModule<GlobalArgs, LsArgs> = {
   command: 'ls',
-  describe: 'List pinned roots with their sizes and why each is kept (user, replica), then unfinished gets',
+  describe: 'List pinned roots with their sizes and why each is kept (user, replica), the fragments of erasure-coded roots kept here, then unfinished gets',
   builder: y => y
     .option('downloads', { type: 'boolean', describe: 'list only the unfinished gets (running, or interrupted: the same get resumes one)' })
     .example('$0 ls', '')
     .example('$0 ls --downloads --json', 'unfinished gets, as JSON') as any,
   handler: async args => {
-    const { pins, downloads } = await clientOf(args).json('GET', '/v1/ls')
+    const { pins, fragments, downloads } = await clientOf(args).json('GET', '/v1/ls')
     if (args.json === true) {
       out.json(args.downloads === true ? downloads : pins)
       return
@@ -62,6 +62,12 @@ export const lsCommand: CommandModule<GlobalArgs, LsArgs> = {
       for (const p of pins) {
         const state = p.state === 'ok' ? '' : `  [${p.state}: not served; \`shoal verify ${p.cid}\` rechecks]`
         out.line(`${p.cid}  ${formatBytes(p.size).padStart(10)}  ${p.reasons.join(',').padEnd(14)}  ${p.kind === 'directory' ? p.name + '/' : p.name}${state}`)
+      }
+      if (fragments.length > 0) out.line('fragments of erasure-coded roots kept for the group (`shoal status CID` shows all of them):')
+      for (const f of fragments) {
+        const [k] = String(f.erasure).split('+').map(Number)
+        const which = f.fragment == null ? 'fragment' : f.fragment < k ? `data fragment ${String(f.fragment)}` : `parity fragment ${String(f.fragment - k)}`
+        out.line(`${f.cid}  ${formatBytes(f.size).padStart(10)}  ${f.erasure.padEnd(5)} ${which}, ${f.state}; the root: ${f.health}`)
       }
       if (downloads.length > 0) out.line('unfinished gets (the same get resumes one; `shoal rm --download CID` gives it up):')
     }

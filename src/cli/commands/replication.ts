@@ -48,7 +48,8 @@ function holderLine (h: HolderStatus, s: ReplicaStatus): string {
   if (h.peer === s.leader) notes.push('(leader)')
   if (h.state === 'absent') notes.push(`absent ${formatDuration((h.downFor ?? 0) / 1000)}; replaced in ${formatDuration((h.replacedIn ?? 0) / 1000)} unless it returns`)
   if (h.state === 'gone') notes.push(`gone ${formatDuration((h.downFor ?? 0) / 1000)}; no longer counted`)
-  if (h.state === 'fetching' && h.bytesHeld != null) notes.push(`${formatBytes(h.bytesHeld)} of ${formatBytes(s.size)}`)
+  // a fragment is 1/K of the root
+  if (h.state === 'fetching' && h.bytesHeld != null) notes.push(`${formatBytes(h.bytesHeld)} of ${s.erasure == null ? '' : 'about '}${formatBytes(s.erasure == null ? s.size : Math.ceil(s.size / s.erasure.k))}`)
   if (h.addresses != null && h.addresses.length > 0) notes.push(h.addresses[0])
   return `  ${h.state.padEnd(9)}${h.peer}${notes.length > 0 ? '  ' + notes.join('  ') : ''}`
 }
