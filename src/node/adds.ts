@@ -86,7 +86,7 @@ export class Adds {
     if (options.erasure != null) {
       const { k, m } = options.erasure
       const coded = await this.c.erasure.encode(result.cid, options.erasure, options)
-      const replication = await this.c.replicas.replicate(result.cid, { min: k + m, max: k + m, size: result.size, erasure: { k, m, layout: coded.cid } }, options)
+      const replication = await this.c.replicas.replicate(result.cid, { min: k + m, max: k + m, size: result.size, erasure: { k, m, layout: coded.cid }, parity: coded.layout.parity }, options)
       return { ...result, pinned, replication }
     }
     if (replicas > 1) {

@@ -59,7 +59,7 @@ export const DIRECT_TRIED_MAX = 4096
 export const RELAYED_IDLE_CHECK = 5_000
 
 /** How long a fragment of an erasure-coded root is waited for before it is taken as gone, and rebuilt from others (ms). */
-export const ERASURE_FETCH_WAIT = 5_000
+export const ERASURE_FETCH_WAIT = 10_000
 
 /** How long at most an adder keeps the parity it coded for the holders placed then to fetch (ms), and how often it asks whether they have it; after, a parity holder computes its fragment from the data. */
 export const ERASURE_SOURCE_TTL = 30 * 60_000

@@ -220,8 +220,8 @@ export class Downloads {
    * announce it. `size`: what it was admitted for; a DAG declaring more is
    * refused.
    */
-  /** Our fragment of an erasure-coded root, fetched or rebuilt at the repair rate; a parity fragment's column root. */
-  async fetchFragment (root: CID, erasure: { k: number, m: number, layout: CID }, fragment: number, options: AbortOptions & { onProgress?(bytes: number): void }): Promise<{ column?: CID }> {
+  /** Our fragment of an erasure-coded root, fetched or rebuilt at the repair rate. */
+  async fetchFragment (root: CID, erasure: { k: number, m: number, layout: CID, size: number }, fragment: number, options: AbortOptions & { onProgress?(bytes: number): void, onColumn?(column: CID): Promise<void> }): Promise<void> {
     return await this.c.erasure.fetchFragment(root, erasure, fragment, { ...options, rateLimit: this.c.repairBucket })
   }
 

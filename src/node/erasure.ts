@@ -4,13 +4,13 @@ import { decodeStripe, encodeStripe, stripeCount } from '../content/erasure.js'
 import { decodeLayout, encodeLayout, encodeParity, leavesOf } from '../content/erasure-layout.js'
 import { importerOptions } from '../content/profile.js'
 import { verifyBlock } from '../content/verify.js'
-import { ErasureError } from '../errors.js'
+import { DagLimitError, ErasureError } from '../errors.js'
 import { ERASURE_ASSIST_AFTER, ERASURE_ASSIST_MAX, ERASURE_FETCH_WAIT, ERASURE_SOURCE_POLL, ERASURE_SOURCE_TTL, ERASURE_STRIPES_AT_ONCE } from './constants.js'
-import { sleep } from '../signals.js'
+import { anySignal, sleep } from '../signals.js'
 import type { ErasureScheme } from '../content/erasure.js'
 import type { ErasureLayout, LeafRef } from '../content/erasure-layout.js'
 import { Bitfield } from '../exchange/bitfield.js'
-import type { Exchange, DownloadPurpose } from '../exchange/exchange.js'
+import type { Exchange, DownloadPurpose, FetchOptions } from '../exchange/exchange.js'
 import type { TokenBucket } from '../exchange/token-bucket.js'
 import type { WantSubscriber } from '../exchange/want-manager.js'
 import type { ReplicaStatus } from '../replication/status-view.js'
@@ -44,6 +44,8 @@ export interface ErasureComponents {
   isBanned(peer: string): boolean
   /** Our replica record of a root, if we keep one. */
   replicaRecord(root: CID): Promise<ReplicaRecord | undefined>
+  /** Connect to a peer (a holder of a root's fragments). */
+  dial(peer: string, options: AbortOptions): Promise<void>
   log: Logger
 }
 
@@ -93,7 +95,7 @@ export class Erasure {
       const block = await encodeLayout(layout)
       await this.c.blocks.put(verifyBlock(block.cid, block.bytes), options)
       // taken before the lock is let go: no gc between storing and keeping
-      const leases = await Promise.all([block.cid, ...layout.parity].map(async cid => await this.c.leases.take(cid, 'erasure')))
+      const leases = [block.cid, ...layout.parity].map(cid => this.c.leases.takeWriting(cid, 'erasure'))
       void this.keepUntilPlaced(root, scheme, leases)
       this.c.log('coded %s as %d+%d: layout %s, %d leaves, parity %s', root, scheme.k, scheme.m, block.cid, layout.leaves, layout.parity.join(' '))
       return { layout, cid: block.cid }
@@ -145,19 +147,26 @@ export class Erasure {
    * nodes and its layout: from a peer that has it (the adder, just after
    * coding), else rebuilt from any K fragments of each stripe.
    */
-  async fetchFragment (root: CID, erasure: { k: number, m: number, layout: CID }, fragment: number, options: AbortOptions & { rateLimit?: TokenBucket, onProgress?(bytes: number): void } = {}): Promise<{ column?: CID }> {
+  async fetchFragment (root: CID, erasure: { k: number, m: number, layout: CID, size?: number }, fragment: number, options: AbortOptions & { rateLimit?: TokenBucket, onProgress?(bytes: number): void, onColumn?(column: CID): Promise<void> } = {}): Promise<void> {
     const leases = [await this.c.leases.take(root, 'replica'), await this.c.leases.take(erasure.layout, 'replica')]
     try {
       const coded = await this.open(root, erasure.layout, { ...options, purpose: 'replica' })
       if (coded.layout.k !== erasure.k || coded.layout.m !== erasure.m) throw new ErasureError(`the layout of ${root.toString()} says ${coded.layout.k}+${coded.layout.m}, not ${erasure.k}+${erasure.m}`)
       const { k } = coded.layout
+      // a root larger than the fragment was admitted for is refused, as a replica's is
+      const bytes = coded.leaves.reduce((n, l) => n + l.length, 0)
+      if (erasure.size != null && erasure.size > 0 && bytes > erasure.size * 1.01 + 1024 * 1024) {
+        throw new DagLimitError(`${root.toString()} has ${bytes} bytes of leaves, more than the ${erasure.size} its fragment was admitted for: refused`)
+      }
       const column = fragment < k ? undefined : coded.layout.parity[fragment - k]
       if (column != null) leases.push(await this.c.leases.take(column, 'replica'))
+      // a rebuild asks only for fragments a live holder keeps (ours aside: a peer with the whole root, the adder, may send it)
+      await this.markDead(coded, fragment, options)
       let done = 0
       if (fragment < k) {
         const mine = coded.leaves.filter((_, i) => i % k === fragment)
         await inTurn(mine.map((leaf, n) => ({ leaf, stripe: Math.floor((n * k + fragment) / k) })), ERASURE_STRIPES_AT_ONCE, async ({ leaf, stripe }) => {
-          if (!(await this.c.blocks.has(leaf.cid)) && !(await this.fetchBlock(coded, leaf.cid, fragment))) await this.rebuild(coded, stripe, [fragment])
+          if (!(await this.c.blocks.has(leaf.cid)) && !(await this.fetchBlock(coded, leaf.cid, coded.dead.has(fragment) ? undefined : fragment))) await this.rebuild(coded, stripe, [fragment])
           done += leaf.length
           options.onProgress?.(done)
         })
@@ -165,9 +174,9 @@ export class Erasure {
         await this.fetchParityColumn(coded, fragment - k, bytes => { done += bytes; options.onProgress?.(done) })
       }
       options.signal?.throwIfAborted()
+      if (column != null) await options.onColumn?.(column)
       this.c.announcer.announce(root)
       this.c.log('holding fragment %d of %s', fragment, root)
-      return { column }
     } finally {
       for (const lease of leases) lease.release()
     }
@@ -229,6 +238,22 @@ export class Erasure {
     })
   }
 
+  /**
+   * Fragments whose holders are all gone, absent or banned, `own` aside: not
+   * asked for by a rebuild. A holder we only heard of (a new holder's view
+   * shows the others as fetching until they sync) may have its fragment.
+   */
+  private async markDead (coded: Coded, own: number, options: AbortOptions): Promise<void> {
+    const status = await this.c.status(coded.root, options).catch(() => undefined)
+    if (status?.erasure == null) return
+    const holders = status.holders.filter(h => (h.state === 'complete' || h.state === 'fetching') && h.fragment != null && !this.c.isBanned(h.peer))
+    const live = new Set(holders.map(h => h.fragment!))
+    const { k, m } = coded.layout
+    for (let i = 0; i < k + m; i++) if (i !== own && !live.has(i)) coded.dead.add(i)
+    // connected, a download asks them at once rather than after a look-up of the root's providers
+    await Promise.all(holders.map(async h => { await this.c.dial(h.peer, { signal: anySignal(AbortSignal.timeout(ERASURE_FETCH_WAIT), options.signal) }).catch(() => {}) }))
+  }
+
   /** The layout (fetched if need be, checked against the root) and the root's interior nodes and leaves. */
   private async open (root: CID, layoutCid: CID, options: AbortOptions & { purpose: DownloadPurpose, rateLimit?: TokenBucket }): Promise<Coded> {
     const base = { root, dead: new Set<number>(), parity: new Map(), purpose: options.purpose, rateLimit: options.rateLimit, signal: options.signal }
@@ -244,11 +269,41 @@ export class Erasure {
     return { ...base, layout, leaves }
   }
 
-  /** One block from whoever holds part of the root, within `ERASURE_FETCH_WAIT`; whether it came. A fragment that fails is not asked for again. */
+  /**
+   * A download through the exchange that gives up once nothing has arrived
+   * for `ERASURE_FETCH_WAIT`: peers that hold part of the root answer, so the
+   * exchange alone would wait its whole request timeout for a fragment
+   * nobody has.
+   */
+  private async fetchGuarded (coded: Coded, cid: CID, options: FetchOptions): Promise<void> {
+    const stall = new AbortController()
+    const stalled = (): void => { stall.abort(new ErasureError(`nothing of ${cid.toString()} arrived for ${ERASURE_FETCH_WAIT / 1000} s`)) }
+    let timer = setTimeout(stalled, ERASURE_FETCH_WAIT)
+    const moved = (): void => {
+      clearTimeout(timer)
+      timer = setTimeout(stalled, ERASURE_FETCH_WAIT)
+    }
+    try {
+      await this.c.exchange.fetch(cid, {
+        ...options,
+        holdersOf: coded.root,
+        providerTimeout: ERASURE_FETCH_WAIT,
+        purpose: coded.purpose,
+        rateLimit: coded.rateLimit,
+        signal: anySignal(stall.signal, coded.signal),
+        // a block stored is progress; the session's progress reports come whether or not one is
+        onStored: moved
+      })
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** One block from whoever holds part of the root; whether it came. A fragment that fails is not asked for again. */
   private async fetchBlock (coded: Coded, cid: CID, fragment?: number): Promise<boolean> {
     if (fragment != null && coded.dead.has(fragment)) return false
     try {
-      await this.c.exchange.fetch(cid, { scope: 'block', holdersOf: coded.root, providerTimeout: ERASURE_FETCH_WAIT, purpose: coded.purpose, rateLimit: coded.rateLimit, signal: coded.signal })
+      await this.fetchGuarded(coded, cid, { scope: 'block' })
       return true
     } catch (err: any) {
       coded.signal?.throwIfAborted()
@@ -305,11 +360,17 @@ export class Erasure {
   private async fetchParityColumn (coded: Coded, j: number, onBytes: (n: number) => void): Promise<void> {
     const column = coded.layout.parity[j]
     try {
-      await this.c.exchange.fetch(column, { holdersOf: coded.root, providerTimeout: ERASURE_FETCH_WAIT, purpose: coded.purpose, rateLimit: coded.rateLimit, signal: coded.signal })
+      // a column is one fragment per stripe, each as long as its stripe's longest leaf: a layout naming a larger DAG is refused
+      const expected = stripeSizes(coded).reduce((a, b) => a + b, 0)
+      const checkSize = (declared: number): void => {
+        if (declared > expected * 1.01 + 64 * 1024) throw new DagLimitError(`parity column ${j} of ${coded.root.toString()} declares ${declared} bytes, not the ${expected} its stripes make: refused`)
+      }
+      await this.fetchGuarded(coded, column, { checkSize })
       onBytes(Math.ceil(coded.leaves.reduce((n, l) => n + l.length, 0) / coded.layout.k))
       return
     } catch (err: any) {
       coded.signal?.throwIfAborted()
+      if (err.name === 'DagLimitError') throw err
       this.c.log('%s: parity column %d is nowhere to fetch (%s): computing it from the data', coded.root, j, err.message)
     }
     coded.dead.add(coded.layout.k + j)
@@ -334,7 +395,19 @@ export class Erasure {
 /** Run `work` on each item, at most `n` at once, in order; the first failure stops the rest. */
 async function inTurn<T> (items: T[], n: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0
+  const state = { failed: false }
   await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length) await work(items[next++])
+    try {
+      while (next < items.length && !state.failed) await work(items[next++])
+    } catch (err) {
+      state.failed = true
+      throw err
+    }
   }))
+}
+
+/** The length of each stripe's parity fragments: its longest leaf. */
+function stripeSizes (coded: Coded): number[] {
+  const { k } = coded.layout
+  return Array.from({ length: stripeCount(coded.leaves.length, coded.layout) }, (_, s) => Math.max(...coded.leaves.slice(s * k, s * k + k).map(l => l.length)))
 }

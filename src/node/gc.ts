@@ -1,4 +1,4 @@
-import { blockKey } from '../content/dag.js'
+import { RAW_CODE, blockKey } from '../content/dag.js'
 import { walkDag } from '../content/dag-walk.js'
 import type { GcLock } from './gc-lock.js'
 import type { Leases } from './leases.js'
@@ -66,15 +66,32 @@ export class GarbageCollector {
     return removed
   }
 
-  /** Every root kept now, by its string form. */
+  /** Every root kept now, by its string form (of a root we keep one fragment of, only that part is kept). */
   async kept (options: AbortOptions = {}): Promise<Map<string, CID>> {
-    const roots = new Map<string, CID>()
-    const add = (cid: CID): void => { roots.set(cid.toString(), cid) }
+    const { whole, fragments } = await this.keptParts(options)
+    for (const f of fragments) whole.set(f.root.toString(), f.root)
+    return whole
+  }
+
+  /**
+   * The roots kept whole, and the erasure-coded roots of which only a
+   * fragment is kept (and nothing keeps whole): their interior nodes, and
+   * of a data fragment i its leaves of index i mod K.
+   */
+  private async keptParts (options: AbortOptions): Promise<{ whole: Map<string, CID>, fragments: Array<{ root: CID, k: number, fragment: number }> }> {
+    const whole = new Map<string, CID>()
+    const add = (cid: CID): void => { whole.set(cid.toString(), cid) }
+    const coded: Array<{ root: CID, k: number, fragment: number }> = []
     for await (const pin of this.c.pins.pins(options)) add(pin.cid)
     for await (const get of this.c.gets.all(options)) add(get.cid)
-    for await (const replica of this.c.replicas.all(options)) for (const root of replicaRoots(replica)) add(root)
+    for await (const replica of this.c.replicas.all(options)) {
+      const [root, ...more] = replicaRoots(replica)
+      if (replica.erasure != null && replica.fragment != null) coded.push({ root, k: replica.erasure.k, fragment: replica.fragment })
+      else add(root)
+      for (const r of more) add(r)
+    }
     for (const root of this.c.leases.roots()) add(root)
-    return roots
+    return { whole, fragments: coded.filter(f => !whole.has(f.root.toString())) }
   }
 
   /** Whether anything keeps `root` now (the rule `kept` applies, for one root). */
@@ -107,9 +124,15 @@ export class GarbageCollector {
     // the store records what downloads write from here on and spares it
     let kept = new Map<string, CID>()
     const swept = await this.c.blocks.sweep(async () => {
-      kept = await this.kept(options)
-      if (givingUp != null) kept.delete(givingUp.toString())
-      const keep = await this.reachable([...kept.values()], options)
+      const parts = await this.keptParts(options)
+      if (givingUp != null) {
+        parts.whole.delete(givingUp.toString())
+        parts.fragments = parts.fragments.filter(f => !f.root.equals(givingUp))
+      }
+      kept = new Map(parts.whole)
+      for (const f of parts.fragments) kept.set(f.root.toString(), f.root)
+      const keep = await this.reachable([...parts.whole.values()], options)
+      for (const f of parts.fragments) await this.fragmentReachable(f, keep, options)
       await this.withdrawUnkept(kept)
       this.c.swarms.retireUnless(root => kept.has(root.toString()))
       return key => keep.has(key)
@@ -118,6 +141,20 @@ export class GarbageCollector {
     // replica download takes its lease before it makes any file record
     const refs = await this.c.refs.sweep(root => kept.has(root), options)
     return { blocks: swept.blocks, bytes: swept.bytes + refs.bytes }
+  }
+
+  /**
+   * Add to `keep` what one fragment keeps of its root: every interior node,
+   * and of data fragment i the leaves of index i mod K (in DAG order, each
+   * time a leaf is met, as the layout numbers them).
+   */
+  private async fragmentReachable (f: { root: CID, k: number, fragment: number }, keep: Set<string>, options: AbortOptions): Promise<void> {
+    const load = async (cid: CID): Promise<Uint8Array | undefined> => await this.c.blocks.get(cid, options).then(b => b.bytes, () => undefined)
+    let leaf = 0
+    for await (const { cid } of walkDag([f.root], load, { signal: options.signal })) {
+      if (cid.code !== RAW_CODE) keep.add(blockKey(cid))
+      else if (leaf++ % f.k === f.fragment) keep.add(blockKey(cid))
+    }
   }
 
   /** The keys of every stored block reachable from `roots`. */

@@ -28,6 +28,15 @@ export class Leases {
   /** A lease on `root`; a gc under way decided what to keep without it, so it is waited for. */
   async take (root: CID, kind: LeaseKind): Promise<Lease> {
     await this.lock.idle()
+    return this.takeWriting(root, kind)
+  }
+
+  /**
+   * A lease taken inside `GcLock.writing`, where no gc can be deciding (a gc
+   * waits for writers), so nothing is waited for: waiting there for a gc
+   * queued meanwhile would wait for ourselves.
+   */
+  takeWriting (root: CID, kind: LeaseKind): Lease {
     const key = root.toString()
     const entry = this.held.get(key) ?? { root, holders: new Map() }
     entry.holders.set(kind, (entry.holders.get(kind) ?? 0) + 1)

@@ -102,11 +102,11 @@ export class ReplicaHost {
         const record = await repo.replicas.get(root)
         if (record?.erasure != null && record.fragment != null) {
           const { k, m, layout } = record.erasure
-          return await this.c.downloads().fetchFragment(root, { k, m, layout: CID.parse(layout) }, record.fragment, options)
+          await this.c.downloads().fetchFragment(root, { k, m, layout: CID.parse(layout), size: record.size }, record.fragment, options)
+          return
         }
         // a DAG declaring more than the replica was admitted for is refused
         await this.c.downloads().fetchReplica(root, { ...options, size: record?.size })
-        return undefined
       },
       releaseReplica: async root => { await pinning.releaseReplica(root) },
       // everything in the repo: block files and replica packs (being fetched too)
@@ -132,7 +132,7 @@ export class ReplicaHost {
       if (options.replicas != null || options.replicasMax != null) throw new ReplicationError('--replicas and --erasure are two ways to keep a root in the swarm: give one')
       const { k, m } = options.erasure
       const coded = await this.c.erasure().encode(cid, options.erasure, options)
-      return await this.c.replicas().replicate(cid, { min: k + m, max: k + m, size: pin.size, erasure: { k, m, layout: coded.cid } }, options)
+      return await this.c.replicas().replicate(cid, { min: k + m, max: k + m, size: pin.size, erasure: { k, m, layout: coded.cid }, parity: coded.layout.parity }, options)
     }
     if (options.replicas == null) throw new InputError('say how to keep it: --replicas K (copies) or --erasure K+M (fragments)')
     const max = options.replicasMax ?? options.replicas

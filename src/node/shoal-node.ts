@@ -20,6 +20,7 @@ import { STORAGE_COLLECT_INTERVAL } from './constants.js'
 import { createShoalLibp2p, dhtRoutingTable } from './create-libp2p.js'
 import { Adds } from './adds.js'
 import { Downloads } from './downloads.js'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { Erasure } from './erasure.js'
 import type { ErasureScheme } from '../content/erasure.js'
 import { Fetcher } from './fetcher.js'
@@ -223,6 +224,7 @@ export class ShoalNode {
       status: async (root, options) => await this.replicas.status(root, options),
       isBanned: peer => bans.isBanned(peer),
       replicaRecord: async root => await repo.replicas.get(root),
+      dial: async (peer, options) => { if (peer !== libp2p.peerId.toString()) await libp2p.dial(peerIdFromString(peer), options) },
       log: logger.forComponent('shoal:erasure')
     })
     this.erasure = erasure

@@ -114,7 +114,8 @@ export class ReplicaBook {
     } else if (view.remove(from)) {
       this.changed(key)
     }
-    if (view.adopt({ min: entry.min, max: entry.max, size: view.size, intentSince: Number(entry.intentSince) })) {
+    // an erasure-coded root's intent (K + M fragments) is fixed when it is coded
+    if (view.erasure == null && view.adopt({ min: entry.min, max: entry.max, size: view.size, intentSince: Number(entry.intentSince) })) {
       this.c.log('%s: now keeping %d copies (at most %d), as %p says', key, view.min, view.max, from)
       this.changed(key)
     }
@@ -172,6 +173,9 @@ export class ReplicaBook {
       record.max = view.max
       record.intentSince = view.intentSince
       record.holders = [...view.holders.keys()].filter(k => k !== this.c.self.toString())
+      if (view.erasure != null) {
+        record.holderFragments = Object.fromEntries([...view.holders.values()].filter(h => h.fragment != null && !h.peer.equals(this.c.self)).map(h => [h.peer.toString(), h.fragment!]))
+      }
       await this.c.store.put(record).catch(err => {
         this.c.log.error('cannot save the replica record of %s: %s', key, err.message)
         this.dirty.add(key)

@@ -1,7 +1,7 @@
 import { NotMemberError } from '../errors.js'
 import { ReplicaOp } from '../protocol/replica-network.js'
 import { decodeCID } from '../content/dag.js'
-import { entryOf, holderList, plusOne, stateName } from './codec.js'
+import { entryOf, fragmentFrom, holderList, plusOne, stateName } from './codec.js'
 import type { AnswerState } from './codec.js'
 import type { ReplicationGroup } from './group.js'
 import type { PeerLiveness } from './peer-liveness.js'
@@ -24,6 +24,8 @@ export type AskResult = AnswerState | 'unreachable' | 'not-member'
 export interface Answer {
   state: AskResult
   reason: string
+  /** Of an erasure-coded root: the fragment the peer says it keeps. */
+  fragment?: number
 }
 
 /**
@@ -62,7 +64,9 @@ export class ReplicaClient {
       const response = await this.request(peer, { op, roots: [entry], proof: new Uint8Array(0) }, { signal, timeout })
       this.c.liveness.seen(peer.toString())
       const answer = response.roots.find(r => decodeCID(r.root).equals(view.root))
-      return answer == null ? { state: 'none', reason: '' } : { state: stateName(answer.state), reason: answer.reason }
+      if (answer == null) return { state: 'none', reason: '' }
+      const theirs = view.erasure == null ? undefined : fragmentFrom(answer.fragment, view.erasure.k + view.erasure.m)
+      return { state: stateName(answer.state), reason: answer.reason, ...(theirs == null ? {} : { fragment: theirs }) }
     } catch (err: any) {
       if (err.name === 'NotMemberError') return { state: 'not-member', reason: 'not in this peer\'s replication group' }
       if (!signal.aborted) {

@@ -108,7 +108,9 @@ export class HandOver {
     const a = view.assess(this.c.liveness, this.init.gracePeriod)
     const others = a.complete.filter(p => !p.equals(this.c.self))
     if (view.erasure == null) return others.length
-    return new Set(others.map(p => view.holders.get(p.toString())?.fragment).filter(f => f != null)).size
+    // what a leaver waits for is its own fragment elsewhere, not the others' (under lazy repair some may be missing)
+    const ours = view.holders.get(this.c.self.toString())?.fragment
+    return others.some(p => view.holders.get(p.toString())?.fragment === ours) ? view.min : view.min - 1
   }
 
   /** The holders that answer and keep what we keep, ourselves aside: any copy, or our own fragment. */

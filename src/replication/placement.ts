@@ -134,6 +134,12 @@ export class Placement {
     const answer = await this.c.client.answer(peer, view, ReplicaOp.REPLICATE, holders, signal, undefined, fragment)
     const { state, reason } = answer
     const key = `${view.root.toString()}/${peer.toString()}`
+    if (fragment != null && answer.fragment != null && answer.fragment !== fragment && (state === 'fetching' || state === 'complete')) {
+      // it keeps another fragment of this root already: counted as what it keeps, not as placed
+      view.set(peer, state, undefined, answer.fragment)
+      this.c.book.changed(view.root.toString())
+      return { state: 'declined', reason: `keeps fragment ${answer.fragment} already` }
+    }
     if (state === 'fetching' || state === 'complete') {
       view.set(peer, state, undefined, fragment)
       this.c.book.changed(view.root.toString())

@@ -50,10 +50,10 @@ export interface ReplicaManagerComponents {
   keepReplica(root: CID): Promise<void>
   /**
    * Download the whole DAG (rate-limited), then keep it as a replica and
-   * announce it; of an erasure-coded root, our fragment (fetched or rebuilt)
-   * and, for a parity fragment, its column's root.
+   * announce it; of an erasure-coded root, our fragment (fetched or rebuilt),
+   * telling `onColumn` a parity fragment's column root before letting go of it.
    */
-  fetchReplica(root: CID, options: AbortOptions & { onProgress?(bytes: number): void }): Promise<{ column?: CID } | undefined>
+  fetchReplica(root: CID, options: AbortOptions & { onProgress?(bytes: number): void, onColumn?(column: CID): Promise<void> }): Promise<void>
   /** Drop a replica: its pin loses the `replica` reason (any other reason keeps it). */
   releaseReplica(root: CID): Promise<void>
   /** Bytes stored now. */
@@ -188,7 +188,7 @@ export class ReplicaManager implements Startable {
     for await (const record of this.c.store.all()) {
       const view = this.book.track(record)
       for (const holder of record.holders) {
-        if (holder !== this.c.peerId.toString()) view.set(peerIdFromString(holder), 'complete')
+        if (holder !== this.c.peerId.toString()) view.set(peerIdFromString(holder), 'complete', undefined, record.holderFragments?.[holder])
       }
       if (record.state === 'fetching') this.queue.enqueue(record.root)
     }
@@ -226,9 +226,9 @@ export class ReplicaManager implements Startable {
    * new intent replaces the old one on every holder. Resolves once the
    * peers asked accepted; they download in the background.
    */
-  async replicate (root: CID, intent: { min: number, max: number, size: number, erasure?: ErasureIntent }, options: AbortOptions = {}): Promise<ReplicaStatus> {
+  async replicate (root: CID, intent: { min: number, max: number, size: number, erasure?: ErasureIntent, parity?: CID[] }, options: AbortOptions = {}): Promise<ReplicaStatus> {
     if (!this.c.group.exists) throw new ReplicationError(NO_GROUP)
-    if (intent.erasure != null) return await this.replicateCoded(root, { size: intent.size, erasure: intent.erasure }, options)
+    if (intent.erasure != null) return await this.replicateCoded(root, { size: intent.size, erasure: intent.erasure, parity: intent.parity ?? [] }, options)
     if (intent.min < 1 || intent.min > MAX_REPLICAS || intent.max < intent.min || intent.max > MAX_REPLICAS) {
       throw new ReplicationError(`replicas must satisfy 1 <= min <= max <= ${MAX_REPLICAS}`)
     }
@@ -261,7 +261,7 @@ export class ReplicaManager implements Startable {
    * peer that takes one (this peer among them if it is that close), each on
    * a different peer. This peer keeps a fragment only if it is among them.
    */
-  private async replicateCoded (root: CID, intent: { size: number, erasure: ErasureIntent }, options: AbortOptions): Promise<ReplicaStatus> {
+  private async replicateCoded (root: CID, intent: { size: number, erasure: ErasureIntent, parity: CID[] }, options: AbortOptions): Promise<ReplicaStatus> {
     const { k, m, layout } = intent.erasure
     const existing = this.book.get(root)
     if (existing != null) {
@@ -284,7 +284,11 @@ export class ReplicaManager implements Startable {
     if (fragment == null) {
       await this.book.forget(root)
     } else {
-      this.book.record(root)!.fragment = fragment
+      const record = this.book.record(root)!
+      record.fragment = fragment
+      // a parity fragment of ours: its column, coded here, is kept with the record
+      const column = fragment >= k ? intent.parity[fragment - k] : undefined
+      if (column != null) record.column = column.toString()
       this.book.changed(root.toString())
       await this.book.persist()
     }
@@ -379,11 +383,18 @@ export class ReplicaManager implements Startable {
   private async download (root: CID, signal: AbortSignal): Promise<void> {
     const started = Date.now()
     const key = root.toString()
-    const fetched = await this.c.fetchReplica(root, { signal, onProgress: bytes => { this.progress.set(key, bytes) } })
+    // a parity column is recorded (kept from gc) before the download lets its own hold go
+    const onColumn = async (column: CID): Promise<void> => {
+      const held = this.book.record(root)
+      if (held == null) return
+      held.column = column.toString()
+      this.book.changed(key)
+      await this.book.persist()
+    }
+    await this.c.fetchReplica(root, { signal, onColumn, onProgress: bytes => { this.progress.set(key, bytes) } })
     this.progress.delete(key)
     const record = this.book.record(root)
     if (record == null) return
-    if (fetched?.column != null) record.column = fetched.column.toString()
     this.book.completed(root)
     await this.book.persist()
     this.log('holding a complete copy of %s', root)

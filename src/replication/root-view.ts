@@ -179,7 +179,7 @@ export class RootView {
     const kept = fragmentsOf([...complete, ...absent], 'complete')
     let health: Health
     if (live.size >= k + m) health = 'ok'
-    else if (kept.size < k) health = fetching.length > 0 && kept.size > 0 ? 'repairing' : 'lost'
+    else if (kept.size < k) health = fetching.length > 0 ? 'repairing' : 'lost'
     else if (fetching.length > 0) health = 'repairing'
     else health = 'under-replicated'
     const missing = Array.from({ length: k + m }, (_, i) => i).filter(i => !counting.has(i))
@@ -194,7 +194,9 @@ export class RootView {
    * once a fragment has two complete holders answering for a grace period
    * (a holder came back after its fragment was rebuilt elsewhere), release
    * all but the one closest to the root, never ourselves; a holder still
-   * rebuilding a fragment that a complete holder answers for is released.
+   * rebuilding a fragment that a complete holder answers for is released
+   * too once that lasted a grace period (a graceful hand-over places the
+   * leaver's fragment elsewhere before it goes).
    */
   fragmentDuties (a: Assessment, self: PeerId, repairAt: number, gracePeriod: number, now: number): Duties {
     const missing = a.missing ?? []
@@ -205,11 +207,13 @@ export class RootView {
       if (f != null) holdersOf.set(f, [...(holdersOf.get(f) ?? []), peer])
     }
     const release: PeerId[] = []
+    // a holder still fetching a fragment that a complete holder keeps is surplus too, but waits the
+    // grace period like any: it may be taking over from a holder that is handing over and leaving
+    const surplus: PeerId[] = []
     for (const peer of a.fetching) {
       const f = this.holders.get(peer.toString())?.fragment
-      if (f != null && holdersOf.has(f)) release.push(peer)
+      if (f != null && holdersOf.has(f)) surplus.push(peer)
     }
-    const surplus: PeerId[] = []
     for (const peers of holdersOf.values()) {
       if (peers.length < 2) continue
       const keep = peers.find(p => p.equals(self)) ?? byDistance(this.root, peers.map(peer => ({ peer })))[0].peer

@@ -26,6 +26,8 @@ export interface ReplicaRecord {
   fragment?: number
   /** A parity fragment's column root (from the layout, once read): kept with the record. */
   column?: string
+  /** With `erasure`: the fragment each of `holders` keeps, as far as we know. */
+  holderFragments?: Record<string, number>
 }
 
 type StoredRecord = Omit<ReplicaRecord, 'root'>

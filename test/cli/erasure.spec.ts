@@ -99,7 +99,7 @@ describe('cli: erasure coding (--erasure 4+2)', function () {
     await outsider.logged(new RegExp(`data fragments ${lost.join(', ')} have no live holder: rebuilding their leaves from parity`))
   })
 
-  it('the leader rebuilds the fragments of holders gone past the grace period on members that keep none, back to six', async () => {
+  it('the leader places the fragments of holders gone past the grace period on members that keep none, back to six', async () => {
     const live = members.filter(d => !killed.has(d))
     const repaired = await statusUntil(live[0].repo, cid, s => whole(s) && !s.holders.some((h: any) => [...killed].some(d => d.peerId === h.peer) && h.state === 'complete'), 120_000)
     const holders = repaired.holders.filter((h: any) => h.state === 'complete')

@@ -142,7 +142,8 @@ describe('cli: peers reachable only through a relay', function () {
     const seconds = (Date.now() - started) / 1000
     assert.equal(await sha256File(path.join(scope.dir, 'capped-out')), await sha256File(file))
     console.log(`      6 MiB through a relay capped at 2 MiB/s for its members: ${seconds.toFixed(1)} s`)
-    // 6 MiB at 2 MiB/s, of which at most a burst of about 1 MiB passes at once
-    assert.ok(seconds >= 2.2, `6 MiB through a relay capped at 2 MiB/s took ${seconds.toFixed(1)} s`)
+    // 6 MiB at 2 MiB/s, of which a burst of about 1 MiB passes at once and up to about 1 MiB more sits in
+    // the streams' buffers before the relay's gate (uncapped, the same get took 1.3 s when this was written)
+    assert.ok(seconds >= 1.8, `6 MiB through a relay capped at 2 MiB/s took ${seconds.toFixed(1)} s`)
   })
 })

@@ -210,14 +210,15 @@ describe('replication: the per-root rule of an erasure-coded root', () => {
     assert.equal(view.fragmentDuties(a, ps[0], 4, 1_000, 10_000).place, 0, 'above the threshold nothing is placed')
   })
 
-  it('a fragment held twice (its holder came back after it was rebuilt) is trimmed to the holder closest to the root once that lasted a grace period; a rebuild it overtook is released at once', () => {
+  it('a fragment held twice (its holder came back after it was rebuilt, or a hand-over under way) is trimmed to the holder closest to the root once that lasted a grace period', () => {
     const view = coded()
     view.set(ps[7], 'complete', undefined, 3)
     view.set(ps[6], 'fetching', undefined, 5)
     const liveness = new PeerLiveness()
     const a = view.assess(liveness, 1_000, 0)
-    assert.deepEqual(view.fragmentDuties(a, ps[0], repairAt(4, 2), 1_000, 0).release, [ps[6]])
+    // not at once: ps[6] may be taking fragment 5 over from a holder that is leaving
+    assert.deepEqual(view.fragmentDuties(a, ps[0], repairAt(4, 2), 1_000, 0).release, [])
     const later = view.fragmentDuties(view.assess(liveness, 1_000, 2_000), ps[0], repairAt(4, 2), 1_000, 2_000)
-    assert.deepEqual(later.release, [ps[6], ps[7]], 'ps[3] is closer to the root than ps[7]: it keeps fragment 3')
+    assert.deepEqual(later.release, [ps[6], ps[7]], 'ps[3] is closer to the root than ps[7]: it keeps fragment 3; the copy of 5 still fetching goes')
   })
 })

@@ -44,6 +44,10 @@ async function accept (ctx: HandlerContext, from: PeerId, entry: RootReplicas, m
   if (erasure != null) entry = { ...entry, fragment: 0 }
   const existing = ctx.book.get(root)
   if (existing != null) {
+    // kept otherwise (copies, another scheme or layout): we keep what we keep, and say so
+    const e = existing.erasure
+    const same = e == null ? erasure == null : erasure != null && e.k === erasure.k && e.m === erasure.m && e.layout.equals(erasure.layout)
+    if (!same) return decline(e == null ? 'keeps a whole copy of it' : `keeps a fragment of it as ${e.k}+${e.m}`)
     ctx.book.merge(existing, from, entry, ctx.gracePeriod)
     return ctx.entry(existing)
   }
