@@ -104,8 +104,10 @@ describe('cli: shoal churn', function () {
     // every file ends with its six fragments, each on a different peer, and was readable all along
     for (const f of report.files) assert.equal(f.finalCopies, 6, `${f.cid} ends with ${f.finalCopies} fragments: ${story()}`)
     for (const f of report.files) assert.ok(f.minCopies >= 4, `${f.cid} fell to ${f.minCopies} fragments: ${story()}`)
-    // about (K + M) / K of the data in the repos, with the interior nodes every holder keeps: not K copies' 3
-    assert.ok(report.storedPerLogicalByte >= 1.4 && report.storedPerLogicalByte < 2, `stored ${report.storedPerLogicalByte} per byte`)
+    // (K + M) / K of the data at most (5/3 for files of 3 leaves: one stripe of 3 data and 2 parity
+    // fragments) with the interior nodes, not K copies' 3; an adder's own fragment stays in its user's
+    // file, which no repo counts
+    assert.ok(report.storedPerLogicalByte >= 1.2 && report.storedPerLogicalByte < 1.8, `stored ${report.storedPerLogicalByte} per byte`)
     if (report.holdersLost > 0 && report.repair.withDataMoved > 0) assert.ok(report.repairBytesPerLostHolder > 0, story())
     assert.match(r.stderr, /4\+2 erasure-coded \(K = 6 fragments wanted, 4 needed\)/)
     assert.match(r.stderr, /stored\s+[\d.]+ bytes in the repos per byte of the files/)
