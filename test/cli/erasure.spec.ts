@@ -4,27 +4,12 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { byDistance } from '../../src/replication/keyspace.js'
-import { DaemonProcess, sha256File, shoal, shoalOk, summaryOf, untilValue, useDaemons } from '../helpers/cli.js'
+import { DaemonProcess, sha256File, shoalOk, statusUntil, summaryOf, untilValue, useDaemons } from '../helpers/cli.js'
 import { referenceRootCID } from '../helpers/reference-dag.js'
 
 const MiB = 1024 * 1024
 /** Fast rounds, and a short grace period: a holder gone 3 s is rebuilt elsewhere. */
 const FAST = ['--check-interval', '0.3', '--grace-period', '3']
-
-/** `shoal status CID --json` through `repo` until `check` holds (across processes there is no event to wait on). */
-async function statusUntil (repo: string, cid: string, check: (s: any) => boolean, timeout = 60_000): Promise<any> {
-  const deadline = Date.now() + timeout
-  let last: any
-  while (Date.now() < deadline) {
-    const r = await shoal(['status', cid, '--json', '--repo', repo])
-    if (r.code === 0) {
-      last = JSON.parse(r.stdout)
-      if (check(last)) return last
-    }
-    await new Promise(resolve => setTimeout(resolve, 300))
-  }
-  throw new Error(`status of ${cid} never matched; last: ${JSON.stringify(last)}`)
-}
 
 /** Six complete fragments, one each, on six distinct peers. */
 const whole = (s: any): boolean => s.health === 'ok' && s.copies === 6 && s.holders.filter((h: any) => h.state === 'complete').length === 6
@@ -64,7 +49,7 @@ describe('cli: erasure coding (--erasure 4+2)', function () {
     assert.equal(cid, root.toString())
     assert.deepEqual([added.replication.erasure.k, added.replication.erasure.m], [4, 2])
 
-    const ok = await statusUntil(outsider.repo, cid, whole)
+    const ok = await statusUntil(outsider.repo, cid, whole, 60_000)
     const holders = ok.holders.filter((h: any) => h.state === 'complete')
     assert.deepEqual(holders.map((h: any) => h.fragment).sort(), [0, 1, 2, 3, 4, 5])
     assert.deepEqual(new Set(holders.map((h: any) => h.peer)), new Set(byCloseness.slice(0, 6).map(d => d.peerId)))
@@ -81,7 +66,7 @@ describe('cli: erasure coding (--erasure 4+2)', function () {
   })
 
   it('with M holders gone, the adder among them, a peer outside the group gets the file whole: the lost leaves rebuilt from parity, each checked', async () => {
-    const ok = await statusUntil(outsider.repo, cid, whole)
+    const ok = await statusUntil(outsider.repo, cid, whole, 60_000)
     const fragmentOf = (d: DaemonProcess): number | undefined => ok.holders.find((h: any) => h.peer === d.peerId)?.fragment
     const dataHolder = members.find(d => d !== adder && (fragmentOf(d) ?? 99) < 4)!
     for (const d of [adder, dataHolder]) {
@@ -120,7 +105,7 @@ describe('cli: erasure coding (--erasure 4+2)', function () {
       await fs.writeFile(input, randomBytes(4 * MiB + 999))
       codedBy = live[i % live.length]
       const { cid: c } = JSON.parse((await shoalOk(['add', input, '--erasure', '4+2', '--json', '--repo', codedBy.repo])).stdout)
-      const s = await statusUntil(live[0].repo, c, whole)
+      const s = await statusUntil(live[0].repo, c, whole, 60_000)
       if ((s.holders.find((h: any) => h.peer === corrupt.peerId)?.fragment ?? 99) < 4) coded = c
     }
     assert.ok(coded != null && codedBy != null, 'the corrupt member never got a data fragment')

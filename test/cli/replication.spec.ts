@@ -5,25 +5,10 @@ import path from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { byDistance } from '../../src/replication/keyspace.js'
-import { shoal, shoalOk, useDaemons } from '../helpers/cli.js'
+import { shoal, shoalOk, statusUntil, useDaemons } from '../helpers/cli.js'
 import type { DaemonProcess } from '../helpers/cli.js'
 
 const FAST = ['--check-interval', '0.3', '--grace-period', '60']
-
-/** `shoal status CID --json` through `repo` until `check` holds (across processes there is no event to wait on). */
-async function statusUntil (repo: string, cid: string, check: (s: any) => boolean, timeout = 30_000): Promise<any> {
-  const deadline = Date.now() + timeout
-  let last: any
-  while (Date.now() < deadline) {
-    const r = await shoal(['status', cid, '--json', '--repo', repo])
-    if (r.code === 0) {
-      last = JSON.parse(r.stdout)
-      if (check(last)) return last
-    }
-    await new Promise(resolve => setTimeout(resolve, 250))
-  }
-  throw new Error(`status of ${cid} never matched; last: ${JSON.stringify(last)}`)
-}
 
 describe('cli: replicas', function () {
   this.timeout(120_000)

@@ -77,6 +77,21 @@ export function summaryOf (result: CliResult): any {
   return JSON.parse(result.stdout.trim().split('\n').pop()!)
 }
 
+/** `shoal status CID --json` through `repo` until `check` holds (across processes there is no event to wait on). */
+export async function statusUntil (repo: string, cid: string, check: (s: any) => boolean, timeout = 30_000): Promise<any> {
+  const deadline = Date.now() + timeout
+  let last: any
+  while (Date.now() < deadline) {
+    const r = await shoal(['status', cid, '--json', '--repo', repo])
+    if (r.code === 0) {
+      last = JSON.parse(r.stdout)
+      if (check(last)) return last
+    }
+    await new Promise(resolve => setTimeout(resolve, 250))
+  }
+  throw new Error(`status of ${cid} never matched; last: ${JSON.stringify(last)}`)
+}
+
 /** Like `shoal`, but fails the test unless the exit code is 0. */
 export async function shoalOk (args: string[], options?: ShoalOptions): Promise<CliResult> {
   const r = await shoal(args, options)
